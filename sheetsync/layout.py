@@ -1,0 +1,164 @@
+"""Backend-neutral descriptions of tabs: values, formatting, validation, protection and charts.
+
+Workflow modules describe *what* a tab looks like with these specs; each backend renders a spec its own
+way (Google Sheets: one ``spreadsheets.batchUpdate``; xlsx: one atomic file write). Nothing here does I/O.
+
+Coordinates are 0-based and half-open, relative to the tab, like the Sheets API's ``GridRange``:
+``Range(1, 0, None, 3)`` is every row from the second one down, columns A to C.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+CellValue = str | int | float | bool | None
+"""A cell's value. Strings are always written as literal text, never parsed as formulas or numbers."""
+
+# Colours used across tabs, so every tab speaks the same visual language.
+PASS_GREEN = "#D9EAD3"
+FAIL_RED = "#F4CCCC"
+WARN_AMBER = "#FCE5CD"
+EXPERT_BLUE = "#EAF1FB"
+HEADER_GREY = "#E8EAED"
+MUTED_GREY = "#F3F3F3"
+
+
+@dataclass(frozen=True)
+class Range:
+    """A rectangle in a tab; ``None`` as an end means "to the end of the grid"."""
+
+    row0: int
+    col0: int
+    row1: int | None = None
+    col1: int | None = None
+
+    def resolve(self, n_rows: int, n_cols: int) -> tuple[int, int, int, int]:
+        """The concrete bounds, with open ends closed at the given grid size."""
+        return (
+            self.row0,
+            self.col0,
+            n_rows if self.row1 is None else self.row1,
+            n_cols if self.col1 is None else self.col1,
+        )
+
+
+@dataclass(frozen=True)
+class Style:
+    """Formatting applied to a range. ``None`` leaves an attribute as the backend's default."""
+
+    range: Range
+    bold: bool | None = None
+    italic: bool | None = None
+    wrap: bool | None = None
+    background: str | None = None  # "#RRGGBB"
+    color: str | None = None
+    font_size: int | None = None
+    number_format: str | None = None  # e.g. "0.0%", "0.000"
+    halign: Literal["left", "center", "right"] | None = None
+    valign: Literal["top", "middle", "bottom"] | None = None
+
+
+@dataclass(frozen=True)
+class Validation:
+    """A dropdown. ``strict=False`` still accepts free text (shown with a warning), so the expert is never
+    blocked: root causes are discovered while annotating."""
+
+    range: Range
+    choices: tuple[str, ...]
+    strict: bool = False
+    input_message: str | None = None
+
+
+@dataclass(frozen=True)
+class Protection:
+    """A protected range. Warning-only by default: editing shows a warning but is never refused."""
+
+    range: Range
+    description: str
+    warning_only: bool = True
+
+
+@dataclass(frozen=True)
+class ConditionalFormat:
+    """Highlight the cells of ``range`` where ``formula`` is true.
+
+    The formula is written for the range's top-left cell with A1 references, as both Google Sheets and
+    Excel expect (e.g. ``=LOWER($F2)="fail"``). Formulas are authored by sheetsync only, never from data.
+    """
+
+    range: Range
+    formula: str
+    background: str
+    color: str | None = None
+    bold: bool | None = None
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart over data in the same tab. ``domain`` and each of ``series`` are single columns whose first
+    row is a header (the series name)."""
+
+    kind: Literal["line", "bar", "column"]
+    title: str
+    domain: Range
+    series: tuple[Range, ...]
+    anchor: tuple[int, int]  # (row, col) of the chart's top-left corner
+    x_title: str | None = None
+    y_title: str | None = None
+    width: int = 600
+    height: int = 320
+
+
+@dataclass(frozen=True)
+class Block:
+    """Values to write at a position. Cells outside every block are left exactly as they are."""
+
+    row: int
+    col: int
+    values: list[list[CellValue]]
+
+
+@dataclass
+class TabSpec:
+    """Everything about one tab.
+
+    ``replace=True`` rebuilds the tab from scratch (all old values and formatting go; report tabs).
+    ``replace=False`` writes only ``blocks`` and re-applies the formatting, so cells sheetsync does not
+    own (the expert's labels) are never part of the write.
+    """
+
+    title: str
+    blocks: list[Block]
+    n_rows: int  # grid size the tab must have (at least)
+    n_cols: int
+    replace: bool = True
+    column_widths: dict[int, int] = field(default_factory=dict)  # col -> pixels
+    row_height: int | None = None  # pixels, for rows below the frozen header
+    frozen_rows: int = 0
+    frozen_cols: int = 0
+    hidden_columns: tuple[int, ...] = ()
+    styles: list[Style] = field(default_factory=list)
+    validations: list[Validation] = field(default_factory=list)
+    protections: list[Protection] = field(default_factory=list)
+    conditional_formats: list[ConditionalFormat] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+    basic_filter: Range | None = None
+    tab_color: str | None = None
+    index: int | None = None  # position among the tabs
+
+    @classmethod
+    def table(cls, title: str, rows: list[list[CellValue]], **kw) -> TabSpec:
+        """A tab whose values are ``rows`` from A1, replacing whatever was there."""
+        n_cols = max((len(r) for r in rows), default=1)
+        return cls(title=title, blocks=[Block(0, 0, rows)], n_rows=max(len(rows), 1), n_cols=n_cols, **kw)
+
+
+def column_letter(col: int) -> str:
+    """``0 -> "A"``, ``26 -> "AA"``: for the A1 references in conditional-format formulas."""
+    letters = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters

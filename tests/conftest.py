@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 pytest_plugins: list[str] = []
@@ -5,7 +7,14 @@ pytest_plugins: list[str] = []
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path_factory):
-    """No test reads the developer's real environment, credentials or user config."""
+    """No test reads the developer's real environment, credentials or user config, and no test leaks
+    environment variables into the next (loading a workspace's .env exports its variables)."""
+    saved = dict(os.environ)
     for var in ("SHEETS_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
         monkeypatch.delenv(var, raising=False)
+    for var in [v for v in os.environ if v.startswith("SHEETSYNC_")]:
+        monkeypatch.delenv(var)
     monkeypatch.setenv("SHEETSYNC_CONFIG_DIR", str(tmp_path_factory.mktemp("user-config")))
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

@@ -1,0 +1,33 @@
+"""Where workbooks live. ``open_workbook`` picks the backend from the name: a path ending in ``.xlsx``
+is a local file; anything else is a Google spreadsheet (URL, key or title)."""
+
+from __future__ import annotations
+
+import os
+
+from sheetsync.backends.base import Grid, Identity, Workbook
+from sheetsync.config import Config
+
+__all__ = ["Grid", "Identity", "Workbook", "is_local", "open_workbook"]
+
+
+def is_local(spreadsheet: str) -> bool:
+    return spreadsheet.lower().endswith(".xlsx")
+
+
+def open_workbook(spreadsheet: str, cfg: Config, *, create: bool = True) -> Workbook:
+    """Open (or, for a title or a new path, create on first write) the named workbook."""
+    if is_local(spreadsheet):
+        from sheetsync.backends.xlsx import XlsxWorkbook
+
+        return XlsxWorkbook(cfg.path(spreadsheet))
+    from sheetsync.backends.google import open_google_workbook
+
+    return open_google_workbook(
+        spreadsheet,
+        credentials_file=str(cfg.path(cfg.google.credentials)) if cfg.google.credentials else None,
+        oauth_client_file=str(cfg.path(cfg.google.oauth_client)) if cfg.google.oauth_client else None,
+        emulator_host=os.environ.get("SHEETS_EMULATOR_HOST") or None,
+        create=create,
+        timeout=cfg.google.timeout,
+    )

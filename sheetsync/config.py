@@ -1,0 +1,216 @@
+"""Configuration: ``sheetsync.toml``, then ``SHEETSYNC_*`` environment variables (and ``.env``) on top;
+explicit command-line options win over all of them. Read once per command and passed down."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+from sheetsync.errors import ConfigError
+
+CONFIG_NAME = "sheetsync.toml"
+STATE_DIR = ".sheetsync"
+
+DEFAULT_ROOT_CAUSES = (
+    "hallucinated fact",
+    "policy misapplied",
+    "incomplete answer",
+    "ignored context",
+    "wrong tone",
+    "failed to escalate",
+)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Which dataset columns play which role. Empty ``input``/``output`` mean: guess from common names."""
+
+    id: str = "id"
+    input: str = ""
+    output: str = ""
+    context: tuple[str, ...] = ()
+    dimensions: tuple[str, ...] = ()
+    # Labels already in the data (e.g. an example expert's), used by `demo` and imports only.
+    expert_verdict: str = "expert_verdict"
+    expert_critique: str = "expert_critique"
+    expert_root_cause: str = "root_cause"
+
+
+@dataclass(frozen=True)
+class Labels:
+    pass_label: str = "Pass"
+    fail_label: str = "Fail"
+    root_causes: tuple[str, ...] = DEFAULT_ROOT_CAUSES
+    min_critique_words: int = 10
+    criteria: str = "Did the AI achieve the outcome the user needed, correctly and safely?"
+
+
+@dataclass(frozen=True)
+class Tabs:
+    instructions: str = "Instructions"
+    annotate: str = "Annotate"
+    judge: str = "Judge"
+    agreement: str = "Agreement"
+    disagreements: str = "Disagreements"
+    root_causes: str = "Root causes"
+    error_analysis: str = "Error analysis"
+    summary: str = "Summary"
+
+
+@dataclass(frozen=True)
+class Judge:
+    model: str = "gpt-4.1-mini"
+    concurrency: int = 8
+    timeout: float = 60.0
+    max_retries: int = 4
+    temperature: float = 0.0
+    prompt: str = "prompts/judge.md"
+    train: float = 0.2
+    dev: float = 0.4
+    test: float = 0.4
+    max_examples: int = 8
+    max_example_chars: int = 12000
+
+
+@dataclass(frozen=True)
+class Google:
+    credentials: str = ""
+    oauth_client: str = ""
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class Report:
+    target: float = 0.90
+    floor: float = 0.80
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path
+    spreadsheet: str = ""
+    columns: Columns = field(default_factory=Columns)
+    labels: Labels = field(default_factory=Labels)
+    tabs: Tabs = field(default_factory=Tabs)
+    judge: Judge = field(default_factory=Judge)
+    google: Google = field(default_factory=Google)
+    report: Report = field(default_factory=Report)
+    prices: dict[str, tuple[float, float]] = field(default_factory=dict)
+    source: Path | None = None  # the sheetsync.toml read, if any
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    def path(self, value: str) -> Path:
+        """A path from the config, relative to the workspace root."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.root / p
+
+
+_SECTIONS = {"columns": Columns, "labels": Labels, "tabs": Tabs, "judge": Judge, "google": Google, "report": Report}
+_RENAMES = {("labels", "pass"): "pass_label", ("labels", "fail"): "fail_label"}
+
+
+def load_config(config_path: str | Path | None = None, *, cwd: Path | None = None) -> Config:
+    """Read the workspace config (``--config`` or ``./sheetsync.toml``), then the environment on top.
+
+    Missing file: defaults, rooted at the current directory. A broken file: ``ConfigError`` naming it.
+    """
+    cwd = cwd or Path.cwd()
+    if config_path is not None:
+        path = Path(config_path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found (run `sheetsync init` to create one).")
+    else:
+        path = cwd / CONFIG_NAME
+    data: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc}). Fix the file or run `sheetsync init` elsewhere.") from exc
+        root = path.resolve().parent
+        source: Path | None = path
+    else:
+        root, source = cwd.resolve(), None
+
+    env = {**dotenv_values(root / ".env"), **os.environ}  # real environment wins over .env
+    _export_dotenv_secrets(root / ".env")
+    return _build(data, env, root, source)
+
+
+def _export_dotenv_secrets(dotenv: Path) -> None:
+    """Make .env's variables visible to the libraries that read the environment (openai, google-auth)."""
+    for key, value in dotenv_values(dotenv).items():
+        if value is not None and key not in os.environ and not key.startswith("SHEETSYNC_"):
+            os.environ[key] = value
+
+
+def _build(data: dict[str, Any], env: dict[str, str | None], root: Path, source: Path | None) -> Config:
+    where = str(source) if source else "environment"
+    sections: dict[str, Any] = {}
+    for name, cls in _SECTIONS.items():
+        raw = data.get(name, {})
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where}: [{name}] must be a table.")
+        values: dict[str, Any] = {}
+        known = {f.name: f for f in fields(cls)}
+        for key, value in raw.items():
+            attr = _RENAMES.get((name, key), key)
+            if attr not in known:
+                raise ConfigError(f"{where}: unknown setting `{key}` in [{name}] (known: {', '.join(sorted(known))}).")
+            values[attr] = value
+        for attr in known:
+            env_value = env.get(f"SHEETSYNC_{name.upper()}_{attr.upper()}")
+            if env_value is not None and env_value != "":
+                values[attr] = env_value
+        sections[name] = _coerce(cls, values, where, name)
+
+    spreadsheet = env.get("SHEETSYNC_SPREADSHEET") or data.get("spreadsheet", "")
+    prices = {}
+    for model, pair in (data.get("prices") or {}).items():
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, int | float) for x in pair)):
+            raise ConfigError(f"{where}: [prices] {model} must be [input_usd_per_1M, output_usd_per_1M].")
+        prices[model] = (float(pair[0]), float(pair[1]))
+    unknown = set(data) - set(_SECTIONS) - {"spreadsheet", "prices"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}.")
+    cfg = Config(root=root, spreadsheet=str(spreadsheet or ""), prices=prices, source=source, **sections)
+    total = cfg.judge.train + cfg.judge.dev + cfg.judge.test
+    if abs(total - 1.0) > 1e-6 or min(cfg.judge.train, cfg.judge.dev, cfg.judge.test) < 0:
+        raise ConfigError(f"{where}: [judge] train + dev + test must be non-negative and add up to 1 (got {total:g}).")
+    return cfg
+
+
+def _coerce(cls: type, values: dict[str, Any], where: str, section: str) -> Any:
+    """Build a section, converting env strings and TOML lists to each field's type."""
+    defaults = cls()
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        current = getattr(defaults, key)
+        try:
+            if isinstance(current, tuple):
+                if isinstance(value, str):
+                    value = [v.strip() for v in value.split(",") if v.strip()]
+                if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+                    raise TypeError("expected a list of strings")
+                out[key] = tuple(value)
+            elif isinstance(current, bool):
+                out[key] = value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
+            elif isinstance(current, int):
+                out[key] = int(value)
+            elif isinstance(current, float):
+                out[key] = float(value)
+            else:
+                if not isinstance(value, str):
+                    raise TypeError("expected text")
+                out[key] = value
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}: [{section}] {key} = {value!r} is not valid ({exc}).") from exc
+    return replace(defaults, **out)

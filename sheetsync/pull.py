@@ -1,0 +1,148 @@
+"""``sheetsync pull``: read the expert's labels back (one read), validate them, and keep every pull."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sheetsync.annotate import CRITIQUE, HASH, NOTES, ROOT_CAUSE, STALE, STATUS, VERDICT, parse_annotate
+from sheetsync.backends import Workbook
+from sheetsync.config import Config
+from sheetsync.errors import UserInputError
+from sheetsync.store import Label, Store
+from sheetsync.verdicts import normalize_verdict
+from sheetsync.workspace import open_store, open_workspace_workbook
+
+LAYOUT_KEY = "annotate_layout"
+EXPORT_SUFFIXES = (".csv", ".jsonl", ".ndjson", ".json")
+
+
+@dataclass
+class PullSummary:
+    """What a pull found. Lists hold ids (or "row N" for rows without an id)."""
+
+    url: str
+    pull_id: int
+    rows: int = 0
+    labelled: int = 0
+    unlabelled: int = 0
+    passes: int = 0
+    fails: int = 0
+    fails_without_critique: list[str] = field(default_factory=list)
+    terse_critiques: list[str] = field(default_factory=list)
+    unknown_verdicts: list[str] = field(default_factory=list)  # "id (row N): 'text'"
+    unknown_root_causes: dict[str, list[str]] = field(default_factory=dict)  # cause -> ids
+    changed_since_last_pull: list[str] = field(default_factory=list)  # "id: pass → fail"
+    stale: list[str] = field(default_factory=list)
+    labels_without_id: list[str] = field(default_factory=list)  # "row N"
+    exported_to: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def pull(
+    cfg: Config,
+    *,
+    spreadsheet: str | None = None,
+    out: str | Path | None = None,
+    store: Store | None = None,
+    workbook: Workbook | None = None,
+) -> PullSummary:
+    """Read the Annotate tab once, match rows by id and columns by header, validate and store the labels."""
+    if out is not None and Path(out).suffix.lower() not in EXPORT_SUFFIXES:
+        raise UserInputError(f"{out}: --out must end in .csv, .jsonl or .json.")
+    store = store or open_store(cfg)
+    wb = workbook or open_workspace_workbook(cfg, store, spreadsheet, create=False)
+    tab = cfg.tabs.annotate
+    grid = wb.read([tab])[tab]
+    if grid is None:
+        raise UserInputError(f"{wb.url}: there is no “{tab}” tab. Run `sheetsync push DATA` first.")
+    layout = store.get_meta(LAYOUT_KEY)
+    id_header = json.loads(layout)["id"] if layout else cfg.columns.id
+    try:
+        parsed = parse_annotate(grid, id_header=id_header, tab=tab)
+    except ValueError as exc:
+        raise UserInputError(f"{wb.url}: {exc}") from exc
+
+    lab = cfg.labels
+    known_causes = {c.strip().lower() for c in lab.root_causes}
+    previous = store.labels()
+    labels: list[Label] = []
+    summary = PullSummary(url=wb.url, pull_id=0)
+    for srow in parsed.rows:
+        cells = srow.cells
+        raw = cells.get(VERDICT, "").strip()
+        critique = cells.get(CRITIQUE, "").strip()
+        cause = cells.get(ROOT_CAUSE, "").strip()
+        where = f"row {srow.row + 1}"
+        if not srow.id:
+            summary.labels_without_id.append(where)
+            continue
+        try:
+            verdict = normalize_verdict(raw, pass_label=lab.pass_label, fail_label=lab.fail_label)
+        except ValueError:
+            verdict = None
+            summary.unknown_verdicts.append(f"{srow.id} ({where}): {raw!r}")
+        summary.rows += 1
+        if verdict is None:
+            summary.unlabelled += 1 if not raw else 0
+        else:
+            summary.labelled += 1
+            if verdict == "pass":
+                summary.passes += 1
+            else:
+                summary.fails += 1
+                if not critique:
+                    summary.fails_without_critique.append(srow.id)
+            if critique and len(critique.split()) < lab.min_critique_words:
+                summary.terse_critiques.append(srow.id)
+        for part in _split_causes(cause):
+            if part.lower() not in known_causes:
+                summary.unknown_root_causes.setdefault(part, []).append(srow.id)
+        if cells.get(STATUS, "").startswith(STALE[:5]):
+            summary.stale.append(srow.id)
+        before = previous.get(srow.id)
+        if before is not None and before.verdict and verdict and before.verdict != verdict:
+            summary.changed_since_last_pull.append(f"{srow.id}: {before.verdict} → {verdict}")
+        labels.append(
+            Label(
+                id=srow.id, verdict=verdict, raw_verdict=raw, critique=critique, root_cause=cause,
+                notes=cells.get(NOTES, "").strip(), content_hash=cells.get(HASH, "").strip(),
+            )
+        )
+    summary.pull_id = store.save_pull(wb.locator, labels)
+    if out is not None:
+        summary.exported_to = str(export_labels(labels, Path(out)))
+    return summary
+
+
+def _split_causes(cell: str) -> list[str]:
+    parts = [" ".join(p.split()) for p in cell.replace("|", ";").replace(",", ";").split(";")]
+    return [p for p in parts if p]
+
+
+def export_labels(labels: list[Label], path: Path) -> Path:
+    """Write labels as CSV, JSONL or JSON, by the file's extension. Values are exact (no formula escaping):
+    these files are for programs; open them in a spreadsheet with care."""
+    rows = [
+        {"id": lb.id, "verdict": lb.verdict or "", "raw_verdict": lb.raw_verdict, "critique": lb.critique,
+         "root_cause": lb.root_cause, "notes": lb.notes}
+        for lb in labels
+    ]
+    suffix = path.suffix.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["id"])
+            writer.writeheader()
+            writer.writerows(rows)
+    elif suffix in (".jsonl", ".ndjson"):
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    elif suffix == ".json":
+        path.write_text(json.dumps(rows, ensure_ascii=False, indent=2), encoding="utf-8")
+    else:
+        raise UserInputError(f"{path}: --out must end in .csv, .jsonl or .json.")
+    return path

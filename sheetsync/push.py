@@ -1,0 +1,222 @@
+"""``sheetsync push``: build or update the expert's Instructions and Annotate tabs from a dataset.
+
+A re-push is an upsert by id. The expert's cells are never part of the write: sheetsync writes only its
+own columns (found by header, wherever the expert moved them) at the rows where each id now is, and
+appends new rows below. One read and one write per push.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from sheetsync.annotate import (
+    EXPERT_HEADERS,
+    HASH,
+    REMOVED,
+    STALE,
+    STATUS,
+    AnnotateColumns,
+    ParsedAnnotate,
+    annotate_spec,
+    default_columns,
+    instructions_spec,
+    parse_annotate,
+)
+from sheetsync.backends import Workbook
+from sheetsync.config import Config
+from sheetsync.dataset import Dataset, content_hash, load_dataset
+from sheetsync.errors import UserInputError
+from sheetsync.layout import Block, CellValue
+from sheetsync.sampling import stratified_sample
+from sheetsync.store import Store
+from sheetsync.workspace import open_store, open_workspace_workbook, remember_spreadsheet
+
+LAYOUT_KEY = "annotate_layout"
+
+
+@dataclass
+class PushResult:
+    url: str
+    locator: str
+    added: list[str] = field(default_factory=list)
+    updated: int = 0
+    stale: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    truncated: list[str] = field(default_factory=list)  # "id: column (N characters)"
+    warnings: list[str] = field(default_factory=list)
+    shared_with: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+def truncate(text: str, limit: int) -> tuple[str, bool]:
+    """Cut text to fit a cell, with a marker the expert can see; the full text stays in the local store."""
+    if len(text) <= limit:
+        return text, False
+    marker = f"\n… [cut by sheetsync: {len(text) - limit + 200:,} more characters; full text in .sheetsync/state.db]"
+    return text[: limit - len(marker)] + marker, True
+
+
+def push(
+    cfg: Config,
+    data: str | Path,
+    *,
+    spreadsheet: str | None = None,
+    share: tuple[str, ...] = (),
+    sample: int | None = None,
+    stratify_by: tuple[str, ...] = (),
+    seed: int = 0,
+    store: Store | None = None,
+    workbook: Workbook | None = None,
+) -> PushResult:
+    """Validate the dataset, then upsert it into the Annotate tab by id (see the module docstring)."""
+    ds = load_dataset(data, cfg.columns)
+    missing = [c for c in stratify_by if c not in ds.frame.columns]
+    if missing:
+        raise UserInputError(f"{ds.path}: --stratify-by column(s) {', '.join(missing)} not found.")
+    if sample is not None and sample < 1:
+        raise UserInputError("--sample must be at least 1.")
+    store = store or open_store(cfg)
+    wb = workbook or open_workspace_workbook(cfg, store, spreadsheet)
+    tabs = cfg.tabs
+    grids = wb.read([tabs.instructions, tabs.annotate], with_layout=True)
+    grid = grids.get(tabs.annotate)
+
+    parsed: ParsedAnnotate | None = None
+    if grid:
+        try:
+            parsed = parse_annotate(grid, id_header=_id_header(store, ds), tab=tabs.annotate)
+        except ValueError as exc:
+            raise UserInputError(f"{wb.url}: {exc} Nothing was written.") from exc
+    cols = _columns(ds, parsed)
+    result = PushResult(url=wb.url, locator=wb.locator)
+
+    in_sheet = {r.id: r for r in parsed.rows if r.id} if parsed else {}
+    frame = ds.frame
+    if sample is not None:
+        fresh = frame[~frame[ds.id].isin(in_sheet.keys())].reset_index(drop=True)
+        picked, warnings = stratified_sample(fresh, sample, list(stratify_by), seed=seed)
+        result.warnings += warnings
+        frame = pd.concat([frame[frame[ds.id].isin(in_sheet.keys())], fresh.iloc[picked]])  # existing + new
+    limit = wb.max_cell_chars
+    placed: dict[str, dict[str, CellValue]] = {}
+    full_rows = []
+    for rec in frame.to_dict(orient="records"):
+        rid = rec[ds.id]
+        chash = content_hash(rec[ds.input], rec[ds.output], *(rec[c] for c in ds.context))
+        values: dict[str, CellValue] = {}
+        for header in ds.shown_columns:
+            text, cut = truncate(rec[header], limit)
+            if cut:
+                result.truncated.append(f"{rid}: {header} ({len(rec[header]):,} characters)")
+            values[header] = text
+        values[STATUS], values[HASH] = "", chash
+        existing = in_sheet.get(rid)
+        if existing is not None:
+            labelled = any(existing.cells.get(h, "").strip() for h in EXPERT_HEADERS)
+            old_hash = existing.cells.get(HASH, "").strip()
+            if labelled and old_hash:
+                values[HASH] = old_hash  # the content the label was given for
+                if old_hash != chash:
+                    values[STATUS] = STALE
+                    result.stale.append(rid)
+            result.updated += 1
+        else:
+            result.added.append(rid)
+        placed[rid] = values
+        full_rows.append(
+            {
+                "id": rid, "input": rec[ds.input], "output": rec[ds.output], "content_hash": chash,
+                "fields": {c: rec[c] for c in (*ds.dimensions, *ds.context)},
+            }
+        )
+
+    dataset_ids = set(ds.frame[ds.id])
+    top = parsed.header_row if parsed else 0
+    used = parsed.n_rows if parsed else 1
+    new_ids = [rid for rid in placed if rid not in in_sheet]
+    end = used + len(new_ids)
+    by_row: dict[int, dict[str, CellValue]] = {}
+    if parsed:
+        for srow in parsed.rows:
+            if srow.id in placed:
+                by_row[srow.row] = placed[srow.id]
+            else:  # not in this dataset (or no id): write back exactly what is there, flagging removed ids
+                kept: dict[str, CellValue] = dict(srow.cells)
+                if srow.id and srow.id not in dataset_ids:
+                    kept[STATUS] = REMOVED
+                    result.removed.append(srow.id)
+                by_row[srow.row] = kept
+    for offset, rid in enumerate(new_ids):
+        by_row[used + offset] = placed[rid]
+
+    blocks = _blocks(cols, by_row, top=top, end=end, grid=grid or [])
+    specs = [
+        instructions_spec(cfg, n_rows=len(in_sheet) + len(new_ids), dimensions=ds.dimensions),
+        annotate_spec(cfg, cols, blocks, end, replace=parsed is None, top=top),
+    ]
+    wb.write(specs)
+    remember_spreadsheet(store, wb)
+    store.set_meta(LAYOUT_KEY, json.dumps({"id": ds.id, "input": ds.input, "output": ds.output,
+                                           "context": ds.context, "dimensions": ds.dimensions}))
+    store.save_rows(full_rows, present_ids=dataset_ids)
+    if share:
+        wb.share(list(share))
+        result.shared_with = list(share)
+    return result
+
+
+def _id_header(store: Store, ds: Dataset) -> str:
+    saved = store.get_meta(LAYOUT_KEY)
+    return json.loads(saved)["id"] if saved else ds.id
+
+
+def _columns(ds: Dataset, parsed: ParsedAnnotate | None) -> AnnotateColumns:
+    """Our columns at the positions the sheet has them; any that are missing are appended at the right."""
+    default = default_columns(ds.id, ds.dimensions, ds.context, ds.input, ds.output)
+    if parsed is None:
+        return default
+    headers = list(parsed.headers)
+    for header in default.headers:
+        if header not in headers:
+            headers.append(header)
+    return AnnotateColumns(
+        headers=headers,
+        id_header=ds.id,
+        data_headers=default.data_headers,
+        dimensions=default.dimensions,
+        input_header=ds.input,
+        output_header=ds.output,
+    )
+
+
+def _blocks(
+    cols: AnnotateColumns, by_row: dict[int, dict[str, CellValue]], *, top: int, end: int, grid: list[list[str]]
+) -> list[Block]:
+    """One block per run of adjacent sheetsync columns, from the header down: expert columns (and any
+    column the expert added) are never inside a block, so their cells are never written."""
+    ours = sorted(cols.index(h) for h in cols.data_headers)
+    runs: list[list[int]] = []
+    for c in ours:
+        if runs and runs[-1][-1] == c - 1:
+            runs[-1].append(c)
+        else:
+            runs.append([c])
+    blocks = []
+    for run in runs:
+        names = [cols.headers[c] for c in run]
+        values: list[list[CellValue]] = [list(names)]
+        for r in range(top + 1, end):
+            row = by_row.get(r)
+            if row is None:  # a row without an id: keep whatever is in our cells
+                line = grid[r] if r < len(grid) else []
+                values.append([line[c] if c < len(line) and line[c] != "" else None for c in run])
+            else:
+                values.append([(row.get(n) if row.get(n) != "" else None) for n in names])
+        blocks.append(Block(top, run[0], values))
+    return blocks

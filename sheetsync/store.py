@@ -1,0 +1,174 @@
+"""The local store, ``.sheetsync/state.db`` (SQLite): every pull, the pushed rows in full, judge runs,
+verdicts and the judge-call cache. No label ever lives only in the sheet."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rows (
+    id TEXT PRIMARY KEY, input TEXT NOT NULL, output TEXT NOT NULL, fields TEXT NOT NULL,
+    content_hash TEXT NOT NULL, first_pushed_at TEXT NOT NULL, pushed_at TEXT NOT NULL,
+    in_dataset INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS pulls (
+    pull_id INTEGER PRIMARY KEY AUTOINCREMENT, pulled_at TEXT NOT NULL, spreadsheet TEXT NOT NULL,
+    n_rows INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS labels (
+    pull_id INTEGER NOT NULL REFERENCES pulls(pull_id), id TEXT NOT NULL, verdict TEXT, raw_verdict TEXT NOT NULL,
+    critique TEXT NOT NULL, root_cause TEXT NOT NULL, notes TEXT NOT NULL, content_hash TEXT NOT NULL,
+    PRIMARY KEY (pull_id, id)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, model TEXT NOT NULL,
+    params TEXT NOT NULL, template TEXT NOT NULL, template_hash TEXT NOT NULL, split TEXT NOT NULL,
+    n_rows INTEGER NOT NULL, status TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS verdicts (
+    run_id TEXT NOT NULL REFERENCES runs(run_id), id TEXT NOT NULL, verdict TEXT, critique TEXT, error TEXT,
+    latency REAL, prompt_tokens INTEGER, completion_tokens INTEGER, cached INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, id)
+);
+CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, value TEXT NOT NULL, created_at TEXT NOT NULL);
+"""
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Label:
+    """One row's expert fields as pulled. ``verdict`` is "pass", "fail" or None (unlabelled/unreadable)."""
+
+    id: str
+    verdict: str | None
+    raw_verdict: str
+    critique: str
+    root_cause: str
+    notes: str
+    content_hash: str
+
+
+class Store:
+    """A thin, explicit wrapper over the SQLite file. Each public method is one transaction."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    @classmethod
+    def for_workspace(cls, state_dir: Path) -> Store:
+        return cls(state_dir / "state.db")
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- settings remembered by the workspace ----------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- pushed rows, kept in full (a sheet cell may hold a cut version) -------------------------------
+    def save_rows(self, rows: Iterable[dict[str, Any]], *, present_ids: set[str]) -> None:
+        """Upsert the pushed rows; rows no longer in the dataset stay, marked ``in_dataset = 0``."""
+        stamp = now()
+        with self.transaction() as db:
+            db.executemany(
+                """INSERT INTO rows (id, input, output, fields, content_hash, first_pushed_at, pushed_at, in_dataset)
+                   VALUES (:id, :input, :output, :fields, :content_hash, :stamp, :stamp, 1)
+                   ON CONFLICT(id) DO UPDATE SET input = excluded.input, output = excluded.output,
+                     fields = excluded.fields, content_hash = excluded.content_hash, pushed_at = excluded.pushed_at,
+                     in_dataset = 1""",
+                ({**r, "fields": json.dumps(r["fields"], ensure_ascii=False), "stamp": stamp} for r in rows),
+            )
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS present (id TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM present")
+            db.executemany("INSERT INTO present VALUES (?)", ((i,) for i in present_ids))
+            db.execute("UPDATE rows SET in_dataset = 0 WHERE id NOT IN (SELECT id FROM present)")
+
+    def rows(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for rid, inp, outp, flds, chash, in_ds in self.db.execute(
+            "SELECT id, input, output, fields, content_hash, in_dataset FROM rows"
+        ):
+            out[rid] = {
+                "id": rid, "input": inp, "output": outp, "fields": json.loads(flds),
+                "content_hash": chash, "in_dataset": bool(in_ds),
+            }
+        return out
+
+    # -- pulls -----------------------------------------------------------------------------------------
+    def save_pull(self, spreadsheet: str, labels: list[Label]) -> int:
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO pulls (pulled_at, spreadsheet, n_rows) VALUES (?, ?, ?)", (now(), spreadsheet, len(labels))
+            )
+            pull_id = int(cur.lastrowid or 0)
+            db.executemany(
+                """INSERT INTO labels (pull_id, id, verdict, raw_verdict, critique, root_cause, notes, content_hash)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    (pull_id, lb.id, lb.verdict, lb.raw_verdict, lb.critique, lb.root_cause, lb.notes, lb.content_hash)
+                    for lb in labels
+                ),
+            )
+        return pull_id
+
+    def latest_pull_id(self, before: int | None = None) -> int | None:
+        if before is None:
+            row = self.db.execute("SELECT MAX(pull_id) FROM pulls").fetchone()
+        else:
+            row = self.db.execute("SELECT MAX(pull_id) FROM pulls WHERE pull_id < ?", (before,)).fetchone()
+        return row[0] if row and row[0] is not None else None
+
+    def labels(self, pull_id: int | None = None) -> dict[str, Label]:
+        """The labels of one pull (default: the latest), by id."""
+        pull_id = self.latest_pull_id() if pull_id is None else pull_id
+        if pull_id is None:
+            return {}
+        cur = self.db.execute(
+            "SELECT id, verdict, raw_verdict, critique, root_cause, notes, content_hash FROM labels WHERE pull_id = ?",
+            (pull_id,),
+        )
+        return {r[0]: Label(*r) for r in cur}
+
+    def pull_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM pulls").fetchone()[0])
+
+    # -- judge-call cache (implements sheetsync.llm.Cache) ---------------------------------------------
+    def get(self, key: str) -> dict | None:
+        row = self.db.execute("SELECT value FROM cache WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, key: str, value: dict) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO cache (key, value, created_at) VALUES (?, ?, ?)",
+            (key, json.dumps(value, ensure_ascii=False), now()),
+        )

@@ -1,9 +1,17 @@
-"""The command line: each command parses its options, calls one library function and prints the result."""
+"""The command line: each command parses its options, calls one library function and prints the result.
+
+Output for people goes to stdout as short text; ``--json`` prints machine-readable JSON instead;
+warnings, progress and errors go to stderr. Errors a user can fix exit with code 2 and no traceback.
+"""
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -24,6 +32,32 @@ class Group(click.Group):
             ctx.exit(exc.exit_code)
 
 
+def config_option(fn: Callable) -> Callable:
+    """``--config FILE``: the workspace config (default ./sheetsync.toml)."""
+
+    @click.option("config_path", "--config", type=click.Path(dir_okay=False), help="Config file (default ./sheetsync.toml).")
+    @functools.wraps(fn)
+    def wrapper(*args: Any, config_path: str | None, **kwargs: Any) -> Any:
+        from sheetsync.config import load_config
+
+        return fn(*args, cfg=load_config(config_path), **kwargs)
+
+    return wrapper
+
+
+spreadsheet_option = click.option(
+    "--spreadsheet", "-s", help="Google Sheets URL, key or title, or a path ending in .xlsx (default: the workspace's)."
+)
+
+
+def warn(message: str) -> None:
+    click.secho(f"Warning: {message}", err=True, fg="yellow")
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sheetsync")
 def cli() -> None:
@@ -32,6 +66,8 @@ def cli() -> None:
     \b
     The loop:
       sheetsync init                 # a workspace: sheetsync.toml, prompts/
+      sheetsync generate -d dimensions.toml             # synthetic inputs (optional)
+      sheetsync respond inputs.csv --call app:answer --out traces.csv
       sheetsync push traces.csv      # the expert's Annotate tab
       sheetsync pull                 # the expert's labels, validated and stored
       sheetsync judge --split dev    # the LLM judge, taught by the expert's critiques
@@ -40,10 +76,289 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--out", default="demo-out", show_default=True, help="Folder for the demo workspace.")
-def demo(out: str) -> None:
-    """Run the whole loop on the bundled example."""
-    click.echo("The demo arrives with the annotation round trip (issue 3); nothing was done.", err=True)
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+@click.option("--spreadsheet", "-s", default="", help="Spreadsheet to put in sheetsync.toml.")
+def init(directory: str, spreadsheet: str) -> None:
+    """Create a workspace: sheetsync.toml, .env.example, prompts/, .gitignore entries."""
+    from sheetsync.workspace import init_workspace
+
+    written = init_workspace(directory, spreadsheet=spreadsheet)
+    for path in written:
+        click.echo(f"wrote {path}")
+    if not written:
+        click.echo("Nothing to do: the workspace is already set up.")
+
+
+@cli.command()
+@click.option("dims_path", "--dimensions", "-d", required=True, type=click.Path(dir_okay=False),
+              help="Dimensions file (.toml, or .yaml with PyYAML): `sheetsync init` writes an example.")
+@click.option("--per-tuple", "-k", default=3, show_default=True, type=click.IntRange(1),
+              help="User inputs to ask for per combination of dimension values.")
+@click.option("--tuples", default="all", show_default=True, metavar="all|N",
+              help="Every combination, or N sampled to cover every value (N >= the largest dimension).")
+@click.option("--model", "-m", help="Model (default: [judge] model).")
+@click.option("--out", default="inputs.csv", show_default=True, type=click.Path(dir_okay=False),
+              help="CSV to write: id, one column per dimension, input.")
+@click.option("--dry-run", is_flag=True, help="Count calls, tokens and cost; call nothing.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Picks the sampled tuples and seeds the model: a new seed gives fresh inputs.")
+@click.option("json_", "--json", is_flag=True, help="Print the outcome as JSON.")
+@config_option
+def generate(cfg, dims_path, per_tuple, tuples, model, out, dry_run, seed, json_) -> None:
+    """Write realistic synthetic user inputs covering every dimension value (the AI's responses come later,
+    from `sheetsync respond`)."""
+    from sheetsync.generate import generate as do_generate
+
+    r = do_generate(cfg, dims_path, per_tuple=per_tuple, tuples=tuples, model=model, out=out, dry_run=dry_run,
+                    seed=seed, progress=not json_)
+    for message in r.warnings:
+        warn(message)
+    if json_:
+        print_json(r.to_dict())
+        return
+    cost = f"${r.estimated_cost:.4f}" if r.estimated_cost is not None else "unknown (add the model to [prices])"
+    if r.dry_run:
+        click.echo(f"Dry run: {r.n_tuples} tuples x {r.per_tuple} inputs with {r.model}: {r.calls_needed} calls "
+                   f"needed ({r.n_tuples - r.calls_needed} cached), ~{r.estimated_prompt_tokens:,} prompt + "
+                   f"~{r.estimated_completion_tokens:,} completion tokens (approximate), estimated cost {cost}")
+        return
+    click.echo(f"Wrote {r.rows} inputs to {r.out} ({r.n_tuples} tuples x up to {r.per_tuple}; "
+               f"{r.duplicates_dropped} duplicates dropped: {r.exact_duplicates} exact, {r.near_duplicates} near)")
+    click.echo(f"  {r.calls_made} calls, {r.cache_hits} cached, {len(r.errors)} failed tuples, "
+               f"{r.prompt_tokens + r.completion_tokens:,} tokens, cost {cost}, {r.wall_time:.1f}s")
+    for err in r.errors[:10]:
+        click.echo(f"  failed tuple (re-run to retry): {err}", err=True)
+    for dim, values in r.uncovered.items():
+        warn(f"no input for {dim} = {', '.join(values)}")
+
+
+@cli.command()
+@click.argument("inputs", type=click.Path(dir_okay=False))
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False),
+              help="Traces to write (.csv or .jsonl): the inputs' columns + output, latency_s, error.")
+@click.option("--call", metavar="MODULE:FUNCTION", help="A Python function taking (input) or (input, row); sync or async.")
+@click.option("--command", metavar='"CMD"', help="A program reading the input on stdin, writing the output on stdout.")
+@click.option("--endpoint", metavar="URL", help="An OpenAI-compatible chat endpoint (base URL, e.g. http://localhost:8000/v1).")
+@click.option("--model", "-m", help="Model name for --endpoint.")
+@click.option("--system-prompt", type=click.Path(dir_okay=False), help="System prompt file for --endpoint.")
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 256), help="Rows in flight at once.")
+@click.option("--timeout", default=60.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Seconds per row before it is recorded as an error.")
+@click.option("json_", "--json", is_flag=True, help="Print the outcome as JSON.")
+@config_option
+def respond(cfg, inputs, out, call, command, endpoint, model, system_prompt, concurrency, timeout, json_) -> None:
+    """Run your AI system on every row of INPUTS and record output, latency and error per row.
+
+    Re-running with the same --out calls only the rows that are missing or failed (Ctrl-C is safe)."""
+    from sheetsync.respond import respond as do_respond
+
+    r = do_respond(cfg, inputs, out=out, call=call, command=command, endpoint=endpoint, model=model,
+                   system_prompt=system_prompt, concurrency=concurrency, timeout=timeout, progress=not json_)
+    for message in r.warnings:
+        warn(message)
+    if json_:
+        print_json(r.to_dict())
+        return
+    click.echo(f"Wrote {r.n_rows} rows to {r.out} ({r.system}): {r.called} called, {r.reused} kept from the "
+               f"previous run, {len(r.errors)} errors, {r.wall_time:.1f}s")
+    if r.generated_ids:
+        click.echo(f"  no `{r.id_column}` column in {inputs}: added stable content ids")
+    for err in r.errors[:10]:
+        click.echo(f"  error: {err}", err=True)
+    if r.errors:
+        click.echo("  re-run the same command to retry only the failed rows", err=True)
+
+
+@cli.command()
+@click.argument("data", type=click.Path(dir_okay=False))
+@spreadsheet_option
+@click.option("--share", multiple=True, metavar="EMAIL", help="Give this person edit access (repeatable).")
+@click.option("--sample", type=int, help="Send only N new rows (every --stratify-by combination first).")
+@click.option("--stratify-by", multiple=True, metavar="COLUMN", help="Dimension column(s) the sample must cover.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --sample.")
+@click.option("--focus", type=click.Choice(["fails"]),
+              help="With --sample: over-sample rows the judge failed or disagreed with the expert on.")
+@click.option("--random-share", type=click.FloatRange(0, 1), default=0.3, show_default=True,
+              help="With --focus: the share of the batch still drawn at random.")
+@click.option("json_", "--json", is_flag=True, help="Print the result as JSON.")
+@config_option
+def push(cfg, data, spreadsheet, share, sample, stratify_by, seed, focus, random_share, json_) -> None:
+    """Build or update the expert's Annotate tab from DATA (CSV, TSV, JSONL, JSON, Parquet)."""
+    from sheetsync.push import push as do_push
+
+    result = do_push(
+        cfg, data, spreadsheet=spreadsheet, share=share, sample=sample, stratify_by=stratify_by, seed=seed,
+        focus=focus, random_share=random_share,
+    )
+    for message in result.warnings:
+        warn(message)
+    if result.truncated:
+        warn(f"{len(result.truncated)} cell(s) were too long for the sheet and were cut (full text kept locally): "
+             + "; ".join(result.truncated[:5]))
+    if json_:
+        print_json(result.to_dict())
+        return
+    click.echo(f"Pushed to {result.url}")
+    click.echo(f"  {len(result.added)} new, {result.updated} updated, {len(result.stale)} stale, "
+               f"{len(result.removed)} no longer in the dataset (kept)")
+    if result.stale:
+        click.echo("  stale (changed after labelling, marked for the expert): " + ", ".join(result.stale[:20]))
+    if result.focus:
+        click.echo(f"  review batch: {result.focus['flagged']} flagged by the judge, {result.focus['random']} random")
+    if result.shared_with:
+        click.echo("  shared with " + ", ".join(result.shared_with))
+
+
+@cli.command()
+@spreadsheet_option
+@click.option("--out", type=click.Path(dir_okay=False), help="Also export the labels (.csv, .jsonl or .json).")
+@click.option("json_", "--json", is_flag=True, help="Print the validation summary as JSON.")
+@config_option
+def pull(cfg, spreadsheet, out, json_) -> None:
+    """Read the expert's labels back, validate them and store them locally."""
+    from sheetsync.pull import pull as do_pull
+
+    s = do_pull(cfg, spreadsheet=spreadsheet, out=out)
+    if json_:
+        print_json(s.to_dict())
+        return
+    click.echo(f"Pulled {s.rows} rows from {s.url} (pull #{s.pull_id})")
+    click.echo(f"  labelled {s.labelled} ({s.passes} pass, {s.fails} fail), unlabelled {s.unlabelled}")
+    checks = [
+        ("fails without a critique", s.fails_without_critique),
+        ("critiques too terse to teach a judge", s.terse_critiques),
+        ("verdicts that are not Pass/Fail (not counted)", s.unknown_verdicts),
+        ("verdicts changed since the previous pull", s.changed_since_last_pull),
+        ("stale rows (changed after labelling)", s.stale),
+        ("labelled rows without an id (not stored)", s.labels_without_id),
+    ]
+    for title, items in checks:
+        if items:
+            click.echo(f"  {len(items)} {title}: " + ", ".join(items[:10]) + (" …" if len(items) > 10 else ""))
+    for cause, ids in s.unknown_root_causes.items():
+        click.echo(f"  new root cause {cause!r} on {len(ids)} row(s) (add it to [labels] root_causes?)")
+    if s.exported_to:
+        click.echo(f"  exported to {s.exported_to}")
+
+
+@cli.command()
+@click.option("--split", default="dev", show_default=True, type=click.Choice(["dev", "test", "unlabeled", "all"]),
+              help="Rows to judge: labelled dev or test rows, unlabelled rows, or all but train.")
+@click.option("--model", "-m", help="Model (default: [judge] model).")
+@click.option("--concurrency", type=click.IntRange(1, 256), help="Calls in flight at once (default 8).")
+@click.option("--limit", type=click.IntRange(0), help="Judge at most N rows.")
+@click.option("--prompt", "prompt_file", type=click.Path(dir_okay=False), help="Judge template (default prompts/judge.md).")
+@click.option("--dry-run", is_flag=True, help="Render prompts, count calls and tokens; call nothing.")
+@click.option("--show-prompt", metavar="ID", help="Print the exact messages for one row and exit.")
+@spreadsheet_option
+@click.option("json_", "--json", is_flag=True, help="Print the outcome as JSON.")
+@config_option
+def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prompt, spreadsheet, json_) -> None:
+    """Run the LLM judge (few-shot from the expert's train critiques) and report TPR/TNR."""
+    from sheetsync import judge as j
+
+    if show_prompt:
+        messages = j.show_prompt(cfg, show_prompt, prompt_file=prompt_file)
+        if json_:
+            print_json(messages)
+        else:
+            for m in messages:
+                click.echo(f"----- {m['role']} -----\n{m['content']}\n")
+        return
+    out = j.judge(cfg, split=split, model=model, concurrency=concurrency, limit=limit, prompt_file=prompt_file,
+                  dry_run=dry_run, spreadsheet=spreadsheet, progress=not json_)
+    for message in out.warnings:
+        warn(message)
+    if json_:
+        print_json(out.to_dict())
+        return
+    cost = f"${out.estimated_cost:.4f}" if out.estimated_cost is not None else "unknown (add the model to [prices])"
+    if out.dry_run:
+        click.echo(f"Dry run on {split}: {out.n_rows} rows, {out.calls_needed} calls needed "
+                   f"({out.n_rows - out.calls_needed} cached), ~{out.estimated_prompt_tokens:,} prompt tokens, "
+                   f"estimated cost {cost}; {out.n_examples} few-shot examples; template {out.template_hash}")
+        return
+    click.echo(f"Judged {out.n_rows} {split} rows with {out.model}: {out.calls_made} calls, {out.cache_hits} cached, "
+               f"{len(out.errors)} errors, {out.prompt_tokens + out.completion_tokens:,} tokens, cost {cost}, "
+               f"{out.wall_time:.1f}s (run {out.run_id})")
+    for err in out.errors[:10]:
+        click.echo(f"  error (not counted as pass or fail): {err}", err=True)
+    a = out.agreement
+    if a:
+        def fmt(key: str) -> str:
+            value, ci = a.get(key), a.get(f"{key}_ci")
+            if value is None:
+                return "n/a"
+            return f"{value:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+        click.echo(f"  TPR (pass recall) {fmt('tpr')}   TNR (fail recall) {fmt('tnr')}   "
+                   f"n={a['n']} (tp {a['tp']}, fn {a['fn']}, fp {a['fp']}, tn {a['tn']}; {a['n_excluded']} excluded)")
+    if out.judge_tab:
+        click.echo(f"  wrote {out.judge_tab}")
+
+
+@cli.command()
+@spreadsheet_option
+@click.option("json_", "--json", is_flag=True, help="Print every figure as JSON.")
+@click.option("--fail-under", type=click.FloatRange(0, 1), metavar="X",
+              help="Exit 1 when TPR or TNR (on test, else dev) is below X; exit 2 if they cannot be measured.")
+@config_option
+def report(cfg, spreadsheet, json_, fail_under) -> None:
+    """Write the report tabs: agreement, disagreements, root causes, error analysis, summary."""
+    from sheetsync.report import report as do_report
+
+    rep = do_report(cfg, spreadsheet=spreadsheet)  # tabs first, so a CI gate still publishes them
+    failures = rep.gate(fail_under) if fail_under is not None else []
+    if json_:
+        print_json({**rep.to_dict(), "gate": None if fail_under is None
+                    else {"threshold": fail_under, "basis": rep.basis, "failures": failures}})
+    else:
+        click.echo(f"Report written to {rep.url}")
+        for line in rep.lines():
+            click.echo(f"  {line}")
+    for failure in failures:
+        click.echo(f"FAIL: {failure}", err=True)
+    if failures:
+        sys.exit(1)
+
+
+@cli.group()
+def auth() -> None:
+    """Google credentials."""
+
+
+@auth.command("check")
+@spreadsheet_option
+@config_option
+def auth_check(cfg, spreadsheet) -> None:
+    """Say which identity is used and whether the spreadsheet is reachable."""
+    from sheetsync.auth import check
+
+    for line in check(cfg, spreadsheet=spreadsheet):
+        click.echo(line)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=int, help="0 picks a free port.")
+@click.option("--state", type=click.Path(dir_okay=False), help="Keep spreadsheets in this file across restarts.")
+def emulator(host: str, port: int, state: str | None) -> None:
+    """Serve a local Google Sheets + Drive API emulator (point sheetsync at it with SHEETS_EMULATOR_HOST)."""
+    from sheetsync.emulator import serve
+
+    serve(host=host, port=port, state_file=state)
+
+
+@cli.command()
+@click.option("--out", default="demo-out", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the demo workspace.")
+@click.option("--spreadsheet", "-s", default=None,
+              help="Push to this spreadsheet instead of DIR/annotations.xlsx (e.g. a title, with the emulator).")
+def demo(out: str, spreadsheet: str | None) -> None:
+    """Run the whole loop on the bundled example and say what to open."""
+    from sheetsync.demo import run_demo
+
+    run_demo(out, spreadsheet=spreadsheet, echo=click.echo)
 
 
 def main() -> None:

@@ -147,6 +147,8 @@ def _read_delimited(path: Path, text: str, sep: str) -> list[dict[str, Any]]:
 
 def _text(value: Any) -> str:
     """A cell's value as text: conversations rendered readably, numbers as written."""
+    if type(value) is str and not value.startswith("[{"):
+        return value  # the common case, kept fast
     if value is None:
         return ""
     if isinstance(value, float):
@@ -218,7 +220,7 @@ def _resolve_roles(frame: pd.DataFrame, path: Path, columns: Columns) -> Dataset
         frame.insert(0, id_col, _content_ids(frame, [input_col, *columns.context, *columns.dimensions]))
     ids = frame[id_col].str.strip()
     frame[id_col] = ids
-    blank = [i + 2 for i in range(len(ids)) if not ids.iloc[i]]
+    blank = [i + 2 for i, value in enumerate(ids.tolist()) if not value]
     if blank:
         raise UserInputError(f"{path}: column `{id_col}` is empty on row(s) {_rows(blank)}. Every row needs an id.")
     dup_mask = ids.duplicated(keep=False)

@@ -31,7 +31,7 @@ from sheetsync.config import Config
 from sheetsync.dataset import Dataset, content_hash, load_dataset
 from sheetsync.errors import UserInputError
 from sheetsync.layout import Block, CellValue
-from sheetsync.sampling import stratified_sample
+from sheetsync.sampling import focus_sample, stratified_sample
 from sheetsync.store import Store
 from sheetsync.workspace import open_store, open_workspace_workbook, remember_spreadsheet
 
@@ -49,6 +49,7 @@ class PushResult:
     truncated: list[str] = field(default_factory=list)  # "id: column (N characters)"
     warnings: list[str] = field(default_factory=list)
     shared_with: list[str] = field(default_factory=list)
+    focus: dict[str, int] = field(default_factory=dict)  # --focus fails: {"flagged": n, "random": n}
 
     def to_dict(self) -> dict:
         return self.__dict__.copy()
@@ -71,16 +72,26 @@ def push(
     sample: int | None = None,
     stratify_by: tuple[str, ...] = (),
     seed: int = 0,
+    focus: str | None = None,
+    random_share: float = 0.3,
     store: Store | None = None,
     workbook: Workbook | None = None,
 ) -> PushResult:
-    """Validate the dataset, then upsert it into the Annotate tab by id (see the module docstring)."""
+    """Validate the dataset, then upsert it into the Annotate tab by id (see the module docstring).
+
+    ``focus="fails"`` (with ``sample``) over-samples rows the latest judge run failed or disagreed with
+    the expert on, keeping ``random_share`` of the batch random; rows already annotated are never re-sent.
+    """
     ds = load_dataset(data, cfg.columns)
     missing = [c for c in stratify_by if c not in ds.frame.columns]
     if missing:
         raise UserInputError(f"{ds.path}: --stratify-by column(s) {', '.join(missing)} not found.")
     if sample is not None and sample < 1:
         raise UserInputError("--sample must be at least 1.")
+    if focus is not None and (focus != "fails" or sample is None):
+        raise UserInputError("--focus fails needs --sample N (the size of the review batch).")
+    if not 0.0 <= random_share <= 1.0:
+        raise UserInputError("--random-share must be between 0 and 1.")
     store = store or open_store(cfg)
     wb = workbook or open_workspace_workbook(cfg, store, spreadsheet)
     tabs = cfg.tabs
@@ -99,16 +110,32 @@ def push(
     in_sheet = {r.id: r for r in parsed.rows if r.id} if parsed else {}
     frame = ds.frame
     if sample is not None:
-        fresh = frame[~frame[ds.id].isin(in_sheet.keys())].reset_index(drop=True)
-        picked, warnings = stratified_sample(fresh, sample, list(stratify_by), seed=seed)
+        annotated = set(in_sheet) | {rid for rid, lb in store.labels().items() if lb.verdict}
+        fresh = frame[~frame[ds.id].isin(annotated)].reset_index(drop=True)
+        if focus:
+            flagged = _judge_flagged(store)
+            picked, warnings, result.focus = focus_sample(
+                fresh, sample, [rid in flagged for rid in fresh[ds.id]], random_share=random_share,
+                by=list(stratify_by), seed=seed,
+            )
+        else:
+            picked, warnings = stratified_sample(fresh, sample, list(stratify_by), seed=seed)
         result.warnings += warnings
         frame = pd.concat([frame[frame[ds.id].isin(in_sheet.keys())], fresh.iloc[picked]])  # existing + new
     limit = wb.max_cell_chars
     placed: dict[str, dict[str, CellValue]] = {}
-    full_rows = []
+    full_rows = [  # the whole dataset, in full, so the judge can score rows the sheet does not show
+        {
+            "id": rec[ds.id], "input": rec[ds.input], "output": rec[ds.output],
+            "content_hash": content_hash(rec[ds.input], rec[ds.output], *(rec[c] for c in ds.context)),
+            "fields": {c: rec[c] for c in (*ds.dimensions, *ds.context)},
+        }
+        for rec in ds.frame.to_dict(orient="records")
+    ]
+    hashes = {r["id"]: r["content_hash"] for r in full_rows}
     for rec in frame.to_dict(orient="records"):
         rid = rec[ds.id]
-        chash = content_hash(rec[ds.input], rec[ds.output], *(rec[c] for c in ds.context))
+        chash = hashes[rid]
         values: dict[str, CellValue] = {}
         for header in ds.shown_columns:
             text, cut = truncate(rec[header], limit)
@@ -129,12 +156,6 @@ def push(
         else:
             result.added.append(rid)
         placed[rid] = values
-        full_rows.append(
-            {
-                "id": rid, "input": rec[ds.input], "output": rec[ds.output], "content_hash": chash,
-                "fields": {c: rec[c] for c in (*ds.dimensions, *ds.context)},
-            }
-        )
 
     dataset_ids = set(ds.frame[ds.id])
     top = parsed.header_row if parsed else 0
@@ -169,6 +190,18 @@ def push(
         wb.share(list(share))
         result.shared_with = list(share)
     return result
+
+
+def _judge_flagged(store: Store) -> set[str]:
+    """Ids the latest judgement failed, or disagreed with the expert on."""
+    labels = store.labels()
+    flagged = set()
+    for rid, v in store.latest_verdicts().items():
+        verdict = v["verdict"]
+        label = labels.get(rid)
+        if verdict == "fail" or (verdict and label is not None and label.verdict and label.verdict != verdict):
+            flagged.add(rid)
+    return flagged
 
 
 def _id_header(store: Store, ds: Dataset) -> str:
@@ -219,4 +252,46 @@ def _blocks(
             else:
                 values.append([(row.get(n) if row.get(n) != "" else None) for n in names])
         blocks.append(Block(top, run[0], values))
+    for name in EXPERT_HEADERS:  # their header cells only (needed on a first push or after a deleted column)
+        blocks.append(Block(top, cols.index(name), [[name]]))
     return blocks
+
+
+def fill_expert_cells(
+    cfg: Config,
+    labels: dict[str, dict[str, str]],
+    *,
+    workbook: Workbook,
+    store: Store,
+) -> int:
+    """Write labels into EMPTY expert cells (header -> text, by id), e.g. to import an earlier annotation
+    round or to let the demo play the expert. A cell the expert already filled is never changed.
+
+    Returns the number of cells written. One read and one write.
+    """
+    tab = cfg.tabs.annotate
+    grid = workbook.read([tab], with_layout=True)[tab]
+    if not grid:
+        raise UserInputError(f"{workbook.url}: there is no “{tab}” tab. Run `sheetsync push DATA` first.")
+    layout = json.loads(store.get_meta(LAYOUT_KEY) or "{}")
+    try:
+        parsed = parse_annotate(grid, id_header=layout.get("id", cfg.columns.id), tab=tab)
+    except ValueError as exc:
+        raise UserInputError(f"{workbook.url}: {exc}") from exc
+    cols = AnnotateColumns(
+        headers=parsed.headers,
+        id_header=layout["id"],
+        data_headers=default_columns(layout["id"], layout["dimensions"], layout["context"], layout["input"],
+                                     layout["output"]).data_headers,
+        dimensions=layout["dimensions"],
+        input_header=layout["input"],
+        output_header=layout["output"],
+    )
+    blocks: list[Block] = []
+    for srow in parsed.rows:
+        for header, text in labels.get(srow.id, {}).items():
+            if header in EXPERT_HEADERS and text and not srow.cells.get(header, "").strip():
+                blocks.append(Block(srow.row, cols.index(header), [[text]]))
+    if blocks:
+        workbook.write([annotate_spec(cfg, cols, blocks, parsed.n_rows, replace=False, top=parsed.header_row)])
+    return len(blocks)

@@ -36,3 +36,30 @@ def stratified_sample(frame: pd.DataFrame, n: int, by: list[str], *, seed: int =
     rng.shuffle(rest)
     chosen.extend(rest[: n - len(chosen)])
     return sorted(chosen), warnings
+
+
+def focus_sample(
+    frame: pd.DataFrame, n: int, flagged: list[bool], *, random_share: float = 0.3, by: list[str] | None = None,
+    seed: int = 0,
+) -> tuple[list[int], list[str], dict[str, int]]:
+    """A review batch of ``n`` rows: ``1 - random_share`` of it drawn from flagged rows (e.g. the judge
+    failed them), the rest random (stratified by ``by``), so the expert keeps seeing the ordinary cases too.
+
+    Returns positions, warnings and the batch's composition.
+    """
+    rng = random.Random(seed)
+    n = min(n, len(frame))
+    pool = [i for i, f in enumerate(flagged) if f]
+    want = n - round(n * random_share)
+    rng.shuffle(pool)
+    chosen = sorted(pool[:want])
+    warnings = []
+    if len(chosen) < want:
+        warnings.append(f"only {len(chosen)} rows are flagged by the judge; the rest of the batch is random.")
+    taken = set(chosen)
+    rest_positions = [i for i in range(len(frame)) if i not in taken]
+    rest = frame.iloc[rest_positions].reset_index(drop=True)
+    picked, more = stratified_sample(rest, n - len(chosen), by or [], seed=seed)
+    warnings += more
+    randoms = [rest_positions[p] for p in picked]
+    return sorted(chosen + randoms), warnings, {"flagged": len(chosen), "random": len(randoms)}

@@ -172,3 +172,54 @@ class Store:
             "INSERT OR REPLACE INTO cache (key, value, created_at) VALUES (?, ?, ?)",
             (key, json.dumps(value, ensure_ascii=False), now()),
         )
+
+    # -- judge runs ------------------------------------------------------------------------------------
+    def start_run(self, run_id: str, *, model: str, params: dict, template: str, template_hash: str,
+                  split: str, n_rows: int) -> None:
+        self.db.execute(
+            """INSERT INTO runs (run_id, started_at, model, params, template, template_hash, split, n_rows, status)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')""",
+            (run_id, now(), model, json.dumps(params, sort_keys=True), template, template_hash, split, n_rows),
+        )
+
+    def finish_run(self, run_id: str, status: str) -> None:
+        self.db.execute("UPDATE runs SET finished_at = ?, status = ? WHERE run_id = ?", (now(), status, run_id))
+
+    def save_verdict(self, run_id: str, row_id: str, *, verdict: str | None, critique: str | None,
+                     error: str | None, latency: float, prompt_tokens: int, completion_tokens: int,
+                     cached: bool) -> None:
+        """One row's judgement, committed at once: an interrupted run keeps every finished verdict."""
+        self.db.execute(
+            """INSERT OR REPLACE INTO verdicts (run_id, id, verdict, critique, error, latency, prompt_tokens,
+               completion_tokens, cached) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (run_id, row_id, verdict, critique, error, latency, prompt_tokens, completion_tokens, int(cached)),
+        )
+
+    def runs(self) -> list[dict[str, Any]]:
+        cur = self.db.execute(
+            """SELECT run_id, started_at, finished_at, model, params, template_hash, split, n_rows, status
+               FROM runs ORDER BY started_at, rowid"""
+        )
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r, strict=True)) for r in cur]
+
+    def run_verdicts(self, run_id: str) -> dict[str, dict[str, Any]]:
+        cur = self.db.execute(
+            "SELECT id, verdict, critique, error, latency, prompt_tokens, completion_tokens, cached "
+            "FROM verdicts WHERE run_id = ?",
+            (run_id,),
+        )
+        cols = [d[0] for d in cur.description]
+        return {r[0]: dict(zip(cols, r, strict=True)) for r in cur}
+
+    def latest_verdicts(self) -> dict[str, dict[str, Any]]:
+        """For each row, the judgement of the most recent run that judged it (with that run's id)."""
+        cur = self.db.execute(
+            """SELECT v.id, v.verdict, v.critique, v.error, v.run_id FROM verdicts v JOIN runs r USING (run_id)
+               ORDER BY r.started_at, r.rowid"""
+        )
+        out: dict[str, dict[str, Any]] = {}
+        for rid, verdict, critique, error, run_id in cur:
+            out[rid] = {"verdict": verdict, "critique": critique, "error": error, "run_id": run_id}
+        return out
+

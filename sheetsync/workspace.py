@@ -5,12 +5,13 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from sheetsync.backends import Workbook, open_workbook
+from sheetsync.backends import Workbook, is_local, open_workbook
 from sheetsync.config import CONFIG_NAME, STATE_DIR, Config
 from sheetsync.errors import ConfigError
 from sheetsync.store import Store
 
 SPREADSHEET_KEY = "spreadsheet"
+SPREADSHEET_NAME_KEY = "spreadsheet_requested_as"
 GITIGNORE_LINES = (".env", f"{STATE_DIR}/", "*.xlsx.bak")
 
 
@@ -19,8 +20,15 @@ def open_store(cfg: Config) -> Store:
 
 
 def resolve_spreadsheet(cfg: Config, store: Store, option: str | None) -> str:
-    """``--spreadsheet``, else the config (or ``SHEETSYNC_SPREADSHEET``), else the one the first push used."""
-    name = option or cfg.spreadsheet or store.get_meta(SPREADSHEET_KEY)
+    """``--spreadsheet``, else the config (or ``SHEETSYNC_SPREADSHEET``), else the one the first push used.
+
+    A Google title that was already resolved (found or created via Drive) maps to the remembered id, so
+    later commands skip the Drive lookup. A local path is always taken as given (the workspace may move).
+    """
+    name = option or cfg.spreadsheet
+    if name and not is_local(name) and name == store.get_meta(SPREADSHEET_NAME_KEY):
+        return store.get_meta(SPREADSHEET_KEY) or name
+    name = name or store.get_meta(SPREADSHEET_KEY)
     if not name:
         raise ConfigError(
             "no spreadsheet named: pass --spreadsheet (a Google Sheets URL, key or title, or a path ending "
@@ -30,11 +38,17 @@ def resolve_spreadsheet(cfg: Config, store: Store, option: str | None) -> str:
 
 
 def open_workspace_workbook(cfg: Config, store: Store, option: str | None, *, create: bool = True) -> Workbook:
-    return open_workbook(resolve_spreadsheet(cfg, store, option), cfg, create=create)
+    wb = open_workbook(resolve_spreadsheet(cfg, store, option), cfg, create=create)
+    wb.requested_as = option or cfg.spreadsheet or ""  # type: ignore[attr-defined]
+    return wb
 
 
 def remember_spreadsheet(store: Store, workbook: Workbook) -> None:
+    """Remember the workbook (its id, or its path) and the name it was asked for by."""
     store.set_meta(SPREADSHEET_KEY, workbook.locator)
+    requested = getattr(workbook, "requested_as", "")
+    if requested:
+        store.set_meta(SPREADSHEET_NAME_KEY, requested)
 
 
 def template_text(name: str) -> str:
@@ -65,6 +79,8 @@ def init_workspace(directory: str | Path, *, spreadsheet: str = "") -> list[Path
     write(CONFIG_NAME, toml)
     write(".env.example", template_text("env.example"))
     write("prompts/judge.md", template_text("judge.md"))
+    write("prompts/synthetic_inputs.md", template_text("synthetic_inputs.md"))
+    write("dimensions.toml", template_text("dimensions.toml"))
 
     gitignore = root / ".gitignore"
     lines = gitignore.read_text(encoding="utf-8").splitlines() if gitignore.exists() else []

@@ -1,0 +1,381 @@
+"""The Google Sheets backend: a ``Workbook`` on gspread's low-level HTTP client.
+
+Why not gspread's ``Spreadsheet``/``Worksheet`` objects: constructing them reads the spreadsheet's metadata,
+and their helpers read it again on nearly every call, while the quota is 60 reads + 60 writes per minute
+per user. Here every method is a known, small number of requests:
+
+* ``open_google_workbook`` by URL or key: no request at all; by title: one Drive list (plus one Drive
+  create when it does not exist yet).
+* ``read(titles)``: ONE ``values:batchGet`` (a missing tab costs one metadata read more, then one
+  batchGet of the tabs that exist).
+* ``read(titles, with_layout=True)``: ONE ``spreadsheets.get`` (metadata only) + ONE ``values:batchGet``.
+* ``write(specs)``: ONE ``spreadsheets.batchUpdate`` for every tab (values and formatting together,
+  applied atomically by Google), preceded by one metadata read only if no ``read(with_layout=True)``
+  came before. A 20,000-row tab makes a request body of several MB: larger than Google's recommended
+  2 MB, but accepted (there is no hard limit), and still one request against the quota.
+* ``share``: one Drive permission create per email; ``tab_titles``: one metadata read.
+
+Retries (429/5xx, bounded, jittered, honouring ``Retry-After``) and the timeout live in the transport,
+``SheetsyncHTTPClient``; here every remaining failure becomes a ``BackendError`` or ``ConfigError`` that
+says what to do.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import google.auth.exceptions
+import gspread
+import requests
+from google.auth.credentials import Credentials
+from gspread.exceptions import APIError
+from gspread.urls import DRIVE_FILES_API_V3_URL, SPREADSHEET_DRIVE_URL
+from gspread.utils import absolute_range_name
+
+from sheetsync.backends.base import Grid, Identity, Workbook
+from sheetsync.backends.google_auth import Principal, describe_refresh_failure, resolve_credentials
+from sheetsync.backends.google_http import SheetsyncHTTPClient
+from sheetsync.backends.sheets_requests import (
+    METADATA_FIELDS,
+    SheetMeta,
+    build_requests,
+    parse_metadata,
+)
+from sheetsync.errors import BackendError, SheetsyncError
+from sheetsync.layout import TabSpec
+
+SPREADSHEET_MIME = "application/vnd.google-apps.spreadsheet"
+URL_KEY_RE = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]+)")
+KEY_RE = re.compile(r"[A-Za-z0-9_-]{25,}")
+SHARE_ROLES = ("reader", "commenter", "writer")
+
+T = TypeVar("T")
+
+
+def spreadsheet_key(spreadsheet: str) -> str | None:
+    """The key in a Sheets URL or a bare key; ``None`` when ``spreadsheet`` is a title.
+
+    A title that looks exactly like a key (25+ letters, digits, ``-``, ``_`` and no space) is taken as a
+    key; give such a spreadsheet by URL.
+    """
+    s = spreadsheet.strip()
+    m = URL_KEY_RE.search(s)
+    if m:
+        return m.group(1)
+    if KEY_RE.fullmatch(s):
+        return s
+    return None
+
+
+def drive_quote(text: str) -> str:
+    """``text`` as a Drive ``q`` string literal: single quotes, with ``\\`` and ``'`` backslash-escaped."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def make_client(
+    credentials: Credentials, *, emulator_host: str | None = None, timeout: float = 30.0
+) -> gspread.Client:
+    """A gspread client on sheetsync's transport (emulator routing, bounded retries) with a timeout
+    (gspread's default is none at all). ``emulator_host`` defaults to ``$SHEETS_EMULATOR_HOST``."""
+    factory = functools.partial(SheetsyncHTTPClient, emulator_host=emulator_host, timeout=timeout)
+    client = gspread.Client(auth=credentials, http_client=factory)  # type: ignore[arg-type]
+    client.set_timeout(timeout)
+    return client
+
+
+def open_google_workbook(
+    spreadsheet: str,
+    *,
+    credentials_file: str | None = None,
+    oauth_client_file: str | None = None,
+    emulator_host: str | None = None,
+    create: bool = True,
+    timeout: float = 30.0,
+) -> GoogleWorkbook:
+    """Open a spreadsheet given as a URL, a key or a title (found via Drive, or created when ``create``).
+
+    Opening by URL or key makes no request: a wrong key or missing access surfaces on the first read or
+    write, as a ``BackendError`` that says whom to share the spreadsheet with.
+    """
+    creds, principal = resolve_credentials(
+        credentials_file=credentials_file, oauth_client_file=oauth_client_file, emulator_host=emulator_host
+    )
+    client = make_client(creds, emulator_host=emulator_host, timeout=timeout)
+    return connect(client, spreadsheet, principal, create=create)
+
+
+def connect(
+    client: gspread.Client, spreadsheet: str, principal: Principal, *, create: bool = True
+) -> GoogleWorkbook:
+    """:func:`open_google_workbook` with a ready client and principal (for tests and embedding)."""
+    key = spreadsheet_key(spreadsheet)
+    if key is not None:
+        return GoogleWorkbook(client, key, principal)
+    title = spreadsheet.strip()
+    if not title:
+        raise BackendError("no spreadsheet given: pass a Google Sheets URL, key or title, or a .xlsx path")
+    ids = _guard(principal, None, lambda: _find_by_title(client, title))
+    if len(ids) == 1:
+        return GoogleWorkbook(client, ids[0], principal)
+    if ids:
+        urls = ", ".join(SPREADSHEET_DRIVE_URL % i for i in ids)
+        raise BackendError(
+            f"{len(ids)} spreadsheets visible to {principal.who} are named {title!r}: {urls}. "
+            "Pass the URL of the one to use."
+        )
+    if not create:
+        raise BackendError(
+            f"no spreadsheet named {title!r} is visible to {principal.who}: {principal.share_hint()}, "
+            "or pass its URL."
+        )
+    key = _guard(principal, None, lambda: _create(client, title))
+    return GoogleWorkbook(client, key, principal, created=True)
+
+
+def _find_by_title(client: gspread.Client, title: str) -> list[str]:
+    """Ids of the non-trashed spreadsheets named exactly ``title`` (one Drive list, paged if huge)."""
+    q = f"mimeType = '{SPREADSHEET_MIME}' and name = {drive_quote(title)} and trashed = false"
+    params: dict[str, Any] = {
+        "q": q,
+        "pageSize": 1000,
+        "supportsAllDrives": "true",
+        "includeItemsFromAllDrives": "true",
+        "fields": "nextPageToken,files(id,name)",
+    }
+    ids: list[str] = []
+    while True:
+        page = client.http_client.request("get", DRIVE_FILES_API_V3_URL, params=params).json()
+        ids += [f["id"] for f in page.get("files", []) if f.get("name") == title]
+        token = page.get("nextPageToken")
+        if not token:
+            return ids
+        params["pageToken"] = token
+
+
+def _create(client: gspread.Client, title: str) -> str:
+    body = {"name": title, "mimeType": SPREADSHEET_MIME}
+    resp = client.http_client.request(
+        "post", DRIVE_FILES_API_V3_URL, params={"supportsAllDrives": "true"}, json=body
+    )
+    return str(resp.json()["id"])
+
+
+def _guard(principal: Principal, key: str | None, call: Callable[[], T]) -> T:
+    """Run one API call; turn every failure into an error that says what to do."""
+    try:
+        return call()
+    except SheetsyncError:
+        raise
+    except APIError as e:
+        raise api_error(e, principal, key) from None
+    except (google.auth.exceptions.RefreshError, google.auth.exceptions.TransportError) as e:
+        raise describe_refresh_failure(principal, e) from None
+    except google.auth.exceptions.GoogleAuthError as e:
+        raise BackendError(
+            f"Google authentication failed for {principal.who}: {type(e).__name__}: {e}"
+        ) from None
+    except requests.RequestException as e:
+        raise BackendError(
+            f"could not reach Google Sheets ({type(e).__name__}): {str(e)[:300]}. Check the network and retry."
+        ) from None
+
+
+def api_error(e: APIError, principal: Principal, key: str | None) -> BackendError:
+    """The BackendError for a Google error answer (after the transport's retries)."""
+    err: Mapping[str, Any] = e.error if isinstance(e.error, Mapping) else {}
+    code = e.code
+    message = str(err.get("message", ""))[:500]
+    reasons = {x.get("reason") for x in err.get("errors", []) or [] if isinstance(x, Mapping)}
+    what = f"spreadsheet {key}" if key else "Google Drive"
+    if code == 404 and key:
+        return BackendError(f"{what} not found — check the id or {principal.share_hint()}.")
+    if code == 403 and "storageQuotaExceeded" in reasons:
+        return BackendError(
+            f"{principal.who} cannot create files (a service account has no Drive storage). Create the "
+            "spreadsheet yourself, share it with the service account as Editor, and pass its URL."
+        )
+    if code == 403:
+        return BackendError(
+            f"{principal.who} has no access to {what} ({message or 'permission denied'}) — "
+            f"{principal.share_hint()}."
+        )
+    if code == 401:
+        return BackendError(
+            f"Google rejected the credentials of {principal.who} ({principal.source}): {message}. "
+            "Check the credentials (see `sheetsync auth check`)."
+        )
+    if code == 429:
+        return BackendError(
+            f"Google's quota for {principal.who} is exhausted, even after retrying ({message}). "
+            "Wait a minute and run the command again; nothing was half-written."
+        )
+    return BackendError(f"Google Sheets API error {code} on {what}: {message}")
+
+
+class GoogleWorkbook(Workbook):
+    """One Google spreadsheet, addressed by key; see the module docstring for the request budget."""
+
+    max_cell_chars = 50_000
+
+    def __init__(
+        self, client: gspread.Client, key: str, principal: Principal, *, created: bool = False
+    ) -> None:
+        self.client = client
+        self.key = key
+        self.principal = principal
+        self.locator = key
+        self.url = SPREADSHEET_DRIVE_URL % key
+        #: Metadata of every tab as last read, for the next ``write``; dropped after each write.
+        self._meta: dict[str, SheetMeta] | None = None
+        #: We created the spreadsheet: its default empty "Sheet1" goes on the first write.
+        self._created = created
+
+    def __repr__(self) -> str:
+        return f"GoogleWorkbook({self.url!r}, as {self.principal.who!r})"
+
+    # ----------------------------------------------------------------------------------- requests
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        return _guard(self.principal, self.key, fn)
+
+    def _fetch_metadata(self) -> dict[str, SheetMeta]:
+        """ONE ``spreadsheets.get``, metadata only, masked to what a write needs."""
+        params = {"includeGridData": "false", "fields": METADATA_FIELDS}
+        raw = self._call(lambda: self.client.http_client.fetch_sheet_metadata(self.key, params=params))
+        self._meta = parse_metadata(raw)
+        return self._meta
+
+    def _batch_get(self, titles: list[str]) -> dict[str, Grid]:
+        """ONE ``values:batchGet`` of whole tabs, as the expert sees them (formatted text)."""
+        ranges = [absolute_range_name(t) for t in titles]
+        params = {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"}
+        resp = self._call(
+            lambda: _missing_tab_aware(
+                lambda: self.client.http_client.values_batch_get(self.key, ranges, params)
+            )
+        )
+        value_ranges = resp.get("valueRanges", [])
+        if len(value_ranges) != len(titles):
+            raise BackendError(
+                f"spreadsheet {self.key}: asked for {len(titles)} ranges, Google returned {len(value_ranges)}"
+            )
+        return {
+            t: [["" if c is None else str(c) for c in row] for row in vr.get("values", [])]
+            for t, vr in zip(titles, value_ranges, strict=True)
+        }
+
+    def _batch_update(self, requests_: list[dict[str, Any]]) -> Any:
+        body = {"requests": requests_}
+        return self.client.http_client.batch_update(self.key, body)
+
+    # ------------------------------------------------------------------------------- the interface
+
+    def read(self, titles: list[str], *, with_layout: bool = False) -> dict[str, Grid | None]:
+        """See :meth:`Workbook.read`. One request (two with ``with_layout``)."""
+        wanted = list(dict.fromkeys(titles))
+        if not wanted:
+            return {}
+        if with_layout:
+            meta = self._fetch_metadata()
+            present = [t for t in wanted if t in meta]
+            grids = self._batch_get(present) if present else {}
+            return {t: grids.get(t) for t in wanted}
+        try:
+            grids = self._batch_get(wanted)
+        except _MissingTab:
+            # A tab does not exist (Google cannot parse its range): learn which, then read the others.
+            meta = self._fetch_metadata()
+            present = [t for t in wanted if t in meta]
+            grids = self._batch_get(present) if present else {}
+        return {t: grids.get(t) for t in wanted}
+
+    def write(self, specs: list[TabSpec]) -> None:
+        """See :meth:`Workbook.write`: ONE ``batchUpdate`` (plus one metadata read if none is cached).
+
+        If Google refuses the batch with a 400 because the spreadsheet changed since our metadata read
+        (e.g. a retried request whose first attempt had in fact succeeded, so its ``addSheet`` now says
+        "already exists"; or a protection someone deleted), the metadata is read again and the batch
+        rebuilt once. Google applies a batch all or nothing, so a refused batch wrote nothing.
+        """
+        if not specs:
+            return
+        meta = self._meta if self._meta is not None else self._fetch_metadata()
+        self._meta = None  # whatever happens, the tabs change: never reuse this metadata
+        try:
+            self._call(lambda: _catch_400(lambda: self._batch_update(self._requests(specs, meta))))
+        except _Refused as refused:
+            fresh = self._fetch_metadata()
+            self._meta = None
+            if fresh == meta:  # not a stale-metadata problem: report Google's answer
+                raise api_error(refused.error, self.principal, self.key) from None
+            self._call(lambda: self._batch_update(self._requests(specs, fresh)))
+        self._created = False
+
+    def _requests(self, specs: list[TabSpec], meta: Mapping[str, SheetMeta]) -> list[dict[str, Any]]:
+        requests_ = build_requests(specs, meta)
+        spec_titles = {s.title for s in specs}
+        if self._created and len(meta) == 1:
+            (only,) = meta.values()
+            first_add = next((i for i, r in enumerate(requests_) if "addSheet" in r), None)
+            if only.title not in spec_titles and first_add is not None:
+                # The empty default tab of a spreadsheet we just created goes right after the first new
+                # tab exists (a spreadsheet cannot be left without tabs), so later ``index``es count
+                # as in a spreadsheet holding only our tabs.
+                requests_.insert(first_add + 1, {"deleteSheet": {"sheetId": only.sheet_id}})
+        return requests_
+
+    def tab_titles(self) -> list[str]:
+        """Titles in tab order (one metadata read, kept for a following ``write``)."""
+        meta = self._fetch_metadata()
+        return [m.title for m in sorted(meta.values(), key=lambda m: m.index)]
+
+    def share(self, emails: list[str], *, role: str = "writer") -> None:
+        """One Drive permission per email, no metadata read.
+
+        Google sends each person a notification email with the link: the expert needs the link anyway,
+        and Drive refuses to share silently with an address that has no Google account.
+        """
+        if role not in SHARE_ROLES:
+            raise BackendError(f"cannot share as {role!r}: use one of {', '.join(SHARE_ROLES)}")
+        for email in dict.fromkeys(e.strip() for e in emails if e.strip()):
+            self._call(
+                lambda email=email: self.client.http_client.insert_permission(
+                    self.key, email, perm_type="user", role=role, notify=True
+                )
+            )
+
+    def identity(self) -> Identity:
+        return Identity(kind=self.principal.kind, who=self.principal.who, where=self.url)
+
+
+class _MissingTab(Exception):
+    """A ``values:batchGet`` named a tab that does not exist."""
+
+
+class _Refused(Exception):
+    """Google refused a batchUpdate with a 400 (nothing was applied)."""
+
+    def __init__(self, error: APIError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _missing_tab_aware(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except APIError as e:
+        if e.code == 400 and "Unable to parse range" in str(e.error.get("message", "")):
+            raise _MissingTab() from None
+        raise
+
+
+def _catch_400(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except APIError as e:
+        if e.code == 400:
+            raise _Refused(e) from None
+        raise

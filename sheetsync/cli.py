@@ -30,6 +30,44 @@ class Group(click.Group):
                 raise
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted: everything finished so far is kept; run the command again to resume.", err=True)
+            ctx.exit(130)
+
+
+class GreedyCommand(click.Command):
+    """Lets ``--stratify-by feature persona`` name several columns after one flag (repeating the flag and
+    commas work too): the words after the flag, up to the next option, are its values. Put DATA first."""
+
+    greedy = ("--stratify-by",)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        out: list[str] = []
+        flag: str | None = None
+        taken = 0
+        for arg in args:
+            name, eq, inline = arg.partition("=")
+            if name in self.greedy:
+                if flag is not None and taken == 0:
+                    raise click.UsageError(f"{flag} needs at least one column name.", ctx)
+                flag, taken = name, 0
+                if not eq:
+                    continue
+                arg = inline
+            elif arg.startswith("-") and flag is not None:
+                if taken == 0:
+                    raise click.UsageError(f"{flag} needs at least one column name.", ctx)
+                flag = None
+            if flag is not None:
+                for part in (p.strip() for p in arg.split(",")):
+                    if part:
+                        out += [flag, part]
+                        taken += 1
+                continue
+            out.append(arg)
+        if flag is not None and taken == 0:
+            raise click.UsageError(f"{flag} needs at least one column name.", ctx)
+        return super().parse_args(ctx, out)
 
 
 def config_option(fn: Callable) -> Callable:
@@ -169,12 +207,13 @@ def respond(cfg, inputs, out, call, command, endpoint, model, system_prompt, con
         click.echo("  re-run the same command to retry only the failed rows", err=True)
 
 
-@cli.command()
+@cli.command(cls=GreedyCommand)
 @click.argument("data", type=click.Path(dir_okay=False))
 @spreadsheet_option
 @click.option("--share", multiple=True, metavar="EMAIL", help="Give this person edit access (repeatable).")
 @click.option("--sample", type=int, help="Send only N new rows (every --stratify-by combination first).")
-@click.option("--stratify-by", multiple=True, metavar="COLUMN", help="Dimension column(s) the sample must cover.")
+@click.option("--stratify-by", multiple=True, metavar="COLUMN...",
+              help="Dimension column(s) the sample must cover: --stratify-by feature persona.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for --sample.")
 @click.option("--focus", type=click.Choice(["fails"]),
               help="With --sample: over-sample rows the judge failed or disagreed with the expert on.")
@@ -250,10 +289,17 @@ def pull(cfg, spreadsheet, out, json_) -> None:
 @click.option("--prompt", "prompt_file", type=click.Path(dir_okay=False), help="Judge template (default prompts/judge.md).")
 @click.option("--dry-run", is_flag=True, help="Render prompts, count calls and tokens; call nothing.")
 @click.option("--show-prompt", metavar="ID", help="Print the exact messages for one row and exit.")
+@click.option("--batch", is_flag=True,
+              help="Use OpenAI's Batch API (half price, up to 24 h): meant for large --split unlabeled runs.")
+@click.option("--resume-batch", metavar="ID",
+              help="Collect an interrupted --batch run's batch (ids printed when it started) instead of paying again.")
+@click.option("--poll-interval", type=click.FloatRange(0), default=30.0, show_default=True, metavar="S",
+              help="With --batch: seconds between status checks.")
 @spreadsheet_option
 @click.option("json_", "--json", is_flag=True, help="Print the outcome as JSON.")
 @config_option
-def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prompt, spreadsheet, json_) -> None:
+def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prompt, batch, resume_batch,
+          poll_interval, spreadsheet, json_) -> None:
     """Run the LLM judge (few-shot from the expert's train critiques) and report TPR/TNR."""
     from sheetsync import judge as j
 
@@ -266,7 +312,8 @@ def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prom
                 click.echo(f"----- {m['role']} -----\n{m['content']}\n")
         return
     out = j.judge(cfg, split=split, model=model, concurrency=concurrency, limit=limit, prompt_file=prompt_file,
-                  dry_run=dry_run, spreadsheet=spreadsheet, progress=not json_)
+                  dry_run=dry_run, spreadsheet=spreadsheet, progress=not json_, batch=batch,
+                  resume_batch=resume_batch, poll_interval=poll_interval)
     for message in out.warnings:
         warn(message)
     if json_:

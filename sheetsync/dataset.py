@@ -7,9 +7,12 @@ written, with the file, rows and columns named.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import math
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,15 +53,16 @@ def load_dataset(path: str | Path, columns: Columns | None = None) -> Dataset:
     """Read a dataset file and resolve its column roles; raise ``UserInputError`` on anything wrong."""
     columns = columns or Columns()
     path = Path(path)
-    records = _read_records(path)
+    records = read_records(path)
     if not records:
         raise UserInputError(f"{path}: the file has no rows. Add interactions (one per row) and try again.")
-    frame = pd.DataFrame.from_records([{k: _text(v) for k, v in r.items()} for r in records]).fillna("")
+    frame = pd.DataFrame.from_records([{k: as_text(v) for k, v in r.items()} for r in records]).fillna("")
     frame.columns = [str(c).strip() for c in frame.columns]
     return _resolve_roles(frame, path, columns)
 
 
-def _read_records(path: Path) -> list[dict[str, Any]]:
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The file's rows as dicts, by its extension; ``UserInputError`` naming the line for anything wrong."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise UserInputError(
@@ -112,7 +116,6 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
 
 
 def _read_delimited(path: Path, text: str, sep: str) -> list[dict[str, Any]]:
-    import csv
     import io
 
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
@@ -145,7 +148,7 @@ def _read_delimited(path: Path, text: str, sep: str) -> list[dict[str, Any]]:
     return records
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
     """A cell's value as text: conversations rendered readably, numbers as written."""
     if type(value) is str and not value.startswith("[{"):
         return value  # the common case, kept fast
@@ -217,7 +220,7 @@ def _resolve_roles(frame: pd.DataFrame, path: Path, columns: Columns) -> Dataset
     generated = columns.id not in available
     id_col = columns.id
     if generated:
-        frame.insert(0, id_col, _content_ids(frame, [input_col, *columns.context, *columns.dimensions]))
+        frame.insert(0, id_col, content_ids(frame, [input_col, *columns.context, *columns.dimensions]))
     ids = frame[id_col].str.strip()
     frame[id_col] = ids
     blank = [i + 2 for i, value in enumerate(ids.tolist()) if not value]
@@ -242,7 +245,7 @@ def _resolve_roles(frame: pd.DataFrame, path: Path, columns: Columns) -> Dataset
     )
 
 
-def _content_ids(frame: pd.DataFrame, cols: list[str]) -> list[str]:
+def content_ids(frame: pd.DataFrame, cols: list[str]) -> list[str]:
     """Stable ids from what identifies an interaction (input, context, dimensions — not the output, so a
     changed output is recognised as the same row, now stale). Repeats get ``-2``, ``-3``… in file order."""
     seen: dict[str, int] = {}
@@ -262,3 +265,29 @@ def _rows(numbers: list[int]) -> str:
 def content_hash(*parts: str) -> str:
     """A short fingerprint of what the expert judged, to notice when it changes."""
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def write_records(path: Path, header: list[str], rows: list[dict[str, Any]]) -> Path:
+    """Write rows as CSV, JSONL or JSON (by extension) beside ``path``, then replace it: a crash never
+    leaves half a file. Values are written exactly (no formula escaping): these files are for programs."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".jsonl", ".ndjson", ".json"):
+        raise UserInputError(f"{path}: write to a file ending in .csv, .jsonl or .json.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            if suffix == ".json":
+                json.dump([{h: row.get(h, "") for h in header} for row in rows], fh, ensure_ascii=False, indent=2)
+            elif suffix in (".jsonl", ".ndjson"):
+                for row in rows:
+                    fh.write(json.dumps({h: row.get(h, "") for h in header}, ensure_ascii=False) + "\n")
+            else:
+                writer = csv.DictWriter(fh, fieldnames=header, extrasaction="ignore")
+                writer.writeheader()
+                writer.writerows(rows)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

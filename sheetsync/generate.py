@@ -12,16 +12,13 @@ unchanged re-run makes no calls and an interrupted one resumes; a failed tuple i
 
 from __future__ import annotations
 
-import csv
 import difflib
 import hashlib
 import itertools
 import json
 import math
-import os
 import random
 import re
-import tempfile
 import tomllib
 import unicodedata
 import warnings
@@ -31,17 +28,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from sheetsync import llm
+from sheetsync.chat_template import ChatTemplate
 from sheetsync.config import Config
+from sheetsync.dataset import write_records
 from sheetsync.errors import UserInputError
 from sheetsync.store import Store
 from sheetsync.workspace import open_store, template_text
 
 PROMPT_FILE = "prompts/synthetic_inputs.md"
-USER_SEPARATOR = "=== user ==="
-_SEPARATOR_LINE = re.compile(r"^=== user ===[ \t]*$", re.MULTILINE)
 
 #: Columns generate writes besides one per dimension; a dimension may not take these names.
 RESERVED_COLUMNS = ("id", "input")
@@ -429,19 +424,9 @@ class InputsPrompt:
     """The synthetic-inputs template: system message above ``=== user ===``, the tuple below it."""
 
     def __init__(self, template: str, *, source: str = "template") -> None:
-        parts = _SEPARATOR_LINE.split(template, maxsplit=1)
-        if len(parts) != 2:
-            raise UserInputError(
-                f"{source}: the template needs a line `{USER_SEPARATOR}` separating the system message from "
-                "the user message (see the default: `sheetsync init` in an empty folder)."
-            )
-        env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
-        try:
-            self._system, self._user = env.from_string(parts[0]), env.from_string(parts[1])
-        except jinja2.TemplateSyntaxError as exc:
-            raise UserInputError(f"{source}: line {exc.lineno}: template error: {exc.message}") from exc
+        self._chat = ChatTemplate(template, source=source)
         self.source = source
-        self.template_hash = hashlib.sha256(template.encode()).hexdigest()[:12]
+        self.template_hash = self._chat.hash
 
     def messages(self, dims: Dimensions, choice: dict[str, str], k: int) -> list[dict[str, str]]:
         items = []
@@ -449,13 +434,7 @@ class InputsPrompt:
             value = d.value(choice[d.name])
             items.append({"dimension": d.name, "dimension_description": d.description, "value": value.name,
                           "description": value.description})
-        ctx = {"about": dims.about, "k": k, "dimensions": dims.dimensions, "tuple": items}
-        try:
-            system = self._system.render(**ctx).strip()
-            user = self._user.render(**ctx).strip()
-        except jinja2.TemplateError as exc:
-            raise UserInputError(f"{self.source}: template error: {exc}") from exc
-        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        return self._chat.render(about=dims.about, k=k, dimensions=dims.dimensions, tuple=items)
 
 
 def load_prompt(cfg: Config) -> InputsPrompt:
@@ -597,20 +576,7 @@ def generate(
         missing = [v.name for v in d.values if v.name not in present]
         if missing:
             result.uncovered[d.name] = missing
-    _write_csv_atomic(out_path, ["id", *dims.names, "input"], rows)
+    write_records(out_path, ["id", *dims.names, "input"], rows)
     return result
 
 
-def _write_csv_atomic(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
-    """Write to a temporary file beside ``path``, then replace it: a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=header)
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 from sheetsync.annotate import CRITIQUE, HASH, NOTES, ROOT_CAUSE, STALE, STATUS, VERDICT, parse_annotate
 from sheetsync.backends import Workbook
 from sheetsync.config import Config
+from sheetsync.dataset import write_records
 from sheetsync.errors import UserInputError
 from sheetsync.store import Label, Store
 from sheetsync.verdicts import normalize_verdict
@@ -125,24 +125,10 @@ def _split_causes(cell: str) -> list[str]:
 
 
 def export_labels(labels: list[Label], path: Path) -> Path:
-    """Write labels as CSV, JSONL or JSON, by the file's extension. Values are exact (no formula escaping):
-    these files are for programs; open them in a spreadsheet with care."""
+    """Write labels as CSV, JSONL or JSON, by the file's extension (atomically)."""
     rows = [
         {"id": lb.id, "verdict": lb.verdict or "", "raw_verdict": lb.raw_verdict, "critique": lb.critique,
          "root_cause": lb.root_cause, "notes": lb.notes}
         for lb in labels
     ]
-    suffix = path.suffix.lower()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["id"])
-            writer.writeheader()
-            writer.writerows(rows)
-    elif suffix in (".jsonl", ".ndjson"):
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    elif suffix == ".json":
-        path.write_text(json.dumps(rows, ensure_ascii=False, indent=2), encoding="utf-8")
-    else:
-        raise UserInputError(f"{path}: --out must end in .csv, .jsonl or .json.")
-    return path
+    return write_records(path, ["id", "verdict", "raw_verdict", "critique", "root_cause", "notes"], rows)

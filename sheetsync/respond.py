@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import hashlib
 import importlib
 import inspect
@@ -26,7 +25,6 @@ import os
 import shlex
 import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -35,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from sheetsync.config import Config
-from sheetsync.dataset import INPUT_NAMES, _content_ids, _read_records, _text
+from sheetsync.dataset import INPUT_NAMES, as_text, content_ids, read_records, write_records
 from sheetsync.errors import UserInputError
 
 RESULT_COLUMNS = ("output", "latency_s", "error")
@@ -89,13 +87,13 @@ class _Inputs:
 
 def _load_inputs(path: Path, cfg: Config) -> _Inputs:
     """Rows as text, with an id per row; no output column required (``load_dataset`` insists on one)."""
-    records = _read_records(path)
+    records = read_records(path)
     if not records:
         raise UserInputError(f"{path}: the file has no rows. Add inputs (one per row) and try again.")
     header: list[str] = []
     rows: list[dict[str, str]] = []
     for record in records:
-        row = {str(k).strip(): _text(v) for k, v in record.items()}
+        row = {str(k).strip(): as_text(v) for k, v in record.items()}
         for key in row:
             if key not in header:
                 header.append(key)
@@ -122,7 +120,7 @@ def _load_inputs(path: Path, cfg: Config) -> _Inputs:
         import pandas as pd
 
         others = [input_col, *(h for h in header if h != input_col and h not in RESULT_COLUMNS)]
-        ids = _content_ids(pd.DataFrame(rows, columns=header), others)
+        ids = content_ids(pd.DataFrame(rows, columns=header), others)
         for row, rid in zip(rows, ids, strict=True):
             row[id_col] = rid
         header = [id_col, *header]
@@ -154,14 +152,14 @@ def _previous(out: Path, partial: Path, inputs: _Inputs, system: str) -> dict[st
     done: dict[str, dict[str, Any]] = {}
     if out.is_file():
         try:
-            records = _read_records(out)
+            records = read_records(out)
         except UserInputError:
             records = []  # unreadable (e.g. an empty file): just call everything again
         for rec in records:
-            rid = _text(rec.get(inputs.id)).strip()
-            unchanged = rid in current and _input_hash(_text(rec.get(inputs.input))) == current[rid]
-            if unchanged and "output" in rec and not _text(rec.get("error")):
-                done[rid] = {"output": _text(rec.get("output")), "latency_s": _text(rec.get("latency_s"))}
+            rid = as_text(rec.get(inputs.id)).strip()
+            unchanged = rid in current and _input_hash(as_text(rec.get(inputs.input))) == current[rid]
+            if unchanged and "output" in rec and not as_text(rec.get("error")):
+                done[rid] = {"output": as_text(rec.get("output")), "latency_s": as_text(rec.get("latency_s"))}
     if partial.is_file():
         with partial.open(encoding="utf-8", errors="replace") as fh:
             for line in fh:
@@ -419,7 +417,7 @@ def respond(
             result.errors.append(f"{rid}: {done['error']}")
         rows.append({**{h: row[h] for h in header}, "output": done.get("output", ""),
                      "latency_s": done.get("latency_s", ""), "error": done.get("error", "")})
-    _write_atomic(out_path, [*header, *RESULT_COLUMNS], rows)
+    write_records(out_path, [*header, *RESULT_COLUMNS], rows)
     partial.unlink(missing_ok=True)  # everything it held is in `out` now
     return result
 
@@ -498,20 +496,3 @@ def _describe(exc: BaseException) -> str:
     return reason[: STDERR_TAIL + 100]
 
 
-def _write_atomic(path: Path, header: list[str], rows: list[dict[str, Any]]) -> None:
-    """Write beside ``path`` and replace it, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            if path.suffix.lower() == ".jsonl":
-                for row in rows:
-                    fh.write(json.dumps({h: row.get(h, "") for h in header}, ensure_ascii=False) + "\n")
-            else:
-                writer = csv.DictWriter(fh, fieldnames=header)
-                writer.writeheader()
-                writer.writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

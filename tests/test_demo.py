@@ -30,6 +30,12 @@ def test_demo_without_llm_makes_a_workbook_worth_opening(tmp_path):
     assert {"D9EAD3", "F4CCCC"} <= colours  # Pass green, Fail red
     verdicts = [r[header.index("Pass/Fail")] for r in ws.iter_rows(min_row=2, values_only=True)]
     assert verdicts.count("Pass") == 67 and verdicts.count("Fail") == 53
+    # the report tabs are there even before any judge run, and say what to do next
+    assert {"Summary", "Agreement", "Root causes", "Error analysis"} <= set(wb.sheetnames)
+    charts = wb["Root causes"]._charts
+    assert len(charts) == 1 and charts[0].tagname == "barChart"
+    summary_text = " ".join(str(c) for row in wb["Summary"].iter_rows(values_only=True) for c in row if c)
+    assert "sheetsync judge" in summary_text
 
 
 def test_demo_with_a_local_llm_runs_the_judge(tmp_path, monkeypatch):

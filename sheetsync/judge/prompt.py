@@ -8,12 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import jinja2
-
-from sheetsync.errors import UserInputError
-
-USER_SEPARATOR = "=== user ==="
-_SEPARATOR_LINE = re.compile(r"^=== user ===[ \t]*$", re.MULTILINE)
+from sheetsync.chat_template import ChatTemplate
 
 ANSWER_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -79,21 +74,9 @@ class JudgePrompt:
     the row, so it is stable (cacheable) yet unguessable by whoever wrote the row's text."""
 
     def __init__(self, template: str, *, criteria: str, examples: list[Item], salt: str, source: str = "template"):
-        parts = _SEPARATOR_LINE.split(template, maxsplit=1)
-        if len(parts) != 2:
-            raise UserInputError(
-                f"{source}: the judge template needs a line `{USER_SEPARATOR}` separating the system message "
-                "from the user message (see the default: `sheetsync init` in an empty folder)."
-            )
+        self._chat = ChatTemplate(template, source=source)
         self.template_text = template
-        self.template_hash = hashlib.sha256(template.encode()).hexdigest()[:12]
-        system_src, user_src = parts
-        env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
-        try:
-            self._system = env.from_string(system_src)
-            self._user = env.from_string(user_src)
-        except jinja2.TemplateSyntaxError as exc:
-            raise UserInputError(f"{source}: line {exc.lineno}: template error: {exc.message}") from exc
+        self.template_hash = self._chat.hash
         self.criteria = criteria
         self.examples = examples
         self.salt = salt
@@ -110,10 +93,4 @@ class JudgePrompt:
             safe_name = re.sub(r"[^A-Za-z0-9_ .-]", "_", str(name))
             return f'<data-{marker} name="{safe_name}">\n{neutralise(str(text))}\n</data-{marker}>'
 
-        ctx = {"criteria": self.criteria, "examples": self.examples, "row": row, "marker": marker, "fence": fence}
-        try:
-            system = self._system.render(**ctx).strip()
-            user = self._user.render(**ctx).strip()
-        except jinja2.TemplateError as exc:
-            raise UserInputError(f"{self.source}: template error: {exc}") from exc
-        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        return self._chat.render(criteria=self.criteria, examples=self.examples, row=row, marker=marker, fence=fence)

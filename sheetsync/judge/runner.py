@@ -2,6 +2,12 @@
 
 Every call is cached by everything that determines its answer, so an unchanged re-run makes no calls and
 an interrupted run resumes where it stopped. Few-shot examples come only from train, which is never scored.
+
+``batch=True`` sends the uncached calls through OpenAI's Batch API (``sheetsync.batch``) instead of live
+calls: about half the price, answers within 24 h. It is meant for big ``--split unlabeled`` runs but allowed
+on any split. The batch ids go to the store's meta as ``judge_batch:<run_id>`` the moment they exist, and an
+unfinished one is remembered under ``judge_batch:open``: a new ``--batch`` run refuses to start (it would pay
+again for the same rows) until that batch is collected with ``resume_batch``.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sheetsync import llm
+from sheetsync.batch import BATCH_DISCOUNT, run_batch
 from sheetsync.config import Config
 from sheetsync.errors import UserInputError
 from sheetsync.judge.prompt import ANSWER_SCHEMA, Item, JudgePrompt, build_examples
@@ -25,6 +32,7 @@ from sheetsync.workspace import open_store, open_workspace_workbook, resolve_spr
 
 CHOICES = ("dev", "test", "unlabeled", "all")
 SALT_KEY = "marker_salt"
+BATCH_OPEN_KEY = "judge_batch:open"  # ids of a batch run that has not been collected yet ("" once it has)
 
 
 @dataclass
@@ -147,9 +155,20 @@ def judge(
     spreadsheet: str | None = None,
     progress: bool = True,
     store: Store | None = None,
+    batch: bool = False,
+    resume_batch: str | None = None,
+    poll_interval: float = 30.0,
 ) -> JudgeOutcome:
     """Judge the rows of ``split`` (see the module docstring) and write the Judge tab."""
     store = store or open_store(cfg)
+    batch = batch or bool(resume_batch)
+    open_batch = store.get_meta(BATCH_OPEN_KEY) if batch and not resume_batch and not dry_run else None
+    if open_batch:
+        raise UserInputError(
+            f"an earlier --batch run left batch {open_batch} unfinished; collect it with `sheetsync judge --batch "
+            f"--resume-batch {open_batch}` (rows it does not cover are sent in a new batch). Starting another "
+            "batch would pay for the same rows twice."
+        )
     ws = _load(cfg, store)
     prompt = _prompt(cfg, store, ws, prompt_file)
     targets = _targets(ws, split)
@@ -176,6 +195,8 @@ def judge(
         outcome.estimated_cost = llm.estimate_cost(
             outcome.estimated_prompt_tokens, 120 * outcome.calls_needed, settings.model, cfg.prices or None
         )
+        if batch and outcome.estimated_cost is not None:
+            outcome.estimated_cost *= BATCH_DISCOUNT
         return outcome
 
     run_id = f"{llm_time_id()}-{uuid.uuid4().hex[:6]}"
@@ -201,8 +222,19 @@ def judge(
             completion_tokens=result.completion_tokens, cached=result.cached,
         )
 
+    def remember_batch(batch_ids: str) -> None:
+        store.set_meta(f"judge_batch:{run_id}", batch_ids)
+        store.set_meta(BATCH_OPEN_KEY, batch_ids)
+
     try:
-        summary = llm.run(calls, settings, cache=store, on_result=record, progress=progress, label=f"Judging {split}")
+        if batch:
+            summary = run_batch(calls, settings, cache=store, on_result=record, progress=progress,
+                                store_batch_id=remember_batch, resume_batch_id=resume_batch,
+                                poll_interval=poll_interval)
+            store.set_meta(BATCH_OPEN_KEY, "")  # every batch ended and was collected
+        else:
+            summary = llm.run(calls, settings, cache=store, on_result=record, progress=progress,
+                              label=f"Judging {split}")
     except KeyboardInterrupt:
         store.finish_run(run_id, "interrupted")
         raise

@@ -3,7 +3,8 @@
 Why a real server and not a mock: openai 3.x talks through httpx2, which respx-style mocks do not intercept,
 and a real socket is the only way to exercise the SDK's actual timeouts, dropped connections and headers.
 
-It speaks ``POST /v1/chat/completions`` and ``GET /v1/models`` with OpenAI-shaped bodies and errors, serves
+It speaks ``POST /v1/chat/completions``, ``GET /v1/models`` and the Batch API (``/v1/files``, ``/v1/batches``;
+see ``FakeOpenAI``) with OpenAI-shaped bodies and errors, serves
 requests concurrently (one thread per connection, so injected latency overlaps), records what it received,
 and can be scripted per row (``script``) and told to misbehave (``fail_next``)::
 
@@ -16,14 +17,23 @@ and can be scripted per row (``script``) and told to misbehave (``fail_next``)::
 Run it standalone (e.g. for a demo, or a benchmark that keeps the server off its own GIL):
 ``python -m sheetsync.testing.fake_openai --port 8765 --latency 0.2``; ``GET /_fake/stats`` then reports
 ``call_count``, ``in_flight`` and ``max_in_flight``.
+
+Batch API: an uploaded JSONL file becomes a batch that moves ``validating → in_progress → completed`` over
+``batch_polls_to_complete`` calls of ``GET /v1/batches/{id}``; each line goes through the same scripts, faults
+and responder as a live chat call, and the results land in an output file (200s) and an error file (the rest)
+in OpenAI's format. ``end_batch_as("failed" | "expired")`` makes the next batch end badly instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import email.parser
+import email.policy
 import itertools
 import json
+import math
+import re
 import socket
 import sys
 import threading
@@ -36,6 +46,9 @@ from typing import Any
 Answer = dict[str, Any] | str
 Responder = Callable[[dict[str, Any]], Answer]
 
+BATCH_ENDINGS = ("completed", "failed", "expired")
+_TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
+_ROUTE = re.compile(r"^/v1/(files|batches)(?:/([^/]+))?(?:/(content|cancel))?$")
 FAULT_KINDS = ("429", "500", "400", "malformed", "refuse_json_schema", "refuse_json_object", "drop", "hang")
 DEFAULT_ANSWER: dict[str, Any] = {"critique": "The response meets the criteria.", "verdict": "pass"}
 
@@ -118,6 +131,7 @@ class FakeOpenAI:
         record: bool = True,
         model_ids: tuple[str, ...] = ("gpt-4.1-mini", "gpt-4.1", "gpt-4o-mini"),
         port: int = 0,
+        batch_polls_to_complete: int = 2,
     ) -> None:
         self.responder: Responder = responder or default_responder
         self.latency = latency
@@ -138,6 +152,16 @@ class FakeOpenAI:
         self._closing = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        # Batch API state. Files and batches survive reset(): a resumed run must still find its batch.
+        self.batch_polls_to_complete = batch_polls_to_complete
+        self.files: dict[str, dict[str, Any]] = {}  # id -> {"object": FileObject dict, "content": bytes}
+        self.batches: dict[str, dict[str, Any]] = {}  # id -> Batch dict (what the API returns)
+        self.batch_requests: list[dict[str, Any]] = []  # chat bodies processed as batch lines, in order
+        self.files_uploaded = 0  # POST /v1/files
+        self.batches_created = 0  # POST /v1/batches
+        self._batch_lock = threading.RLock()  # never held while taking self._lock-guarded scripts/faults
+        self._batch_work: dict[str, dict[str, Any]] = {}  # id -> lines, outputs, errors, polls, ending
+        self._batch_endings: list[str] = []
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -216,8 +240,20 @@ class FakeOpenAI:
             self._faults.clear()
             self.requests.clear()
             self.faults_served.clear()
+            self.batch_requests.clear()
             self.call_count = 0
             self.max_in_flight = self.in_flight
+
+    def end_batch_as(self, status: str, count: int = 1) -> None:
+        """Make the next ``count`` batches created end with ``status`` instead of ``completed``.
+
+        ``"failed"``: rejected at validation (``errors.data`` says why, no output). ``"expired"``: the 24 h
+        window ran out before any line ran, so every line is in the error file with code ``batch_expired``.
+        """
+        if status not in BATCH_ENDINGS:
+            raise ValueError(f"unknown batch ending {status!r}; expected one of {', '.join(BATCH_ENDINGS)}")
+        with self._batch_lock:
+            self._batch_endings.extend([status] * count)
 
     @property
     def chat_requests(self) -> list[dict[str, Any]]:
@@ -231,10 +267,15 @@ class FakeOpenAI:
         try:
             length = int(h.headers.get("content-length") or 0)
             raw = h.rfile.read(length) if length else b""
-            try:
-                body = json.loads(raw) if raw else {}
-            except ValueError:
-                body = {"_raw": raw.decode("utf-8", "replace")}
+            upload: dict[str, Any] | None = None
+            if (h.headers.get("content-type") or "").startswith("multipart/form-data"):
+                upload = _parse_multipart(h.headers["content-type"], raw)
+                body = {k: v for k, v in upload.items() if k != "content"} | {"bytes": len(upload["content"])}
+            else:
+                try:
+                    body = json.loads(raw) if raw else {}
+                except ValueError:
+                    body = {"_raw": raw.decode("utf-8", "replace")}
             if self.record:
                 entry = {
                     "method": method,
@@ -260,6 +301,8 @@ class FakeOpenAI:
                 self._send_json(h, 200, stats)
             elif method == "POST" and path == "/v1/chat/completions":
                 self._chat(h, body)
+            elif route := _ROUTE.match(path):
+                self._batch_api(h, method, route.groups(), body, upload)
             else:
                 self._send_error(h, 404, f"Unknown endpoint {method} {path}", "invalid_request_error", None)
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
@@ -386,6 +429,237 @@ class FakeOpenAI:
             },
         }
 
+    # -- Batch API -------------------------------------------------------------------------------------
+
+    def _batch_api(
+        self,
+        h: _Handler,
+        method: str,
+        route: tuple[str | None, ...],
+        body: dict[str, Any],
+        upload: dict[str, Any] | None,
+    ) -> None:
+        kind, obj_id, action = route
+        with self._batch_lock:
+            if kind == "files" and method == "POST" and obj_id is None:
+                if upload is None or not upload.get("purpose"):
+                    self._send_error(
+                        h,
+                        400,
+                        "Expected a multipart upload with 'file' and 'purpose'.",
+                        "invalid_request_error",
+                        None,
+                    )
+                    return
+                self.files_uploaded += 1
+                file = self._new_file(
+                    upload["content"], upload.get("filename") or "upload.jsonl", upload["purpose"]
+                )
+                self._send_json(h, 200, file)
+                return
+            if kind == "batches" and method == "POST" and obj_id is None:
+                self._create_batch(h, body)
+                return
+            store = self.files if kind == "files" else self.batches
+            if obj_id is None or obj_id not in store:
+                self._send_error(h, 404, f"No such {kind[:-1]}: '{obj_id}'", "invalid_request_error", None)
+                return
+            if kind == "files" and method == "GET" and action == "content":
+                self._send_raw(h, 200, self.files[obj_id]["content"], content_type="application/octet-stream")
+            elif kind == "files" and method == "GET" and action is None:
+                self._send_json(h, 200, self.files[obj_id]["object"])
+            elif kind == "batches" and method == "GET" and action is None:
+                self._send_json(h, 200, self._advance(obj_id))
+            elif kind == "batches" and method == "POST" and action == "cancel":
+                batch = self.batches[obj_id]
+                if batch["status"] not in _TERMINAL:
+                    batch["status"], batch["cancelling_at"] = "cancelling", int(time.time())
+                self._send_json(h, 200, batch)
+            else:
+                self._send_error(
+                    h, 404, f"Unknown endpoint {method} /v1/{kind}", "invalid_request_error", None
+                )
+
+    def _new_file(self, content: bytes, filename: str, purpose: str) -> dict[str, Any]:
+        file_id = f"file-fake{next(self._ids)}"
+        obj = {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(content),
+            "created_at": int(time.time()),
+            "filename": filename,
+            "purpose": purpose,
+            "status": "processed",
+            "expires_at": None,
+            "status_details": None,
+        }
+        self.files[file_id] = {"object": obj, "content": content}
+        return obj
+
+    def _create_batch(self, h: _Handler, body: dict[str, Any]) -> None:
+        file = self.files.get(body.get("input_file_id") or "")
+        if file is None:
+            self._send_error(
+                h,
+                404,
+                f"No such file: '{body.get('input_file_id')}'",
+                "invalid_request_error",
+                None,
+                param="input_file_id",
+            )
+            return
+        if body.get("endpoint") != "/v1/chat/completions" or body.get("completion_window") != "24h":
+            self._send_error(
+                h,
+                400,
+                "This fake supports endpoint '/v1/chat/completions' with a '24h' window.",
+                "invalid_request_error",
+                None,
+                param="endpoint",
+            )
+            return
+        self.batches_created += 1
+        lines, problem = _read_batch_input(file["content"])
+        if problem is None and file["object"]["purpose"] != "batch":
+            problem = "The input file must be uploaded with purpose 'batch'."
+        ending = self._batch_endings.pop(0) if self._batch_endings else "completed"
+        now = int(time.time())
+        batch_id = f"batch_fake{next(self._ids)}"
+        self.batches[batch_id] = {
+            "id": batch_id,
+            "object": "batch",
+            "endpoint": body["endpoint"],
+            "errors": None,
+            "input_file_id": body["input_file_id"],
+            "completion_window": "24h",
+            "status": "validating",
+            "output_file_id": None,
+            "error_file_id": None,
+            "created_at": now,
+            "in_progress_at": None,
+            "expires_at": now + 86400,
+            "finalizing_at": None,
+            "completed_at": None,
+            "failed_at": None,
+            "expired_at": None,
+            "cancelling_at": None,
+            "cancelled_at": None,
+            "request_counts": {"total": 0, "completed": 0, "failed": 0},
+            "metadata": body.get("metadata"),
+        }
+        self._batch_work[batch_id] = {
+            "lines": lines,
+            "problem": problem,
+            "ending": ending,
+            "polls": 0,
+            "outputs": [],
+            "errors": [],
+            "done": 0,
+        }
+        self._send_json(h, 200, self.batches[batch_id])
+
+    def _advance(self, batch_id: str) -> dict[str, Any]:
+        """One poll's worth of progress: validate, run a share of the lines, or finish."""
+        batch, work = self.batches[batch_id], self._batch_work[batch_id]
+        if batch["status"] in _TERMINAL:
+            return batch
+        now = int(time.time())
+        if batch["status"] == "cancelling":
+            self._finish(batch_id, "cancelled")
+            return batch
+        work["polls"] += 1
+        if batch["status"] == "validating":
+            if work["problem"] is not None or work["ending"] == "failed":
+                message = work["problem"] or "The batch failed validation (injected by the fake)."
+                batch.update(
+                    status="failed",
+                    failed_at=now,
+                    errors={
+                        "object": "list",
+                        "data": [
+                            {"code": "invalid_request", "message": message, "param": None, "line": None}
+                        ],
+                    },
+                )
+                return batch
+            batch.update(status="in_progress", in_progress_at=now)
+            batch["request_counts"]["total"] = len(work["lines"])
+        lines, steps = work["lines"], max(1, self.batch_polls_to_complete)
+        if work["ending"] == "expired":
+            if work["polls"] >= steps:
+                self._finish(batch_id, "expired")
+            return batch
+        target = len(lines) if work["polls"] >= steps else math.ceil(len(lines) * work["polls"] / steps)
+        while work["done"] < target:
+            self._run_line(work, lines[work["done"]])
+            work["done"] += 1
+        batch["request_counts"].update(completed=len(work["outputs"]), failed=len(work["errors"]))
+        if work["polls"] >= steps:
+            self._finish(batch_id, "completed")
+        return batch
+
+    def _run_line(self, work: dict[str, Any], line: dict[str, Any]) -> None:
+        """Answer one batch line exactly as a live chat call would be answered, in OpenAI's output format."""
+        body = line.get("body") or {}
+        with self._lock:
+            self.batch_requests.append(body)
+        status, reply = 200, None
+        fault = self._take_fault(body)
+        fmt = _format_type(body)
+        if fault is not None:
+            with self._lock:
+                self.faults_served.append(fault.kind)
+            if fault.kind == "malformed":  # a truncated line in the output file
+                work["outputs"].append(
+                    '{"id": "batch_req_broken", "custom_id": "' + line["custom_id"] + '", "resp'
+                )
+                return
+            status, reply = _BATCH_FAULTS.get(fault.kind, _BATCH_FAULTS["500"])
+            if fault.kind.startswith("refuse_"):
+                reply = _refusal(fault.kind.removeprefix("refuse_"))
+        elif (fmt == "json_schema" and self.refuse_json_schema) or (
+            fmt == "json_object" and self.refuse_json_object
+        ):
+            status, reply = 400, _refusal(fmt or "")
+        else:
+            reply = self._completion(body, self._answer(body))
+        record = {
+            "id": f"batch_req_fake{next(self._ids)}",
+            "custom_id": line.get("custom_id"),
+            "response": {"status_code": status, "request_id": f"req_fake{next(self._ids)}", "body": reply},
+            "error": None,
+        }
+        (work["outputs"] if status == 200 else work["errors"]).append(json.dumps(record))
+
+    def _finish(self, batch_id: str, status: str) -> None:
+        batch, work = self.batches[batch_id], self._batch_work[batch_id]
+        now = int(time.time())
+        if status == "expired":
+            for line in work["lines"][work["done"] :]:
+                work["errors"].append(
+                    json.dumps(
+                        {
+                            "id": f"batch_req_fake{next(self._ids)}",
+                            "custom_id": line.get("custom_id"),
+                            "response": None,
+                            "error": {
+                                "code": "batch_expired",
+                                "message": "This request could not be executed before the completion window expired.",
+                            },
+                        }
+                    )
+                )
+        for key, lines, name in (
+            ("output_file_id", work["outputs"], "output"),
+            ("error_file_id", work["errors"], "error"),
+        ):
+            if lines:
+                content = ("\n".join(lines) + "\n").encode()
+                batch[key] = self._new_file(content, f"{batch_id}_{name}.jsonl", f"batch_{name}")["id"]
+        batch["request_counts"].update(completed=len(work["outputs"]), failed=len(work["errors"]))
+        batch.update(status=status, finalizing_at=now)
+        batch[f"{status}_at"] = now
+
     # -- wire helpers ------------------------------------------------------------------------------------
 
     def _send_error(
@@ -405,15 +679,100 @@ class FakeOpenAI:
     def _send_json(self, h: _Handler, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
         self._send_raw(h, status, json.dumps(obj).encode(), headers)
 
-    def _send_raw(self, h: _Handler, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
+    def _send_raw(
+        self,
+        h: _Handler,
+        status: int,
+        data: bytes,
+        headers: dict[str, str] | None = None,
+        *,
+        content_type: str = "application/json",
+    ) -> None:
         h.send_response(status)
-        h.send_header("content-type", "application/json")
+        h.send_header("content-type", content_type)
         h.send_header("content-length", str(len(data)))
         h.send_header("x-request-id", f"req_fake{next(self._ids)}")
         for name, value in (headers or {}).items():
             h.send_header(name, value)
         h.end_headers()
         h.wfile.write(data)
+
+
+def _error_body(message: str, type_: str, code: str | None, param: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def _refusal(fmt: str) -> dict[str, Any]:
+    return _error_body(
+        f"Invalid parameter: 'response_format' of type '{fmt}' is not supported with this model.",
+        "invalid_request_error",
+        None,
+        "response_format",
+    )
+
+
+# What a live fault becomes inside a batch: the status and body of that line's entry in the error file
+# (a batch has no connections to drop and no client waiting, so "drop" and "hang" become server errors).
+_BATCH_FAULTS: dict[str, tuple[int, dict[str, Any]]] = {
+    "429": (
+        429,
+        _error_body(
+            "Rate limit reached for requests. Please try again later.", "requests", "rate_limit_exceeded"
+        ),
+    ),
+    "500": (500, _error_body("The server had an error while processing your request.", "server_error", None)),
+    "400": (
+        400,
+        _error_body(
+            "This model's maximum context length is 128000 tokens. Please reduce the length of the messages.",
+            "invalid_request_error",
+            "context_length_exceeded",
+            "messages",
+        ),
+    ),
+}
+
+
+def _parse_multipart(content_type: str, raw: bytes) -> dict[str, Any]:
+    """Form fields of a multipart upload: ``purpose``, the file's ``content`` (bytes) and ``filename``."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw
+    )
+    out: dict[str, Any] = {"content": b""}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        if name == "file":
+            out["content"], out["filename"] = payload, part.get_filename()
+        elif isinstance(name, str):
+            out[name] = payload.decode("utf-8", "replace")
+    return out
+
+
+def _read_batch_input(content: bytes) -> tuple[list[dict[str, Any]], str | None]:
+    """The JSONL lines of a batch input file, and the first reason OpenAI would reject it (or None)."""
+    lines: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for number, text in enumerate(content.decode("utf-8", "replace").splitlines(), 1):
+        if not text.strip():
+            continue
+        try:
+            line = json.loads(text)
+        except ValueError:
+            return lines, f"Line {number} is not valid JSON."
+        if not isinstance(line, dict) or not isinstance(line.get("custom_id"), str):
+            return lines, f"Line {number} has no custom_id."
+        if line["custom_id"] in seen:
+            return lines, f"Line {number}: custom_id '{line['custom_id']}' is not unique."
+        if line.get("method") != "POST" or line.get("url") != "/v1/chat/completions":
+            return lines, f"Line {number}: expected method POST and url /v1/chat/completions."
+        if not isinstance(line.get("body"), dict):
+            return lines, f"Line {number} has no body."
+        seen.add(line["custom_id"])
+        lines.append(line)
+    if not lines:
+        return lines, "The input file is empty."
+    return lines, None
 
 
 def main(argv: list[str] | None = None) -> None:

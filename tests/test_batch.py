@@ -1,0 +1,254 @@
+"""The Batch API path (``--batch``) through the real openai client against the fake server's files/batches:
+every row judged and cached, cached rows never sent, per-line and whole-batch failures recorded as row errors,
+resume by batch id without paying twice, splitting, and the CLI end to end."""
+
+import pytest
+from click.testing import CliRunner
+
+from sheetsync import llm
+from sheetsync.batch import BatchSummary, chunk_lines, request_line, run_batch
+from sheetsync.cli import cli
+from sheetsync.config import load_config
+from sheetsync.errors import ConfigError, UserInputError
+from sheetsync.judge import judge, split_of
+from sheetsync.judge.prompt import ANSWER_SCHEMA
+from sheetsync.judge.runner import BATCH_OPEN_KEY
+from sheetsync.pull import pull
+from sheetsync.push import push
+from sheetsync.store import Store
+from sheetsync.testing.fake_openai import FakeOpenAI, messages_text
+from sheetsync.workspace import init_workspace
+from tests.expert import Expert
+from tests.test_judge import N, perfect_judge, rows, write_csv
+
+UNLABELED = 6  # rows pushed after the expert labelled the first N
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """Like tests/test_judge.py's workspace, plus a few rows pushed after labelling (the unlabeled split)."""
+    monkeypatch.chdir(tmp_path)
+    init_workspace(tmp_path, spreadsheet="labels.xlsx")
+    toml = tmp_path / "sheetsync.toml"
+    toml.write_text(toml.read_text().replace("context = []", 'context = ["tier"]'))
+    write_csv(tmp_path / "data.csv", rows())
+    cfg = load_config(toml)
+    push(cfg, tmp_path / "data.csv")
+    labels = {}
+    for r in rows():
+        bad = r["output"].startswith("BAD")
+        labels[r["id"]] = ("Fail" if bad else "Pass", f"Expert critique for {r['id']}: the answer is "
+                           f"{'wrong on the fee' if bad else 'right'} because policy says so.", "")
+    Expert(tmp_path / "labels.xlsx").label(labels)
+    pull(cfg)
+    write_csv(tmp_path / "data.csv", rows(N + UNLABELED))
+    push(cfg, tmp_path / "data.csv")
+    return cfg
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    with FakeOpenAI(responder=perfect_judge, batch_polls_to_complete=2) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+        yield server
+
+
+def make_calls(n: int, prefix: str = "row") -> list[llm.Call]:
+    return [
+        llm.Call(f"{prefix}{i}", [{"role": "system", "content": "Judge it."},
+                                  {"role": "user", "content": f"{prefix} {i}: {'BAD' if i % 3 == 0 else 'Sure'}:"}],
+                 ANSWER_SCHEMA, "judgement")
+        for i in range(n)
+    ]
+
+
+def batch(calls, fake, cache=None, **kwargs) -> tuple[BatchSummary, list[str], list[llm.Result]]:
+    """run_batch against the fake with no waiting; returns the summary, stored id strings and delivered results."""
+    stored: list[str] = []
+    seen: list[llm.Result] = []
+    settings = llm.LLMSettings(base_url=fake.base_url, api_key="sk-test-not-a-real-key")
+    kwargs = {"poll_interval": 0.0, "progress": False, **kwargs}
+    summary = run_batch(calls, settings, cache=cache, on_result=seen.append, store_batch_id=stored.append, **kwargs)
+    return summary, stored, seen
+
+
+def ids_where(split: str) -> list[str]:
+    return [f"c{i:03d}" for i in range(N) if split_of(f"c{i:03d}") == split]
+
+
+def test_batch_judges_every_row_fills_the_cache_and_a_live_rerun_makes_no_calls(workspace, fake):
+    out = judge(workspace, split="all", batch=True, poll_interval=0, progress=False)
+    assert out.n_rows == N + UNLABELED - len(ids_where("train"))
+    assert not out.errors and out.calls_made == out.n_rows and out.cache_hits == 0
+    assert fake.call_count == 0 and fake.files_uploaded == 1 and fake.batches_created == 1
+    assert len(fake.batch_requests) == out.n_rows
+    body = fake.batch_requests[0]
+    assert body["response_format"]["type"] == "json_schema" and body["temperature"] == 0.0
+    assert out.agreement["tpr"] == 1.0 and out.agreement["tnr"] == 1.0
+
+    store = Store.for_workspace(workspace.state_dir)
+    batch_id = next(iter(fake.batches))
+    assert store.get_meta(f"judge_batch:{out.run_id}") == batch_id and store.get_meta(BATCH_OPEN_KEY) == ""
+    verdicts = store.run_verdicts(out.run_id)
+    assert len(verdicts) == out.n_rows and all(v["verdict"] in ("pass", "fail") for v in verdicts.values())
+
+    live = judge(workspace, split="all", progress=False)
+    assert fake.call_count == 0 and live.calls_made == 0 and live.cache_hits == live.n_rows
+
+
+def test_cached_rows_are_not_sent_and_identical_calls_go_once(workspace, fake):
+    dev = judge(workspace, split="dev", progress=False)  # live: fills the cache for dev
+    assert fake.call_count == dev.n_rows
+    out = judge(workspace, split="all", batch=True, poll_interval=0, progress=False)
+    assert out.cache_hits == dev.n_rows and out.calls_made == out.n_rows - dev.n_rows
+    assert len(fake.batch_requests) == out.calls_made
+    assert not any(f"answer number {int(rid[1:])}\n" in messages_text(b) for rid in ids_where("dev")
+                   for b in fake.batch_requests)
+
+    twins = make_calls(3) + [llm.Call("copy-of-row1", make_calls(3)[1].messages, ANSWER_SCHEMA, "judgement")]
+    summary, _, seen = batch(twins, fake)
+    assert len(fake.batch_requests) == out.calls_made + 3  # the copy shares row1's line
+    assert [r.key for r in summary.results] == ["row0", "row1", "row2", "copy-of-row1"]
+    assert summary.results[3].value == summary.results[1].value and len(seen) == 4
+
+
+def test_per_line_errors_become_row_errors_and_are_retried_next_time(fake):
+    calls = make_calls(8)
+    fake.fail_next("500", match="row 2:")
+    fake.fail_next("400", match="row 4:")
+    fake.fail_next("malformed", match="row 5:")
+    fake.script("row 6:", "this is not JSON at all")
+    cache = llm.MemoryCache()
+    summary, _, seen = batch(calls, fake, cache=cache)
+    errors = {r.key: r.error for r in summary.results if r.error}
+    assert set(errors) == {"row2", "row4", "row5", "row6"} and summary.errors == 4
+    assert "HTTP 500" in errors["row2"] and "context length" in errors["row4"]
+    assert "no readable result" in errors["row5"] and "unparsable reply" in errors["row6"]
+    assert all(r.value is None for r in summary.results if r.error)  # never counted as pass or fail
+    assert {r.value["verdict"] for r in summary.results if r.ok} == {"pass", "fail"}
+    assert len(cache) == 4 and len(seen) == 8
+
+    fake.reset()
+    fake.script("row 6:", {"critique": "Fine now.", "verdict": "pass"})
+    again, _, _ = batch(calls, fake, cache=cache)
+    assert again.cache_hits == 4 and len(fake.batch_requests) == 4 and again.errors == 0
+
+
+@pytest.mark.parametrize("ending", ["failed", "expired"])
+def test_a_failed_or_expired_batch_makes_every_row_an_error_with_the_reason(fake, ending):
+    fake.end_batch_as(ending)
+    cache = llm.MemoryCache()
+    summary, stored, seen = batch(make_calls(5), fake, cache=cache)
+    assert summary.errors == 5 and len(seen) == 5 and len(cache) == 0
+    assert list(summary.statuses.values()) == [ending] and stored == summary.batch_ids
+    for result in summary.results:
+        assert result.value is None and ending in result.error.replace("batch_expired", "expired")
+    if ending == "failed":
+        assert "failed validation" in summary.results[0].error
+
+
+def test_a_failed_batch_in_the_judge_records_errors_not_verdicts(workspace, fake):
+    fake.end_batch_as("failed")
+    out = judge(workspace, split="dev", batch=True, poll_interval=0, progress=False)
+    assert len(out.errors) == out.n_rows and out.agreement["n"] == 0
+    assert out.agreement["n_excluded"] == out.n_rows
+    verdicts = Store.for_workspace(workspace.state_dir).run_verdicts(out.run_id)
+    assert all(v["verdict"] is None and "failed" in v["error"] for v in verdicts.values())
+
+
+def test_interrupted_while_waiting_then_resumed_by_id_without_a_second_upload(fake):
+    def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    calls, cache = make_calls(6), llm.MemoryCache()
+    with pytest.raises(KeyboardInterrupt):
+        batch(calls, fake, cache=cache, sleep=interrupt)
+    assert fake.files_uploaded == 1 and fake.batches_created == 1 and len(cache) == 0
+    batch_id = next(iter(fake.batches))
+
+    more = calls + make_calls(2, prefix="late")  # rows the first batch does not cover go in a new one
+    summary, stored, seen = batch(more, fake, cache=cache, resume_batch_id=batch_id)
+    assert summary.errors == 0 and len(seen) == 8 and len(cache) == 8
+    assert fake.files_uploaded == 2 and fake.batches_created == 2
+    assert len(fake.batch_requests) == 8  # nobody paid twice
+    assert summary.batch_ids[0] == batch_id and stored[-1] == ",".join(summary.batch_ids)
+
+    again, _, _ = batch(calls, fake, cache=cache, resume_batch_id=batch_id)  # already cached: nothing to do
+    assert again.cache_hits == 6 and fake.batches_created == 2
+
+
+def test_judge_refuses_a_fresh_batch_while_one_is_uncollected_and_cli_resumes_it(workspace, fake, monkeypatch):
+    from sheetsync.judge import runner
+
+    def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    real = runner.run_batch
+    monkeypatch.setattr(runner, "run_batch", lambda *args, **kw: real(*args, **kw, sleep=interrupt))
+    with pytest.raises(KeyboardInterrupt):
+        judge(workspace, split="unlabeled", batch=True, poll_interval=0, progress=False)
+    monkeypatch.setattr(runner, "run_batch", real)
+    store = Store.for_workspace(workspace.state_dir)
+    batch_id = next(iter(fake.batches))
+    assert store.runs()[-1]["status"] == "interrupted" and store.get_meta(BATCH_OPEN_KEY) == batch_id
+    with pytest.raises(UserInputError, match=f"--resume-batch {batch_id}"):
+        judge(workspace, split="unlabeled", batch=True, poll_interval=0, progress=False)
+
+    ran = CliRunner().invoke(cli, ["judge", "--split", "unlabeled", "--resume-batch", batch_id, "--poll-interval", "0"])
+    assert ran.exit_code == 0, ran.output
+    assert f"Judged {UNLABELED} unlabeled rows" in ran.output
+    assert fake.files_uploaded == 1 and fake.batches_created == 1
+    assert store.get_meta(BATCH_OPEN_KEY) == ""
+
+
+def test_large_inputs_are_split_into_several_batches(fake):
+    summary, stored, _ = batch(make_calls(7), fake, max_requests=3)
+    assert len(summary.batch_ids) == 3 and fake.batches_created == 3 and summary.errors == 0
+    assert stored == [",".join(summary.batch_ids[:k]) for k in (1, 2, 3)]
+    small = make_calls(2, prefix="small")
+    settings = llm.LLMSettings(base_url=fake.base_url)
+    one_line = len(request_line(settings, small[0], llm.cache_key(settings, small[0])))
+    huge = llm.Call("huge", [{"role": "user", "content": "x" * 5000}], ANSWER_SCHEMA, "judgement")
+    by_size, _, _ = batch([*small, huge], fake, max_bytes=one_line + 10)  # room for one small line per file
+    assert len(by_size.batch_ids) == 2 and [r.ok for r in by_size.results] == [True, True, False]
+    assert "larger than a batch file" in by_size.results[2].error
+    sizes = [(f"id{i}", 40) for i in range(5)]
+    chunks, too_big = chunk_lines([*sizes, ("huge", 500)], max_requests=10, max_bytes=100)
+    assert chunks == [["id0", "id1"], ["id2", "id3"], ["id4"]] and too_big == ["huge"]
+
+
+def test_a_server_without_the_batch_api_is_a_config_error(fake):
+    settings = llm.LLMSettings(base_url=fake.base_url + "/no-batches", api_key="sk-x")
+    with pytest.raises(ConfigError, match="does not offer the Batch API"):
+        run_batch(make_calls(1), settings, cache=None, store_batch_id=lambda ids: None, poll_interval=0,
+                  progress=False)
+
+
+def test_cancelled_batch_rows_are_errors(fake):
+    import openai
+
+    client = openai.OpenAI(base_url=fake.base_url, api_key="sk-x")
+
+    def cancel_on_first_poll(seconds: float) -> None:
+        for batch_id in fake.batches:
+            client.batches.cancel(batch_id)
+
+    summary, _, _ = batch(make_calls(4), fake, sleep=cancel_on_first_poll)
+    seen = [r.error or "" for r in summary.results]
+    assert list(summary.statuses.values()) == ["cancelled"]
+    assert sum("cancelled" in e for e in seen) == 2 and summary.errors == 2  # half ran before the cancel
+
+
+def test_cli_judge_unlabeled_batch_end_to_end(workspace, fake, tmp_path):
+    ran = CliRunner().invoke(cli, ["judge", "--split", "unlabeled", "--batch", "--poll-interval", "0"])
+    assert ran.exit_code == 0, ran.output
+    assert f"Judged {UNLABELED} unlabeled rows" in ran.output and f"{UNLABELED} calls" in ran.output
+    assert "resume it with --resume-batch batch_fake" in ran.stderr
+    assert "sk-test" not in ran.output + ran.stderr
+    assert fake.batches_created == 1 and fake.call_count == 0 and len(fake.batch_requests) == UNLABELED
+    import openpyxl
+
+    tab = openpyxl.load_workbook(tmp_path / "labels.xlsx")["Judge"]
+    judged = {r[0]: r for r in tab.iter_rows(min_row=2, values_only=True)}
+    assert {f"c{i:03d}" for i in range(N, N + UNLABELED)} <= set(judged)

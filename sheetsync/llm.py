@@ -498,6 +498,7 @@ class _Runner:
         self.client = client
         self.cache = cache
         self.on_result = on_result
+        self.stopped = False
         self.sleep = sleep
         self.rng = rng
         self.state = _RunState()
@@ -638,10 +639,17 @@ class _Runner:
         return value
 
     async def deliver(self, result: Result) -> None:
-        if self.on_result is not None:
+        """Hand a result to ``on_result``; once that raised (Ctrl-C, a full disk), nothing more is handed
+        over while the other workers are being cancelled (their finished successes are still cached)."""
+        if self.on_result is None or self.stopped:
+            return
+        try:
             maybe = self.on_result(result)
             if inspect.isawaitable(maybe):
                 await maybe
+        except BaseException:
+            self.stopped = True
+            raise
 
 
 class _Interrupted(Exception):

@@ -181,7 +181,7 @@ def main() -> None:
                 f"includes one-time costs (lazy imports, connections); ratio {cold.wall_time / ideal:.3f}x",
             )
         )
-        print(rows[-1], flush=True)
+        print(" | ".join(rows[-1]), flush=True)  # progress while the long runs go on
         run(list(calls(CONCURRENCY, prefix="warm")), settings, cache=MemoryCache(), progress=False)
 
         cache = MemoryCache()
@@ -199,7 +199,7 @@ def main() -> None:
                 + ("PASS" if ratio <= 1.15 else "FAIL"),
             )
         )
-        print(rows[-1], flush=True)
+        print(" | ".join(rows[-1]), flush=True)  # progress while the long runs go on
 
         before = server_calls(base_url)
         again = run(list(calls(ROWS)), settings, cache=cache, progress=False)
@@ -213,7 +213,7 @@ def main() -> None:
                 + ("PASS" if made == 0 else "FAIL"),
             )
         )
-        print(rows[-1], flush=True)
+        print(" | ".join(rows[-1]), flush=True)  # progress while the long runs go on
 
         client = openai.OpenAI(base_url=base_url, api_key="sk-bench", max_retries=0, timeout=60)
         started = time.perf_counter()
@@ -233,7 +233,7 @@ def main() -> None:
                 f"{extrapolated / first.wall_time:.1f}x slower than concurrent",
             )
         )
-        print(rows[-1], flush=True)
+        print(" | ".join(rows[-1]), flush=True)  # progress while the long runs go on
 
     # 4a: memory through the runner with the in-process fast fake (tracemalloc)
     memory: dict[tuple[int, bool], tuple[float, float]] = {}

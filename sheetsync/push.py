@@ -59,8 +59,9 @@ def truncate(text: str, limit: int) -> tuple[str, bool]:
     """Cut text to fit a cell, with a marker the expert can see; the full text stays in the local store."""
     if len(text) <= limit:
         return text, False
-    marker = f"\n… [cut by sheetsync: {len(text) - limit + 200:,} more characters; full text in .sheetsync/state.db]"
-    return text[: limit - len(marker)] + marker, True
+    marker = "\n… [cut by sheetsync: {:,} more characters; full text in .sheetsync/state.db]"
+    keep = limit - len(marker.format(len(text)))  # the marker never gets longer than this
+    return text[:keep] + marker.format(len(text) - keep), True
 
 
 def push(

@@ -154,6 +154,8 @@ def test_too_long_text_is_cut_with_a_marker_and_kept_locally(tmp_path):
     assert result.truncated == ["r1: output (40,000 characters)"]
     cell = Expert(tmp_path / "labels.xlsx").rows()["r1"]["output"]
     assert len(cell) <= 32767 and "cut by sheetsync" in cell
+    kept = cell.index("\n… [cut")
+    assert f"{40000 - kept:,} more characters" in cell
     assert Store.for_workspace(cfg.state_dir).rows()["r1"]["output"] == "x" * 40000
 
 

@@ -35,10 +35,6 @@ class Columns:
     output: str = ""
     context: tuple[str, ...] = ()
     dimensions: tuple[str, ...] = ()
-    # Labels already in the data (e.g. an example expert's), used by `demo` and imports only.
-    expert_verdict: str = "expert_verdict"
-    expert_critique: str = "expert_critique"
-    expert_root_cause: str = "root_cause"
 
 
 @dataclass(frozen=True)

@@ -228,3 +228,10 @@ def test_show_prompt_unknown_id(workspace):
 def test_fake_sees_only_row_text_in_user_message(workspace, fake):
     judge(workspace, split="dev", progress=False, limit=1)
     assert "answer number" in messages_text(fake.chat_requests[0])
+
+
+def test_no_llm_configured_is_a_clear_error_and_records_no_run(workspace):
+    result = CliRunner().invoke(cli, ["judge", "--split", "dev"])
+    assert result.exit_code == 2
+    assert "set OPENAI_API_KEY" in result.stderr and "Traceback" not in result.output
+    assert Store.for_workspace(workspace.state_dir).runs() == []

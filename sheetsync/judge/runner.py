@@ -203,6 +203,7 @@ def judge(
     outcome.run_id = run_id
     params = {"temperature": settings.temperature, "max_tokens": settings.max_tokens, "split": split,
               "examples": [e.id for e in prompt.examples], "limit": limit}
+    llm.make_client(settings)  # no key and no server: say so before a run is recorded or a bar drawn
     store.start_run(run_id, model=settings.model, params=params, template=prompt.template_text,
                     template_hash=prompt.template_hash, split=split, n_rows=len(targets))
     if split in ("test", "all"):
@@ -235,8 +236,8 @@ def judge(
         else:
             summary = llm.run(calls, settings, cache=store, on_result=record, progress=progress,
                               label=f"Judging {split}")
-    except KeyboardInterrupt:
-        store.finish_run(run_id, "interrupted")
+    except BaseException as exc:  # every finished verdict is already stored; the run says how it ended
+        store.finish_run(run_id, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
         raise
     store.finish_run(run_id, "done")
     outcome.calls_made, outcome.cache_hits = summary.calls_made, summary.cache_hits

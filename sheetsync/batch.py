@@ -85,7 +85,7 @@ def split_ids(resume_batch_id: str | None) -> list[str]:
 
 def request_line(settings: llm.LLMSettings, call: llm.Call, custom_id: str) -> bytes:
     """One JSONL line of a batch input file. The body is exactly what the live path sends at strict json_schema."""
-    body = llm._request_kwargs(settings, call, llm.LEVEL_JSON_SCHEMA)
+    body = llm.request_body(settings, call, llm.LEVEL_JSON_SCHEMA)
     line = {"custom_id": custom_id, "method": "POST", "url": ENDPOINT, "body": body}
     return (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
@@ -147,8 +147,8 @@ def _parse_success(
     try:
         # Lax, like the SDK's own parsing on the live path: a body missing optional fields still reads.
         completion = ChatCompletion.construct(**body)
-        content, finish_reason, prompt_tokens, completion_tokens = llm._reply_content(completion)
-    except (llm._Retry, llm._Fail) as e:
+        content, finish_reason, prompt_tokens, completion_tokens = llm.reply_content(completion)
+    except (llm.RetryableFailure, llm.FinalFailure) as e:
         raise ValueError(e.reason) from None
     except (TypeError, ValueError, AttributeError, IndexError) as e:
         raise ValueError(f"malformed response body: {str(e)[:200]}") from None
@@ -159,7 +159,7 @@ def _parse_success(
     except llm.ReplyParseError:
         truncated = " (truncated: finish_reason=length)" if finish_reason == "length" else ""
         raise ValueError(f"unparsable reply{truncated}: {content[:200]}") from None
-    problem = llm._schema_errors(value, call.schema, validators)
+    problem = llm.schema_errors(value, call.schema, validators)
     if problem is not None:
         raise ValueError(f"reply does not match the schema: {problem[:200]}")
     return value, content, prompt_tokens, completion_tokens

@@ -315,7 +315,7 @@ def parse_json_reply(text: str) -> dict[str, Any]:
     raise ReplyParseError("no JSON object found")
 
 
-def _schema_errors(value: dict[str, Any], schema: dict[str, Any], validators: dict[str, Any]) -> str | None:
+def schema_errors(value: dict[str, Any], schema: dict[str, Any], validators: dict[str, Any]) -> str | None:
     """First JSON-schema violation, or None. Validators are cached per schema for the run."""
     import jsonschema  # lazy: only schema calls need it
 
@@ -350,7 +350,7 @@ class _RunState:
             self.level = to_level
 
 
-class _Retry(Exception):
+class RetryableFailure(Exception):
     """A failed attempt worth retrying; ``delay`` is the server's Retry-After when it sent one."""
 
     def __init__(self, reason: str, delay: float | None = None) -> None:
@@ -359,7 +359,7 @@ class _Retry(Exception):
         self.delay = delay
 
 
-class _Fail(Exception):
+class FinalFailure(Exception):
     """A failed attempt that retrying will not fix."""
 
     def __init__(self, reason: str) -> None:
@@ -393,7 +393,8 @@ def _messages_for(call: Call, level: int) -> list[dict[str, Any]]:
     return [{"role": "system", "content": instruction}, *messages]
 
 
-def _request_kwargs(settings: LLMSettings, call: Call, level: int) -> dict[str, Any]:
+def request_body(settings: LLMSettings, call: Call, level: int) -> dict[str, Any]:
+    """The chat-completions body for a call at a structured-output level (shared with the Batch API path)."""
     kwargs: dict[str, Any] = {"model": settings.model, "messages": _messages_for(call, level)}
     if call.schema is not None and level == LEVEL_JSON_SCHEMA:
         kwargs["response_format"] = {
@@ -451,11 +452,11 @@ def _is_format_refusal(e: openai.APIStatusError) -> bool:
     return param == "response_format" or any(hint in text for hint in _FORMAT_HINTS)
 
 
-def _reply_content(response: Any) -> tuple[str, str | None, int, int]:
-    """(content, finish_reason, prompt_tokens, completion_tokens) — or _Retry for a malformed completion."""
+def reply_content(response: Any) -> tuple[str, str | None, int, int]:
+    """(content, finish_reason, prompt_tokens, completion_tokens) — or RetryableFailure for a malformed completion."""
     choices = getattr(response, "choices", None)
     if not choices:
-        raise _Retry("malformed response: no choices")
+        raise RetryableFailure("malformed response: no choices")
     choice = choices[0]
     message = getattr(choice, "message", None)
     content = getattr(message, "content", None)
@@ -465,8 +466,8 @@ def _reply_content(response: Any) -> tuple[str, str | None, int, int]:
     if content is None:
         refusal = getattr(message, "refusal", None)
         if refusal:
-            raise _Fail(f"model refused: {str(refusal)[:200]}")
-        raise _Retry("malformed response: empty message content")
+            raise FinalFailure(f"model refused: {str(refusal)[:200]}")
+        raise RetryableFailure("malformed response: empty message content")
     return content, getattr(choice, "finish_reason", None), prompt_tokens, completion_tokens
 
 
@@ -546,8 +547,8 @@ class _Runner:
             level = max(level, state.level)
             attempts += 1
             try:
-                response = await _create(self.client, _request_kwargs(settings, call, level))
-                content, finish_reason, p_tok, c_tok = _reply_content(response)
+                response = await _create(self.client, request_body(settings, call, level))
+                content, finish_reason, p_tok, c_tok = reply_content(response)
                 prompt_tokens += p_tok
                 completion_tokens += c_tok
                 value = self.parse(call, content, finish_reason)
@@ -572,20 +573,20 @@ class _Runner:
                 if delay is not None and delay > MAX_RETRY_AFTER:
                     reason += f" (Retry-After {delay:.0f}s exceeds {MAX_RETRY_AFTER:.0f}s: quota exhausted?)"
                     retryable = False
-                outcome: _Retry | _Fail = _Retry(reason, delay) if retryable else _Fail(reason)
+                outcome: RetryableFailure | FinalFailure = RetryableFailure(reason, delay) if retryable else FinalFailure(reason)
             except openai.APITimeoutError:
-                outcome = _Retry(f"timeout after {settings.timeout:g}s")
+                outcome = RetryableFailure(f"timeout after {settings.timeout:g}s")
             except openai.APIConnectionError as e:
-                outcome = _Retry(f"connection error: {e.__cause__ or e}")
+                outcome = RetryableFailure(f"connection error: {e.__cause__ or e}")
             except json.JSONDecodeError as e:
-                outcome = _Retry(f"malformed response body: {e}")
-            except (_Retry, _Fail) as e:
+                outcome = RetryableFailure(f"malformed response body: {e}")
+            except (RetryableFailure, FinalFailure) as e:
                 outcome = e
             except openai.OpenAIError as e:
-                outcome = _Fail(f"{type(e).__name__}: {e}")
+                outcome = FinalFailure(f"{type(e).__name__}: {e}")
             except Exception as e:  # a row must end as a Result, whatever the client raised
                 log.warning("row %s: unexpected %s", call.key, type(e).__name__, exc_info=True)
-                outcome = _Fail(f"unexpected {type(e).__name__}: {str(e)[:200]}")
+                outcome = FinalFailure(f"unexpected {type(e).__name__}: {str(e)[:200]}")
             else:
                 if tentative:
                     state.downgrade(level)
@@ -601,7 +602,7 @@ class _Runner:
                     attempts=attempts,
                     cache_key=key,
                 )
-            if isinstance(outcome, _Retry) and failures < settings.max_retries:
+            if isinstance(outcome, RetryableFailure) and failures < settings.max_retries:
                 delay = outcome.delay
                 if delay is None:
                     delay = self.rng.random() * min(BACKOFF_CAP, BACKOFF_BASE * 2**failures)
@@ -631,11 +632,11 @@ class _Runner:
         except ReplyParseError:
             snippet = content[:200]
             if finish_reason == "length":
-                raise _Fail(f"unparsable reply (truncated: finish_reason=length): {snippet}") from None
-            raise _Retry(f"unparsable reply: {snippet}") from None
-        problem = _schema_errors(value, call.schema, self.state.validators)
+                raise FinalFailure(f"unparsable reply (truncated: finish_reason=length): {snippet}") from None
+            raise RetryableFailure(f"unparsable reply: {snippet}") from None
+        problem = schema_errors(value, call.schema, self.state.validators)
         if problem is not None:
-            raise _Retry(f"reply does not match the schema: {problem[:200]}")
+            raise RetryableFailure(f"reply does not match the schema: {problem[:200]}")
         return value
 
     async def deliver(self, result: Result) -> None:

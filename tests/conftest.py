@@ -15,6 +15,9 @@ def _isolated_env(monkeypatch, tmp_path_factory):
     for var in [v for v in os.environ if v.startswith("SHEETSYNC_")]:
         monkeypatch.delenv(var)
     monkeypatch.setenv("SHEETSYNC_CONFIG_DIR", str(tmp_path_factory.mktemp("user-config")))
+    # google.auth.default() must never probe the cloud metadata server (a network call) from a test
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path_factory.mktemp("gcloud")))
     yield
     os.environ.clear()
     os.environ.update(saved)

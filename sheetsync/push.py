@@ -84,6 +84,7 @@ def push(
     the expert on, keeping ``random_share`` of the batch random; rows already annotated are never re-sent.
     """
     ds = load_dataset(data, cfg.columns)
+    _check_headers(ds)
     missing = [c for c in stratify_by if c not in ds.frame.columns]
     if missing:
         raise UserInputError(f"{ds.path}: --stratify-by column(s) {', '.join(missing)} not found.")
@@ -191,6 +192,24 @@ def push(
         wb.share(list(share))
         result.shared_with = list(share)
     return result
+
+
+def _check_headers(ds: Dataset) -> None:
+    """The Annotate tab finds columns by header, so every header must be unique and none may take the
+    name of a column sheetsync or the expert owns."""
+    shown = ds.shown_columns
+    repeated = sorted({c for c in shown if shown.count(c) > 1})
+    if repeated:
+        raise UserInputError(
+            f"{ds.path}: column(s) {', '.join(repeated)} are given more than one role (id, input, output, "
+            "context, dimensions); give each column one role in [columns]."
+        )
+    reserved = sorted(set(shown) & {*EXPERT_HEADERS, STATUS, HASH})
+    if reserved:
+        raise UserInputError(
+            f"{ds.path}: column(s) {', '.join(reserved)} clash with the Annotate tab's own columns "
+            f"({', '.join((*EXPERT_HEADERS, STATUS))}); rename them in the data or leave them out of [columns]."
+        )
 
 
 def _judge_flagged(store: Store) -> set[str]:

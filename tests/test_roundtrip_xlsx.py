@@ -204,3 +204,21 @@ def test_cli_round_trip(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["labelled"] == 4 and data["fails"] == 2
+
+
+def test_columns_that_would_clash_with_the_tab_are_refused(tmp_path):
+    rows = default_rows(2)
+    for r in rows:
+        r["Notes"] = "internal"
+    cfg = make_workspace(tmp_path, rows)
+    toml = tmp_path / "sheetsync.toml"
+    toml.write_text(toml.read_text().replace('context = ["tier"]', 'context = ["tier", "Notes"]'))
+    from sheetsync.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="Notes clash with the Annotate tab's own columns"):
+        push(load_config(toml), tmp_path / "data.csv")
+    toml.write_text(toml.read_text().replace('context = ["tier", "Notes"]', 'context = ["tier", "feature"]'))
+    with pytest.raises(UserInputError, match="feature are given more than one role"):
+        push(load_config(toml), tmp_path / "data.csv")
+    assert not (tmp_path / "labels.xlsx").exists()
+    assert cfg.spreadsheet == "labels.xlsx"

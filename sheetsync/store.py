@@ -159,6 +159,26 @@ class Store:
         )
         return {r[0]: Label(*r) for r in cur}
 
+    def fresh_labels(self) -> tuple[dict[str, Label], list[str]]:
+        """The latest pass/fail labels of rows still in the dataset, and the ids of stale ones.
+
+        A label given for other content (the row's input, output or context changed after it was labelled)
+        is not evidence about the row as it is now: it is left out, and its id listed, until the expert
+        re-checks it. The judge and the reports share this rule.
+        """
+        rows = self.rows()
+        fresh: dict[str, Label] = {}
+        stale: list[str] = []
+        for rid, label in self.labels().items():
+            row = rows.get(rid)
+            if row is None or not row["in_dataset"] or label.verdict not in ("pass", "fail"):
+                continue
+            if label.content_hash and label.content_hash != row["content_hash"]:
+                stale.append(rid)
+            else:
+                fresh[rid] = label
+        return fresh, stale
+
     def pull_count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM pulls").fetchone()[0])
 

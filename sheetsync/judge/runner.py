@@ -75,21 +75,17 @@ def _load(cfg: Config, store: Store) -> _Workspace:
         raise UserInputError("nothing to judge: no rows in the local store. Run `sheetsync push DATA` first.")
     layout = json.loads(store.get_meta("annotate_layout") or "{}")
     context_cols = layout.get("context", [])
-    labels = store.labels()
+    labels, stale = store.fresh_labels()
     items: dict[str, Item] = {}
     splits: dict[str, str] = {}
-    stale: list[str] = []
     for rid, row in rows.items():
         if not row["in_dataset"]:
             continue
         label = labels.get(rid)
         verdict = critique = ""
-        if label is not None and label.verdict:
-            if label.content_hash and label.content_hash != row["content_hash"]:
-                stale.append(rid)  # labelled for other content: not evidence about this content
-            else:
-                verdict, critique = label.verdict, label.critique
-                splits[rid] = split_of(rid, cfg.judge.train, cfg.judge.dev)
+        if label is not None:
+            verdict, critique = label.verdict or "", label.critique
+            splits[rid] = split_of(rid, cfg.judge.train, cfg.judge.dev)
         context = {c: row["fields"].get(c, "") for c in context_cols}
         items[rid] = Item(rid, row["input"], row["output"], context, verdict, critique)
     return _Workspace(items, splits, stale)

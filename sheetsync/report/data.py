@@ -1,0 +1,105 @@
+"""The rows the report is computed on: one frame from the local store, with each row's fresh label, split
+and latest judge verdict, so every figure and tab reads the same choices."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from sheetsync.config import Config
+from sheetsync.errors import UserInputError
+from sheetsync.judge.splits import split_of
+from sheetsync.store import Store
+
+BLANK = "(blank)"
+LABELLED_SPLITS = ("dev", "test")
+
+
+@dataclass
+class Data:
+    frame: pd.DataFrame  # one row per pushed row in the dataset
+    dims: list[str]  # dimension names; their frame columns are dim_col(name)
+    runs: list[dict[str, Any]]  # store.runs() in order, each with its "verdicts" (store.run_verdicts)
+    n_stale: int
+    n_pulls: int
+
+    def split(self, *names: str) -> pd.DataFrame:
+        return self.frame[self.frame["split"].isin(names)]
+
+    @property
+    def scored(self) -> pd.DataFrame:
+        """Labelled dev/test rows the judge has looked at (verdict or error)."""
+        s = self.split(*LABELLED_SPLITS)
+        return s[s["judge_verdict"].notna()]
+
+    @property
+    def unlabeled_judged(self) -> pd.DataFrame:
+        u = self.split("unlabeled")
+        return u[u["judge_verdict"].notna()]
+
+    def counts(self) -> dict[str, Any]:
+        split_counts = {s: int((self.frame["split"] == s).sum()) for s in ("train", "dev", "test", "unlabeled")}
+        labelled = self.frame[self.frame["split"] != "unlabeled"]
+        return {
+            "rows": len(self.frame), "labelled": len(labelled),
+            "labelled_pass": int((labelled["expert_verdict"] == "pass").sum()),
+            "labelled_fail": int((labelled["expert_verdict"] == "fail").sum()),
+            "stale_labels": self.n_stale, "pulls": self.n_pulls, "runs": len(self.runs),
+            "by_split": split_counts,
+            "judged": {s: int(self.split(s)["judge_verdict"].notna().sum()) for s in split_counts},
+            "judge_errors": int((self.frame["judge_verdict"] == "error").sum()),
+        }
+
+
+def dim_col(name: str) -> str:
+    """Dimensions get their own column namespace, so a dimension called "split" cannot clash."""
+    return f"dim:{name}"
+
+
+def _dim_value(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == "":
+        return BLANK
+    return str(value)
+
+
+def load(cfg: Config, store: Store) -> Data:
+    """One record per pushed row still in the dataset, with its fresh label, split and latest verdict."""
+    rows = store.rows()
+    if not rows:
+        raise UserInputError("nothing to report: no rows in the local store. Run `sheetsync push DATA` first.")
+    layout = json.loads(store.get_meta("annotate_layout") or "{}")
+    dims = list(layout.get("dimensions") or cfg.columns.dimensions)
+    (labels, stale), latest = store.fresh_labels(), store.latest_verdicts()
+    n_stale = len(stale)
+    records = []
+    for rid, row in rows.items():
+        if not row["in_dataset"]:
+            continue
+        label = labels.get(rid)
+        fresh = label is not None
+        v = latest.get(rid)
+        rec: dict[str, Any] = {
+            "id": rid,
+            "split": split_of(rid, cfg.judge.train, cfg.judge.dev) if fresh else "unlabeled",
+            "expert_verdict": label.verdict if fresh else None,
+            "expert_critique": label.critique if fresh else "",
+            "root_cause": label.root_cause if fresh else "",
+            "judge_verdict": None if v is None else (v["verdict"] or "error"),
+            "judge_critique": (v or {}).get("critique") or "",
+            "judge_error": (v or {}).get("error") or "",
+            "run_id": (v or {}).get("run_id"),
+            "input": row["input"], "output": row["output"],
+        }
+        for d in dims:
+            rec[dim_col(d)] = _dim_value(row["fields"].get(d))
+        records.append(rec)
+    columns = ["id", "split", "expert_verdict", "expert_critique", "root_cause", "judge_verdict", "judge_critique",
+               "judge_error", "run_id", "input", "output", *(dim_col(d) for d in dims)]
+    frame = pd.DataFrame.from_records(records, columns=columns).astype(object)
+    frame = frame.where(frame.notna(), None)
+    runs = [{**run, "verdicts": store.run_verdicts(run["run_id"])} for run in store.runs()]
+    return Data(frame, dims, runs, n_stale, store.pull_count())

@@ -1,0 +1,263 @@
+"""Every figure of the report, computed with ``sheetsync.metrics`` on the rows ``data`` chose and kept as
+JSON-safe values, so ``--json`` and the tabs show the same numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from sheetsync.config import Config
+from sheetsync.metrics import (
+    Agreement,
+    JudgeNoBetterThanChance,
+    agreement,
+    agreement_by,
+    corrected_success_rate,
+    corrected_success_rate_by,
+    root_cause_tally,
+    wilson_interval,
+)
+from sheetsync.report.data import LABELLED_SPLITS, Data, dim_col
+from sheetsync.report.records import dim_records, records
+
+METHOD = "full"
+TREND_RUNS = 5
+TOP_CAUSES = 5
+
+
+@dataclass
+class AgreementFigures:
+    figures: dict[str, Any]
+    headline: Agreement | None
+    basis: str | None
+    basis_frame: pd.DataFrame | None
+    by_dimension: dict[str, pd.DataFrame]  # agreement_by per dimension over the scored rows (none if empty)
+
+
+def compute(cfg: Config, data: Data) -> tuple[dict[str, Any], AgreementFigures]:
+    """The report's figures dict (key order is the ``--json`` order) and the agreement behind it."""
+    fig: dict[str, Any] = {"generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                           "targets": {"target": cfg.report.target, "floor": cfg.report.floor},
+                           "method": METHOD, "counts": data.counts()}
+    ag = _agreement_figures(data)
+    fig["agreement"] = ag.figures
+    fig["trust"] = _trust(ag.headline, ag.basis, ag.figures["reason"], cfg)
+    fig["disagreements"] = _disagreements(data, ag)
+    fig["root_causes"] = _root_causes(data)
+    fig["error_analysis"] = _error_analysis(data, ag)
+    fig["summary"] = _summary_figures(fig)
+    fig["next_steps"] = _next_steps(fig)
+    return fig, ag
+
+
+# -- Agreement -----------------------------------------------------------------------------------------------
+
+
+def _agree(frame: pd.DataFrame) -> Agreement:
+    return agreement(frame["expert_verdict"].tolist(), frame["judge_verdict"].tolist())
+
+
+def _agreement_figures(data: Data) -> AgreementFigures:
+    scored = data.scored
+    by_split = {s: _agree(scored[scored["split"] == s]) for s in LABELLED_SPLITS}
+    by_split["dev+test"] = _agree(scored)
+    basis = next((s for s in ("test", "dev") if by_split[s].n > 0), None)
+    headline = by_split[basis] if basis else None
+    by_dim = {d: agreement_by(scored, by=dim_col(d)) for d in data.dims} if len(scored) else {}
+    fig = {
+        "basis": basis, "reason": _basis_reason(data, basis),
+        "headline": headline.to_dict() if headline else None,
+        "by_split": {k: a.to_dict() for k, a in by_split.items()},
+        "by_dimension": {d: dim_records(table, d) for d, table in by_dim.items()},
+        "not_yet_judged": {s: int(data.split(s)["judge_verdict"].isna().sum()) for s in LABELLED_SPLITS},
+        "history": _history(data),
+    }
+    basis_frame = scored[scored["split"] == basis] if basis else None
+    return AgreementFigures(fig, headline, basis, basis_frame, by_dim)
+
+
+def _basis_reason(data: Data, basis: str | None) -> str:
+    if basis == "test":
+        return "measured on the test split: labels the prompt was not tuned on."
+    if basis == "dev":
+        why = ("no test label has a judge verdict yet" if len(data.split("test"))
+               else "there are no labelled test rows yet")
+        return (f"measured on the dev split ({why}): dev figures flatter a prompt tuned on them. Run "
+                "`sheetsync judge --split test` for the final check.")
+    if not data.n_pulls or not len(data.split("train", "dev", "test")):
+        return ("no expert labels yet: label rows in the Annotate tab, run `sheetsync pull`, then "
+                "`sheetsync judge --split dev`.")
+    if not len(data.split(*LABELLED_SPLITS)):
+        return "every labelled row is in train (the judge's examples): label more rows and `sheetsync pull`."
+    if not data.runs:
+        return "no judge run yet: run `sheetsync judge --split dev`."
+    return ("no labelled dev or test row has a usable judge verdict yet (missing or errors): run "
+            "`sheetsync judge --split dev`.")
+
+
+def _history(data: Data) -> list[dict[str, Any]]:
+    """One entry per judge run: its agreement on the labelled dev/test rows it judged, against today's labels."""
+    labelled = data.split(*LABELLED_SPLITS).set_index("id")["expert_verdict"].to_dict()
+    out = []
+    for i, run in enumerate(data.runs, start=1):
+        verdicts = run["verdicts"]
+        ids = [rid for rid in verdicts if rid in labelled]
+        a = agreement([labelled[r] for r in ids], [verdicts[r]["verdict"] or "error" for r in ids])
+        out.append({
+            "run": i, "run_id": run["run_id"], "started_at": run["started_at"], "model": run["model"],
+            "prompt_hash": run["template_hash"], "split": run["split"], "status": run["status"],
+            "n_judged": len(verdicts), "n": a.n, "n_excluded": a.n_excluded, "tpr": a.tpr, "tnr": a.tnr,
+            "accuracy": a.accuracy, "kappa": a.kappa, "undefined": a.undefined,
+        })
+    return out
+
+
+def _trust(a: Agreement | None, basis: str | None, reason: str, cfg: Config) -> dict[str, Any]:
+    """Can the judge stand in for the expert? Both TPR and TNR against the aim and the floor."""
+    target, floor = cfg.report.target, cfg.report.floor
+    if a is None or a.tpr is None or a.tnr is None:
+        why = (reason if a is None
+               else "; ".join(f"{k.upper()}: {a.undefined[k]}" for k in ("tpr", "tnr") if k in a.undefined) + ".")
+        return {"status": "unknown", "sentence": f"Judge trust unknown: {why}", "basis": basis}
+    worst = min(a.tpr, a.tnr)
+    status = "trusted" if worst >= target else "borderline" if worst >= floor else "not trusted"
+    head = {"trusted": "Judge trusted", "borderline": "Judge usable with care",
+            "not trusted": "Judge not trusted yet"}[status]
+    pos, neg = a.tp + a.fn, a.fp + a.tn
+    sentence = (f"{head}: TPR {a.tpr:.1%} and TNR {a.tnr:.1%} on {a.n} {basis} labels ({pos} pass, {neg} fail) "
+                f"vs aim {target:.0%}, floor {floor:.0%}.")
+    lows = [ci[0] for ci in (a.tpr_ci, a.tnr_ci) if ci]
+    if lows and min(lows) < floor:
+        sentence += f" With this few labels the interval reaches down to {min(lows):.1%}: label more to be sure."
+    return {"status": status, "sentence": sentence, "basis": basis, "tpr": a.tpr, "tnr": a.tnr, "n": a.n}
+
+
+# -- Disagreements and root causes ---------------------------------------------------------------------------
+
+
+def _accuracy_by_value(data: Data, ag: AgreementFigures) -> dict[str, dict[str, tuple[float, int]]]:
+    """dimension -> value -> (agreement rate, n) over the scored rows, for ordering disagreements."""
+    out: dict[str, dict[str, tuple[float, int]]] = {}
+    for d in data.dims:
+        table = ag.by_dimension.get(d, pd.DataFrame())
+        out[d] = {r[dim_col(d)]: (0.0 if pd.isna(r["accuracy"]) else float(r["accuracy"]), int(r["n"]))
+                  for _, r in table.iterrows()}
+    return out
+
+
+def _disagreements(data: Data, ag: AgreementFigures) -> list[dict[str, Any]]:
+    """Rows where both gave a verdict and they differ, rows in the lowest-agreement dimension values first."""
+    scored = data.scored
+    rows = scored[scored["judge_verdict"].isin(["pass", "fail"]) & (scored["judge_verdict"] != scored["expert_verdict"])]
+    acc = _accuracy_by_value(data, ag)
+    out = []
+    for _, r in rows.iterrows():
+        cells = sorted((acc[d].get(r[dim_col(d)], (0.0, 0)) + (d, r[dim_col(d)]) for d in data.dims),
+                       key=lambda c: (c[0], -c[1]))
+        weakest = (f"{cells[0][2]}={cells[0][3]}: {cells[0][0]:.0%} agree (n={cells[0][1]})" if cells else "")
+        out.append({"id": r["id"], "split": r["split"], "dimensions": {d: r[dim_col(d)] for d in data.dims},
+                    "weakest_cell": weakest, "sort_key": [c[0] for c in cells],
+                    "expert_verdict": r["expert_verdict"], "judge_verdict": r["judge_verdict"],
+                    "expert_critique": r["expert_critique"], "judge_critique": r["judge_critique"],
+                    "input": r["input"], "output": r["output"]})
+    out.sort(key=lambda x: (x["sort_key"], x["split"] != "test", x["id"]))
+    return out
+
+
+def _root_causes(data: Data) -> dict[str, Any]:
+    labelled = data.frame[data.frame["split"] != "unlabeled"]
+    tally = root_cause_tally(labelled, verdict="expert_verdict", root_cause="root_cause")
+    by_dim = {}
+    for d in data.dims:
+        long = root_cause_tally(labelled, verdict="expert_verdict", root_cause="root_cause", by=dim_col(d))
+        by_dim[d] = dim_records(long, d)
+    return {"n_failed": int(tally.attrs["n_failed"]), "n_labelled": len(labelled),
+            "tally": records(tally), "by_dimension": by_dim}
+
+
+# -- Error analysis and summary ------------------------------------------------------------------------------
+
+
+def _corrected(basis: pd.DataFrame | None, unlabeled: pd.DataFrame, data: Data) -> tuple[dict | None, str]:
+    """The corrected pass rate on every judged unlabeled row, or None and why not."""
+    if basis is None:
+        return None, ("the judge has not been measured against the expert yet (no judged dev/test labels): run "
+                      "`sheetsync judge --split dev`, later `--split test`.")
+    if not len(unlabeled):
+        if not len(data.split("unlabeled")):
+            return None, "every row is labelled: there are no unlabeled rows to estimate from."
+        return None, ("the judge has not looked at the unlabeled rows yet: run "
+                      "`sheetsync judge --split unlabeled`.")
+    try:
+        est = corrected_success_rate(basis["expert_verdict"].tolist(), basis["judge_verdict"].tolist(),
+                                     unlabeled["judge_verdict"].tolist(), method=METHOD)
+    except JudgeNoBetterThanChance:
+        return None, ("the judge is no better than chance on the labels (TPR + TNR ≤ 1), so its verdicts say "
+                      "nothing about the pass rate. Improve the prompt (see Disagreements) and re-run "
+                      "`sheetsync judge --split dev`.")
+    except (ValueError, RuntimeError) as exc:
+        return None, friendly(str(exc))
+    return est.to_dict(), ""
+
+
+def friendly(message: str) -> str:
+    """A metrics error in the words of the fix; other messages unchanged."""
+    if "both positive and negative" in message:
+        return (f"the labels the judge is measured on need both a pass and a fail ({message.split('(')[-1]}: "
+                "label more rows of the missing kind.")
+    return message
+
+
+def _error_analysis(data: Data, ag: AgreementFigures) -> dict[str, Any]:
+    unl = data.unlabeled_judged
+    overall, reason = _corrected(ag.basis_frame, unl, data)
+    by_dim: dict[str, list[dict]] = {}
+    if overall is not None and ag.basis_frame is not None:
+        for d in data.dims:
+            table = corrected_success_rate_by(ag.basis_frame, unl, by=dim_col(d), method=METHOD)
+            by_dim[d] = dim_records(table, d)
+    return {"basis": ag.basis, "n_unlabeled": len(data.split("unlabeled")), "n_unlabeled_judged": len(unl),
+            "overall": overall, "reason": reason, "by_dimension": by_dim}
+
+
+def _summary_figures(fig: dict[str, Any]) -> dict[str, Any]:
+    ea = fig["error_analysis"]
+    c = fig["counts"]
+    expert_ci = wilson_interval(c["labelled_pass"], c["labelled"]) if c["labelled"] else None
+    if ea["overall"]:
+        o = ea["overall"]
+        sentence = (f"Estimated pass rate {o['theta']:.1%} (95% interval {o['lower']:.1%}–{o['upper']:.1%}) on "
+                    f"{o['n_unlabeled']} unlabeled interactions, corrected by the judge's {ea['basis']} figures.")
+    else:
+        sentence = f"Pass rate not estimated: {ea['reason']}"
+    return {"corrected_pass_rate": ea["overall"], "reason": ea["reason"], "pass_rate_sentence": sentence,
+            "expert_pass_rate": c["labelled_pass"] / c["labelled"] if c["labelled"] else None,
+            "expert_pass_rate_ci": expert_ci,
+            "top_root_causes": fig["root_causes"]["tally"][:TOP_CAUSES],
+            "trend": [h for h in fig["agreement"]["history"] if h["n"]][-TREND_RUNS:]}
+
+
+def _next_steps(fig: dict[str, Any]) -> list[str]:
+    """What to run next, most urgent first."""
+    c, ag, trust = fig["counts"], fig["agreement"], fig["trust"]
+    steps = []
+    if not c["labelled"]:
+        return ["Label rows in the Annotate tab (Pass/Fail, Critique, Root cause), then run `sheetsync pull`."]
+    if c["stale_labels"]:
+        steps.append(f"{c['stale_labels']} label(s) are stale (the row changed after labelling): ask the expert "
+                     "to re-check them, then `sheetsync pull`.")
+    if ag["basis"] is None:
+        steps.append("Run `sheetsync judge --split dev` to measure the judge against the expert.")
+    elif trust["status"] in ("not trusted", "borderline", "unknown"):
+        steps.append("Read the Disagreements tab, edit the judge prompt (prompts/judge.md), re-run "
+                     "`sheetsync judge --split dev`, then `sheetsync report`.")
+    if ag["basis"] == "dev" and c["by_split"]["test"]:
+        steps.append("When dev looks good, run `sheetsync judge --split test` once for the numbers to trust.")
+    if ag["basis"] and c["by_split"]["unlabeled"] and not c["judged"]["unlabeled"]:
+        steps.append("Run `sheetsync judge --split unlabeled` to estimate the pass rate on unlabeled rows.")
+    if not steps:
+        steps.append("Nothing pressing: re-run `sheetsync report` after new labels or judge runs.")
+    return steps

@@ -1,0 +1,82 @@
+"""The Summary tab: the pass rate, whether the judge can be trusted, top causes, next steps, the trend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sheetsync.config import Config
+from sheetsync.layout import FAIL_RED, PASS_GREEN, WARN_AMBER, Chart, Range, TabSpec
+from sheetsync.report.tabs.cells import NA, RATE, ci, short_time, status, v
+from sheetsync.report.tabs.grid import Grid
+from sheetsync.report.tabs.meanings import MEANINGS
+from sheetsync.report.tabs.root_causes import root_cause_table
+
+
+def summary_tab(cfg: Config, fig: dict[str, Any]) -> TabSpec:
+    s, c, trust = fig["summary"], fig["counts"], fig["trust"]
+    g = Grid()
+    g.title("Summary")
+    g.note(f"{c['rows']} interactions: {c['labelled']} labelled by the expert, {c['by_split']['unlabeled']} not. "
+           f"{c['runs']} judge run(s). Generated {short_time(fig['generated_at'])} UTC.")
+
+    g.heading("How often does the AI pass?")
+    o = s["corrected_pass_rate"]
+    h, _ = g.table(["", "value", "95% low", "95% high", "rows"], [])
+    if o:
+        r = g.line("Estimated pass rate (corrected)", o["theta"], o["lower"], o["upper"], o["n_unlabeled"])
+        g.cell_style(r, 1, bold=True, font_size=12)
+        g.line("Judge's raw pass rate on the same rows", o["p_obs"], "", "", o["n_unlabeled"])
+    else:
+        r = g.line("Estimated pass rate (corrected)", NA, "", "", c["by_split"]["unlabeled"])
+        g.line(f"Why not: {s['reason']}", italic=True, background=WARN_AMBER)
+    if s["expert_pass_rate"] is not None:
+        g.line("Expert's pass rate on the labelled rows", s["expert_pass_rate"], *ci(s["expert_pass_rate_ci"]),
+               c["labelled"])
+    g.style(h + 1, 1, g.row, 4, number_format=RATE)
+    g.note(MEANINGS["corrected"])
+
+    g.heading("Can the judge be trusted?")
+    colour = {"trusted": PASS_GREEN, "borderline": WARN_AMBER, "not trusted": FAIL_RED}.get(trust["status"],
+                                                                                               WARN_AMBER)
+    g.line(trust["sentence"], bold=True, background=colour)
+    a = fig["agreement"]["headline"]
+    if a:
+        g.table(["", "value", "95% low", "95% high", "vs target"], [])
+        for name, label in (("tpr", "TPR (pass recall)"), ("tnr", "TNR (fail recall)")):
+            words, col = status(a[name], cfg)
+            r = g.line(label, v(a[name]), *ci(a[f"{name}_ci"]), words)
+            g.style(r, 1, r + 1, 4, number_format=RATE)
+            if col:
+                g.cell_style(r, 1, background=col, bold=True)
+                g.cell_style(r, 4, background=col)
+        g.note(MEANINGS["tpr"])
+        g.note(MEANINGS["tnr"])
+
+    g.heading("What fails most (expert's root causes)")
+    top = s["top_root_causes"]
+    if top:
+        root_cause_table(g, top)
+        g.note(f"Over {fig['root_causes']['n_failed']} failed rows; a row may name several causes. "
+               "Full table: the Root causes tab.")
+    else:
+        g.note("No failed rows with root causes yet.")
+
+    g.heading("Next steps")
+    for step in fig["next_steps"]:
+        g.line(f"• {step}")
+
+    g.heading("Trend across judge runs")
+    trend = s["trend"]
+    if trend:
+        h, end = g.table(["run", "split", "TPR", "TNR", "n"],
+                         [[f"#{t['run']} {t['split']}", t["split"], v(t["tpr"]), v(t["tnr"]), t["n"]]
+                          for t in trend], {2: RATE, 3: RATE})
+        g.rate_colours(h + 1, end, cfg, 2, 3)
+        if len(trend) >= 2:
+            g.charts.append(Chart("line", "TPR and TNR over the last judge runs", domain=Range(h, 0, end, 1),
+                                  series=(Range(h, 2, end, 3), Range(h, 3, end, 4)), anchor=(end + 1, 0),
+                                  width=480, height=240))
+            g.pad_to(end + 1 + 13)
+    else:
+        g.note("No judge run has been scored against labels yet.")
+    return g.spec(cfg.tabs.summary, {0: 300, 1: 100, 2: 90, 3: 90, 4: 100})

@@ -529,7 +529,7 @@ def generate(
     calls = [llm.Call(str(i), prompt.messages(dims, c, per_tuple), INPUTS_SCHEMA, "user_inputs")
              for i, c in enumerate(choices)]
     store = store or open_store(cfg)
-    prices = cfg.prices or None
+    prices = llm.price_table(cfg.prices)
 
     if dry_run:
         for call in calls:

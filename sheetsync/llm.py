@@ -231,6 +231,11 @@ def estimate_tokens(messages: list[dict[str, Any]]) -> int:
     return math.ceil(chars / 4) + 4 * len(messages) + 3
 
 
+def price_table(overrides: dict[str, tuple[float, float]] | None) -> dict[str, tuple[float, float]]:
+    """The default prices with the workspace's ``[prices]`` on top (theirs win, others stay priced)."""
+    return {**DEFAULT_PRICES, **(overrides or {})}
+
+
 def estimate_cost(
     prompt_tokens: int,
     completion_tokens: int,

@@ -604,3 +604,11 @@ def test_injected_duck_typed_client_is_used_and_not_closed() -> None:
     [result] = go(make_calls(1), LLMSettings(api_key=SECRET), client=Client())
     assert result.value == {"critique": "c", "verdict": "fail"} and result.prompt_tokens == 0  # no usage sent
     assert seen[0]["response_format"]["type"] == "json_schema"
+
+
+def test_workspace_prices_extend_the_defaults() -> None:
+    from sheetsync.llm import price_table
+
+    table = price_table({"llama3.1": (0.0, 0.0), "gpt-4.1-mini": (1.0, 2.0)})
+    assert table["llama3.1"] == (0.0, 0.0) and table["gpt-4.1-mini"] == (1.0, 2.0)
+    assert estimate_cost(1_000_000, 0, "gpt-4o-mini", table) == pytest.approx(0.15)  # a default, still priced

@@ -189,7 +189,7 @@ def judge(
                 outcome.calls_needed += 1
                 outcome.estimated_prompt_tokens += llm.estimate_tokens(call.messages)
         outcome.estimated_cost = llm.estimate_cost(
-            outcome.estimated_prompt_tokens, 120 * outcome.calls_needed, settings.model, cfg.prices or None
+            outcome.estimated_prompt_tokens, 120 * outcome.calls_needed, settings.model, llm.price_table(cfg.prices)
         )
         if batch and outcome.estimated_cost is not None:
             outcome.estimated_cost *= BATCH_DISCOUNT
@@ -239,7 +239,7 @@ def judge(
     outcome.calls_made, outcome.cache_hits = summary.calls_made, summary.cache_hits
     outcome.prompt_tokens, outcome.completion_tokens = summary.prompt_tokens, summary.completion_tokens
     outcome.wall_time = summary.wall_time
-    outcome.estimated_cost = summary.estimated_cost(settings.model, cfg.prices or None)
+    outcome.estimated_cost = summary.estimated_cost(settings.model, llm.price_table(cfg.prices))
     outcome.errors = [f"{r.key}: {r.error}" for r in summary.results if r.error]
 
     verdicts = store.run_verdicts(run_id)

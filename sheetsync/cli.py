@@ -20,7 +20,8 @@ from sheetsync.errors import SheetsyncError
 
 
 class Group(click.Group):
-    """Turns a SheetsyncError into its message on stderr and exit code 2, never a traceback."""
+    """Turns a SheetsyncError (or a file the system refused) into its message on stderr and exit code 2,
+    and Ctrl-C into exit code 130: never a traceback. SHEETSYNC_RAISE_ERRORS=1 shows the traceback."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -33,6 +34,12 @@ class Group(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted: everything finished so far is kept; run the command again to resume.", err=True)
             ctx.exit(130)
+        except OSError as exc:  # a file or folder the user named: unreadable, unwritable, disk full
+            if os.environ.get("SHEETSYNC_RAISE_ERRORS"):
+                raise
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            click.echo(f"Error: {where}{exc.strerror or exc}", err=True)
+            ctx.exit(2)
 
 
 class GreedyCommand(click.Command):
@@ -103,13 +110,13 @@ def cli() -> None:
 
     \b
     The loop:
-      sheetsync init                 # a workspace: sheetsync.toml, prompts/
-      sheetsync generate -d dimensions.toml             # synthetic inputs (optional)
+      sheetsync init                     # a workspace: sheetsync.toml, prompts/
+      sheetsync generate -d dimensions.toml                 # optional: synthetic inputs
       sheetsync respond inputs.csv --call app:answer --out traces.csv
-      sheetsync push traces.csv      # the expert's Annotate tab
-      sheetsync pull                 # the expert's labels, validated and stored
-      sheetsync judge --split dev    # the LLM judge, taught by the expert's critiques
-      sheetsync report               # agreement, corrected pass rate, root causes
+      sheetsync push traces.csv          # the expert's Annotate tab
+      sheetsync pull                     # the expert's labels, validated and stored
+      sheetsync judge --split dev        # the judge, taught by the expert's critiques
+      sheetsync report                   # agreement, corrected pass rate, root causes
     """
 
 

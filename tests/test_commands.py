@@ -174,3 +174,15 @@ def test_stratify_by_takes_several_columns(monkeypatch, args, expected):
 def test_stratify_by_needs_a_value():
     result = CliRunner().invoke(cli, ["push", "data.csv", "--stratify-by", "--json"])
     assert result.exit_code == 2 and "--stratify-by needs at least one column name" in result.output
+
+
+def test_an_unwritable_file_is_a_message_not_a_traceback(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    runner.invoke(cli, ["init", "--spreadsheet", "labels.xlsx"])
+    write_csv(tmp_path / "data.csv", rows(4))
+    runner.invoke(cli, ["push", "data.csv"])
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    result = runner.invoke(cli, ["pull", "--out", "blocker/labels.csv"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.stderr.startswith("Error: ") and "blocker" in result.stderr

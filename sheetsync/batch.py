@@ -403,22 +403,6 @@ class _BatchRun:
         )
 
 
-def _cached_result(call: llm.Call, key: str, hit: dict[str, Any]) -> llm.Result:
-    """A cache hit as a Result, exactly as ``llm`` reports one (latency 0, attempts 0, original tokens)."""
-    return llm.Result(
-        key=call.key,
-        value=hit.get("value"),
-        text=hit.get("text"),
-        error=None,
-        latency=0.0,
-        prompt_tokens=int(hit.get("prompt_tokens") or 0),
-        completion_tokens=int(hit.get("completion_tokens") or 0),
-        cached=True,
-        attempts=0,
-        cache_key=key,
-    )
-
-
 def run_batch(
     calls: Iterable[llm.Call],
     settings: llm.LLMSettings,
@@ -459,7 +443,7 @@ def run_batch(
     for index, (call, key) in enumerate(zip(calls, keys, strict=True)):
         hit = cache.get(key) if cache is not None else None
         if hit is not None:
-            served[index] = _cached_result(call, key, hit)
+            served[index] = llm.cached_result(call, key, hit)
             run.deliver(served[index])
         else:
             pending.setdefault(key, call)

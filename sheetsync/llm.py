@@ -130,6 +130,22 @@ class Cache(Protocol):
     def put(self, key: str, value: dict[str, Any]) -> None: ...
 
 
+def cached_result(call: Call, key: str, hit: dict[str, Any]) -> Result:
+    """A cache hit as a Result: latency 0, attempts 0, and the token counts of the original call."""
+    return Result(
+        key=call.key,
+        value=hit.get("value"),
+        text=hit.get("text"),
+        error=None,
+        latency=0.0,
+        prompt_tokens=int(hit.get("prompt_tokens") or 0),
+        completion_tokens=int(hit.get("completion_tokens") or 0),
+        cached=True,
+        attempts=0,
+        cache_key=key,
+    )
+
+
 class MemoryCache:
     """A dict-backed ``Cache`` for tests, benchmarks and ``--no-cache`` runs."""
 
@@ -514,18 +530,7 @@ class _Runner:
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
-                return Result(
-                    key=call.key,
-                    value=hit.get("value"),
-                    text=hit.get("text"),
-                    error=None,
-                    latency=0.0,
-                    prompt_tokens=int(hit.get("prompt_tokens") or 0),
-                    completion_tokens=int(hit.get("completion_tokens") or 0),
-                    cached=True,
-                    attempts=0,
-                    cache_key=key,
-                )
+                return cached_result(call, key, hit)
         result = await self.call_api(call, key)
         if result.error is None and self.cache is not None:
             self.cache.put(

@@ -8,39 +8,23 @@ from click.testing import CliRunner
 from sheetsync import llm
 from sheetsync.batch import BatchSummary, chunk_lines, request_line, run_batch
 from sheetsync.cli import cli
-from sheetsync.config import load_config
 from sheetsync.errors import ConfigError, UserInputError
 from sheetsync.judge import judge, split_of
 from sheetsync.judge.prompt import ANSWER_SCHEMA
 from sheetsync.judge.runner import BATCH_OPEN_KEY
-from sheetsync.pull import pull
 from sheetsync.push import push
 from sheetsync.store import Store
 from sheetsync.testing.fake_openai import FakeOpenAI, messages_text
-from sheetsync.workspace import init_workspace
-from tests.expert import Expert
-from tests.test_judge import N, perfect_judge, rows, write_csv
+from tests.test_judge import N, labelled_workspace, perfect_judge, rows, write_csv
 
 UNLABELED = 6  # rows pushed after the expert labelled the first N
 
 
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
-    """Like tests/test_judge.py's workspace, plus a few rows pushed after labelling (the unlabeled split)."""
+    """tests/test_judge.py's labelled workspace, plus a few rows pushed after labelling (the unlabeled split)."""
     monkeypatch.chdir(tmp_path)
-    init_workspace(tmp_path, spreadsheet="labels.xlsx")
-    toml = tmp_path / "sheetsync.toml"
-    toml.write_text(toml.read_text().replace("context = []", 'context = ["tier"]'))
-    write_csv(tmp_path / "data.csv", rows())
-    cfg = load_config(toml)
-    push(cfg, tmp_path / "data.csv")
-    labels = {}
-    for r in rows():
-        bad = r["output"].startswith("BAD")
-        labels[r["id"]] = ("Fail" if bad else "Pass", f"Expert critique for {r['id']}: the answer is "
-                           f"{'wrong on the fee' if bad else 'right'} because policy says so.", "")
-    Expert(tmp_path / "labels.xlsx").label(labels)
-    pull(cfg)
+    cfg = labelled_workspace(tmp_path)
     write_csv(tmp_path / "data.csv", rows(N + UNLABELED))
     push(cfg, tmp_path / "data.csv")
     return cfg

@@ -46,9 +46,8 @@ def perfect_judge(request):
     return {"critique": "Marked bad by the rule." if bad else "Looks fine.", "verdict": "fail" if bad else "pass"}
 
 
-@pytest.fixture
-def workspace(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def labelled_workspace(tmp_path):
+    """A workspace whose N rows were pushed to an .xlsx, labelled by the expert (BAD outputs fail) and pulled."""
     init_workspace(tmp_path, spreadsheet="labels.xlsx")
     toml = tmp_path / "sheetsync.toml"
     toml.write_text(toml.read_text().replace("context = []", 'context = ["tier"]'))
@@ -64,6 +63,12 @@ def workspace(tmp_path, monkeypatch):
     Expert(tmp_path / "labels.xlsx").label(labels)
     pull(cfg)
     return cfg
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return labelled_workspace(tmp_path)
 
 
 @pytest.fixture

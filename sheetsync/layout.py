@@ -79,6 +79,12 @@ class Protection:
     warning_only: bool = True
 
 
+OWNER_TAG = 'N("sheetsync")=0'
+"""Always true (``N`` of text is 0 in Sheets, Excel and LibreOffice): marks a conditional-format rule as
+sheetsync's, since neither format lets a rule carry an owner. A write replaces only tagged rules, so
+highlighting the expert added to the Annotate tab stays."""
+
+
 @dataclass(frozen=True)
 class ConditionalFormat:
     """Highlight the cells of ``range`` where ``formula`` is true.
@@ -92,6 +98,15 @@ class ConditionalFormat:
     background: str
     color: str | None = None
     bold: bool | None = None
+
+    def tagged_formula(self) -> str:
+        """The formula as written to the sheet: the condition, and-ed with :data:`OWNER_TAG`."""
+        return f"=AND({self.formula.removeprefix('=')},{OWNER_TAG})"
+
+
+def is_sheetsync_rule(formula: str) -> bool:
+    """Whether a conditional-format formula read back from a sheet is one sheetsync wrote."""
+    return OWNER_TAG in formula.replace(" ", "")
 
 
 @dataclass(frozen=True)

@@ -239,7 +239,7 @@ def test_write_stores_every_layout_element(emu, gc, new_sheet):
     assert all(p["warningOnly"] is True and not p.get("editors") for p in prots)
     # Conditional format, chart, filter.
     (cf,) = sh["conditionalFormats"]
-    assert cf["booleanRule"]["condition"]["values"] == [{"userEnteredValue": '=LOWER($E2)="fail"'}]
+    assert cf["booleanRule"]["condition"]["values"] == [{"userEnteredValue": '=AND(LOWER($E2)="fail",N("sheetsync")=0)'}]
     assert cf["booleanRule"]["format"]["backgroundColor"] == rgb(FAIL_RED)
     (chart,) = sh["charts"]
     assert chart["spec"]["basicChart"]["chartType"] == "COLUMN"

@@ -238,3 +238,20 @@ def test_a_push_killed_mid_write_loses_nothing(workspace, tmp_path, sheets_emula
     assert len(result.added) == 6
     after = GoogleExpert(gspread_client).rows()
     assert all(after[rid]["Critique"] == LABELS[rid][1] for rid in LABELS)
+
+
+def test_the_experts_own_highlighting_survives_a_re_push(workspace, tmp_path, gspread_client):
+    push(workspace, tmp_path / "data.csv")
+    expert = GoogleExpert(gspread_client)
+    expert.request({"addConditionalFormatRule": {"index": 0, "rule": {
+        "ranges": [{"sheetId": expert.ws.id, "startRowIndex": 1, "startColumnIndex": 3, "endColumnIndex": 4}],
+        "booleanRule": {"condition": {"type": "TEXT_CONTAINS", "values": [{"userEnteredValue": "refund"}]},
+                        "format": {"backgroundColor": {"red": 1, "green": 1, "blue": 0}}}}}})
+    push(workspace, tmp_path / "data.csv")
+    push(workspace, tmp_path / "data.csv")
+    meta = gspread_client.open(TITLE).fetch_sheet_metadata({"includeGridData": "false"})
+    rules = next(s for s in meta["sheets"] if s["properties"]["title"] == "Annotate")["conditionalFormats"]
+    conditions = [r["booleanRule"]["condition"] for r in rules]
+    assert sum(c["type"] == "TEXT_CONTAINS" for c in conditions) == 1
+    assert sum('N("sheetsync")' in c["values"][0]["userEnteredValue"] for c in conditions
+               if c["type"] == "CUSTOM_FORMULA") == 4

@@ -222,3 +222,22 @@ def test_columns_that_would_clash_with_the_tab_are_refused(tmp_path):
         push(load_config(toml), tmp_path / "data.csv")
     assert not (tmp_path / "labels.xlsx").exists()
     assert cfg.spreadsheet == "labels.xlsx"
+
+
+def test_the_experts_own_highlighting_survives_a_re_push(tmp_path):
+    from openpyxl.formatting.rule import FormulaRule
+    from openpyxl.styles import PatternFill
+
+    cfg = make_workspace(tmp_path)
+    push(cfg, tmp_path / "data.csv")
+    wb = openpyxl.load_workbook(tmp_path / "labels.xlsx")
+    yellow = PatternFill(fill_type="solid", start_color="FFFFFF00", end_color="FFFFFF00")
+    wb["Annotate"].conditional_formatting.add("D2:D100", FormulaRule(formula=['ISNUMBER(SEARCH("refund",$D2))'],
+                                                                     fill=yellow))
+    wb.save(tmp_path / "labels.xlsx")
+    push(cfg, tmp_path / "data.csv")
+    push(cfg, tmp_path / "data.csv")
+    rules = [r.formula[0] for cf in openpyxl.load_workbook(tmp_path / "labels.xlsx")["Annotate"].conditional_formatting
+             for r in cf.rules]
+    assert rules.count('ISNUMBER(SEARCH("refund",$D2))') == 1
+    assert sum('N("sheetsync")' in f for f in rules) == 4  # sheetsync's four, not duplicated

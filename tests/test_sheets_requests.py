@@ -49,7 +49,7 @@ EXISTING = SheetMeta(
     row_count=500,
     col_count=12,
     protections=((1, PROTECTION_PREFIX + "header"), (2, "owner's own lock")),
-    n_conditional_formats=3,
+    conditional_formulas=('=AND($A2="x",N("sheetsync")=0)', '=$B2>3', '=AND($C2="y",N("sheetsync")=0)'),
     chart_ids=(900, 901),
     basic_filter={"range": {"sheetId": 42}, "sortSpecs": [{"dimensionIndex": 2, "sortOrder": "ASCENDING"}]},
 )
@@ -261,7 +261,7 @@ def test_conditional_format_rule():
     rule = rules[0]["rule"]
     assert rule["booleanRule"]["condition"] == {
         "type": "CUSTOM_FORMULA",
-        "values": [{"userEnteredValue": '=LOWER($F2)="fail"'}],
+        "values": [{"userEnteredValue": '=AND(LOWER($F2)="fail",N("sheetsync")=0)'}],
     }
     assert rule["booleanRule"]["format"]["backgroundColor"] == rgb("#F4CCCC")
     assert rule["booleanRule"]["format"]["textFormat"] == {"foregroundColor": rgb("#990000"), "bold": True}
@@ -343,7 +343,7 @@ def test_existing_replace_clears_in_place_and_removes_everything():
     ks = kinds(reqs)
     assert "addSheet" not in ks
     assert of_kind(reqs, "deleteProtectedRange") == [{"protectedRangeId": 1}, {"protectedRangeId": 2}]
-    assert of_kind(reqs, "deleteConditionalFormatRule") == [{"sheetId": 42, "index": 0}] * 3
+    assert of_kind(reqs, "deleteConditionalFormatRule") == [{"sheetId": 42, "index": i} for i in (2, 1, 0)]
     assert of_kind(reqs, "deleteEmbeddedObject") == [{"objectId": 900}, {"objectId": 901}]
     assert of_kind(reqs, "clearBasicFilter") == [{"sheetId": 42}]
     clear = of_kind(reqs, "updateCells")[0]
@@ -370,7 +370,8 @@ def test_existing_keep_removes_only_sheetsyncs_own_and_never_shrinks():
     )
     reqs = build([spec], {"Annotate": EXISTING})
     assert of_kind(reqs, "deleteProtectedRange") == [{"protectedRangeId": 1}]  # not the owner's lock
-    assert len(of_kind(reqs, "deleteConditionalFormatRule")) == 3
+    # only sheetsync's tagged rules go (last first, so indices stay valid); the expert's rule 1 stays
+    assert of_kind(reqs, "deleteConditionalFormatRule") == [{"sheetId": 42, "index": i} for i in (2, 0)]
     assert len(of_kind(reqs, "deleteEmbeddedObject")) == 2
     assert "clearBasicFilter" not in kinds(reqs)
     # No whole-grid clear: only the block is written.
@@ -404,7 +405,10 @@ def test_parse_metadata():
                     {"protectedRangeId": 11, "description": PROTECTION_PREFIX + "x"},
                     {"protectedRangeId": 12},
                 ],
-                "conditionalFormats": [{"ranges": []}, {"ranges": []}],
+                "conditionalFormats": [
+                    {"ranges": [], "booleanRule": {"condition": {"values": [{"userEnteredValue": "=A1"}]}}},
+                    {"ranges": []},
+                ],
                 "charts": [{"chartId": 5}],
                 "basicFilter": {"range": {"sheetId": 7}},
             },
@@ -427,7 +431,7 @@ def test_parse_metadata():
         9,
         frozen_rows=1,
         protections=((11, PROTECTION_PREFIX + "x"), (12, "")),
-        n_conditional_formats=2,
+        conditional_formulas=("=A1", ""),
         chart_ids=(5,),
         basic_filter={"range": {"sheetId": 7}},
     )

@@ -8,9 +8,10 @@ Rules that protect the expert's work:
 
 * Strings are always ``stringValue`` (never ``formulaValue``): ``=IMPORTXML(…)``, ``007``, ``TRUE`` stay text.
 * ``replace=False`` writes only the spec's blocks; every other cell keeps its value. Only the protections
-  sheetsync created (recognised by :data:`PROTECTION_PREFIX`), and the tab's conditional formats and
-  charts (sheetsync's tabs carry only sheetsync's) are removed before the spec's are added again, so
-  repeated writes never duplicate them. The grid never shrinks.
+  sheetsync created (recognised by :data:`PROTECTION_PREFIX`), the conditional-format rules it created
+  (recognised by :data:`sheetsync.layout.OWNER_TAG` in their formula) and the tab's charts are removed
+  before the spec's are added again, so repeated writes never duplicate them and the expert's own
+  highlighting stays. The grid never shrinks.
 * A new tab gets a client-chosen ``sheetId`` in its ``addSheet``, so every later request in the same batch
   can refer to it.
 """
@@ -34,6 +35,7 @@ from sheetsync.layout import (
     Style,
     TabSpec,
     Validation,
+    is_sheetsync_rule,
 )
 
 #: Descriptions of the protected ranges sheetsync creates start with this, so a later write can tell
@@ -49,7 +51,7 @@ DEFAULT_ROW_HEIGHT = 21
 METADATA_FIELDS = (
     "sheets(properties(sheetId,title,index,gridProperties),"
     "protectedRanges(protectedRangeId,description),"
-    "conditionalFormats(ranges),charts(chartId),basicFilter)"
+    "conditionalFormats(ranges,booleanRule(condition(values))),charts(chartId),basicFilter)"
 )
 
 Request = dict[str, Any]
@@ -68,10 +70,16 @@ class SheetMeta:
     frozen_cols: int = 0
     #: (protectedRangeId, description) of every protected range on the tab.
     protections: tuple[tuple[int, str], ...] = ()
-    n_conditional_formats: int = 0
+    #: The first formula of each conditional-format rule on the tab, in order ("" for non-formula rules).
+    conditional_formulas: tuple[str, ...] = ()
     chart_ids: tuple[int, ...] = ()
     #: The tab's basic filter as Google returned it (range + the expert's criteria), if any.
     basic_filter: Mapping[str, Any] | None = None
+
+
+def _rule_formula(rule: Mapping[str, Any]) -> str:
+    values = (((rule.get("booleanRule") or {}).get("condition") or {}).get("values")) or [{}]
+    return str(values[0].get("userEnteredValue", ""))
 
 
 def parse_metadata(spreadsheet: Mapping[str, Any]) -> dict[str, SheetMeta]:
@@ -94,7 +102,7 @@ def parse_metadata(spreadsheet: Mapping[str, Any]) -> dict[str, SheetMeta]:
                 for p in sheet.get("protectedRanges", []) or []
                 if "protectedRangeId" in p
             ),
-            n_conditional_formats=len(sheet.get("conditionalFormats", []) or []),
+            conditional_formulas=tuple(_rule_formula(r) for r in sheet.get("conditionalFormats", []) or []),
             chart_ids=tuple(int(c["chartId"]) for c in sheet.get("charts", []) or [] if "chartId" in c),
             basic_filter=sheet.get("basicFilter") or None,
         )
@@ -237,7 +245,7 @@ def _conditional_format_request(sheet_id: int, cf: ConditionalFormat, index: int
             "rule": {
                 "ranges": [grid_range(sheet_id, cf.range)],
                 "booleanRule": {
-                    "condition": {"type": "CUSTOM_FORMULA", "values": [{"userEnteredValue": cf.formula}]},
+                    "condition": {"type": "CUSTOM_FORMULA", "values": [{"userEnteredValue": cf.tagged_formula()}]},
                     "format": fmt,
                 },
             },
@@ -447,8 +455,10 @@ def _reset_existing(spec: TabSpec, meta: SheetMeta) -> list[Request]:
     for pid, desc in meta.protections:
         if spec.replace or desc.startswith(PROTECTION_PREFIX):
             out.append({"deleteProtectedRange": {"protectedRangeId": pid}})
-    # Rules are addressed by position: deleting index 0 n times removes them all.
-    out += [{"deleteConditionalFormatRule": {"sheetId": sid, "index": 0}}] * meta.n_conditional_formats
+    # Rules are addressed by position: delete from the last, so earlier indices stay valid. Without
+    # ``replace`` only sheetsync's (tagged) rules go; the expert's own highlighting stays.
+    doomed = [i for i, f in enumerate(meta.conditional_formulas) if spec.replace or is_sheetsync_rule(f)]
+    out += [{"deleteConditionalFormatRule": {"sheetId": sid, "index": i}} for i in reversed(doomed)]
     out += [{"deleteEmbeddedObject": {"objectId": cid}} for cid in meta.chart_ids]
     if spec.replace:
         if meta.basic_filter is not None:

@@ -10,8 +10,9 @@ Excel has no warning-only protection (sheet protection blocks sorting, filtering
 ``Protection`` specs never lock anything here: their description becomes a note (comment) by "sheetsync"
 on the range's header cell, which the expert sees on hover.
 
-A tab written by sheetsync has its data validations, conditional formats and charts owned by sheetsync:
-each write replaces them with the spec's, so repeated writes never duplicate them. Cell styles from a
+A tab written by sheetsync has its data validations and charts owned by sheetsync, and the conditional
+formats tagged with :data:`sheetsync.layout.OWNER_TAG`: each write replaces those with the spec's, so
+repeated writes never duplicate them, and rules the expert added stay. Cell styles from a
 spec are applied on top of what a cell has, so a highlight the expert added stays unless the spec sets
 the same attribute.
 
@@ -57,6 +58,7 @@ from sheetsync.layout import (
     TabSpec,
     Validation,
     column_letter,
+    is_sheetsync_rule,
 )
 
 LISTS_SHEET = "_lists"
@@ -443,7 +445,13 @@ def _apply_spec(wb: OpenpyxlWorkbook, spec: TabSpec, lists: _Lists) -> None:
     ws.data_validations = DataValidationList()
     for validation in spec.validations:
         _add_validation(ws, validation, n_cols, lists)
-    ws.conditional_formatting = ConditionalFormattingList()
+    kept = ConditionalFormattingList()  # the expert's own rules stay; sheetsync's (tagged) are replaced
+    if not spec.replace:
+        for block in ws.conditional_formatting:
+            for rule in block.rules:
+                if not any(is_sheetsync_rule(f) for f in rule.formula or []):
+                    kept.add(str(block.sqref), rule)
+    ws.conditional_formatting = kept
     for cf in spec.conditional_formats:
         _add_conditional_format(ws, cf, n_cols)
     ws._charts = []  # openpyxl has no public way to remove charts; the spec's replace ours
@@ -623,7 +631,7 @@ def _add_conditional_format(ws: Worksheet, cf: ConditionalFormat, n_cols: int) -
     if cf.color is not None or cf.bold is not None:
         font = Font(color=_argb(cf.color) if cf.color else None, bold=cf.bold)
     fill = PatternFill(fill_type="solid", start_color=_argb(cf.background), end_color=_argb(cf.background))
-    formula = cf.formula[1:] if cf.formula.startswith("=") else cf.formula
+    formula = cf.tagged_formula().removeprefix("=")
     ws.conditional_formatting.add(
         _open_range_a1(cf.range, n_cols), FormulaRule(formula=[formula], fill=fill, font=font)
     )

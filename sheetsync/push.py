@@ -178,7 +178,7 @@ def push(
     for offset, rid in enumerate(new_ids):
         by_row[used + offset] = placed[rid]
 
-    blocks = _blocks(cols, by_row, top=top, end=end, grid=grid or [])
+    blocks = _blocks(cols, by_row, top=top, end=end, first_new=used, grid=grid or [])
     specs = [
         instructions_spec(cfg, n_rows=len(in_sheet) + len(new_ids), dimensions=ds.dimensions),
         annotate_spec(cfg, cols, blocks, end, replace=parsed is None, top=top),
@@ -249,11 +249,22 @@ def _columns(ds: Dataset, parsed: ParsedAnnotate | None) -> AnnotateColumns:
 
 
 def _blocks(
-    cols: AnnotateColumns, by_row: dict[int, dict[str, CellValue]], *, top: int, end: int, grid: list[list[str]]
+    cols: AnnotateColumns,
+    by_row: dict[int, dict[str, CellValue]],
+    *,
+    top: int,
+    end: int,
+    first_new: int,
+    grid: list[list[str]],
 ) -> list[Block]:
     """One block per run of adjacent sheetsync columns, from the header down: expert columns (and any
-    column the expert added) are never inside a block, so their cells are never written."""
-    ours = sorted(cols.index(h) for h in cols.data_headers)
+    column the expert added) are never inside a block, so their cells are never written.
+
+    An existing row's id cell is never rewritten either: ids move only together with the expert's labels
+    (when the expert sorts), so even a sort landing between our read and our write cannot pair a label
+    with another row's id. Ids are written for new rows (from ``first_new``) only.
+    """
+    ours = sorted(cols.index(h) for h in cols.data_headers if h != cols.id_header)
     runs: list[list[int]] = []
     for c in ours:
         if runs and runs[-1][-1] == c - 1:
@@ -272,6 +283,10 @@ def _blocks(
             else:
                 values.append([(row.get(n) if row.get(n) != "" else None) for n in names])
         blocks.append(Block(top, run[0], values))
+    id_col = cols.index(cols.id_header)
+    blocks.append(Block(top, id_col, [[cols.id_header]]))
+    if end > first_new:
+        blocks.append(Block(first_new, id_col, [[by_row[r][cols.id_header]] for r in range(first_new, end)]))
     for name in EXPERT_HEADERS:  # their header cells only (needed on a first push or after a deleted column)
         blocks.append(Block(top, cols.index(name), [[name]]))
     return blocks

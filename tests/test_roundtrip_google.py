@@ -255,3 +255,27 @@ def test_the_experts_own_highlighting_survives_a_re_push(workspace, tmp_path, gs
     assert sum(c["type"] == "TEXT_CONTAINS" for c in conditions) == 1
     assert sum('N("sheetsync")' in c["values"][0]["userEnteredValue"] for c in conditions
                if c["type"] == "CUSTOM_FORMULA") == 4
+
+
+def test_a_sort_landing_during_a_push_never_pairs_a_label_with_another_id(workspace, tmp_path, sheets_emulator,
+                                                                         gspread_client):
+    push(workspace, tmp_path / "data.csv")
+    GoogleExpert(gspread_client).label(LABELS)
+    # the push's write is held for a moment; meanwhile the expert sorts the sheet
+    sheets_emulator.add_fault("hang", method="POST", path_contains=":batchUpdate", count=1, seconds=0.8)
+
+    def sort():
+        time.sleep(0.2)
+        GoogleExpert(gspread_client).sort_by("Critique", descending=False)
+
+    sorter = threading.Thread(target=sort)
+    sorter.start()
+    write_data(tmp_path / "data.csv", default_rows(7))
+    push(workspace, tmp_path / "data.csv")
+    sorter.join()
+    after = GoogleExpert(gspread_client).rows()
+    for rid, (verdict, critique, cause) in LABELS.items():
+        assert (after[rid]["Pass/Fail"], after[rid]["Critique"], after[rid]["Root cause"]) == (verdict, critique, cause)
+    push(workspace, tmp_path / "data.csv")  # the next push puts every input back beside its own id
+    after = GoogleExpert(gspread_client).rows()
+    assert all(after[f"r{i}"]["input"] == f"question {i}" for i in range(1, 8))

@@ -32,7 +32,7 @@ STATUS = "Status"
 HASH = "sheetsync hash"
 EXPERT_HEADERS = (VERDICT, CRITIQUE, ROOT_CAUSE, NOTES)
 
-STALE = "stale: input/output changed after it was labelled — please re-check this label"
+STALE = "stale: input/output changed after it was labelled — re-check the label, then clear this cell"
 REMOVED = "not in the latest dataset (kept, with its label)"
 
 
@@ -190,7 +190,8 @@ def instructions_spec(cfg: Config, *, n_rows: int, dimensions: list[str]) -> Tab
                      "with ;). Root causes are discovered as you go — add new ones freely."],
         [NOTES, "Anything else: doubts, ideas, questions for the engineer."],
         [STATUS, "Written by sheetsync. “stale” means the input or output changed after you labelled "
-                 "it: re-check it. Rows that left the dataset are kept with your label."],
+                 "it: re-check the label (change it if needed), then clear the Status cell. Rows that left "
+                 "the dataset are kept with your label."],
         [""],
         ["Good critique", "FAIL — The customer has a Flex fare, which allows free changes, but the assistant "
                           "quoted the €60 Standard change fee. It should have confirmed the change is free and "

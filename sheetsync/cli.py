@@ -249,6 +249,8 @@ def push(cfg, data, spreadsheet, share, sample, stratify_by, seed, focus, random
                f"{len(result.removed)} no longer in the dataset (kept)")
     if result.stale:
         click.echo("  stale (changed after labelling, marked for the expert): " + ", ".join(result.stale[:20]))
+    if result.rechecked:
+        click.echo("  re-checked by the expert (stale flag cleared): " + ", ".join(result.rechecked[:20]))
     if result.focus:
         click.echo(f"  review batch: {result.focus['flagged']} flagged by the judge, {result.focus['random']} random")
     if result.shared_with:

@@ -45,6 +45,7 @@ class PushResult:
     added: list[str] = field(default_factory=list)
     updated: int = 0
     stale: list[str] = field(default_factory=list)
+    rechecked: list[str] = field(default_factory=list)  # stale rows whose flag the expert cleared: current again
     removed: list[str] = field(default_factory=list)
     truncated: list[str] = field(default_factory=list)  # "id: column (N characters)"
     warnings: list[str] = field(default_factory=list)
@@ -135,6 +136,7 @@ def push(
         for rec in ds.frame.to_dict(orient="records")
     ]
     hashes = {r["id"]: r["content_hash"] for r in full_rows}
+    previous = {rid: row["content_hash"] for rid, row in store.rows().items()}
     for rec in frame.to_dict(orient="records"):
         rid = rec[ds.id]
         chash = hashes[rid]
@@ -149,11 +151,16 @@ def push(
         if existing is not None:
             labelled = any(existing.cells.get(h, "").strip() for h in EXPERT_HEADERS)
             old_hash = existing.cells.get(HASH, "").strip()
-            if labelled and old_hash:
-                values[HASH] = old_hash  # the content the label was given for
-                if old_hash != chash:
+            if labelled and old_hash and old_hash != chash:
+                flagged_before = previous.get(rid) == chash  # the last push already showed this content
+                if flagged_before and not existing.cells.get(STATUS, "").strip():
+                    result.rechecked.append(rid)  # the expert re-checked it and cleared the flag
+                else:
+                    values[HASH] = old_hash  # the content the label was given for
                     values[STATUS] = STALE
                     result.stale.append(rid)
+            elif labelled and old_hash:
+                values[HASH] = old_hash
             result.updated += 1
         else:
             result.added.append(rid)

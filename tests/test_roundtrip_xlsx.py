@@ -241,3 +241,31 @@ def test_the_experts_own_highlighting_survives_a_re_push(tmp_path):
              for r in cf.rules]
     assert rules.count('ISNUMBER(SEARCH("refund",$D2))') == 1
     assert sum('N("sheetsync")' in f for f in rules) == 4  # sheetsync's four, not duplicated
+
+
+def test_a_stale_label_counts_again_once_the_expert_clears_the_flag(tmp_path):
+    cfg = make_workspace(tmp_path)
+    push(cfg, tmp_path / "data.csv")
+    expert = Expert(tmp_path / "labels.xlsx")
+    expert.label(LABELS)
+    rows = default_rows()
+    rows[0]["output"] = "a better answer 1"
+    write_data(tmp_path / "data.csv", rows)
+    assert push(cfg, tmp_path / "data.csv").stale == ["r1"]
+    assert push(cfg, tmp_path / "data.csv").stale == ["r1"]  # still flagged until the expert acts
+    assert pull(cfg).stale == ["r1"]
+    assert Store.for_workspace(cfg.state_dir).fresh_labels()[1] == ["r1"]  # stale: left out of the judge
+
+    wb = openpyxl.load_workbook(tmp_path / "labels.xlsx")  # the expert re-checks r1 and clears the flag
+    ws = wb["Annotate"]
+    header = [c.value for c in ws[1]]
+    for row in ws.iter_rows(min_row=2):
+        if row[header.index("id")].value == "r1":
+            row[header.index("Status")].value = None
+    wb.save(tmp_path / "labels.xlsx")
+    result = push(cfg, tmp_path / "data.csv")
+    assert result.rechecked == ["r1"] and result.stale == []
+    pull(cfg)
+    fresh, stale = Store.for_workspace(cfg.state_dir).fresh_labels()
+    assert "r1" in fresh and stale == []
+    assert fresh["r1"].critique == LABELS["r1"][1]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,20 @@ def _targets(ws: _Workspace, split: str) -> list[str]:
     return out
 
 
+class LazyCalls:
+    """The calls for these rows, each rendered only when the runner takes it: a 50,000-row run never holds
+    50,000 prompts (with their few-shot examples) in memory at once. Sized, so progress shows a total."""
+
+    def __init__(self, ids: list[str], make: Callable[[str], llm.Call]):
+        self.ids, self.make = ids, make
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self) -> Iterator[llm.Call]:
+        return (self.make(rid) for rid in self.ids)
+
+
 def settings_for(cfg: Config, model: str | None = None, concurrency: int | None = None) -> llm.LLMSettings:
     return llm.LLMSettings(
         model=model or cfg.judge.model,
@@ -181,7 +196,7 @@ def judge(
     if not targets:
         outcome.warnings.append(f"no rows in split {split!r} to judge.")
         return outcome
-    calls = [llm.Call(rid, prompt.messages(ws.items[rid]), ANSWER_SCHEMA, "judgement") for rid in targets]
+    calls = LazyCalls(targets, lambda rid: llm.Call(rid, prompt.messages(ws.items[rid]), ANSWER_SCHEMA, "judgement"))
 
     if dry_run:
         for call in calls:

@@ -13,7 +13,7 @@ from sheetsync.dataset import write_records
 from sheetsync.errors import UserInputError
 from sheetsync.store import Label, Store
 from sheetsync.verdicts import normalize_verdict
-from sheetsync.workspace import open_store, open_workspace_workbook
+from sheetsync.workspace import existing_store, open_store, open_workspace_workbook
 
 LAYOUT_KEY = "annotate_layout"
 EXPORT_SUFFIXES = (".csv", ".jsonl", ".ndjson", ".json")
@@ -54,12 +54,13 @@ def pull(
     """Read the Annotate tab once, match rows by id and columns by header, validate and store the labels."""
     if out is not None and Path(out).suffix.lower() not in EXPORT_SUFFIXES:
         raise UserInputError(f"{out}: --out must end in .csv, .jsonl or .json.")
-    store = store or open_store(cfg)
+    store = store or existing_store(cfg)
     wb = workbook or open_workspace_workbook(cfg, store, spreadsheet, create=False)
     tab = cfg.tabs.annotate
     grid = wb.read([tab])[tab]
     if grid is None:
         raise UserInputError(f"{wb.url}: there is no “{tab}” tab. Run `sheetsync push DATA` first.")
+    store = store or open_store(cfg)  # the labels are kept from here on
     layout = store.get_meta(LAYOUT_KEY)
     id_header = json.loads(layout)["id"] if layout else cfg.columns.id
     try:

@@ -19,16 +19,23 @@ def open_store(cfg: Config) -> Store:
     return Store.for_workspace(cfg.state_dir)
 
 
-def resolve_spreadsheet(cfg: Config, store: Store, option: str | None) -> str:
+def existing_store(cfg: Config) -> Store | None:
+    """The workspace's store if a command already made one: commands that only read never leave a
+    `.sheetsync/` folder behind in a directory that is not a workspace."""
+    return open_store(cfg) if (cfg.state_dir / "state.db").exists() else None
+
+
+def resolve_spreadsheet(cfg: Config, store: Store | None, option: str | None) -> str:
     """``--spreadsheet``, else the config (or ``SHEETSYNC_SPREADSHEET``), else the one the first push used.
 
     A Google title that was already resolved (found or created via Drive) maps to the remembered id, so
     later commands skip the Drive lookup. A local path is always taken as given (the workspace may move).
     """
     name = option or cfg.spreadsheet
-    if name and not is_local(name) and name == store.get_meta(SPREADSHEET_NAME_KEY):
-        return store.get_meta(SPREADSHEET_KEY) or name
-    name = name or store.get_meta(SPREADSHEET_KEY)
+    if store is not None:
+        if name and not is_local(name) and name == store.get_meta(SPREADSHEET_NAME_KEY):
+            return store.get_meta(SPREADSHEET_KEY) or name
+        name = name or store.get_meta(SPREADSHEET_KEY)
     if not name:
         raise ConfigError(
             "no spreadsheet named: pass --spreadsheet (a Google Sheets URL, key or title, or a path ending "
@@ -37,7 +44,9 @@ def resolve_spreadsheet(cfg: Config, store: Store, option: str | None) -> str:
     return name
 
 
-def open_workspace_workbook(cfg: Config, store: Store, option: str | None, *, create: bool = True) -> Workbook:
+def open_workspace_workbook(
+    cfg: Config, store: Store | None, option: str | None, *, create: bool = True
+) -> Workbook:
     wb = open_workbook(resolve_spreadsheet(cfg, store, option), cfg, create=create)
     wb.requested_as = option or cfg.spreadsheet or ""  # type: ignore[attr-defined]
     return wb

@@ -186,3 +186,12 @@ def test_an_unwritable_file_is_a_message_not_a_traceback(tmp_path, monkeypatch):
     result = runner.invoke(cli, ["pull", "--out", "blocker/labels.csv"])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert result.stderr.startswith("Error: ") and "blocker" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["pull"], ["judge"], ["report"], ["judge", "--show-prompt", "x"],
+                                     ["auth", "check"], ["pull", "-s", "missing.xlsx"]])
+def test_read_commands_outside_a_workspace_explain_and_leave_nothing(tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, command)
+    assert result.exit_code == 2 and result.stderr.startswith("Error: ")
+    assert list(tmp_path.iterdir()) == []

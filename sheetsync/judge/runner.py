@@ -29,7 +29,7 @@ from sheetsync.judge.splits import split_of
 from sheetsync.layout import FAIL_RED, HEADER_GREY, PASS_GREEN, ConditionalFormat, Range, Style, TabSpec
 from sheetsync.metrics import agreement
 from sheetsync.store import Store
-from sheetsync.workspace import open_store, open_workspace_workbook, resolve_spreadsheet, template_text
+from sheetsync.workspace import existing_store, open_workspace_workbook, resolve_spreadsheet, template_text
 
 CHOICES = ("dev", "test", "unlabeled", "all")
 SALT_KEY = "marker_salt"
@@ -68,6 +68,13 @@ class _Workspace:
     items: dict[str, Item]  # every pushed row still in the dataset, with its current label (if fresh)
     splits: dict[str, str]  # labelled id -> split
     stale: list[str]
+
+
+def _require_store(cfg: Config, what: str) -> Store:
+    store = existing_store(cfg)
+    if store is None:
+        raise UserInputError(f"{what}: no rows in the local store. Run `sheetsync push DATA` first.")
+    return store
 
 
 def _load(cfg: Config, store: Store) -> _Workspace:
@@ -146,7 +153,7 @@ def settings_for(cfg: Config, model: str | None = None, concurrency: int | None 
 
 def show_prompt(cfg: Config, row_id: str, *, prompt_file: str | None = None) -> list[dict[str, str]]:
     """The exact messages the judge would receive for one row."""
-    store = open_store(cfg)
+    store = _require_store(cfg, "nothing to show")
     ws = _load(cfg, store)
     if row_id not in ws.items:
         raise UserInputError(f"no row with id {row_id!r} in the pushed dataset.")
@@ -171,7 +178,7 @@ def judge(
     poll_interval: float = 30.0,
 ) -> JudgeOutcome:
     """Judge the rows of ``split`` (see the module docstring) and write the Judge tab."""
-    store = store or open_store(cfg)
+    store = store or _require_store(cfg, "nothing to judge")
     batch = batch or bool(resume_batch)
     open_batch = store.get_meta(BATCH_OPEN_KEY) if batch and not resume_batch and not dry_run else None
     if open_batch:

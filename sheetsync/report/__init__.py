@@ -25,6 +25,7 @@ holds both. The choices, in one place:
 from __future__ import annotations
 
 from sheetsync.config import Config
+from sheetsync.errors import UserInputError
 from sheetsync.report.data import BLANK, LABELLED_SPLITS, dim_col, load
 from sheetsync.report.figures import METHOD, TOP_CAUSES, TREND_RUNS, compute
 from sheetsync.report.result import NotMeasurable, Report
@@ -34,7 +35,7 @@ from sheetsync.report.tabs.error_analysis import GREY_TEXT, SMALL_CELL
 from sheetsync.report.tabs.grid import NOTE_TEXT
 from sheetsync.report.tabs.meanings import MEANINGS
 from sheetsync.store import Store
-from sheetsync.workspace import open_store, open_workspace_workbook
+from sheetsync.workspace import existing_store, open_workspace_workbook
 
 __all__ = [
     "BLANK", "GREY_TEXT", "KAPPA", "LABELLED_SPLITS", "MEANINGS", "METHOD", "NA", "NOTE_TEXT", "RATE",
@@ -45,7 +46,9 @@ __all__ = [
 def report(cfg: Config, *, spreadsheet: str | None = None, store: Store | None = None,
            write: bool = True) -> Report:
     """Build the report and (``write``) put every report tab in the workbook with one write."""
-    store = store or open_store(cfg)
+    store = store or existing_store(cfg)
+    if store is None:
+        raise UserInputError("nothing to report: no rows in the local store. Run `sheetsync push DATA` first.")
     rep = build_report(cfg, store)
     if write:
         wb = open_workspace_workbook(cfg, store, spreadsheet)

@@ -14,19 +14,26 @@ match and cache whatever order the output comes back in, and identical calls are
 Paying twice is the costly mistake, so the batch ids are handed to ``store_batch_id`` the moment a batch
 exists. A process killed while it waits can be resumed with ``resume_batch_id``: the batch is polled
 and downloaded, never re-created. Only calls that batch does not cover are sent in a new one.
+
+Memory does not grow with the prompts: ``--batch`` exists for the biggest runs, whose prompts (with few-shot
+examples, ~16 KB each) would not fit in memory together. ``calls`` is iterated once; each uncached request
+line goes straight to a temporary JSONL file (one per batch file) and only small per-row bookkeeping (row
+and cache keys, results, one copy of each distinct schema) stays in memory.
 """
 
 from __future__ import annotations
 
-import io
+import contextlib
 import json
 import logging
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import IO, Any
 
+import httpx2
 import openai
 from openai.types.chat import ChatCompletion
 
@@ -44,6 +51,8 @@ MAX_BYTES_PER_BATCH = 200_000_000  # 200 MB in decimal units, to stay under the 
 BATCH_DISCOUNT = 0.5
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 TRANSFER_TIMEOUT = 600.0  # uploads and downloads of up to 200 MB need longer than one chat call
+#: What reading a file can raise: the SDK's errors, and httpx2's for a stream broken mid-way.
+DOWNLOAD_ERRORS = (openai.APIError, httpx2.HTTPError, httpx2.StreamError)
 
 
 @dataclass
@@ -90,30 +99,80 @@ def request_line(settings: llm.LLMSettings, call: llm.Call, custom_id: str) -> b
     return (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
+class _Planner:
+    """Assigns request lines to input files one at a time, within the per-file request and byte limits.
+
+    Incremental so that lines can be written to disk as they are made (see ``_Spool``); ``chunk_lines`` is
+    the same rule applied to a whole sequence.
+    """
+
+    def __init__(self, max_requests: int, max_bytes: int) -> None:
+        self.max_requests, self.max_bytes = max_requests, max_bytes
+        self.chunks: list[list[str]] = []
+        self.too_big: list[str] = []
+        self._size = 0  # bytes in the last chunk
+
+    def place(self, custom_id: str, line_size: int) -> bool:
+        """Add the id to the last file, or to a new one when that would break a limit; False if it fits none."""
+        if line_size > self.max_bytes:
+            self.too_big.append(custom_id)
+            return False
+        if not self.chunks or (
+            len(self.chunks[-1]) >= self.max_requests or self._size + line_size > self.max_bytes
+        ):
+            self.chunks.append([])
+            self._size = 0
+        self.chunks[-1].append(custom_id)
+        self._size += line_size
+        return True
+
+
 def chunk_lines(
     sizes: Iterable[tuple[str, int]], max_requests: int, max_bytes: int
 ) -> tuple[list[list[str]], list[str]]:
-    """Group ``(custom_id, line size)`` pairs into input files within the limits; also return ids too big for any.
-
-    Planning from sizes lets the caller serialise one file at a time, so memory holds at most one file's
-    worth of lines however many rows there are.
-    """
-    chunks: list[list[str]] = []
-    too_big: list[str] = []
-    current: list[str] = []
-    size = 0
+    """Group ``(custom_id, line size)`` pairs into input files within the limits; also return ids too big for any."""
+    planner = _Planner(max_requests, max_bytes)
     for custom_id, line_size in sizes:
-        if line_size > max_bytes:
-            too_big.append(custom_id)
-            continue
-        if current and (len(current) >= max_requests or size + line_size > max_bytes):
-            chunks.append(current)
-            current, size = [], 0
-        current.append(custom_id)
-        size += line_size
-    if current:
-        chunks.append(current)
-    return chunks, too_big
+        planner.place(custom_id, line_size)
+    return planner.chunks, planner.too_big
+
+
+class _Spool:
+    """Request lines written to anonymous temporary files as they are made, one file per batch.
+
+    Holding the lines (or the calls they come from) until upload would cost ~16 KB per row; on disk they cost
+    nothing in memory, and an anonymous ``TemporaryFile`` disappears even if the process is killed.
+    """
+
+    def __init__(self, max_requests: int, max_bytes: int) -> None:
+        self.planner = _Planner(max_requests, max_bytes)
+        self.files: list[IO[bytes]] = []
+        self._open = contextlib.ExitStack()  # closes (so deletes) every file, however the run ends
+
+    @property
+    def chunks(self) -> list[list[str]]:
+        return self.planner.chunks
+
+    def add(self, custom_id: str, line: bytes) -> bool:
+        """Write one line to its file; False (nothing written) if it is larger than a file may be."""
+        if not self.planner.place(custom_id, len(line)):
+            return False
+        if len(self.files) < len(self.chunks):
+            file = tempfile.TemporaryFile(prefix="sheetsync-batch-", suffix=".jsonl")  # noqa: SIM115 (closed in close())
+            self.files.append(self._open.enter_context(file))
+        self.files[-1].write(line)
+        return True
+
+    def close(self) -> None:
+        self._open.close()
+
+
+@dataclass(slots=True)
+class _Pending:
+    """What a pending cache key needs once its answer arrives: the row it was first seen on, and its schema."""
+
+    row_key: str
+    schema: int  # index into _BatchRun.schemas (all judge calls share one schema: stored once)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -135,7 +194,7 @@ def _line_error(record: dict[str, Any]) -> str:
 
 
 def _parse_success(
-    call: llm.Call, body: Any, validators: dict[str, Any]
+    schema: dict[str, Any] | None, body: Any, validators: dict[str, Any]
 ) -> tuple[dict[str, Any] | None, str, int, int]:
     """(value, text, prompt_tokens, completion_tokens) from a 200 line's body; raises ValueError with the reason.
 
@@ -152,22 +211,22 @@ def _parse_success(
         raise ValueError(e.reason) from None
     except (TypeError, ValueError, AttributeError, IndexError) as e:
         raise ValueError(f"malformed response body: {str(e)[:200]}") from None
-    if call.schema is None:
+    if schema is None:
         return None, content, prompt_tokens, completion_tokens
     try:
         value = llm.parse_json_reply(content)
     except llm.ReplyParseError:
         truncated = " (truncated: finish_reason=length)" if finish_reason == "length" else ""
         raise ValueError(f"unparsable reply{truncated}: {content[:200]}") from None
-    problem = llm.schema_errors(value, call.schema, validators)
+    problem = llm.schema_errors(value, schema, validators)
     if problem is not None:
         raise ValueError(f"reply does not match the schema: {problem[:200]}")
     return value, content, prompt_tokens, completion_tokens
 
 
-def _jsonl_records(text: str, source: str) -> Iterable[dict[str, Any]]:
+def _jsonl_records(lines: Iterable[str], source: str) -> Iterator[dict[str, Any]]:
     """Each readable JSON object of a JSONL file; broken lines are logged and skipped (their rows end as errors)."""
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
@@ -199,12 +258,24 @@ class _BatchRun:
         self.progress = progress
         self.validators: dict[str, Any] = {}
         self.covered: dict[str, set[str]] = {}  # batch id -> the pending cache keys it was sent
+        self.pending: dict[str, _Pending] = {}  # cache key -> what its answer needs, for uncached calls
+        self.schemas: list[dict[str, Any] | None] = []  # each distinct schema once
+        self._schema_ids: dict[str, int] = {}  # canonical JSON of a schema -> its index in schemas
 
     def say(self, message: str) -> None:
         """A status line on stderr (batch ids, splits, polls): the user needs the id to resume after a crash."""
         log.info(message)
         if self.progress:
             print(message, file=sys.stderr, flush=True)
+
+    def schema_id(self, schema: dict[str, Any] | None) -> int:
+        """The index of ``schema`` in ``schemas``, adding it the first time it is seen."""
+        token = json.dumps(schema, sort_keys=True, default=str)
+        index = self._schema_ids.get(token)
+        if index is None:
+            index = self._schema_ids[token] = len(self.schemas)
+            self.schemas.append(schema)
+        return index
 
     def deliver(self, result: llm.Result) -> None:
         if self.on_result is not None:
@@ -218,25 +289,26 @@ class _BatchRun:
             batch = self.client.batches.retrieve(batch_id)
         except openai.NotFoundError:
             raise UserInputError(f"batch {batch_id!r} was not found on {self.where()}.") from None
+        ids: set[str] = set()
         try:
-            text = self.client.files.content(batch.input_file_id, timeout=TRANSFER_TIMEOUT).text
-        except openai.APIError as e:
+            for record in _jsonl_records(self.file_lines(batch.input_file_id), f"batch {batch_id} input"):
+                ids.add(str(record.get("custom_id")))
+        except DOWNLOAD_ERRORS as e:
             log.warning(
                 "could not read the input file of batch %s (%s): assuming it covers every row", batch_id, e
             )
             return batch.model_dump(), None
-        ids = {str(r.get("custom_id")) for r in _jsonl_records(text, f"batch {batch_id} input")}
         return batch.model_dump(), ids
 
     def where(self) -> str:
         return llm.normalise_base_url(str(self.client.base_url))
 
-    def submit(self, chunk: list[str], pending: dict[str, llm.Call], number: int, of: int) -> str:
-        """Upload one input file and create its batch; returns the batch id."""
-        buffer = io.BytesIO(b"".join(request_line(self.settings, pending[key], key) for key in chunk))
+    def submit(self, chunk: list[str], lines: IO[bytes], number: int, of: int) -> str:
+        """Upload one input file (streamed from its temporary file) and create its batch; returns the batch id."""
+        lines.seek(0)
         try:
             file = self.client.files.create(
-                file=(f"sheetsync-batch-{number}.jsonl", buffer, "application/jsonl"),
+                file=(f"sheetsync-batch-{number}.jsonl", lines, "application/jsonl"),
                 purpose="batch",
                 timeout=TRANSFER_TIMEOUT,
             )
@@ -306,20 +378,63 @@ class _BatchRun:
         finally:
             bar.close()
 
-    def download(self, file_id: str | None, label: str) -> str:
-        if not file_id:
-            return ""
-        try:
-            return self.client.files.content(file_id, timeout=TRANSFER_TIMEOUT).text
-        except openai.APIError as e:
-            log.warning("could not download the %s file %s: %s", label, file_id, e)
-            return ""
+    def file_lines(self, file_id: str) -> Iterator[str]:
+        """The lines of a stored file, streamed: an input file holds up to 200 MB of prompts, and an output
+        file grows with the row count, so neither is read into memory whole. Raises ``DOWNLOAD_ERRORS``."""
+        with self.client.files.with_streaming_response.content(file_id, timeout=TRANSFER_TIMEOUT) as response:
+            yield from response.iter_lines()
 
     # -- results --------------------------------------------------------------------------------------
 
-    def collect(
-        self, batch: dict[str, Any], pending: dict[str, llm.Call], results: dict[str, llm.Result]
-    ) -> None:
+    def take(self, record: dict[str, Any], batch_id: str, results: dict[str, llm.Result]) -> bool:
+        """One line of an output or error file into ``results`` (and the cache); False if no pending call sent it."""
+        custom_id = str(record.get("custom_id"))
+        entry = self.pending.get(custom_id)
+        if entry is None:
+            return False  # from another run's calls (e.g. the prompt changed before resuming)
+        if custom_id in results and results[custom_id].ok:
+            return True
+        response = record.get("response") or {}
+        if response.get("status_code") == 200 and not record.get("error"):
+            try:
+                value, text, p_tok, c_tok = _parse_success(
+                    self.schemas[entry.schema], response.get("body"), self.validators
+                )
+            except ValueError as e:
+                results[custom_id] = self.failure(entry.row_key, custom_id, str(e))
+                return True
+            results[custom_id] = llm.Result(
+                key=entry.row_key,
+                value=value,
+                text=text,
+                error=None,
+                latency=0.0,
+                prompt_tokens=p_tok,
+                completion_tokens=c_tok,
+                cached=False,
+                attempts=1,
+                cache_key=custom_id,
+            )
+            if self.cache is not None:
+                self.cache.put(
+                    custom_id,
+                    {
+                        "value": value,
+                        "text": text,
+                        "prompt_tokens": p_tok,
+                        "completion_tokens": c_tok,
+                        "model": self.settings.model,
+                        "created_at": time.time(),
+                        "batch_id": batch_id,
+                    },
+                )
+        else:
+            results[custom_id] = self.failure(
+                entry.row_key, custom_id, f"batch {batch_id}: {_line_error(record)}"
+            )
+        return True
+
+    def collect(self, batch: dict[str, Any], results: dict[str, llm.Result]) -> None:
         """Turn one finished batch's files into Results (and cache entries) for the pending calls it answered."""
         batch_id, status = batch["id"], batch["status"]
         unknown = 0
@@ -327,52 +442,13 @@ class _BatchRun:
             ("output", batch.get("output_file_id")),
             ("error", batch.get("error_file_id")),
         ):
-            for record in _jsonl_records(self.download(file_id, label), f"batch {batch_id} {label}"):
-                custom_id = str(record.get("custom_id"))
-                call = pending.get(custom_id)
-                if call is None:
-                    unknown += 1  # from another run's calls (e.g. the prompt changed before resuming)
-                    continue
-                if custom_id in results and results[custom_id].ok:
-                    continue
-                response = record.get("response") or {}
-                if response.get("status_code") == 200 and not record.get("error"):
-                    try:
-                        value, text, p_tok, c_tok = _parse_success(
-                            call, response.get("body"), self.validators
-                        )
-                    except ValueError as e:
-                        results[custom_id] = self.failure(call, custom_id, str(e))
-                        continue
-                    results[custom_id] = llm.Result(
-                        key=call.key,
-                        value=value,
-                        text=text,
-                        error=None,
-                        latency=0.0,
-                        prompt_tokens=p_tok,
-                        completion_tokens=c_tok,
-                        cached=False,
-                        attempts=1,
-                        cache_key=custom_id,
-                    )
-                    if self.cache is not None:
-                        self.cache.put(
-                            custom_id,
-                            {
-                                "value": value,
-                                "text": text,
-                                "prompt_tokens": p_tok,
-                                "completion_tokens": c_tok,
-                                "model": self.settings.model,
-                                "created_at": time.time(),
-                                "batch_id": batch_id,
-                            },
-                        )
-                else:
-                    results[custom_id] = self.failure(
-                        call, custom_id, f"batch {batch_id}: {_line_error(record)}"
-                    )
+            if not file_id:
+                continue
+            try:
+                for record in _jsonl_records(self.file_lines(file_id), f"batch {batch_id} {label}"):
+                    unknown += not self.take(record, batch_id, results)
+            except DOWNLOAD_ERRORS as e:
+                log.warning("could not download the %s file %s: %s", label, file_id, e)
         if unknown:
             log.info("batch %s: %d result(s) for calls not in this run were ignored", batch_id, unknown)
         if status != "completed":
@@ -384,13 +460,14 @@ class _BatchRun:
             if messages:
                 reason += f": {messages[:300]}"
             self.say(f"Batch {batch_id} ended {status}: its unanswered rows are recorded as errors.")
-            for custom_id, call in pending.items():
-                if custom_id in self.covered.get(batch_id, ()) and custom_id not in results:
-                    results[custom_id] = self.failure(call, custom_id, reason)
+            for custom_id in self.covered.get(batch_id, ()):
+                if custom_id in self.pending and custom_id not in results:
+                    results[custom_id] = self.failure(self.pending[custom_id].row_key, custom_id, reason)
 
-    def failure(self, call: llm.Call, custom_id: str, reason: str) -> llm.Result:
+    def failure(self, row_key: str, custom_id: str, reason: str) -> llm.Result:
+        """A row error (never cached, so the next run asks again)."""
         return llm.Result(
-            key=call.key,
+            key=row_key,
             value=None,
             text=None,
             error=reason,
@@ -420,13 +497,15 @@ def run_batch(
 ) -> BatchSummary:
     """Answer ``calls`` through the Batch API, blocking until every batch has ended; see the module docstring.
 
-    Cache hits are delivered first and never sent. The rest become JSONL lines (``custom_id`` = cache key,
-    identical calls sent once), split into several batches when they exceed ``max_requests`` or ``max_bytes``
-    per file. After each batch is created, ``store_batch_id`` receives every batch id of this run so far,
-    comma-separated, and ``resume_batch_id`` accepts that same string. Every call ends as exactly one
-    ``llm.Result`` given to ``on_result``: rows that failed, expired or were cancelled carry an ``error``.
-    ``sleep`` is called between polls (tests inject one). A KeyboardInterrupt while waiting leaves the
-    batches running; resume them by id.
+    ``calls`` is iterated exactly once and never measured, so a lazy iterable or a one-shot generator is
+    fine (and keeps memory flat). Cache hits are delivered at once and never sent. The rest become JSONL
+    lines (``custom_id`` = cache key, identical calls sent once) written to temporary files (in ``TMPDIR``;
+    point it at a disk, not a RAM-backed tmpfs, for huge runs), split into several batches when they exceed
+    ``max_requests`` or ``max_bytes`` per file. After each batch is created, ``store_batch_id`` receives every
+    batch id of this run so far, comma-separated, and ``resume_batch_id`` accepts that same string. Every
+    call ends as exactly one ``llm.Result`` given to ``on_result``: rows that failed, expired or were
+    cancelled carry an ``error``. ``sleep`` is called between polls (tests inject one). A KeyboardInterrupt
+    while waiting leaves the batches running; resume them by id.
     """
     if poll_interval < 0:
         raise ConfigError(f"poll interval must be 0 or more, got {poll_interval}")
@@ -435,46 +514,59 @@ def run_batch(
     if client is None:
         client = make_sync_client(settings)
     run = _BatchRun(settings, client, cache, on_result, progress)
-    calls = list(calls)
-    keys = [llm.cache_key(settings, call) for call in calls]
-    results: dict[str, llm.Result] = {}  # cache key -> result (identical calls share one)
-    pending: dict[str, llm.Call] = {}
+    rows: list[tuple[str, str]] = []  # per input row, in order: (row key, cache key)
     served: dict[int, llm.Result] = {}  # input index -> cache hit
-    for index, (call, key) in enumerate(zip(calls, keys, strict=True)):
-        hit = cache.get(key) if cache is not None else None
-        if hit is not None:
-            served[index] = llm.cached_result(call, key, hit)
-            run.deliver(served[index])
-        else:
-            pending.setdefault(key, call)
-
+    results: dict[str, llm.Result] = {}  # cache key -> result (identical calls share one)
+    spool = _Spool(max_requests, max_bytes)
     batch_ids: list[str] = []
     try:
+        # Resumed batches are read first, so that the lines they already hold are never written or sent again.
+        resumed: list[tuple[str, str, set[str] | None]] = []  # (batch id, status, custom ids it was sent)
         for batch_id in split_ids(resume_batch_id):
             batch, ids = run.covered_ids(batch_id)
-            run.covered[batch_id] = set(pending) if ids is None else ids & set(pending)
+            resumed.append((batch_id, batch["status"], ids))
+            run.covered[batch_id] = set()
+        to_send = 0
+        # The one pass over `calls`: each Call is dropped as soon as its line is on disk.
+        for index, call in enumerate(calls):
+            key = llm.cache_key(settings, call)
+            rows.append((call.key, key))
+            if key in run.pending:
+                continue  # identical to an earlier call: that call's line answers this row too
+            hit = cache.get(key) if cache is not None else None
+            if hit is not None:
+                served[index] = llm.cached_result(call, key, hit)
+                run.deliver(served[index])
+                continue
+            run.pending[key] = _Pending(call.key, run.schema_id(call.schema))
+            holders = [batch_id for batch_id, _, ids in resumed if ids is None or key in ids]
+            for batch_id in holders:
+                run.covered[batch_id].add(key)
+            if holders:
+                continue
+            to_send += 1
+            if not spool.add(key, request_line(settings, call, key)):
+                results[key] = run.failure(
+                    call.key, key, f"request larger than a batch file may be ({max_bytes} bytes)"
+                )
+        for batch_id, status, _ in resumed:
             batch_ids.append(batch_id)
             run.say(
-                f"Resuming batch {batch_id} ({batch['status']}): {len(run.covered[batch_id])} of this run's "
-                f"{len(pending)} uncached requests are in it."
+                f"Resuming batch {batch_id} ({status}): {len(run.covered[batch_id])} of this run's "
+                f"{len(run.pending)} uncached requests are in it."
             )
+        del resumed  # the resumed input files' id sets are not needed any more
         if batch_ids:
             store_batch_id(",".join(batch_ids))
-        already = set().union(*run.covered.values()) if run.covered else set()
-        to_send = [key for key in pending if key not in already]
-        sizes = ((key, len(request_line(settings, pending[key], key))) for key in to_send)
-        chunks, too_big = chunk_lines(sizes, max_requests, max_bytes)
-        for key in too_big:
-            results[key] = run.failure(
-                pending[key], key, f"request larger than a batch file may be ({max_bytes} bytes)"
-            )
+        chunks = spool.chunks
         if len(chunks) > 1:
             run.say(
-                f"{len(to_send)} requests exceed one batch file (at most {max_requests:,} requests and "
+                f"{to_send} requests exceed one batch file (at most {max_requests:,} requests and "
                 f"{max_bytes / 1e6:g} MB each): sending {len(chunks)} batches."
             )
-        for number, chunk in enumerate(chunks, 1):
-            batch_id = run.submit(chunk, pending, number, len(chunks))
+        for number, (chunk, lines) in enumerate(zip(chunks, spool.files, strict=True), 1):
+            batch_id = run.submit(chunk, lines, number, len(chunks))
+            lines.close()  # uploaded: give its disk space back now rather than after hours of polling
             run.covered[batch_id] = set(chunk)
             batch_ids.append(batch_id)
             store_batch_id(",".join(batch_ids))
@@ -482,23 +574,24 @@ def run_batch(
         if batch_ids:
             for batch_id, batch in run.poll(batch_ids, poll_interval, sleep).items():
                 statuses[batch_id] = batch["status"]
-                run.collect(batch, pending, results)
+                run.collect(batch, results)
     finally:
+        spool.close()
         if own_client:
             client.close()
 
     requests = sum(len(run.covered.get(b, ())) for b in batch_ids)
     errors = prompt_tokens = completion_tokens = 0
     ordered: list[llm.Result] = []
-    for index, (call, key) in enumerate(zip(calls, keys, strict=True)):
+    for index, (row_key, key) in enumerate(rows):
         if index in served:
             ordered.append(served[index])
             continue
         result = results.get(key) or run.failure(
-            call, key, "no readable result for this request in the batch output"
+            row_key, key, "no readable result for this request in the batch output"
         )
-        if result.key != call.key:  # an identical call, answered by the line sent for another row
-            result = replace(result, key=call.key)
+        if result.key != row_key:  # an identical call, answered by the line sent for another row
+            result = replace(result, key=row_key)
         run.deliver(result)
         ordered.append(result)
         errors += result.error is not None
@@ -506,8 +599,8 @@ def run_batch(
         completion_tokens += result.completion_tokens
     return BatchSummary(
         results=ordered,
-        total=len(calls),
-        calls_made=len(calls) - len(served),
+        total=len(rows),
+        calls_made=len(rows) - len(served),
         requests=requests,
         cache_hits=len(served),
         errors=errors,

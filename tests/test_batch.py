@@ -2,6 +2,10 @@
 every row judged and cached, cached rows never sent, per-line and whole-batch failures recorded as row errors,
 resume by batch id without paying twice, splitting, and the CLI end to end."""
 
+import gc
+import logging
+import weakref
+
 import pytest
 from click.testing import CliRunner
 
@@ -38,13 +42,14 @@ def fake(monkeypatch):
         yield server
 
 
+def make_call(i: int, prefix: str = "row") -> llm.Call:
+    return llm.Call(f"{prefix}{i}", [{"role": "system", "content": "Judge it."},
+                                     {"role": "user", "content": f"{prefix} {i}: {'BAD' if i % 3 == 0 else 'Sure'}:"}],
+                    ANSWER_SCHEMA, "judgement")
+
+
 def make_calls(n: int, prefix: str = "row") -> list[llm.Call]:
-    return [
-        llm.Call(f"{prefix}{i}", [{"role": "system", "content": "Judge it."},
-                                  {"role": "user", "content": f"{prefix} {i}: {'BAD' if i % 3 == 0 else 'Sure'}:"}],
-                 ANSWER_SCHEMA, "judgement")
-        for i in range(n)
-    ]
+    return [make_call(i, prefix) for i in range(n)]
 
 
 def batch(calls, fake, cache=None, **kwargs) -> tuple[BatchSummary, list[str], list[llm.Result]]:
@@ -200,6 +205,46 @@ def test_large_inputs_are_split_into_several_batches(fake):
     sizes = [(f"id{i}", 40) for i in range(5)]
     chunks, too_big = chunk_lines([*sizes, ("huge", 500)], max_requests=10, max_bytes=100)
     assert chunks == [["id0", "id1"], ["id2", "id3"], ["id4"]] and too_big == ["huge"]
+
+
+def test_calls_are_iterated_once_and_each_dropped_before_the_next_is_made(fake):
+    """A one-shot generator (no len()) is enough, and run_batch does not hold the Calls: when the generator
+    runs out, before anything is uploaded, at most the last Call is still alive. Holding all of them
+    (~16 KB of prompt each) is what made --batch runs grow with the row count."""
+    made: list[weakref.ref[llm.Call]] = []
+    at_end: list[tuple[int, int]] = []  # (calls still alive, files uploaded) when the generator ran out
+
+    def one_shot():
+        for i in range(30):
+            call = make_call(i % 25)  # the last 5 repeat earlier calls: sent once, answered for both rows
+            made.append(weakref.ref(call))
+            yield call
+            del call
+        gc.collect()
+        at_end.append((sum(ref() is not None for ref in made), fake.files_uploaded))
+
+    summary, stored, seen = batch(one_shot(), fake, cache=llm.MemoryCache(), max_requests=10)
+    assert len(at_end) == 1 and at_end[0][0] <= 1 and at_end[0][1] == 0
+    assert summary.total == 30 and summary.errors == 0 and len(seen) == 30
+    assert [r.key for r in summary.results] == [f"row{i % 25}" for i in range(30)]
+    assert summary.results[29].value == summary.results[4].value
+    assert len(fake.batch_requests) == 25 and fake.batches_created == 3 and summary.requests == 25
+
+
+def test_resume_when_the_input_file_cannot_be_read_assumes_the_batch_covers_every_row(fake, caplog):
+    def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    calls, cache = make_calls(4), llm.MemoryCache()
+    with pytest.raises(KeyboardInterrupt):
+        batch(calls, fake, cache=cache, sleep=interrupt)
+    batch_id = next(iter(fake.batches))
+    del fake.files[fake.batches[batch_id]["input_file_id"]]
+    with caplog.at_level(logging.WARNING, logger="sheetsync.batch"):
+        summary, stored, _ = batch(calls, fake, cache=cache, resume_batch_id=batch_id)
+    assert "assuming it covers every row" in caplog.text
+    assert summary.errors == 0 and len(cache) == 4 and summary.requests == 4
+    assert fake.files_uploaded == 1 and stored == [batch_id]
 
 
 def test_a_server_without_the_batch_api_is_a_config_error(fake):

@@ -99,6 +99,10 @@ def warn(message: str) -> None:
     click.secho(f"Warning: {message}", err=True, fg="yellow")
 
 
+def _cost(usd: float | None) -> str:
+    return f"${usd:.4f}" if usd is not None else "unknown (add the model to [prices])"
+
+
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
@@ -161,7 +165,7 @@ def generate(cfg, dims_path, per_tuple, tuples, model, out, dry_run, seed, json_
     if json_:
         print_json(r.to_dict())
         return
-    cost = f"${r.estimated_cost:.4f}" if r.estimated_cost is not None else "unknown (add the model to [prices])"
+    cost = _cost(r.estimated_cost)
     if r.dry_run:
         click.echo(f"Dry run: {r.n_tuples} tuples x {r.per_tuple} inputs with {r.model}: {r.calls_needed} calls "
                    f"needed ({r.n_tuples - r.calls_needed} cached), ~{r.estimated_prompt_tokens:,} prompt + "
@@ -328,7 +332,7 @@ def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prom
     if json_:
         print_json(out.to_dict())
         return
-    cost = f"${out.estimated_cost:.4f}" if out.estimated_cost is not None else "unknown (add the model to [prices])"
+    cost = _cost(out.estimated_cost)
     if out.dry_run:
         click.echo(f"Dry run on {split}: {out.n_rows} rows, {out.calls_needed} calls needed "
                    f"({out.n_rows - out.calls_needed} cached), ~{out.estimated_prompt_tokens:,} prompt tokens, "

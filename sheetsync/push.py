@@ -36,6 +36,7 @@ from sheetsync.store import Store
 from sheetsync.workspace import open_store, open_workspace_workbook, remember_spreadsheet
 
 LAYOUT_KEY = "annotate_layout"
+STALE_KEY = "stale_ids"  # the rows the last push flagged: an empty Status cell there means "re-checked"
 
 
 @dataclass
@@ -136,7 +137,7 @@ def push(
         for rec in ds.frame.to_dict(orient="records")
     ]
     hashes = {r["id"]: r["content_hash"] for r in full_rows}
-    previous = {rid: row["content_hash"] for rid, row in store.rows().items()}
+    flagged_before = set(json.loads(store.get_meta(STALE_KEY) or "[]"))  # shown as stale by the last push
     for rec in frame.to_dict(orient="records"):
         rid = rec[ds.id]
         chash = hashes[rid]
@@ -152,8 +153,7 @@ def push(
             labelled = any(existing.cells.get(h, "").strip() for h in EXPERT_HEADERS)
             old_hash = existing.cells.get(HASH, "").strip()
             if labelled and old_hash and old_hash != chash:
-                flagged_before = previous.get(rid) == chash  # the last push already showed this content
-                if flagged_before and not existing.cells.get(STATUS, "").strip():
+                if rid in flagged_before and not existing.cells.get(STATUS, "").strip():
                     result.rechecked.append(rid)  # the expert re-checked it and cleared the flag
                 else:
                     values[HASH] = old_hash  # the content the label was given for
@@ -195,6 +195,7 @@ def push(
     store.set_meta(LAYOUT_KEY, json.dumps({"id": ds.id, "input": ds.input, "output": ds.output,
                                            "context": ds.context, "dimensions": ds.dimensions}))
     store.save_rows(full_rows, present_ids=dataset_ids)
+    store.set_meta(STALE_KEY, json.dumps(result.stale))
     if share:
         wb.share(list(share))
         result.shared_with = list(share)

@@ -279,3 +279,7 @@ def test_a_sort_landing_during_a_push_never_pairs_a_label_with_another_id(worksp
     push(workspace, tmp_path / "data.csv")  # the next push puts every input back beside its own id
     after = GoogleExpert(gspread_client).rows()
     assert all(after[f"r{i}"]["input"] == f"question {i}" for i in range(1, 8))
+    # and each label that sat beside another row's text for a moment is flagged for the expert to re-check:
+    # sorted by critique ("Correct…" r1, "Good." r4, "Ignored…" r3, "Quoted…" r2), only r2 and r4 moved
+    flagged = sorted(rid for rid, row in after.items() if row["Status"].startswith("stale"))
+    assert flagged == ["r2", "r4"]

@@ -137,7 +137,8 @@ def push(
         for rec in ds.frame.to_dict(orient="records")
     ]
     hashes = {r["id"]: r["content_hash"] for r in full_rows}
-    flagged_before = set(json.loads(store.get_meta(STALE_KEY) or "[]"))  # shown as stale by the last push
+    # id -> the content the last push showed with a stale flag: clearing the flag confirms that content only
+    flagged_before: dict[str, str] = json.loads(store.get_meta(STALE_KEY) or "{}")
     for rec in frame.to_dict(orient="records"):
         rid = rec[ds.id]
         chash = hashes[rid]
@@ -153,7 +154,7 @@ def push(
             labelled = any(existing.cells.get(h, "").strip() for h in EXPERT_HEADERS)
             old_hash = existing.cells.get(HASH, "").strip()
             if labelled and old_hash and old_hash != chash:
-                if rid in flagged_before and not existing.cells.get(STATUS, "").strip():
+                if flagged_before.get(rid) == chash and not existing.cells.get(STATUS, "").strip():
                     result.rechecked.append(rid)  # the expert re-checked it and cleared the flag
                 else:
                     values[HASH] = old_hash  # the content the label was given for
@@ -195,7 +196,7 @@ def push(
     store.set_meta(LAYOUT_KEY, json.dumps({"id": ds.id, "input": ds.input, "output": ds.output,
                                            "context": ds.context, "dimensions": ds.dimensions}))
     store.save_rows(full_rows, present_ids=dataset_ids)
-    store.set_meta(STALE_KEY, json.dumps(result.stale))
+    store.set_meta(STALE_KEY, json.dumps({rid: hashes[rid] for rid in result.stale}))
     if share:
         wb.share(list(share))
         result.shared_with = list(share)

@@ -269,3 +269,24 @@ def test_a_stale_label_counts_again_once_the_expert_clears_the_flag(tmp_path):
     fresh, stale = Store.for_workspace(cfg.state_dir).fresh_labels()
     assert "r1" in fresh and stale == []
     assert fresh["r1"].critique == LABELS["r1"][1]
+
+
+def test_clearing_a_flag_confirms_only_the_content_it_was_shown_for(tmp_path):
+    cfg = make_workspace(tmp_path)
+    push(cfg, tmp_path / "data.csv")
+    Expert(tmp_path / "labels.xlsx").label(LABELS)
+    rows = default_rows()
+    rows[0]["output"] = "a second answer 1"
+    write_data(tmp_path / "data.csv", rows)
+    assert push(cfg, tmp_path / "data.csv").stale == ["r1"]
+    wb = openpyxl.load_workbook(tmp_path / "labels.xlsx")  # the expert clears the flag…
+    ws = wb["Annotate"]
+    header = [c.value for c in ws[1]]
+    for row in ws.iter_rows(min_row=2):
+        if row[header.index("id")].value == "r1":
+            row[header.index("Status")].value = None
+    wb.save(tmp_path / "labels.xlsx")
+    rows[0]["output"] = "a third answer 1"  # …but the output changed again before the next push
+    write_data(tmp_path / "data.csv", rows)
+    result = push(cfg, tmp_path / "data.csv")
+    assert result.stale == ["r1"] and result.rechecked == []

@@ -5,7 +5,6 @@ and no label is ever lost or changed."""
 import os
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -196,22 +195,27 @@ def test_persistent_failure_is_a_clear_error_with_nothing_half_written(workspace
     assert GoogleExpert(gspread_client).grid() == before  # nothing half-written
 
 
-def test_expert_typing_during_a_push_is_kept(workspace, tmp_path, sheets_emulator, gspread_client):
+def between_read_and_write(monkeypatch, action):
+    """Run ``action`` (the expert, in the web UI) after the push has read the sheet and before it writes:
+    the race window, made deterministic."""
+    from sheetsync.backends.google import GoogleWorkbook
+
+    original = GoogleWorkbook.write
+
+    def write(self, specs):
+        action()
+        return original(self, specs)
+
+    monkeypatch.setattr(GoogleWorkbook, "write", write)
+
+
+def test_expert_typing_during_a_push_is_kept(workspace, tmp_path, gspread_client, monkeypatch):
     push(workspace, tmp_path / "data.csv")
-    expert = GoogleExpert(gspread_client)
-    expert.label(LABELS)
-    # the push's write is held for a moment; meanwhile the expert labels r5
-    sheets_emulator.add_fault("hang", method="POST", path_contains=":batchUpdate", count=1, seconds=0.8)
-
-    def type_label():
-        time.sleep(0.2)
-        GoogleExpert(gspread_client).label({"r5": ("Fail", "Typed while sheetsync was pushing, must survive.", "")})
-
-    typist = threading.Thread(target=type_label)
-    typist.start()
+    GoogleExpert(gspread_client).label(LABELS)
+    between_read_and_write(monkeypatch, lambda: GoogleExpert(gspread_client).label(
+        {"r5": ("Fail", "Typed while sheetsync was pushing, must survive.", "")}))
     write_data(tmp_path / "data.csv", default_rows(7))
     push(workspace, tmp_path / "data.csv")
-    typist.join()
     after = GoogleExpert(gspread_client).rows()
     assert after["r5"]["Critique"] == "Typed while sheetsync was pushing, must survive."
     assert all(after[rid]["Critique"] == LABELS[rid][1] for rid in LABELS)
@@ -257,22 +261,14 @@ def test_the_experts_own_highlighting_survives_a_re_push(workspace, tmp_path, gs
                if c["type"] == "CUSTOM_FORMULA") == 4
 
 
-def test_a_sort_landing_during_a_push_never_pairs_a_label_with_another_id(workspace, tmp_path, sheets_emulator,
-                                                                         gspread_client):
+def test_a_sort_landing_during_a_push_never_pairs_a_label_with_another_id(workspace, tmp_path, gspread_client,
+                                                                         monkeypatch):
     push(workspace, tmp_path / "data.csv")
     GoogleExpert(gspread_client).label(LABELS)
-    # the push's write is held for a moment; meanwhile the expert sorts the sheet
-    sheets_emulator.add_fault("hang", method="POST", path_contains=":batchUpdate", count=1, seconds=0.8)
-
-    def sort():
-        time.sleep(0.2)
-        GoogleExpert(gspread_client).sort_by("Critique", descending=False)
-
-    sorter = threading.Thread(target=sort)
-    sorter.start()
     write_data(tmp_path / "data.csv", default_rows(7))
-    push(workspace, tmp_path / "data.csv")
-    sorter.join()
+    with monkeypatch.context() as m:
+        between_read_and_write(m, lambda: GoogleExpert(gspread_client).sort_by("Critique", descending=False))
+        push(workspace, tmp_path / "data.csv")
     after = GoogleExpert(gspread_client).rows()
     for rid, (verdict, critique, cause) in LABELS.items():
         assert (after[rid]["Pass/Fail"], after[rid]["Critique"], after[rid]["Root cause"]) == (verdict, critique, cause)

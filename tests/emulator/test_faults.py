@@ -52,7 +52,7 @@ def test_hang_past_client_timeout_and_drop(sheets_emulator):
     started = time.monotonic()
     with pytest.raises(RetriesExhaustedError, match="failed 2 time"):
         sh.sheet1.get_all_values()
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 1.8  # gave up at the client's timeouts, not after the 2 x 1 s hangs
     sheets_emulator.add_fault("drop", path_contains="/values/")
     assert sh.sheet1.get_all_values() == [[]]  # dropped once, retried
     assert [e.fault for e in sheets_emulator.request_log if e.fault][-1] == "drop"

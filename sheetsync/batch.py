@@ -99,11 +99,10 @@ def request_line(settings: llm.LLMSettings, call: llm.Call, custom_id: str) -> b
     return (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
-class _Planner:
+class FilePlanner:
     """Assigns request lines to input files one at a time, within the per-file request and byte limits.
 
-    Incremental so that lines can be written to disk as they are made (see ``_Spool``); ``chunk_lines`` is
-    the same rule applied to a whole sequence.
+    Incremental so that lines can be written to disk as they are made (see ``_Spool``).
     """
 
     def __init__(self, max_requests: int, max_bytes: int) -> None:
@@ -127,16 +126,6 @@ class _Planner:
         return True
 
 
-def chunk_lines(
-    sizes: Iterable[tuple[str, int]], max_requests: int, max_bytes: int
-) -> tuple[list[list[str]], list[str]]:
-    """Group ``(custom_id, line size)`` pairs into input files within the limits; also return ids too big for any."""
-    planner = _Planner(max_requests, max_bytes)
-    for custom_id, line_size in sizes:
-        planner.place(custom_id, line_size)
-    return planner.chunks, planner.too_big
-
-
 class _Spool:
     """Request lines written to anonymous temporary files as they are made, one file per batch.
 
@@ -145,7 +134,7 @@ class _Spool:
     """
 
     def __init__(self, max_requests: int, max_bytes: int) -> None:
-        self.planner = _Planner(max_requests, max_bytes)
+        self.planner = FilePlanner(max_requests, max_bytes)
         self.files: list[IO[bytes]] = []
         self._open = contextlib.ExitStack()  # closes (so deletes) every file, however the run ends
 

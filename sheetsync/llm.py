@@ -553,6 +553,14 @@ class _Runner:
         level = state.level
         tentative = False  # downgraded for this row on a vague 400; promoted to the run only if it then works
         attempts = failures = prompt_tokens = completion_tokens = 0
+
+        def finished(value: dict[str, Any] | None, text: str | None, error: str | None) -> Result:
+            return Result(
+                key=call.key, value=value, text=text, error=error, latency=time.perf_counter() - started,
+                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cached=False,
+                attempts=attempts, cache_key=key,
+            )
+
         while True:
             level = max(level, state.level)
             attempts += 1
@@ -600,18 +608,7 @@ class _Runner:
             else:
                 if tentative:
                     state.downgrade(level)
-                return Result(
-                    key=call.key,
-                    value=value,
-                    text=content,
-                    error=None,
-                    latency=time.perf_counter() - started,
-                    prompt_tokens=prompt_tokens,
-                    completion_tokens=completion_tokens,
-                    cached=False,
-                    attempts=attempts,
-                    cache_key=key,
-                )
+                return finished(value, content, None)
             if isinstance(outcome, RetryableFailure) and failures < settings.max_retries:
                 delay = outcome.delay
                 if delay is None:
@@ -621,18 +618,7 @@ class _Runner:
                 await self.sleep(delay)
                 continue
             reason = outcome.reason if attempts == 1 else f"{outcome.reason} (after {attempts} attempts)"
-            return Result(
-                key=call.key,
-                value=None,
-                text=None,
-                error=reason,
-                latency=time.perf_counter() - started,
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-                cached=False,
-                attempts=attempts,
-                cache_key=key,
-            )
+            return finished(None, None, reason)
 
     def parse(self, call: Call, content: str, finish_reason: str | None) -> dict[str, Any] | None:
         if call.schema is None:

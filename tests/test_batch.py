@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from sheetsync import llm
-from sheetsync.batch import BatchSummary, chunk_lines, request_line, run_batch
+from sheetsync.batch import BatchSummary, FilePlanner, request_line, run_batch
 from sheetsync.cli import cli
 from sheetsync.errors import ConfigError, UserInputError
 from sheetsync.judge import judge, split_of
@@ -202,9 +202,10 @@ def test_large_inputs_are_split_into_several_batches(fake):
     by_size, _, _ = batch([*small, huge], fake, max_bytes=one_line + 10)  # room for one small line per file
     assert len(by_size.batch_ids) == 2 and [r.ok for r in by_size.results] == [True, True, False]
     assert "larger than a batch file" in by_size.results[2].error
-    sizes = [(f"id{i}", 40) for i in range(5)]
-    chunks, too_big = chunk_lines([*sizes, ("huge", 500)], max_requests=10, max_bytes=100)
-    assert chunks == [["id0", "id1"], ["id2", "id3"], ["id4"]] and too_big == ["huge"]
+    planner = FilePlanner(max_requests=10, max_bytes=100)
+    placed = [planner.place(custom_id, size) for custom_id, size in [*((f"id{i}", 40) for i in range(5)), ("huge", 500)]]
+    assert placed == [True] * 5 + [False]
+    assert planner.chunks == [["id0", "id1"], ["id2", "id3"], ["id4"]] and planner.too_big == ["huge"]
 
 
 def test_calls_are_iterated_once_and_each_dropped_before_the_next_is_made(fake):

@@ -17,7 +17,6 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sheetsync import llm
@@ -320,6 +319,3 @@ def judge_tab(cfg: Config, ws: _Workspace, store: Store) -> TabSpec:
         basic_filter=Range(0, 0, n, len(header)),
     )
 
-
-def prompt_path(cfg: Config) -> Path:
-    return cfg.path(cfg.judge.prompt)

@@ -141,6 +141,10 @@ class TabSpec:
     ``replace=True`` rebuilds the tab from scratch (all old values and formatting go; report tabs).
     ``replace=False`` writes only ``blocks`` and re-applies the formatting, so cells sheetsync does not
     own (the expert's labels) are never part of the write.
+
+    ``append_rows`` are rows (from column 0; ``None`` leaves a cell empty) added below the last row that
+    holds any value *when the write is applied*, not at a position read earlier: a row the expert typed
+    or inserted meanwhile is never overwritten by, or paired with, an appended row.
     """
 
     title: str
@@ -161,6 +165,7 @@ class TabSpec:
     basic_filter: Range | None = None
     tab_color: str | None = None
     index: int | None = None  # position among the tabs
+    append_rows: list[list[CellValue]] = field(default_factory=list)
 
     @classmethod
     def table(cls, title: str, rows: list[list[CellValue]], **kw) -> TabSpec:

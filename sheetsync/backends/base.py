@@ -7,12 +7,22 @@ round trip, so the number of API requests a command makes is visible in the code
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sheetsync.layout import TabSpec
 
 Grid = list[list[str]]
 """A tab's values as text, row by row, as a person sees them (ragged: trailing empty cells may be absent)."""
+
+
+@dataclass(frozen=True)
+class ColumnsRead:
+    """Part of one tab, as :meth:`Workbook.read_columns` returns it: the first rows in full (where the
+    header row is looked for) and a few whole columns, so a step reads only the columns it needs."""
+
+    head: Grid  # the tab's first ``head_rows`` rows, every column (ragged, like ``Grid``)
+    columns: dict[int, list[str]]  # 0-based column index -> that column's text from row 0 down, trailing "" trimmed
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,20 @@ class Workbook(ABC):
         ``with_layout=True`` also remembers what is needed to rewrite these tabs' formatting later
         (protections, conditional formats, charts…) in the same single read, for a following ``write``.
         """
+
+    def read_columns(self, title: str, columns: Sequence[int], *, head_rows: int = 20) -> ColumnsRead | None:
+        """ONE read of a tab's first ``head_rows`` rows and of whole ``columns``; ``None`` if there is no such
+        tab. This default reads the whole tab; backends override it to move only the bytes asked for."""
+        grid = self.read([title])[title]
+        if grid is None:
+            return None
+        cols: dict[int, list[str]] = {}
+        for c in dict.fromkeys(columns):
+            values = [row[c] if c < len(row) else "" for row in grid]
+            while values and values[-1] == "":
+                values.pop()
+            cols[c] = values
+        return ColumnsRead(head=[list(r) for r in grid[:head_rows]], columns=cols)
 
     @abstractmethod
     def write(self, specs: list[TabSpec]) -> None:

@@ -78,6 +78,8 @@ class Google:
     credentials: str = ""
     oauth_client: str = ""
     timeout: float = 30.0
+    #: The largest request body a write sends; Google refuses over 10 MiB and recommends at most 2 MB.
+    max_request_bytes: int = 2_000_000
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ def test_push_builds_the_annotate_tab(tmp_path):
     ws = wb["Annotate"]
     header = [c.value for c in ws[1]]
     assert header[:5] == ["id", "feature", "tier", "input", "output"]
-    assert header[-5:] == ["Pass/Fail", "Critique", "Root cause", "Notes", "sheetsync hash"]
+    assert header[-5:] == ["Pass/Fail", "Critique", "Root cause", "Notes", "sheetsync key"]
     assert ws.freeze_panes == "B2"
     formulas = [dv.formula1 for dv in ws.data_validations.dataValidation]
     assert '"Pass,Fail"' in formulas

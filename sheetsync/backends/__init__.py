@@ -23,7 +23,7 @@ def open_workbook(spreadsheet: str, cfg: Config, *, create: bool = True) -> Work
         return XlsxWorkbook(cfg.path(spreadsheet))
     from sheetsync.backends.google import open_google_workbook
 
-    return open_google_workbook(
+    wb = open_google_workbook(
         spreadsheet,
         credentials_file=str(cfg.path(cfg.google.credentials)) if cfg.google.credentials else None,
         oauth_client_file=str(cfg.path(cfg.google.oauth_client)) if cfg.google.oauth_client else None,
@@ -31,3 +31,5 @@ def open_workbook(spreadsheet: str, cfg: Config, *, create: bool = True) -> Work
         create=create,
         timeout=cfg.google.timeout,
     )
+    wb.max_request_bytes = cfg.google.max_request_bytes
+    return wb

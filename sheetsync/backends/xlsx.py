@@ -429,10 +429,18 @@ def _put(cell: Cell, value: Any, tab: str) -> None:
 
 def _apply_spec(wb: OpenpyxlWorkbook, spec: TabSpec, lists: _Lists) -> None:
     ws = _prepare_sheet(wb, spec)
+    for c in sorted(set(spec.insert_columns), reverse=True):  # right to left: positions stay valid
+        ws.insert_cols(c + 1, spec.insert_columns.count(c))
     for block in spec.blocks:
         for i, row in enumerate(block.values):
             for j, value in enumerate(row):
                 _put(ws.cell(row=block.row + i + 1, column=block.col + j + 1), value, spec.title)
+    if spec.append_rows:
+        first = _last_row_with_data(ws) + 1
+        for i, row in enumerate(spec.append_rows):
+            for j, value in enumerate(row):
+                if value is not None:
+                    _put(ws.cell(row=first + i, column=j + 1), value, spec.title)
 
     # The spec's grid, not openpyxl's max_row: some writers leave styled empty cells far down a sheet,
     # and styling a million rows would take minutes. The workflow sized the grid from its read.
@@ -464,6 +472,14 @@ def _apply_spec(wb: OpenpyxlWorkbook, spec: TabSpec, lists: _Lists) -> None:
         ws.auto_filter.ref = _a1(r0, c0, r1, c1)
     if spec.tab_color is not None:
         ws.sheet_properties.tabColor = _argb(spec.tab_color)
+
+
+def _last_row_with_data(ws: Worksheet) -> int:
+    """1-based number of the last row holding any value (0 for an empty tab): where appended rows go."""
+    for r in range(ws.max_row, 0, -1):
+        if any(cell.value not in (None, "") for cell in ws[r]):
+            return r
+    return 0
 
 
 def _prepare_sheet(wb: OpenpyxlWorkbook, spec: TabSpec) -> Worksheet:

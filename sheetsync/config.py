@@ -78,6 +78,14 @@ class Google:
     credentials: str = ""
     oauth_client: str = ""
     timeout: float = 30.0
+    #: Drive folder (URL or id) new spreadsheets are created in: a service account has no Drive storage
+    #: of its own, so it must create inside a shared drive (google-reality.md "service accounts").
+    folder: str = ""
+    #: Client-side pacing; Google allows 60 of each per minute per user (sheets/api/limits). 0 = off.
+    reads_per_minute: int = 60
+    writes_per_minute: int = 60
+    #: Seconds one request may wait in total for a spent per-minute quota (429) before giving up.
+    quota_wait_max: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -177,11 +185,29 @@ def _build(data: dict[str, Any], env: dict[str, str | None], root: Path, source:
     unknown = set(data) - set(_SECTIONS) - {"spreadsheet", "prices"}
     if unknown:
         raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}.")
+    _check_google(sections["google"], where)
     cfg = Config(root=root, spreadsheet=str(spreadsheet or ""), prices=prices, source=source, **sections)
     total = cfg.judge.train + cfg.judge.dev + cfg.judge.test
     if abs(total - 1.0) > 1e-6 or min(cfg.judge.train, cfg.judge.dev, cfg.judge.test) < 0:
         raise ConfigError(f"{where}: [judge] train + dev + test must be non-negative and add up to 1 (got {total:g}).")
     return cfg
+
+
+#: [google] numbers and their allowed ranges (inclusive), with why: a request timeout of 0 would fail
+#: every call; more than 10,000 requests a minute is beyond any Google quota tier.
+_GOOGLE_RANGES = {
+    "timeout": (0.5, 3600.0),
+    "reads_per_minute": (0, 10_000),
+    "writes_per_minute": (0, 10_000),
+    "quota_wait_max": (0.0, 3600.0),
+}
+
+
+def _check_google(google: Google, where: str) -> None:
+    for key, (low, high) in _GOOGLE_RANGES.items():
+        value = getattr(google, key)
+        if not low <= value <= high:
+            raise ConfigError(f"{where}: [google] {key} = {value!r} is out of range: use {low:g} to {high:g}.")
 
 
 def _coerce(cls: type, values: dict[str, Any], where: str, section: str) -> Any:
@@ -200,8 +226,12 @@ def _coerce(cls: type, values: dict[str, Any], where: str, section: str) -> Any:
             elif isinstance(current, bool):
                 out[key] = value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
             elif isinstance(current, int):
+                if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                    raise TypeError("expected a whole number")
                 out[key] = int(value)
             elif isinstance(current, float):
+                if isinstance(value, bool):
+                    raise TypeError("expected a number")
                 out[key] = float(value)
             else:
                 if not isinstance(value, str):

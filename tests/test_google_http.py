@@ -36,7 +36,7 @@ class FakeTime:
 @pytest.fixture
 def fake_time(sheets_emulator) -> FakeTime:
     t = FakeTime()
-    sheets_emulator.controls.clock = t.clock  # the emulator's quota windows run on the same clock
+    sheets_emulator.quotas.clock = t.clock  # the emulator's quota buckets run on the same clock
     return t
 
 
@@ -116,6 +116,56 @@ def test_reads_and_writes_are_classified_as_google_counts_them(sheets_emulator, 
     assert {k for _, _, k in seen} == {"read", "write", "drive"}
     for method, path, kind in seen:
         assert request_kind(method, f"http://h{path}") == kind, (method, path)
+
+
+# ------------------------------------------------------------------------------------ backoff on 429
+
+
+def test_a_429_without_retry_after_backs_off_until_the_window_refills(sheets_emulator, fake_time):
+    """Google's per-minute quota sends no Retry-After: the waits grow exponentially and add up to more
+    than what is left of the minute, so the request gets through instead of failing after ~15 s."""
+    client, notes = paced_client(sheets_emulator, fake_time, pace=False)
+    sh = client.create("Backoff")
+    sheets_emulator.set_quotas(read_per_minute=5)  # window refill, no Retry-After: Google's shape
+    start = fake_time.now
+    for _ in range(6):
+        client.http_client.values_get(sh.id, "Sheet1!A1")
+    log = sheets_emulator.request_log
+    assert [e.status for e in log if e.kind == "read"][:5] == [200] * 5
+    refused = [e for e in log if e.status == 429]
+    assert refused and log[-1].status == 200
+    assert fake_time.now - start >= 60  # outlasted the window
+    assert len(fake_time.sleeps) == len(refused) <= 7  # a handful of growing waits, not a flood
+    assert all(b > a / 2 for a, b in zip(fake_time.sleeps, fake_time.sleeps[1:], strict=False))
+    assert len(notes) == len(refused)
+    assert notes[0].startswith("Waiting ") and "per-minute quota for read requests to refill" in notes[0]
+    assert "[google] quota_wait_max" in notes[0]
+
+
+def test_a_quota_that_never_refills_gives_up_after_quota_wait_max(sheets_emulator, fake_time):
+    client, notes = paced_client(sheets_emulator, fake_time, pace=False, quota_wait_max=100)
+    sh = client.create("Never")
+    sheets_emulator.set_quotas(write_per_minute=0)
+    with pytest.raises(RetriesExhaustedError) as info:
+        client.http_client.values_update(sh.id, "Sheet1!A1", params={"valueInputOption": "RAW"},
+                                         body={"values": [["x"]]})
+    assert sum(fake_time.sleeps) == pytest.approx(100)  # the whole budget, and not a second more
+    message = str(info.value)
+    assert "per-minute quota for write requests was used up (HTTP 429)" in message
+    assert "still after waiting 100s" in message and "[google] quota_wait_max" in message
+    assert info.value.status == 429 and info.value.attempts == len(fake_time.sleeps) + 1
+
+
+def test_the_cli_says_on_stderr_that_it_waits_for_the_quota(sheets_emulator, gspread_client, tmp_path, monkeypatch):
+    key = gspread_client.create("Waiting").id
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SHEETS_EMULATOR_HOST", sheets_emulator.address)
+    monkeypatch.setenv("SHEETSYNC_GOOGLE_QUOTA_WAIT_MAX", "0.05")  # the test waits 50 ms, for real
+    sheets_emulator.add_fault("429", method="GET", path_contains=key)
+    result = CliRunner().invoke(cli, ["auth", "check", "--spreadsheet", key])
+    assert result.exit_code == 0, result.output
+    assert "Waiting 0.1s for the emulator's" in result.stderr and "read requests to refill" in result.stderr
+    assert "reachable: yes" in result.stdout and "Waiting" not in result.stdout
 
 
 # --------------------------------------------------------------------------------- what may be repeated

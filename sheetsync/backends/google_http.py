@@ -212,8 +212,8 @@ class SheetsyncHTTPClient(HTTPClient):
                 if left <= 0 or delay > left:
                     raise self._quota_exhausted(method, url, kind, attempt, status, quota_waited, last)
                 self.notify(
-                    f"Waiting {delay:.0f}s for {_quota_name(kind, status, self.emulator_host)} to refill "
-                    f"(HTTP {status}; waited {quota_waited:.0f}s so far, at most {self.quota_wait_max:.0f}s: "
+                    f"Waiting {_secs(delay)} for {_quota_name(kind, status, self.emulator_host)} to refill "
+                    f"(HTTP {status}; waited {_secs(quota_waited)} so far, at most {_secs(self.quota_wait_max)}: "
                     "[google] quota_wait_max)."
                 )
                 self.sleep(delay)
@@ -240,7 +240,7 @@ class SheetsyncHTTPClient(HTTPClient):
             self._pacing_announced.add(kind)
             self.notify(
                 f"Pacing {kind} requests to {self.pacer.limit(kind)} a minute, Google's per-user quota "
-                f"([google] {kind}s_per_minute): waiting {wait:.0f}s."
+                f"([google] {kind}s_per_minute): waiting {_secs(wait)}."
             )
         self.pacer.sleep(wait)
 
@@ -268,7 +268,7 @@ class SheetsyncHTTPClient(HTTPClient):
         name = _quota_name(kind, status, self.emulator_host)
         return RetriesExhaustedError(
             f"{method.upper()} {endpoint} was refused {attempt} time(s) because {name} was used up "
-            f"(HTTP {status}), still after waiting {waited:.0f}s. Another program or command may be using "
+            f"(HTTP {status}), still after waiting {_secs(waited)}. Another program or command may be using "
             "the same account's quota: wait a minute and run the command again, or raise "
             "[google] quota_wait_max.",
             attempts=attempt,
@@ -299,6 +299,10 @@ def _quota_name(kind: str, status: int | None, emulator_host: str | None) -> str
     if kind == DRIVE:
         return f"{owner} Drive rate limit"
     return f"{owner} per-minute quota for {kind} requests"
+
+
+def _secs(seconds: float) -> str:
+    return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
 
 
 def _short(err: BaseException) -> str:

@@ -186,10 +186,10 @@ def test_outage_pauses_the_run_and_resumes_without_errors() -> None:
 
 def test_outage_that_lasts_stops_the_run_with_a_resumable_message() -> None:
     fake = FakeOpenAI().start()
-    delivered: list[str] = []
+    delivered: list[Any] = []
 
     def on_result(result: Any) -> None:
-        delivered.append(result.key)
+        delivered.append(result)
         if len(delivered) == 2:
             fake.close()
 
@@ -197,7 +197,8 @@ def test_outage_that_lasts_stops_the_run_with_a_resumable_message() -> None:
     cache = MemoryCache()
     with pytest.raises(ServerUnavailable, match="did not answer for 0.5s.*run the same command again"):
         go(make_calls(8), settings, sleep=asyncio.sleep, on_result=on_result, cache=cache, notify=lambda m: None)
-    assert len(delivered) == 2 and len(cache) == 2  # nothing after the outage was recorded as an error
+    # the answers that made it are kept; nothing caught in the outage was recorded as an error
+    assert len(delivered) >= 2 and all(r.ok for r in delivered) and len(cache) == len(delivered)
 
 
 def test_a_key_echoed_in_an_error_body_is_masked() -> None:

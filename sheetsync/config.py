@@ -71,6 +71,23 @@ class Judge:
     test: float = 0.4
     max_examples: int = 8
     max_example_chars: int = 12000
+    # Real servers (see the README's "Local models"): the structured-output level ("auto" learns it), the reply
+    # budget, cutting a row's longest field when the prompt exceeds the model's context, the share of rows
+    # in error above which a run exits non-zero, and how long to wait for a server that stopped answering.
+    structured_output: str = "auto"
+    max_tokens: int = 1024
+    fit_context: bool = False
+    max_error_share: float = 0.5
+    outage_wait: float = 300.0
+    probe_interval: float = 5.0
+
+
+@dataclass(frozen=True)
+class Generate:
+    """``sheetsync generate``'s own call settings (model, timeout and concurrency come from ``[judge]``)."""
+
+    structured_output: str = "auto"
+    max_tokens: int = 2048
 
 
 @dataclass(frozen=True)
@@ -78,6 +95,14 @@ class Google:
     credentials: str = ""
     oauth_client: str = ""
     timeout: float = 30.0
+    #: Drive folder (URL or id) new spreadsheets are created in: a service account has no Drive storage
+    #: of its own, so it must create inside a shared drive (google-reality.md "service accounts").
+    folder: str = ""
+    #: Client-side pacing; Google allows 60 of each per minute per user (sheets/api/limits). 0 = off.
+    reads_per_minute: int = 60
+    writes_per_minute: int = 60
+    #: Seconds one request may wait in total for a spent per-minute quota (429) before giving up.
+    quota_wait_max: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -94,9 +119,10 @@ class Config:
     labels: Labels = field(default_factory=Labels)
     tabs: Tabs = field(default_factory=Tabs)
     judge: Judge = field(default_factory=Judge)
+    generate: Generate = field(default_factory=Generate)
     google: Google = field(default_factory=Google)
     report: Report = field(default_factory=Report)
-    prices: dict[str, tuple[float, float]] = field(default_factory=dict)
+    prices: dict[str, tuple[float, ...]] = field(default_factory=dict)  # (input, output[, cached input]) per 1M
     source: Path | None = None  # the sheetsync.toml read, if any
 
     @property
@@ -109,7 +135,9 @@ class Config:
         return p if p.is_absolute() else self.root / p
 
 
-_SECTIONS = {"columns": Columns, "labels": Labels, "tabs": Tabs, "judge": Judge, "google": Google, "report": Report}
+_SECTIONS = {"columns": Columns, "labels": Labels, "tabs": Tabs, "judge": Judge, "generate": Generate,
+             "google": Google, "report": Report}
+_LEVELS = ("auto", "json_schema", "json_object", "instructions")
 _RENAMES = {("labels", "pass"): "pass_label", ("labels", "fail"): "fail_label"}
 
 
@@ -171,17 +199,42 @@ def _build(data: dict[str, Any], env: dict[str, str | None], root: Path, source:
     spreadsheet = env.get("SHEETSYNC_SPREADSHEET") or data.get("spreadsheet", "")
     prices = {}
     for model, pair in (data.get("prices") or {}).items():
-        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, int | float) for x in pair)):
-            raise ConfigError(f"{where}: [prices] {model} must be [input_usd_per_1M, output_usd_per_1M].")
-        prices[model] = (float(pair[0]), float(pair[1]))
+        if not (isinstance(pair, list) and len(pair) in (2, 3) and all(isinstance(x, int | float) for x in pair)):
+            raise ConfigError(f"{where}: [prices] {model} must be [input_usd_per_1M, output_usd_per_1M] or "
+                              "[input, output, cached_input] (USD per 1M tokens).")
+        prices[model] = tuple(float(x) for x in pair)
     unknown = set(data) - set(_SECTIONS) - {"spreadsheet", "prices"}
     if unknown:
         raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}.")
+    _check_google(sections["google"], where)
+    for name in ("judge", "generate"):
+        level = sections[name].structured_output
+        if level not in _LEVELS:
+            raise ConfigError(f"{where}: [{name}] structured_output = {level!r}: choose one of {', '.join(_LEVELS)}.")
+    if not 0 <= sections["judge"].max_error_share <= 1:
+        raise ConfigError(f"{where}: [judge] max_error_share must be between 0 and 1.")
     cfg = Config(root=root, spreadsheet=str(spreadsheet or ""), prices=prices, source=source, **sections)
     total = cfg.judge.train + cfg.judge.dev + cfg.judge.test
     if abs(total - 1.0) > 1e-6 or min(cfg.judge.train, cfg.judge.dev, cfg.judge.test) < 0:
         raise ConfigError(f"{where}: [judge] train + dev + test must be non-negative and add up to 1 (got {total:g}).")
     return cfg
+
+
+#: [google] numbers and their allowed ranges (inclusive), with why: a request timeout of 0 would fail
+#: every call; more than 10,000 requests a minute is beyond any Google quota tier.
+_GOOGLE_RANGES = {
+    "timeout": (0.5, 3600.0),
+    "reads_per_minute": (0, 10_000),
+    "writes_per_minute": (0, 10_000),
+    "quota_wait_max": (0.0, 3600.0),
+}
+
+
+def _check_google(google: Google, where: str) -> None:
+    for key, (low, high) in _GOOGLE_RANGES.items():
+        value = getattr(google, key)
+        if not low <= value <= high:
+            raise ConfigError(f"{where}: [google] {key} = {value!r} is out of range: use {low:g} to {high:g}.")
 
 
 def _coerce(cls: type, values: dict[str, Any], where: str, section: str) -> Any:
@@ -200,8 +253,12 @@ def _coerce(cls: type, values: dict[str, Any], where: str, section: str) -> Any:
             elif isinstance(current, bool):
                 out[key] = value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
             elif isinstance(current, int):
+                if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                    raise TypeError("expected a whole number")
                 out[key] = int(value)
             elif isinstance(current, float):
+                if isinstance(value, bool):
+                    raise TypeError("expected a number")
                 out[key] = float(value)
             else:
                 if not isinstance(value, str):

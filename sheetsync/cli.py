@@ -402,11 +402,13 @@ def auth_check(cfg, spreadsheet) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8765, show_default=True, type=int, help="0 picks a free port.")
 @click.option("--state", type=click.Path(dir_okay=False), help="Keep spreadsheets in this file across restarts.")
-def emulator(host: str, port: int, state: str | None) -> None:
+@click.option("--realistic", is_flag=True,
+              help="Google's quotas (60 reads and 60 writes a minute per user) and a latency model.")
+def emulator(host: str, port: int, state: str | None, realistic: bool) -> None:
     """Serve a local Google Sheets + Drive API emulator (point sheetsync at it with SHEETS_EMULATOR_HOST)."""
     from sheetsync.emulator import serve
 
-    serve(host=host, port=port, state_file=state)
+    serve(host=host, port=port, state_file=state, realistic=realistic)
 
 
 @cli.command()

@@ -17,6 +17,7 @@ import click
 
 from sheetsync import __version__
 from sheetsync.errors import SheetsyncError
+from sheetsync.redact import install_log_redaction, redact
 
 
 class Group(click.Group):
@@ -29,7 +30,7 @@ class Group(click.Group):
         except SheetsyncError as exc:
             if os.environ.get("SHEETSYNC_RAISE_ERRORS"):
                 raise
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(redact(f"Error: {exc}"), err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted: everything finished so far is kept; run the command again to resume.", err=True)
@@ -38,7 +39,7 @@ class Group(click.Group):
             if os.environ.get("SHEETSYNC_RAISE_ERRORS"):
                 raise
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-            click.echo(f"Error: {where}{exc.strerror or exc}", err=True)
+            click.echo(redact(f"Error: {where}{exc.strerror or exc}"), err=True)
             ctx.exit(2)
 
 
@@ -96,7 +97,29 @@ spreadsheet_option = click.option(
 
 
 def warn(message: str) -> None:
-    click.secho(f"Warning: {message}", err=True, fg="yellow")
+    click.secho(redact(f"Warning: {message}"), err=True, fg="yellow")
+
+
+def fail_run(failure: str | None, by_cause: dict[str, int]) -> None:
+    """A run where every row, or too many, ended in error exits 1 with its errors by cause (after its output)."""
+    if not failure:
+        return
+    from sheetsync.llm import CAUSES
+
+    click.echo(redact(f"Error: {failure}"), err=True)
+    for cause, n in sorted(by_cause.items(), key=lambda kv: -kv[1]):
+        click.echo(f"  {n:>6}  {CAUSES.get(cause, cause)}", err=True)
+    sys.exit(1)
+
+
+def _levels(level: str, levels: dict[str, str]) -> str:
+    if not level:
+        return ""
+    text = f"structured output: {level}"
+    if levels:
+        shown = ", ".join(f"{rid} ({lv})" for rid, lv in list(levels.items())[:5])
+        text += f" ({len(levels)} row(s) at another level: {shown}{' …' if len(levels) > 5 else ''})"
+    return text
 
 
 def _cost(usd: float | None) -> str:
@@ -164,21 +187,26 @@ def generate(cfg, dims_path, per_tuple, tuples, model, out, dry_run, seed, json_
         warn(message)
     if json_:
         print_json(r.to_dict())
+        fail_run(r.failure, r.errors_by_cause)
         return
     cost = _cost(r.estimated_cost)
     if r.dry_run:
         click.echo(f"Dry run: {r.n_tuples} tuples x {r.per_tuple} inputs with {r.model}: {r.calls_needed} calls "
                    f"needed ({r.n_tuples - r.calls_needed} cached), ~{r.estimated_prompt_tokens:,} prompt + "
-                   f"~{r.estimated_completion_tokens:,} completion tokens (approximate), estimated cost {cost}")
+                   f"~{r.estimated_completion_tokens:,} completion tokens, estimated cost {cost}")
+        click.echo(f"  tokens: {r.token_method}")
         return
-    click.echo(f"Wrote {r.rows} inputs to {r.out} ({r.n_tuples} tuples x up to {r.per_tuple}; "
-               f"{r.duplicates_dropped} duplicates dropped: {r.exact_duplicates} exact, {r.near_duplicates} near)")
+    if r.rows:
+        click.echo(f"Wrote {r.rows} inputs to {r.out} ({r.n_tuples} tuples x up to {r.per_tuple}; "
+                   f"{r.duplicates_dropped} duplicates dropped: {r.exact_duplicates} exact, {r.near_duplicates} near)")
     click.echo(f"  {r.calls_made} calls, {r.cache_hits} cached, {len(r.errors)} failed tuples, "
-               f"{r.prompt_tokens + r.completion_tokens:,} tokens, cost {cost}, {r.wall_time:.1f}s")
+               f"{r.prompt_tokens + r.completion_tokens:,} tokens ({r.cached_tokens:,} cached), cost {cost}, "
+               f"{r.wall_time:.1f}s; {_levels(r.format_level, {})}")
     for err in r.errors[:10]:
-        click.echo(f"  failed tuple (re-run to retry): {err}", err=True)
+        click.echo(redact(f"  failed tuple (re-run to retry): {err}"), err=True)
     for dim, values in r.uncovered.items():
         warn(f"no input for {dim} = {', '.join(values)}")
+    fail_run(r.failure, r.errors_by_cause)
 
 
 @cli.command()
@@ -213,7 +241,7 @@ def respond(cfg, inputs, out, call, command, endpoint, model, system_prompt, con
     if r.generated_ids:
         click.echo(f"  no `{r.id_column}` column in {inputs}: added stable content ids")
     for err in r.errors[:10]:
-        click.echo(f"  error: {err}", err=True)
+        click.echo(redact(f"  error: {err}"), err=True)
     if r.errors:
         click.echo("  re-run the same command to retry only the failed rows", err=True)
 
@@ -331,18 +359,25 @@ def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prom
         warn(message)
     if json_:
         print_json(out.to_dict())
+        fail_run(out.failure, out.errors_by_cause)
         return
     cost = _cost(out.estimated_cost)
     if out.dry_run:
         click.echo(f"Dry run on {split}: {out.n_rows} rows, {out.calls_needed} calls needed "
                    f"({out.n_rows - out.calls_needed} cached), ~{out.estimated_prompt_tokens:,} prompt tokens, "
                    f"estimated cost {cost}; {out.n_examples} few-shot examples; template {out.template_hash}")
+        click.echo(f"  tokens: {out.token_method}")
         return
     click.echo(f"Judged {out.n_rows} {split} rows with {out.model}: {out.calls_made} calls, {out.cache_hits} cached, "
-               f"{len(out.errors)} errors, {out.prompt_tokens + out.completion_tokens:,} tokens, cost {cost}, "
-               f"{out.wall_time:.1f}s (run {out.run_id})")
+               f"{len(out.errors)} errors, {out.prompt_tokens + out.completion_tokens:,} tokens "
+               f"({out.cached_tokens:,} prompt tokens cached by the server), cost {cost}, {out.wall_time:.1f}s "
+               f"(run {out.run_id})")
+    if out.format_level:
+        click.echo(f"  {_levels(out.format_level, out.levels)}")
+    for note in out.notes[:10]:
+        click.echo(f"  note: {note}")
     for err in out.errors[:10]:
-        click.echo(f"  error (not counted as pass or fail): {err}", err=True)
+        click.echo(redact(f"  error (not counted as pass or fail): {err}"), err=True)
     a = out.agreement
     if a:
         def fmt(key: str) -> str:
@@ -355,6 +390,7 @@ def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prom
                    f"n={a['n']} (tp {a['tp']}, fn {a['fn']}, fp {a['fp']}, tn {a['tn']}; {a['n_excluded']} excluded)")
     if out.judge_tab:
         click.echo(f"  wrote {out.judge_tab}")
+    fail_run(out.failure, out.errors_by_cause)
 
 
 @cli.command()
@@ -424,6 +460,7 @@ def demo(out: str, spreadsheet: str | None) -> None:
 
 
 def main() -> None:
+    install_log_redaction()
     cli(prog_name="sheetsync")
 
 

@@ -24,6 +24,7 @@ from sheetsync.settings import (
     fraction,
     no_control_characters,
     not_blank,
+    one_of,
     positive,
     read_section,
     setting,
@@ -140,6 +141,9 @@ def _ratios(section: Judge) -> Iterator[Problem]:
                       standalone=True)
 
 
+LEVELS = ("auto", "json_schema", "json_object", "instructions")  # structured output, most to least strict
+
+
 @dataclass(frozen=True)
 class Judge(Section):
     name: ClassVar[str] = "judge"
@@ -155,6 +159,24 @@ class Judge(Section):
     test: float = setting(0.4, fraction)
     max_examples: int = setting(8, at_least(0))
     max_example_chars: int = setting(12000, at_least(0))
+    # Real servers (see the README's "Local models"): the structured-output level ("auto" learns it), the reply
+    # budget, cutting a row's longest field when the prompt exceeds the model's context, the share of rows
+    # in error above which a run exits non-zero, and how long to wait for a server that stopped answering.
+    structured_output: str = setting("auto", one_of(*LEVELS))
+    max_tokens: int = setting(1024, at_least(1))
+    fit_context: bool = setting(False)
+    max_error_share: float = setting(0.5, fraction)
+    outage_wait: float = setting(300.0, at_least(0))
+    probe_interval: float = setting(5.0, positive)
+
+
+@dataclass(frozen=True)
+class Generate(Section):
+    """``sheetsync generate``'s own call settings (model, timeout and concurrency come from ``[judge]``)."""
+
+    name: ClassVar[str] = "generate"
+    structured_output: str = setting("auto", one_of(*LEVELS))
+    max_tokens: int = setting(2048, at_least(1))
 
 
 @dataclass(frozen=True)
@@ -187,9 +209,10 @@ class Config:
     labels: Labels = field(default_factory=Labels)
     tabs: Tabs = field(default_factory=Tabs)
     judge: Judge = field(default_factory=Judge)
+    generate: Generate = field(default_factory=Generate)
     google: Google = field(default_factory=Google)
     report: Report = field(default_factory=Report)
-    prices: dict[str, tuple[float, float]] = field(default_factory=dict)
+    prices: dict[str, tuple[float, ...]] = field(default_factory=dict)  # (input, output[, cached input]) per 1M
     source: Path | None = None  # the sheetsync.toml read, if any
 
     @property
@@ -202,7 +225,8 @@ class Config:
         return p if p.is_absolute() else self.root / p
 
 
-_SECTIONS = {"columns": Columns, "labels": Labels, "tabs": Tabs, "judge": Judge, "google": Google, "report": Report}
+_SECTIONS = {"columns": Columns, "labels": Labels, "tabs": Tabs, "judge": Judge, "generate": Generate,
+             "google": Google, "report": Report}
 
 
 def load_config(config_path: str | Path | None = None, *, cwd: Path | None = None) -> Config:
@@ -255,12 +279,12 @@ def _build(data: dict[str, Any], env: dict[str, str | None], root: Path, source:
     prices = {}
     table = data.get("prices") or {}
     for model, pair in table.items() if isinstance(table, dict) else [("", None)]:
-        if not (isinstance(pair, list) and len(pair) == 2 and all(
+        if not (isinstance(pair, list) and len(pair) in (2, 3) and all(
                 isinstance(x, int | float) and not isinstance(x, bool) and 0 <= x < float("inf") for x in pair)):
-            problems.append(f"{where}: [prices] {model} must be [input_usd_per_1M, output_usd_per_1M], two "
-                            "numbers of 0 or more.")
+            problems.append(f"{where}: [prices] {model} = {pair!r} is not valid: must be [input_usd_per_1M, "
+                            "output_usd_per_1M] or [input, output, cached_input], numbers of 0 or more.")
             continue
-        prices[model] = (float(pair[0]), float(pair[1]))
+        prices[model] = tuple(float(x) for x in pair)
     unknown = set(data) - set(_SECTIONS) - {"spreadsheet", "prices"}
     if unknown:
         problems.append(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}.")

@@ -230,6 +230,10 @@ def between(low: float, high: float) -> Rule:
     return lambda v: None if low <= v <= high else f"must be between {low:g} and {high:g}"
 
 
+def one_of(*choices: str) -> Rule:
+    return lambda v: None if v in choices else f"choose one of {', '.join(choices)}"
+
+
 def not_blank(v: str) -> str | None:
     return None if v.strip() else "must not be empty"
 

@@ -184,7 +184,17 @@ class Google(Section):
     name: ClassVar[str] = "google"
     credentials: str = setting("")
     oauth_client: str = setting("")
-    timeout: float = setting(30.0, positive)
+    #: Seconds per request: 0 would fail every call; an hour is beyond any reasonable wait.
+    timeout: float = setting(30.0, between(0.5, 3600))
+    #: Drive folder (URL or id) new spreadsheets are created in: a service account has no Drive storage
+    #: of its own, so it must create inside a shared drive (google-reality.md "service accounts").
+    folder: str = setting("")
+    #: Client-side pacing; Google allows 60 of each per minute per user (sheets/api/limits). 0 = off;
+    #: more than 10,000 requests a minute is beyond any Google quota tier.
+    reads_per_minute: int = setting(60, between(0, 10_000))
+    writes_per_minute: int = setting(60, between(0, 10_000))
+    #: Seconds one request may wait in total for a spent per-minute quota (429) before giving up.
+    quota_wait_max: float = setting(120.0, between(0, 3600))
 
 
 def _floor_below_target(section: Report) -> Iterator[Problem]:

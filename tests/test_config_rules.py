@@ -50,8 +50,8 @@ def assert_refused(workspace, result, *messages):
     "section,lines,message",
     [
         # a traceback today (gspread/httpx refuse a zero timeout deep inside the first request)
-        ("google", "timeout = 0", "[google] timeout = 0 is not valid: must be more than 0."),
-        ("google", "timeout = -5", "[google] timeout = -5 is not valid: must be more than 0."),
+        ("google", "timeout = 0", "[google] timeout = 0 is not valid: must be between 0.5 and 3600."),
+        ("google", "timeout = -5", "[google] timeout = -5 is not valid: must be between 0.5 and 3600."),
         ("judge", "concurrency = 0", "[judge] concurrency = 0 is not valid: must be between 1 and 256."),
         ("judge", "timeout = 2", None),  # valid: a whole number is a number
         ("judge", "max_retries = 2.5", "[judge] max_retries = 2.5 is not valid: expected a whole number."),

@@ -293,13 +293,13 @@ def test_google_settings_are_type_and_range_checked(tmp_path):
     assert (defaults.google.reads_per_minute, defaults.google.writes_per_minute) == (60, 60)
     assert defaults.google.quota_wait_max == 120.0 and defaults.google.folder == ""
     for text, key in [
-        ("[google]\nreads_per_minute = -1\n", "[google] reads_per_minute = -1 is out of range"),
+        ("[google]\nreads_per_minute = -1\n", "[google] reads_per_minute = -1 is not valid: must be between 0 and 10000"),
         ("[google]\nwrites_per_minute = 1e9\n", "[google] writes_per_minute"),
         ("[google]\nwrites_per_minute = 2.5\n", "[google] writes_per_minute = 2.5 is not valid"),
         ("[google]\nreads_per_minute = true\n", "[google] reads_per_minute = True is not valid"),
         ("[google]\nquota_wait_max = 'long'\n", "[google] quota_wait_max = 'long' is not valid"),
-        ("[google]\nquota_wait_max = 4000\n", "[google] quota_wait_max = 4000.0 is out of range"),
-        ("[google]\ntimeout = 0\n", "[google] timeout = 0.0 is out of range"),
+        ("[google]\nquota_wait_max = 4000\n", "[google] quota_wait_max = 4000 is not valid: must be between 0 and 3600"),
+        ("[google]\ntimeout = 0\n", "[google] timeout = 0 is not valid: must be between 0.5 and 3600"),
         ("[google]\nfolder = 3\n", "[google] folder = 3 is not valid"),
     ]:
         with pytest.raises(ConfigError) as info:

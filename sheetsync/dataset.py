@@ -2,29 +2,40 @@
 
 Everything is kept as text exactly as written (``007`` stays ``007``), because ids and the AI's output
 must survive the trip to the spreadsheet and back unchanged. Any problem stops before anything is
-written, with the file, rows and columns named.
+written, with the file, rows and columns named. Reading the files strictly is ``datafiles``' job.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import math
-import os
-import tempfile
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from sheetsync.config import Columns
+from sheetsync.datafiles import FORMATS, read_records, read_records_with_lines, write_records
 from sheetsync.errors import UserInputError
+
+if TYPE_CHECKING:  # pandas is imported when a dataset is loaded, not by every module that imports this one
+    import pandas as pd
+
+__all__ = ["FORMATS", "Dataset", "as_text", "content_hash", "content_ids", "load_dataset", "read_records",
+           "write_records"]
 
 INPUT_NAMES = ("input", "query", "question", "prompt", "user_input", "messages")
 OUTPUT_NAMES = ("output", "response", "answer", "completion")
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet"}
+GENERATED_ID = "id"  # the column content-hash ids go in when `[columns] id` is empty ("content_id" if taken)
+
+#: The longest id accepted: what an Excel cell holds (Google Sheets holds 50,000). A longer id would be
+#: cut in the sheet, so the row would never be recognised again and each push would add it anew.
+MAX_ID_CHARS = 32_767
+# Characters a spreadsheet or file changes on the way (line endings converted, control characters
+# dropped or refused, lone surrogates unencodable): an id holding one is not read back as written.
+_BAD_ID_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_CHAR_NAMES = {"\r": "a carriage return (\\r)", "\n": "a line break (\\n)", "\t": "a tab (\\t)", " ": "a space"}
 
 
 @dataclass
@@ -51,101 +62,23 @@ class Dataset:
 
 def load_dataset(path: str | Path, columns: Columns | None = None) -> Dataset:
     """Read a dataset file and resolve its column roles; raise ``UserInputError`` on anything wrong."""
+    import pandas as pd
+
     columns = columns or Columns()
     path = Path(path)
-    records = read_records(path)
+    records, lines = read_records_with_lines(path)
     if not records:
         raise UserInputError(f"{path}: the file has no rows. Add interactions (one per row) and try again.")
     frame = pd.DataFrame.from_records([{k: as_text(v) for k, v in r.items()} for r in records]).fillna("")
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return _resolve_roles(frame, path, columns)
-
-
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """The file's rows as dicts, by its extension; ``UserInputError`` naming the line for anything wrong."""
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
+    names = [str(c).strip() for c in frame.columns]
+    clashing = sorted({repr(str(c)) for c, n in zip(frame.columns, names, strict=True) if names.count(n) > 1 or not n})
+    if clashing:
         raise UserInputError(
-            f"{path}: unsupported file type {path.suffix or '(none)'}; use .csv, .tsv, .jsonl, .json or .parquet."
+            f"{path}: column(s) {', '.join(clashing)} have no name or the same name once spaces are trimmed. "
+            "Give every column its own name."
         )
-    if not path.is_file():
-        raise UserInputError(f"{path}: file not found.")
-    if fmt == "parquet":
-        try:
-            frame = pd.read_parquet(path)
-        except ImportError as exc:
-            raise UserInputError(
-                f"{path}: reading Parquet needs pyarrow: pip install 'sheetsync[parquet]'."
-            ) from exc
-        except Exception as exc:  # pyarrow raises many types for a bad file
-            raise UserInputError(f"{path}: not a readable Parquet file ({exc}).") from exc
-        return frame.to_dict(orient="records")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise UserInputError(
-            f"{path}: line {line}: byte 0x{raw[exc.start]:02x} at offset {exc.start} is not UTF-8. "
-            "Re-save the file as UTF-8 (in Excel: Save As → CSV UTF-8)."
-        ) from exc
-    if not text.strip():
-        raise UserInputError(f"{path}: the file is empty.")
-    if fmt in ("csv", "tsv"):
-        return _read_delimited(path, text, "," if fmt == "csv" else "\t")
-    if fmt == "jsonl":
-        records = []
-        for n, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserInputError(f"{path}: line {n}: not valid JSON ({exc.msg}).") from exc
-            if not isinstance(obj, dict):
-                raise UserInputError(f"{path}: line {n}: expected a JSON object, got {type(obj).__name__}.")
-            records.append(obj)
-        return records
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserInputError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg}).") from exc
-    if not isinstance(obj, list) or not all(isinstance(r, dict) for r in obj):
-        raise UserInputError(f"{path}: expected a JSON array of objects (one per interaction).")
-    return obj
-
-
-def _read_delimited(path: Path, text: str, sep: str) -> list[dict[str, Any]]:
-    import io
-
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
-    try:
-        header = next(reader)
-    except StopIteration:
-        return []
-    header = [h.strip() for h in header]
-    blank = [i + 1 for i, h in enumerate(header) if not h]
-    if blank:
-        raise UserInputError(f"{path}: header column(s) {blank} have no name. Name every column.")
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
-        raise UserInputError(f"{path}: the header repeats column(s) {', '.join(dupes)}. Column names must be unique.")
-    records = []
-    try:
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) > len(header):
-                raise UserInputError(
-                    f"{path}: line {reader.line_num}: {len(row)} fields but the header has {len(header)}. "
-                    "Quote values that contain the delimiter."
-                )
-            records.append(dict(zip(header, row + [""] * (len(header) - len(row)), strict=True)))
-    except csv.Error as exc:
-        raise UserInputError(f"{path}: line {reader.line_num}: {exc}.") from exc
-    if not records:
-        raise UserInputError(f"{path}: the file has a header but no rows.")
-    return records
+    frame.columns = names
+    return _resolve_roles(frame, path, columns, lines)
 
 
 def as_text(value: Any) -> str:
@@ -188,7 +121,7 @@ def render_messages(messages: list[dict[str, Any]]) -> str:
     return "\n\n".join(turns)
 
 
-def _resolve_roles(frame: pd.DataFrame, path: Path, columns: Columns) -> Dataset:
+def _resolve_roles(frame: pd.DataFrame, path: Path, columns: Columns, lines: list[int] | None) -> Dataset:
     available = list(frame.columns)
 
     def pick(configured: str, names: tuple[str, ...], role: str) -> str:
@@ -217,15 +150,20 @@ def _resolve_roles(frame: pd.DataFrame, path: Path, columns: Columns) -> Dataset
                 f"{path}: {role} column(s) {', '.join(missing)} not found (columns: {', '.join(available)})."
             )
 
-    generated = columns.id not in available
-    id_col = columns.id
+    id_col = columns.id or (GENERATED_ID if GENERATED_ID not in available else "content_id")
+    generated = id_col not in available
     if generated:
         frame.insert(0, id_col, content_ids(frame, [input_col, *columns.context, *columns.dimensions]))
-    ids = frame[id_col].str.strip()
-    frame[id_col] = ids
-    blank = [i + 2 for i, value in enumerate(ids.tolist()) if not value]
+    elif not columns.id:
+        raise UserInputError(
+            f"{path}: `[columns] id` is empty (content-hash ids) but the data already has columns id and "
+            "content_id for them; rename one, or set `[columns] id` to the column holding the ids."
+        )
+    ids = frame[id_col]
+    blank = [i + 2 for i, value in enumerate(ids.tolist()) if not value.strip()]
     if blank:
         raise UserInputError(f"{path}: column `{id_col}` is empty on row(s) {_rows(blank)}. Every row needs an id.")
+    _check_ids(path, id_col, ids, lines)
     dup_mask = ids.duplicated(keep=False)
     if dup_mask.any():
         dupes = ids[dup_mask]
@@ -243,6 +181,40 @@ def _resolve_roles(frame: pd.DataFrame, path: Path, columns: Columns) -> Dataset
         dimensions=list(columns.dimensions),
         generated_ids=generated,
     )
+
+
+def _check_ids(path: Path, id_col: str, ids: pd.Series, lines: list[int] | None) -> None:
+    """Refuse ids a spreadsheet would not give back exactly as written (see ``MAX_ID_CHARS``)."""
+    suspect = (ids.str.len() > MAX_ID_CHARS) | ids.str.contains(_BAD_ID_CHARS) | (ids != ids.str.strip())
+    if not suspect.any():
+        return
+    found = []
+    for i in suspect[suspect].index[:5]:
+        rid = ids[i]
+        if len(rid) > MAX_ID_CHARS:
+            problem = f"is {len(rid):,} characters long (a cell holds {MAX_ID_CHARS:,})"
+        elif bad := _BAD_ID_CHARS.search(rid):
+            problem = f"contains {_char_name(bad.group())}"
+        else:
+            edge = "starts" if rid[0].isspace() else "ends"
+            problem = f"{edge} with {_char_name(rid[0] if edge == 'starts' else rid[-1])}"
+        shown = repr(rid if len(rid) <= 40 else rid[:40] + "…")
+        found.append(f"{f'line {lines[i]}' if lines else f'row {i + 2}'}: {shown} {problem}")
+    more = f" (and {int(suspect.sum()) - len(found)} more)" if suspect.sum() > len(found) else ""
+    raise UserInputError(
+        f"{path}: id(s) in column `{id_col}` that would not come back from the spreadsheet as written, so "
+        f"those rows would be added again on every push: {'; '.join(found)}{more}. Fix the ids in the data, "
+        'or set `[columns] id` in sheetsync.toml to another column, or to "" for content-hash ids.'
+    )
+
+
+def _char_name(char: str) -> str:
+    if char in _CHAR_NAMES:
+        return _CHAR_NAMES[char]
+    if "\ud800" <= char <= "\udfff":
+        return "half of a surrogate pair (not text)"
+    kind = "whitespace" if char.isspace() else "the control character"
+    return f"{kind} U+{ord(char):04X}"
 
 
 def content_ids(frame: pd.DataFrame, cols: list[str]) -> list[str]:
@@ -265,29 +237,3 @@ def _rows(numbers: list[int]) -> str:
 def content_hash(*parts: str) -> str:
     """A short fingerprint of what the expert judged, to notice when it changes."""
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
-
-
-def write_records(path: Path, header: list[str], rows: list[dict[str, Any]]) -> Path:
-    """Write rows as CSV, JSONL or JSON (by extension) beside ``path``, then replace it: a crash never
-    leaves half a file. Values are written exactly (no formula escaping): these files are for programs."""
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".jsonl", ".ndjson", ".json"):
-        raise UserInputError(f"{path}: write to a file ending in .csv, .jsonl or .json.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            if suffix == ".json":
-                json.dump([{h: row.get(h, "") for h in header} for row in rows], fh, ensure_ascii=False, indent=2)
-            elif suffix in (".jsonl", ".ndjson"):
-                for row in rows:
-                    fh.write(json.dumps({h: row.get(h, "") for h in header}, ensure_ascii=False) + "\n")
-            else:
-                writer = csv.DictWriter(fh, fieldnames=header, extrasaction="ignore")
-                writer.writeheader()
-                writer.writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

@@ -1,4 +1,5 @@
-"""A local Google Sheets v4 + Drive v3 emulator for tests, dry runs and CI (no internet needed).
+"""A local Google Sheets v4 + Drive v3 emulator for tests, dry runs and CI (no internet needed), as strict
+as Google where Google is strict.
 
 Start it in-process::
 
@@ -6,21 +7,37 @@ Start it in-process::
     with Emulator() as em:                     # port 0: a free port
         client = client_for_emulator(em.address)  # from sheetsync.backends.google_http
 
-or as a server: ``python -m sheetsync.emulator --port 8765 [--state FILE]``, then point sheetsync at it
-with ``SHEETS_EMULATOR_HOST=127.0.0.1:8765``.
+or as a server: ``python -m sheetsync.emulator --port 8765 [--state FILE] [--realistic]``, then point
+sheetsync at it with ``SHEETS_EMULATOR_HOST=127.0.0.1:8765``.
 
-Public API: :class:`Emulator` (``start``/``stop``/context manager, ``address``, ``url``, ``reset``,
-``set_quotas``, ``add_fault``, ``request_log``, ``clear_log``, ``spreadsheet``) and :func:`serve`. The same
-controls exist over HTTP under ``/_emulator/`` (``POST reset``, ``POST|DELETE|GET faults``, ``POST quotas``,
-``GET|DELETE log``, ``GET health``, ``GET spreadsheets/<id>``), and ``POST /token`` is a fake OAuth token
-endpoint for the service-account code path.
+Public API of :class:`Emulator`: ``start``/``stop``/context manager, ``address``, ``url``, ``reset``,
+``spreadsheet``, ``request_log``/``clear_log``; settings ``set_quotas``, ``set_latency``, ``set_limits``,
+``settings`` (constructor: ``realistic=``, ``quotas=``, ``latency=``, ``max_body_bytes=``, ``clock=``);
+test controls ``add_fault``/``clear_faults``, ``on_request`` (hooks), ``act``/``act_values`` (the expert,
+as another user). The same controls exist over HTTP under ``/_emulator/`` (see
+:mod:`sheetsync.emulator.control_api`), and ``POST /token`` is a fake OAuth token endpoint for the
+service-account code path.
 
-Fidelity notes: request bodies are validated against Google's discovery document; formulas are stored but
-not evaluated (FORMULA returns the text, FORMATTED/UNFORMATTED return ``#NAME?``).
+Google's rules modelled, each cited beside its code:
+
+* request bodies over 10 MiB: 400 "Request payload size exceeds the limit: 10485760 bytes.", nothing
+  applied (:mod:`~sheetsync.emulator.server`);
+* per-minute, per-user (and per-project) read and write quotas, a batchUpdate counting once, 429s without
+  Retry-After (:mod:`~sheetsync.emulator.quotas`); a latency model (:mod:`~sheetsync.emulator.latency`);
+* request bodies validated against Google's discovery document; batchUpdate atomic, errors worded like
+  Google's; 10,000,000 cells per spreadsheet; 50,000 characters per cell;
+* rows and columns that move carry formats, validation, protections, conditional formats, filters,
+  named ranges and developer metadata with them.
+
+Formulas are stored but not evaluated (FORMULA returns the text, FORMATTED/UNFORMATTED return ``#NAME?``).
 """
 
 from sheetsync.emulator.faults import LogEntry
+from sheetsync.emulator.hooks import Hook, RequestInfo
+from sheetsync.emulator.latency import REALISTIC_LATENCY, Latency
 from sheetsync.emulator.model import Sheet, Spreadsheet
-from sheetsync.emulator.server import Emulator, serve
+from sheetsync.emulator.quotas import GOOGLE_QUOTAS, QuotaConfig
+from sheetsync.emulator.server import MAX_BODY_BYTES, Emulator, serve
 
-__all__ = ["Emulator", "LogEntry", "Sheet", "Spreadsheet", "serve"]
+__all__ = ["GOOGLE_QUOTAS", "MAX_BODY_BYTES", "REALISTIC_LATENCY", "Emulator", "Hook", "Latency", "LogEntry",
+           "QuotaConfig", "RequestInfo", "Sheet", "Spreadsheet", "serve"]

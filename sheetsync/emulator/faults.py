@@ -1,25 +1,37 @@
-"""Scripted faults, per-minute quotas and the request log: the controls tests and benchmarks use to see
-how a client behaves when Google is slow, flaky or rate-limiting, and to count the API calls it made."""
+"""Scripted faults and the request log: how a client behaves when Google is slow, flaky or loses answers,
+and how many API calls it made.
+
+Fault kinds (the next ``count`` matching requests):
+
+* ``"500"``, ``"503"``: Google's INTERNAL / UNAVAILABLE bodies; nothing is applied.
+* ``"429"``: Google's RESOURCE_EXHAUSTED quota body; nothing is applied. Google documents no Retry-After
+  (developers.google.com/sheets/api/limits), so the header is sent only when ``seconds`` is given.
+* ``"hang"``: wait ``seconds`` before handling the request (a client with a shorter timeout gives up; the
+  request is then applied when the wait ends, as a request Google received late would be).
+* ``"drop"``: close the connection without handling the request.
+* ``"drop_after"``: apply the request, then close the connection without an answer.
+* ``"hang_after"``: apply the request, then hold the answer ``seconds`` (the client times out).
+
+The last two model what makes creates non-idempotent: the change took effect but the client never heard
+(google-reality.md, "creates are not idempotent"; Drive files.create docs).
+"""
 
 from __future__ import annotations
 
-import math
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sheetsync.emulator.errors import ApiError
+from sheetsync.emulator.quotas import quota_error
 
-FAULT_KINDS = ("500", "503", "429", "hang", "drop")
+FAULT_KINDS = ("500", "503", "429", "hang", "drop", "drop_after", "hang_after")
+NEED_SECONDS = ("hang", "hang_after")
 
 
 @dataclass
 class Fault:
-    """Answer the next ``count`` matching requests with ``kind`` (``seconds``: hang time, or Retry-After)."""
-
     kind: str
     method: str | None = None
     path_contains: str | None = None
@@ -34,7 +46,8 @@ class Fault:
 
 @dataclass
 class LogEntry:
-    """One answered request. ``kind`` is read / write (Sheets quota classes), drive or control."""
+    """One request as the client saw it. ``kind`` is read / write (Sheets quota classes), drive, token or
+    control; ``identity`` who sent it; ``status`` 0 when the connection was dropped."""
 
     method: str
     path: str
@@ -44,6 +57,8 @@ class LogEntry:
     query: str = ""
     time: float = field(default_factory=time.time)
     fault: str | None = None
+    identity: str = "anonymous"
+    response_size: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,91 +69,62 @@ def fault_error(kind: str, seconds: float | None) -> ApiError:
         return ApiError(500, "Internal error encountered.", "INTERNAL")
     if kind == "503":
         return ApiError(503, "The service is currently unavailable.", "UNAVAILABLE")
-    retry_after = str(max(1, math.ceil(seconds or 1)))
-    return quota_error("write", retry_after)
+    return quota_error("write", "user", 60, seconds)
 
 
-def quota_error(kind: str, retry_after: str) -> ApiError:
-    """Google's 429 RESOURCE_EXHAUSTED body for the per-user read or write quota."""
-    label = "Read" if kind == "read" else "Write"
-    metric = "read_requests" if kind == "read" else "write_requests"
-    message = (
-        f"Quota exceeded for quota metric '{label} requests' and limit '{label} requests per minute per user' "
-        "of service 'sheets.googleapis.com' for consumer 'project_number:000000000000'."
-    )
-    details = [{
-        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-        "reason": "RATE_LIMIT_EXCEEDED",
-        "domain": "googleapis.com",
-        "metadata": {
-            "consumer": "projects/000000000000",
-            "quota_limit": f"{label}RequestsPerMinutePerUser",
-            "quota_metric": f"sheets.googleapis.com/{metric}",
-            "service": "sheets.googleapis.com",
-            "quota_limit_value": "60",
-        },
-    }]
-    return ApiError(429, message, "RESOURCE_EXHAUSTED", details=details, headers={"Retry-After": retry_after})
+class Faults:
+    """The scripted faults, shared by every server thread."""
 
-
-class Controls:
-    """Faults, quotas and the log, shared by every server thread (guarded by one lock)."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.clock = clock
-        self.faults: list[Fault] = []
-        self.limits: dict[str, int | None] = {"read": None, "write": None}
-        self.windows: dict[str, deque[float]] = {"read": deque(), "write": deque()}
-        self.log: list[LogEntry] = []
+        self.items: list[Fault] = []
 
-    def reset(self) -> None:
-        with self.lock:
-            self.faults.clear()
-            self.limits = {"read": None, "write": None}
-            self.windows = {"read": deque(), "write": deque()}
-            self.log.clear()
-
-    def add_fault(self, fault: Fault) -> None:
+    def add(self, fault: Fault) -> None:
         if fault.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {fault.kind!r}; expected one of {', '.join(FAULT_KINDS)}")
-        if fault.kind == "hang" and fault.seconds is None:
-            raise ValueError("a 'hang' fault needs seconds=")
+        if fault.kind in NEED_SECONDS and fault.seconds is None:
+            raise ValueError(f"a {fault.kind!r} fault needs seconds=")
+        if fault.count < 1:
+            raise ValueError("count must be at least 1")
         with self.lock:
-            self.faults.append(fault)
+            self.items.append(fault)
 
-    def take_fault(self, method: str, raw_path: str, path: str) -> Fault | None:
+    def take(self, method: str, raw_path: str, path: str, kind: str = "") -> Fault | None:
+        """The next fault for this request, if any. The fake OAuth token endpoint only takes faults
+        that name it in ``path_contains`` (a plain "next POST fails" fault is about the API)."""
         with self.lock:
-            for f in self.faults:
-                if f.count > 0 and f.matches(method, raw_path, path):
+            for f in self.items:
+                if kind == "token" and not f.path_contains:
+                    continue
+                if f.matches(method, raw_path, path):
                     f.count -= 1
                     if f.count == 0:
-                        self.faults.remove(f)
+                        self.items.remove(f)
                     return f
         return None
 
-    def set_quotas(self, read_per_minute: int | None, write_per_minute: int | None) -> None:
+    def clear(self) -> None:
         with self.lock:
-            self.limits = {"read": read_per_minute, "write": write_per_minute}
-            self.windows = {"read": deque(), "write": deque()}
+            self.items.clear()
 
-    def charge(self, kind: str) -> None:
-        """Count one request against its per-minute quota (sliding 60 s window); 429 when it is spent."""
-        if kind not in ("read", "write"):
-            return
+    def to_json(self) -> list[dict[str, Any]]:
         with self.lock:
-            limit = self.limits.get(kind)
-            if limit is None:
-                return
-            now = self.clock()
-            window = self.windows[kind]
-            while window and window[0] <= now - 60:
-                window.popleft()
-            if len(window) >= limit:
-                wait = max(1, math.ceil(window[0] + 60 - now)) if window else 60
-                raise quota_error(kind, str(wait))
-            window.append(now)
+            return [asdict(f) for f in self.items]
+
+
+class RequestLog:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entries: list[LogEntry] = []
 
     def record(self, entry: LogEntry) -> None:
         with self.lock:
-            self.log.append(entry)
+            self.entries.append(entry)
+
+    def snapshot(self) -> list[LogEntry]:
+        with self.lock:
+            return list(self.entries)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()

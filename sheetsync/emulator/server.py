@@ -1,67 +1,78 @@
-"""The HTTP layer: a threaded loopback server, routing on the raw (still percent-encoded) path, faults,
-quotas, the request log, the fake OAuth token endpoint and the ``/_emulator/...`` controls.
+"""The :class:`Emulator`: state, settings (limits, quotas, latency), test controls (faults, hooks, acting
+as the expert) and the request pipeline every server thread runs.
 
-Routing happens before any decoding: a range's ``:`` arrives as ``%3A`` while the verb's ``:`` (``:append``,
-``:batchUpdate``) is literal, and a ``/`` inside a sheet title arrives as ``%2F``; each segment is decoded
-on its own after the split.
+A request goes through, in order: the body-size limit (Google refuses bodies over 10 MiB before anything
+else), "before" hooks, scripted faults, the quota buckets, the handler (under the state lock, atomically),
+"after" hooks, then the HTTP layer holds the answer by the latency model and sends, hangs or drops it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import os
-import socket
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
+from collections.abc import Callable, Mapping
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sheetsync.emulator import batch_update, drive, spreadsheets, values
-from sheetsync.emulator.errors import ApiError, invalid_argument, not_found
-from sheetsync.emulator.faults import Controls, Fault, LogEntry, fault_error
+from sheetsync.emulator import batch_update, control_api, values
+from sheetsync.emulator.errors import ApiError
+from sheetsync.emulator.faults import Fault, Faults, LogEntry, RequestLog, fault_error
+from sheetsync.emulator.hooks import Hook, HookError, Hooks, RequestInfo
+from sheetsync.emulator.http_server import Outcome, gc_paused, make_handler
+from sheetsync.emulator.latency import NO_LATENCY, REALISTIC_LATENCY, Latency
 from sheetsync.emulator.model import Spreadsheet, State
 from sheetsync.emulator.params import Params
+from sheetsync.emulator.quotas import GOOGLE_QUOTAS, QuotaConfig, Quotas
+from sheetsync.emulator.routes import Reply, classify, error_reply, parse_body, route
 
-_VALUE_VERBS = ("append", "clear")
-_JSON = "application/json; charset=UTF-8"
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    body: Any = None  # dict -> JSON; bytes -> as is; None -> empty
-    content_type: str = _JSON
-    headers: dict[str, str] | None = None
+#: Google refuses a request body over this many bytes with HTTP 400 "Request payload size exceeds the
+#: limit: 10485760 bytes." (googleworkspace/dotnet-samples#23, jlolling/talendcomp_tGoogleSheet#1,
+#: SCRT-HQ/PSGSuite#62; the limits page itself only recommends 2 MB: developers.google.com/sheets/api/limits).
+MAX_BODY_BYTES = 10_485_760
 
 
-def _split_verb(segment: str, verbs: tuple[str, ...] | None = None) -> tuple[str, str | None]:
-    """``abc:batchUpdate`` -> (``abc``, ``batchUpdate``). With ``verbs``, only those count as a verb (a range
-    written with a literal ``:`` stays whole)."""
-    if ":" not in segment:
-        return segment, None
-    head, _, verb = segment.rpartition(":")
-    if verbs is not None and verb not in verbs:
-        return segment, None
-    return head, verb
+def payload_too_large(limit: int) -> ApiError:
+    return ApiError(400, f"Request payload size exceeds the limit: {limit} bytes.", "INVALID_ARGUMENT")
 
 
 class Emulator:
-    """A local Google Sheets v4 + Drive v3 server. See the package docstring for the public API."""
+    """A local Google Sheets v4 + Drive v3 server. See the package docstring for the public API.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, state_file: str | os.PathLike | None = None) -> None:
+    ``realistic=True`` switches on Google's quotas (:data:`~sheetsync.emulator.quotas.GOOGLE_QUOTAS`) and
+    the latency model (:data:`~sheetsync.emulator.latency.REALISTIC_LATENCY`) unless ``quotas`` /
+    ``latency`` say otherwise; by default both are off so unit tests stay fast. The body-size limit is
+    always on. :meth:`reset` returns to these constructor settings.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, state_file: str | os.PathLike | None = None, *,
+                 realistic: bool = False, quotas: QuotaConfig | None = None, latency: Latency | None = None,
+                 max_body_bytes: int = MAX_BODY_BYTES, default_locale: str = "en_US",
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.host = host
         self.port = port
         self.state_file = os.fspath(state_file) if state_file else None
         self.state = State()
-        self.controls = Controls()
         self.lock = threading.RLock()
-        self._stopping = threading.Event()
+        self._baseline: dict[str, Any] = {
+            "quotas": quotas if quotas is not None else (GOOGLE_QUOTAS if realistic else QuotaConfig()),
+            "latency": latency if latency is not None else (REALISTIC_LATENCY if realistic else NO_LATENCY),
+            "max_body_bytes": max_body_bytes,
+            "default_locale": default_locale,
+        }
+        self.quotas = Quotas(self._baseline["quotas"], clock=clock)
+        self.latency: Latency = self._baseline["latency"]
+        self.max_body_bytes: int = max_body_bytes
+        self.default_locale: str = default_locale
+        self.faults = Faults()
+        self.hooks = Hooks()
+        self.log = RequestLog()
+        self._wake = threading.Event()  # set to release every wait: on stop, and (a new one) on reset
+        self.epoch = 0  # bumped by reset(): a request that waited across a reset is dropped, not applied
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         if self.state_file and os.path.exists(self.state_file):
@@ -73,8 +84,8 @@ class Emulator:
         """Start serving on a background thread; returns self."""
         if self._server is not None:
             return self
-        self._stopping.clear()
-        server = ThreadingHTTPServer((self.host, self.port), _make_handler(self))
+        self._wake = threading.Event()
+        server = ThreadingHTTPServer((self.host, self.port), make_handler(self))
         server.daemon_threads = True
         self._server = server
         self.port = server.server_address[1]
@@ -84,8 +95,8 @@ class Emulator:
         return self
 
     def stop(self) -> None:
-        """Stop serving (hung fault answers are released) and save the state file if there is one."""
-        self._stopping.set()
+        """Stop serving (hung answers and latency waits are released) and save the state file if any."""
+        self._wake.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -109,36 +120,100 @@ class Emulator:
     def url(self) -> str:
         return f"http://{self.address}"
 
-    # -- controls
+    def wait(self, seconds: float) -> None:
+        """Sleep on a server thread; returns at once when the emulator stops or is reset."""
+        if seconds > 0:
+            self._wake.wait(seconds)
+
+    # -- settings
     def reset(self) -> None:
-        """Forget all spreadsheets and files, faults, quotas and the log."""
+        """Forget all spreadsheets and files, faults, hooks and the log; settings return to the
+        constructor's (quotas, latency, body limit, default locale)."""
         with self.lock:
             self.state = State()
-        self.controls.reset()
+            self.epoch += 1
+            old, self._wake = self._wake, threading.Event()
+        old.set()
+        self.faults.clear()
+        self.hooks.clear()
+        self.log.clear()
+        self.quotas.configure(self._baseline["quotas"])
+        self.latency = self._baseline["latency"]
+        self.max_body_bytes = self._baseline["max_body_bytes"]
+        self.default_locale = self._baseline["default_locale"]
         self.save()
 
-    def set_quotas(self, read_per_minute: int | None = None, write_per_minute: int | None = None) -> None:
-        """Per-minute Sheets quotas (Google's defaults are 60 each); None switches a quota off."""
-        self.controls.set_quotas(read_per_minute, write_per_minute)
+    def set_quotas(self, read_per_minute: int | None = None, write_per_minute: int | None = None, *,
+                   project_read_per_minute: int | None = None, project_write_per_minute: int | None = None,
+                   period: float = 60.0, refill: str = "window", retry_after: bool = False) -> QuotaConfig:
+        """Replace the Sheets quotas (per user and per project, per ``period`` seconds; None = unlimited).
+        ``set_quotas(60, 60)`` is Google's per-user rule; ``set_quotas()`` switches quotas off. Every
+        bucket starts full. See :mod:`sheetsync.emulator.quotas` for ``refill`` and ``retry_after``."""
+        config = QuotaConfig(read_per_minute, write_per_minute, project_read_per_minute,
+                             project_write_per_minute, period, refill, retry_after)
+        self.quotas.configure(config)
+        return config
 
+    def set_latency(self, per_request: float = 0.0, per_kb: float = 0.0) -> Latency:
+        """Hold each Sheets/Drive answer ``per_request`` s plus ``per_kb`` s per KiB of request and
+        response body (0, 0 = off). See :mod:`sheetsync.emulator.latency`."""
+        self.latency = Latency(per_request, per_kb)
+        return self.latency
+
+    def set_limits(self, max_body_bytes: int | None = None) -> None:
+        """Change the request body limit (Google's is :data:`MAX_BODY_BYTES`)."""
+        if max_body_bytes is not None:
+            if max_body_bytes < 0:
+                raise ValueError("max_body_bytes must not be negative")
+            self.max_body_bytes = max_body_bytes
+
+    def settings(self) -> dict[str, Any]:
+        return {"quotas": self.quotas.config.to_json(), "latency": self.latency.to_json(),
+                "max_body_bytes": self.max_body_bytes, "default_locale": self.default_locale}
+
+    # -- test controls
     def add_fault(self, kind: str, *, method: str | None = None, path_contains: str | None = None,
                   count: int = 1, seconds: float | None = None) -> None:
-        """Make the next ``count`` matching requests fail: ``"500"``, ``"503"``, ``"429"`` (with Retry-After
-        = ``seconds`` or 1), ``"hang"`` (answer after ``seconds``), ``"drop"`` (close without answering)."""
-        self.controls.add_fault(Fault(str(kind), method, path_contains, count, seconds))
+        """Make the next ``count`` matching requests fail or lose their answer; kinds are listed in
+        :mod:`sheetsync.emulator.faults` (500, 503, 429, hang, drop, drop_after, hang_after)."""
+        self.faults.add(Fault(str(kind), method, path_contains, count, seconds))
 
     def clear_faults(self) -> None:
-        with self.controls.lock:
-            self.controls.faults.clear()
+        self.faults.clear()
+
+    def on_request(self, callback: Callable[[RequestInfo], Any], *, method: str | None = None,
+                   path_contains: str | None = None, kind: str | None = None, nth: int | None = None,
+                   when: str = "before") -> Hook:
+        """Run ``callback(info)`` in the server when a matching request arrives (``when="before"``, before
+        it is applied) or once it was applied (``"after"``, before the answer goes out). ``kind`` is
+        read / write / drive / token; ``nth`` fires on the nth matching request only (from 1), otherwise
+        on every one. Returns the :class:`~sheetsync.emulator.hooks.Hook` (``.calls``, ``.remove()``)."""
+        return self.hooks.add(callback, method=method, path_contains=path_contains, kind=kind, nth=nth, when=when)
+
+    def act(self, spreadsheet_id: str, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Apply a batchUpdate as another user (the expert in the web UI): atomically, validated like any
+        batchUpdate, not logged, not charged to any quota, firing no hooks. Returns the replies; raises
+        :class:`~sheetsync.emulator.errors.ApiError` when Google would refuse it."""
+        with self.lock:
+            out = batch_update.batch_update(self.state, spreadsheet_id, {"requests": requests})
+        self.save()
+        return out["replies"]
+
+    def act_values(self, spreadsheet_id: str, a1_range: str, rows: list[list[Any]], *,
+                   value_input_option: str = "USER_ENTERED") -> dict[str, Any]:
+        """Write values as another user (typed in the UI, so USER_ENTERED by default); like :meth:`act`."""
+        with self.lock:
+            out = values.update(self.state, spreadsheet_id, a1_range,
+                                Params(f"valueInputOption={value_input_option}"), {"values": rows})
+        self.save()
+        return out
 
     @property
     def request_log(self) -> list[LogEntry]:
-        with self.controls.lock:
-            return list(self.controls.log)
+        return self.log.snapshot()
 
     def clear_log(self) -> None:
-        with self.controls.lock:
-            self.controls.log.clear()
+        self.log.clear()
 
     def spreadsheet(self, spreadsheet_id: str) -> Spreadsheet:
         """The live stored spreadsheet (KeyError if unknown); see :mod:`sheetsync.emulator.model`."""
@@ -158,281 +233,102 @@ class Emulator:
         os.replace(tmp, self.state_file)
 
     # -- request handling (called from server threads)
-    def handle(self, method: str, raw_target: str, body_bytes: bytes) -> tuple[Reply, str, str | None]:
-        """Route one request; returns (reply, log kind, fault kind). A "drop" reply has status 0."""
+    def identity(self, headers: Mapping[str, str] | None) -> str:
+        """Who a request comes from: its bearer token, or ``anonymous``."""
+        auth = (headers or {}).get("Authorization") or ""
+        scheme, _, token = auth.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" and token.strip() else "anonymous"
+
+    def handle(self, method: str, raw_target: str, data: bytes,
+               headers: Mapping[str, str] | None = None) -> Outcome:
+        """Run one request through the pipeline (see the module docstring)."""
+        epoch = self.epoch
         parts = urlsplit(raw_target)
         raw_path, query = parts.path, parts.query
         segs = [s for s in raw_path.split("/") if s != ""]
-        kind = _classify(method, segs)
-        if kind != "control":
-            fault = self.controls.take_fault(method, raw_path, unquote(raw_path))
-            if fault is not None:
-                if fault.kind == "drop":
-                    return Reply(status=0), kind, "drop"
-                if fault.kind == "hang":
-                    self._stopping.wait(fault.seconds or 0)
-                else:
-                    return _error_reply(fault_error(fault.kind, fault.seconds)), kind, fault.kind
+        kind = classify(method, segs)
+        if kind == "control":
+            try:
+                out = Outcome(control_api.control(self, method, segs[1:], parse_body(data, lenient=True)), kind)
+            except ApiError as err:
+                out = Outcome(error_reply(err), kind)
+            out.epoch = self.epoch  # a reset's own answer is delivered
+            return out
+        who = self.identity(headers)
         try:
-            if kind in ("read", "write"):
-                self.controls.charge(kind)
-            with _gc_paused(len(body_bytes) > 1_000_000):
-                body = _parse_body(body_bytes, lenient=kind in ("drive", "control"))
-                with self.lock:
-                    reply = self._route(method, segs, Params(query), body)
-                    if kind in ("write", "drive") and method != "GET" and reply.status < 300:
-                        self.save()
+            if len(data) > self.max_body_bytes:  # refused at Google's front door: nothing else happens
+                out = Outcome(error_reply(payload_too_large(self.max_body_bytes)), kind, who)
+            else:
+                with gc_paused(len(data) > 1_000_000):
+                    out = self._handle_api(method, raw_path, query, segs, kind, who, data, epoch)
+        except HookError as err:
+            out = Outcome(error_reply(ApiError(500, f"Internal error encountered. ({err})", "INTERNAL")), kind, who)
+        out.epoch = epoch
+        return out
+
+    def _handle_api(self, method: str, raw_path: str, query: str, segs: list[str], kind: str, who: str,
+                    data: bytes, epoch: int) -> Outcome:
+        body, body_error = None, None
+        try:
+            body = parse_body(data, lenient=kind in ("drive", "token"))
         except ApiError as err:
-            return _error_reply(err), kind, None
+            body_error = err
+        info = RequestInfo(method, unquote(raw_path), raw_path, query, kind, who, body)
+        self.hooks.fire("before", info)
+        fault = self.faults.take(method, raw_path, info.path, kind)
+        after = None
+        if fault is not None:
+            if fault.kind == "drop":
+                return Outcome(Reply(status=0), kind, who, "drop", deliver="drop")
+            if fault.kind == "hang":
+                self.wait(fault.seconds or 0)
+                if self.epoch != epoch:  # the emulator was reset meanwhile: this request belongs to no one
+                    return Outcome(Reply(status=0), kind, who, "hang", deliver="drop")
+            elif fault.kind in ("drop_after", "hang_after"):
+                after = fault
+            else:
+                return Outcome(error_reply(fault_error(fault.kind, fault.seconds)), kind, who, fault.kind)
+        try:
+            if body_error is not None:
+                raise body_error
+            self.quotas.charge(kind, who)
+            with self.lock:
+                reply = self._route(method, segs, Params(query), body)
+                if kind in ("write", "drive") and method != "GET" and reply.status < 300:
+                    self.save()
+        except ApiError as err:
+            reply = error_reply(err)
         except Exception as exc:  # a bug in the emulator: answer like Google's 500, but say what broke
-            print(f"sheets emulator: internal error on {method} {raw_target}: {exc!r}", file=sys.stderr)
-            return _error_reply(ApiError(500, f"Internal error encountered. ({exc!r})", "INTERNAL")), kind, None
-        return reply, kind, None
+            print(f"sheets emulator: internal error on {method} {raw_path}: {exc!r}", file=sys.stderr)
+            reply = error_reply(ApiError(500, f"Internal error encountered. ({exc!r})", "INTERNAL"))
+        info.status, info.reply = reply.status, reply.body
+        self.hooks.fire("after", info)
+        fault_name = fault.kind if fault is not None else None
+        if after is not None and after.kind == "drop_after":
+            return Outcome(reply, kind, who, fault_name, deliver="drop")
+        if after is not None:
+            return Outcome(reply, kind, who, fault_name, deliver="hang", hang_seconds=after.seconds or 0)
+        return Outcome(reply, kind, who, fault_name)
 
     def _route(self, method: str, segs: list[str], params: Params, body: Any) -> Reply:
-        if segs[:2] == ["v4", "spreadsheets"]:
-            return self._sheets(method, segs[2:], params, body)
-        if segs[:3] == ["drive", "v3", "files"]:
-            return self._drive(method, [unquote(s) for s in segs[3:]], params, body)
-        if segs and segs[-1] == "token" and method == "POST":
+        if kind_is_token(segs) and method == "POST":
             return Reply(body={"access_token": "emulator-token", "expires_in": 3600, "token_type": "Bearer"})
-        if segs[:1] == ["_emulator"]:
-            return self._control(method, segs[1:], body)
-        raise not_found()
-
-    def _sheets(self, method: str, segs: list[str], params: Params, body: Any) -> Reply:
-        st = self.state
-        if not segs:
-            if method == "POST":
-                return Reply(body=spreadsheets.create(st, body))
-            raise not_found()
-        sid_raw, verb = _split_verb(segs[0])
-        sid = unquote(sid_raw)
-        if len(segs) == 1:
-            if verb is None and method == "GET":
-                return Reply(body=spreadsheets.get(st, sid, params))
-            if verb == "batchUpdate" and method == "POST":
-                return Reply(body=batch_update.batch_update(st, sid, body))
-            if verb == "getByDataFilter" and method == "POST":
-                return Reply(body=spreadsheets.get_by_data_filter(st, sid, body))
-            raise not_found()
-        sub, sub_verb = _split_verb(segs[1])
-        if sub == "values":
-            if len(segs) == 2:
-                if sub_verb == "batchGet" and method == "GET":
-                    return Reply(body=values.batch_get(st, sid, params))
-                if sub_verb == "batchUpdate" and method == "POST":
-                    return Reply(body=values.batch_update(st, sid, body))
-                if sub_verb == "batchClear" and method == "POST":
-                    return Reply(body=values.batch_clear(st, sid, body))
-                if sub_verb == "batchGetByDataFilter" and method == "POST":
-                    return Reply(body=spreadsheets.batch_get_by_data_filter(st, sid, body))
-                raise not_found()
-            if len(segs) == 3:
-                rng_raw, rverb = _split_verb(segs[2], _VALUE_VERBS)
-                rng = unquote(rng_raw)
-                if rverb is None and method == "GET":
-                    return Reply(body=values.get(st, sid, rng, params))
-                if rverb is None and method == "PUT":
-                    return Reply(body=values.update(st, sid, rng, params, body))
-                if rverb == "append" and method == "POST":
-                    return Reply(body=values.append(st, sid, rng, params, body))
-                if rverb == "clear" and method == "POST":
-                    return Reply(body=values.clear(st, sid, rng, body))
-            raise not_found()
-        if sub == "developerMetadata":
-            if len(segs) == 2 and sub_verb == "search" and method == "POST":
-                return Reply(body=spreadsheets.search_metadata(st, sid, body))
-            if len(segs) == 3 and method == "GET":
-                return Reply(body=spreadsheets.get_metadata(st, sid, unquote(segs[2])))
-        if sub == "sheets" and len(segs) == 3 and method == "POST":
-            sheet_raw, sverb = _split_verb(segs[2])
-            if sverb == "copyTo":
-                return Reply(body=spreadsheets.copy_to(st, sid, unquote(sheet_raw), body))
-        raise not_found()
-
-    def _drive(self, method: str, segs: list[str], params: Params, body: Any) -> Reply:
-        st = self.state
-        if not segs:
-            if method == "GET":
-                return Reply(body=drive.list_files(st, params))
-            if method == "POST":
-                return Reply(body=drive.create(st, params, body))
-            raise not_found()
-        fid = segs[0]
-        if len(segs) == 1:
-            if method == "GET":
-                return Reply(body=drive.get(st, fid, params))
-            if method == "PATCH":
-                return Reply(body=drive.update(st, fid, params, body))
-            if method == "DELETE":
-                drive.delete(st, fid)
-                return Reply(status=204)
-        elif segs[1] == "copy" and method == "POST" and len(segs) == 2:
-            return Reply(body=drive.copy_file(st, fid, params, body))
-        elif segs[1] == "export" and method == "GET" and len(segs) == 2:
-            data, mime = drive.export(st, fid, params)
-            return Reply(body=data, content_type=mime)
-        elif segs[1] == "comments" and method == "GET" and len(segs) == 2:
-            return Reply(body=drive.list_comments(st, fid))
-        elif segs[1] == "permissions":
-            if len(segs) == 2 and method == "POST":
-                return Reply(body=drive.create_permission(st, fid, params, body))
-            if len(segs) == 2 and method == "GET":
-                return Reply(body=drive.list_permissions(st, fid, params))
-            if len(segs) == 3 and method == "GET":
-                return Reply(body=drive.get_permission(st, fid, segs[2], params))
-            if len(segs) == 3 and method == "DELETE":
-                drive.delete_permission(st, fid, segs[2])
-                return Reply(status=204)
-        raise not_found()
-
-    def _control(self, method: str, segs: list[str], body: Any) -> Reply:
-        body = body or {}
-        what = segs[0] if segs else ""
-        if what == "health":
-            return Reply(body={"ok": True})
-        if what == "reset" and method == "POST":
-            self.reset()
-            return Reply(body={})
-        if what == "faults":
-            if method == "POST":
-                try:
-                    self.add_fault(str(body.get("kind")), method=body.get("method"),
-                                   path_contains=body.get("path_contains"), count=int(body.get("count", 1)),
-                                   seconds=body.get("seconds"))
-                except ValueError as exc:
-                    raise invalid_argument(str(exc)) from None
-                return Reply(body={})
-            if method == "DELETE":
-                self.clear_faults()
-                return Reply(body={})
-            if method == "GET":
-                return Reply(body={"faults": [vars(f) for f in self.controls.faults]})
-        if what == "quotas" and method == "POST":
-            self.set_quotas(body.get("read_per_minute"), body.get("write_per_minute"))
-            return Reply(body={})
-        if what == "log":
-            if method == "GET":
-                return Reply(body={"entries": [e.to_json() for e in self.request_log]})
-            if method == "DELETE":
-                self.clear_log()
-                return Reply(body={})
-        if what == "spreadsheets" and len(segs) == 2 and method == "GET":
-            return Reply(body=self.state.get(unquote(segs[1])).to_resource(include_grid_data=True))
-        raise not_found()
+        return route(self.state, method, segs, params, body)
 
 
-_gc_lock = threading.Lock()
-_gc_state = {"pausers": 0, "was_enabled": False}
+def kind_is_token(segs: list[str]) -> bool:
+    return bool(segs) and segs[-1] == "token"
 
 
-@contextlib.contextmanager
-def _gc_paused(active: bool) -> Iterator[None]:
-    """Pause the cyclic GC while a multi-megabyte body is parsed and applied: building a few hundred
-    thousand acyclic dicts otherwise triggers repeated full collections and triples the time."""
-    if not active:
-        yield
-        return
-    with _gc_lock:
-        if _gc_state["pausers"] == 0:
-            _gc_state["was_enabled"] = gc.isenabled()
-            gc.disable()
-        _gc_state["pausers"] += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_state["pausers"] -= 1
-            if _gc_state["pausers"] == 0 and _gc_state["was_enabled"]:
-                gc.enable()
-
-
-def _classify(method: str, segs: list[str]) -> str:
-    """Which quota a request counts against, as Google counts: reads retrieve, writes change."""
-    if segs[:1] == ["_emulator"] or (segs and segs[-1] == "token"):
-        return "control"
-    if segs[:1] in (["drive"], ["upload"]):
-        return "drive"
-    if method == "GET":
-        return "read"
-    last = segs[-1] if segs else ""
-    if last.endswith((":getByDataFilter", ":batchGetByDataFilter", ":search")):
-        return "read"
-    return "write"
-
-
-def _parse_body(data: bytes, lenient: bool) -> Any:
-    if not data.strip():
-        return None
-    try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        if lenient:
-            return None
-        raise invalid_argument("Invalid JSON payload received. Unexpected token.") from None
-
-
-def _error_reply(err: ApiError) -> Reply:
-    return Reply(status=err.code, body=err.body(), headers=err.headers)
-
-
-def _make_handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "ESF"
-        sys_version = ""
-
-        def log_message(self, format: str, *args: Any) -> None:  # quiet: the request log records calls
-            return
-
-        def setup(self) -> None:
-            super().setup()
-            # headers and body go out in separate writes; without NODELAY each answer waits ~40 ms on
-            # Nagle + delayed ACK
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            data = self.rfile.read(length) if length else b""
-            reply, kind, fault = emulator.handle(self.command, self.path, data)
-            path, _, query = self.path.partition("?")
-            if reply.status == 0:
-                emulator.controls.record(LogEntry(self.command, path, 0, len(data), kind, query, fault=fault))
-                self.close_connection = True
-                with contextlib.suppress(OSError):
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                return
-            if isinstance(reply.body, bytes):
-                payload = reply.body
-            elif reply.body is None:
-                payload = b""
-            else:
-                payload = json.dumps(reply.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-            emulator.controls.record(LogEntry(self.command, path, reply.status, len(data), kind, query, fault=fault))
-            try:
-                self.send_response(reply.status)
-                if payload or reply.status != 204:
-                    self.send_header("Content-Type", reply.content_type)
-                self.send_header("Content-Length", str(len(payload)))
-                for k, v in (reply.headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(payload)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
-
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
-
-    return Handler
-
-
-def serve(host: str = "127.0.0.1", port: int = 8765, state_file: str | os.PathLike | None = None) -> None:
-    """Serve until interrupted (Ctrl-C or SIGTERM), printing the address first; saves ``state_file`` on exit."""
+def serve(host: str = "127.0.0.1", port: int = 8765, state_file: str | os.PathLike | None = None, *,
+          realistic: bool = False) -> None:
+    """Serve until interrupted (Ctrl-C or SIGTERM), printing the address first; saves ``state_file`` on exit.
+    ``realistic`` switches on Google's quotas and the latency model (see :class:`Emulator`)."""
     import signal
 
-    emulator = Emulator(host=host, port=port, state_file=state_file).start()
-    print(f"Sheets emulator listening on {emulator.url}", flush=True)
+    emulator = Emulator(host=host, port=port, state_file=state_file, realistic=realistic).start()
+    extra = " (Google's quotas and latency model on)" if realistic else ""
+    print(f"Sheets emulator listening on {emulator.url}{extra}", flush=True)
     done = threading.Event()
 
     def _stop(signum: int, frame: Any) -> None:
@@ -446,3 +342,6 @@ def serve(host: str = "127.0.0.1", port: int = 8765, state_file: str | os.PathLi
         pass
     finally:
         emulator.stop()
+
+
+__all__ = ["MAX_BODY_BYTES", "Emulator", "serve"]

@@ -24,10 +24,15 @@ def _sheets_emulator_server() -> Iterator[Emulator]:
 
 @pytest.fixture
 def sheets_emulator(_sheets_emulator_server: Emulator) -> Iterator[Emulator]:
-    """The running emulator, reset before and after the test."""
-    _sheets_emulator_server.reset()
-    yield _sheets_emulator_server
-    _sheets_emulator_server.reset()
+    """The running emulator, reset before and after the test (quotas and latency off). A test hook
+    (``on_request``) whose callback raised fails the test here, even if the client swallowed the 500."""
+    em = _sheets_emulator_server
+    em.reset()
+    yield em
+    errors = list(em.hooks.errors)
+    em.reset()
+    if errors:
+        raise AssertionError(f"an emulator test hook raised: {errors[0]!r}") from errors[0]
 
 
 @pytest.fixture

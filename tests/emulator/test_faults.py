@@ -1,4 +1,4 @@
-"""Quotas, scripted faults, the request log and the control/token endpoints."""
+"""Scripted faults, the request log and the control/token endpoints (quotas: test_limits.py)."""
 
 from __future__ import annotations
 
@@ -10,23 +10,6 @@ import requests
 
 from sheetsync.backends.google_http import RetriesExhaustedError, client_for_emulator
 from tests.emulator.helpers import call, ok
-
-
-def test_quota_429_body_and_retry_after(gspread_client, sheets_emulator):
-    sh = gspread_client.create("Q")
-    sheets_emulator.set_quotas(read_per_minute=2, write_per_minute=None)
-    url = f"/v4/spreadsheets/{sh.id}"
-    ok(call(sheets_emulator, "GET", url))
-    ok(call(sheets_emulator, "GET", url))
-    resp = call(sheets_emulator, "GET", url)
-    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) >= 1
-    err = resp.json()["error"]
-    assert err["status"] == "RESOURCE_EXHAUSTED" and "'Read requests per minute per user'" in err["message"]
-    assert err["details"][0]["reason"] == "RATE_LIMIT_EXCEEDED"
-    ok(call(sheets_emulator, "POST", f"{url}:batchUpdate", {"requests": []}))  # writes are a separate quota
-    ok(call(sheets_emulator, "GET", "/drive/v3/files"))  # Drive is not a Sheets quota
-    sheets_emulator.set_quotas(None, None)
-    ok(call(sheets_emulator, "GET", url))
 
 
 @pytest.mark.parametrize("kind", ["500", "503", "429"])

@@ -307,6 +307,7 @@ def test_push_to_a_read_only_workbook_exits_2_and_changes_nothing(tmp_path, monk
     book = tmp_path / "labels.xlsx"
     os.chmod(book, 0o444)
     before = book.read_bytes()
+    write_data(tmp_path / "data.csv", default_rows(7))  # a new row: this push must write
     result = runner.invoke(cli, ["push", "data.csv"])
     assert result.exit_code == 2, result.output
     assert "is read-only, so sheetsync will not replace it" in result.output

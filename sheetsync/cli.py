@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -122,6 +123,25 @@ def _levels(level: str, levels: dict[str, str]) -> str:
     return text
 
 
+class _Notices(logging.Handler):
+    """Shows what the Google backend reports while a command runs (waiting for Google's per-minute quota,
+    a share whose notification email failed) on stderr: INFO as is, warnings like ``warn``."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.WARNING:
+            warn(record.getMessage())
+        else:
+            click.echo(record.getMessage(), err=True)
+
+
+def _show_google_notices() -> None:
+    logger = logging.getLogger("sheetsync.google")
+    if not any(isinstance(h, _Notices) for h in logger.handlers):
+        logger.addHandler(_Notices())
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 def _cost(usd: float | None) -> str:
     return f"${usd:.4f}" if usd is not None else "unknown (add the model to [prices])"
 
@@ -145,6 +165,7 @@ def cli() -> None:
       sheetsync judge --split dev        # the judge, taught by the expert's critiques
       sheetsync report                   # agreement, corrected pass rate, root causes
     """
+    _show_google_notices()
 
 
 @cli.command()
@@ -258,11 +279,19 @@ def respond(cfg, inputs, out, call, command, endpoint, model, system_prompt, con
               help="With --sample: over-sample rows the judge failed or disagreed with the expert on.")
 @click.option("--random-share", type=click.FloatRange(0, 1), default=0.3, show_default=True,
               help="With --focus: the share of the batch still drawn at random.")
+@click.option("--folder", metavar="URL",
+              help="Drive folder (URL or id) to create a new spreadsheet in, e.g. on a shared drive so a service "
+                   "account can create it (default: [google] folder).")
 @click.option("json_", "--json", is_flag=True, help="Print the result as JSON.")
 @config_option
-def push(cfg, data, spreadsheet, share, sample, stratify_by, seed, focus, random_share, json_) -> None:
+def push(cfg, data, spreadsheet, share, sample, stratify_by, seed, focus, random_share, folder, json_) -> None:
     """Build or update the expert's Annotate tab from DATA (CSV, TSV, JSONL, JSON, Parquet)."""
     from sheetsync.push import push as do_push
+
+    if folder:
+        from dataclasses import replace
+
+        cfg = replace(cfg, google=replace(cfg.google, folder=folder))
 
     result = do_push(
         cfg, data, spreadsheet=spreadsheet, share=share, sample=sample, stratify_by=stratify_by, seed=seed,
@@ -430,8 +459,11 @@ def auth_check(cfg, spreadsheet) -> None:
     """Say which identity is used and whether the spreadsheet is reachable."""
     from sheetsync.auth import check
 
-    for line in check(cfg, spreadsheet=spreadsheet):
+    result = check(cfg, spreadsheet=spreadsheet)
+    for line in result.lines:
         click.echo(line)
+    for message in result.warnings:
+        warn(message)
 
 
 @cli.command()

@@ -218,8 +218,10 @@ def test_columns_that_would_clash_with_the_tab_are_refused(tmp_path):
     with pytest.raises(UserInputError, match="Notes clash with the Annotate tab's own columns"):
         push(load_config(toml), tmp_path / "data.csv")
     toml.write_text(toml.read_text().replace('context = ["tier", "Notes"]', 'context = ["tier", "feature"]'))
-    with pytest.raises(UserInputError, match="feature are given more than one role"):
-        push(load_config(toml), tmp_path / "data.csv")
+    from sheetsync.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"names `feature`, which \[columns\] context names too"):
+        load_config(toml)  # a column in two roles is refused with the config, before any command runs
     assert not (tmp_path / "labels.xlsx").exists()
     assert cfg.spreadsheet == "labels.xlsx"
 

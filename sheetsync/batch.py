@@ -39,6 +39,8 @@ from openai.types.chat import ChatCompletion
 
 from sheetsync import llm
 from sheetsync.errors import ConfigError, UserInputError
+from sheetsync.llm.failures import reply_content
+from sheetsync.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -176,9 +178,9 @@ def _line_error(record: dict[str, Any]) -> str:
         body = response.get("body")
         inner = body.get("error") if isinstance(body, dict) else None
         message = inner.get("message") if isinstance(inner, dict) else body
-        return f"HTTP {response['status_code']}: {str(message)[:300]}"
+        return redact(f"HTTP {response['status_code']}: {str(message)[:300]}")
     if isinstance(error, dict) and (error.get("code") or error.get("message")):
-        return f"{error.get('code') or 'error'}: {str(error.get('message') or '')[:300]}"
+        return redact(f"{error.get('code') or 'error'}: {str(error.get('message') or '')[:300]}")
     return "the batch reported an error without a reason"
 
 
@@ -195,18 +197,19 @@ def _parse_success(
     try:
         # Lax, like the SDK's own parsing on the live path: a body missing optional fields still reads.
         completion = ChatCompletion.construct(**body)
-        content, finish_reason, prompt_tokens, completion_tokens = llm.reply_content(completion)
+        content, finish_reason, prompt_tokens, completion_tokens, _ = reply_content(completion)
     except (llm.RetryableFailure, llm.FinalFailure) as e:
         raise ValueError(e.reason) from None
     except (TypeError, ValueError, AttributeError, IndexError) as e:
         raise ValueError(f"malformed response body: {str(e)[:200]}") from None
+    if finish_reason == "length":
+        raise ValueError(f"reply cut off at the max_tokens budget (finish_reason=length): {content[:120]!r}")
     if schema is None:
         return None, content, prompt_tokens, completion_tokens
     try:
         value = llm.parse_json_reply(content)
     except llm.ReplyParseError:
-        truncated = " (truncated: finish_reason=length)" if finish_reason == "length" else ""
-        raise ValueError(f"unparsable reply{truncated}: {content[:200]}") from None
+        raise ValueError(f"unparsable reply: {content[:200]}") from None
     problem = llm.schema_errors(value, schema, validators)
     if problem is not None:
         raise ValueError(f"reply does not match the schema: {problem[:200]}")
@@ -403,20 +406,11 @@ class _BatchRun:
                 cached=False,
                 attempts=1,
                 cache_key=custom_id,
+                level=llm.LEVEL_NAMES[llm.LEVEL_JSON_SCHEMA] if self.schemas[entry.schema] else None,
             )
             if self.cache is not None:
-                self.cache.put(
-                    custom_id,
-                    {
-                        "value": value,
-                        "text": text,
-                        "prompt_tokens": p_tok,
-                        "completion_tokens": c_tok,
-                        "model": self.settings.model,
-                        "created_at": time.time(),
-                        "batch_id": batch_id,
-                    },
-                )
+                entry_value = llm.cache_entry(results[custom_id], self.settings.model, time.time())
+                self.cache.put(custom_id, {**entry_value, "batch_id": batch_id})
         else:
             results[custom_id] = self.failure(
                 entry.row_key, custom_id, f"batch {batch_id}: {_line_error(record)}"
@@ -459,7 +453,7 @@ class _BatchRun:
             key=row_key,
             value=None,
             text=None,
-            error=reason,
+            error=redact(reason),
             latency=0.0,
             prompt_tokens=0,
             completion_tokens=0,

@@ -37,9 +37,18 @@ class ChatTemplate:
 
     def render(self, **context: Any) -> list[dict[str, str]]:
         """The chat messages for this context; a template error names the file."""
+        return [{"role": "system", "content": self.render_system(**context)},
+                {"role": "user", "content": self.render_user(**context)}]
+
+    def render_system(self, **context: Any) -> str:
+        """The system message alone: a prompt whose system part is the same for every row renders it once."""
         try:
-            system = self._system.render(**context).strip()
-            user = self._user.render(**context).strip()
+            return self._system.render(**context).strip()
         except jinja2.TemplateError as exc:
             raise UserInputError(f"{self.source}: template error: {exc}") from exc
-        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def render_user(self, **context: Any) -> str:
+        try:
+            return self._user.render(**context).strip()
+        except jinja2.TemplateError as exc:
+            raise UserInputError(f"{self.source}: template error: {exc}") from exc

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import click
 
 from sheetsync import __version__
 from sheetsync.errors import SheetsyncError
+from sheetsync.redact import install_log_redaction, redact
 
 
 class Group(click.Group):
@@ -29,7 +31,7 @@ class Group(click.Group):
         except SheetsyncError as exc:
             if os.environ.get("SHEETSYNC_RAISE_ERRORS"):
                 raise
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(redact(f"Error: {exc}"), err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted: everything finished so far is kept; run the command again to resume.", err=True)
@@ -38,7 +40,7 @@ class Group(click.Group):
             if os.environ.get("SHEETSYNC_RAISE_ERRORS"):
                 raise
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-            click.echo(f"Error: {where}{exc.strerror or exc}", err=True)
+            click.echo(redact(f"Error: {where}{exc.strerror or exc}"), err=True)
             ctx.exit(2)
 
 
@@ -96,7 +98,48 @@ spreadsheet_option = click.option(
 
 
 def warn(message: str) -> None:
-    click.secho(f"Warning: {message}", err=True, fg="yellow")
+    click.secho(redact(f"Warning: {message}"), err=True, fg="yellow")
+
+
+def fail_run(failure: str | None, by_cause: dict[str, int]) -> None:
+    """A run where every row, or too many, ended in error exits 1 with its errors by cause (after its output)."""
+    if not failure:
+        return
+    from sheetsync.llm import CAUSES
+
+    click.echo(redact(f"Error: {failure}"), err=True)
+    for cause, n in sorted(by_cause.items(), key=lambda kv: -kv[1]):
+        click.echo(f"  {n:>6}  {CAUSES.get(cause, cause)}", err=True)
+    sys.exit(1)
+
+
+def _levels(level: str, levels: dict[str, str]) -> str:
+    if not level:
+        return ""
+    text = f"structured output: {level}"
+    if levels:
+        shown = ", ".join(f"{rid} ({lv})" for rid, lv in list(levels.items())[:5])
+        text += f" ({len(levels)} row(s) at another level: {shown}{' …' if len(levels) > 5 else ''})"
+    return text
+
+
+class _Notices(logging.Handler):
+    """Shows what the Google backend reports while a command runs (waiting for Google's per-minute quota,
+    a share whose notification email failed) on stderr: INFO as is, warnings like ``warn``."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.WARNING:
+            warn(record.getMessage())
+        else:
+            click.echo(record.getMessage(), err=True)
+
+
+def _show_google_notices() -> None:
+    logger = logging.getLogger("sheetsync.google")
+    if not any(isinstance(h, _Notices) for h in logger.handlers):
+        logger.addHandler(_Notices())
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def _cost(usd: float | None) -> str:
@@ -122,6 +165,7 @@ def cli() -> None:
       sheetsync judge --split dev        # the judge, taught by the expert's critiques
       sheetsync report                   # agreement, corrected pass rate, root causes
     """
+    _show_google_notices()
 
 
 @cli.command()
@@ -164,21 +208,26 @@ def generate(cfg, dims_path, per_tuple, tuples, model, out, dry_run, seed, json_
         warn(message)
     if json_:
         print_json(r.to_dict())
+        fail_run(r.failure, r.errors_by_cause)
         return
     cost = _cost(r.estimated_cost)
     if r.dry_run:
         click.echo(f"Dry run: {r.n_tuples} tuples x {r.per_tuple} inputs with {r.model}: {r.calls_needed} calls "
                    f"needed ({r.n_tuples - r.calls_needed} cached), ~{r.estimated_prompt_tokens:,} prompt + "
-                   f"~{r.estimated_completion_tokens:,} completion tokens (approximate), estimated cost {cost}")
+                   f"~{r.estimated_completion_tokens:,} completion tokens, estimated cost {cost}")
+        click.echo(f"  tokens: {r.token_method}")
         return
-    click.echo(f"Wrote {r.rows} inputs to {r.out} ({r.n_tuples} tuples x up to {r.per_tuple}; "
-               f"{r.duplicates_dropped} duplicates dropped: {r.exact_duplicates} exact, {r.near_duplicates} near)")
+    if r.rows:
+        click.echo(f"Wrote {r.rows} inputs to {r.out} ({r.n_tuples} tuples x up to {r.per_tuple}; "
+                   f"{r.duplicates_dropped} duplicates dropped: {r.exact_duplicates} exact, {r.near_duplicates} near)")
     click.echo(f"  {r.calls_made} calls, {r.cache_hits} cached, {len(r.errors)} failed tuples, "
-               f"{r.prompt_tokens + r.completion_tokens:,} tokens, cost {cost}, {r.wall_time:.1f}s")
+               f"{r.prompt_tokens + r.completion_tokens:,} tokens ({r.cached_tokens:,} cached), cost {cost}, "
+               f"{r.wall_time:.1f}s; {_levels(r.format_level, {})}")
     for err in r.errors[:10]:
-        click.echo(f"  failed tuple (re-run to retry): {err}", err=True)
+        click.echo(redact(f"  failed tuple (re-run to retry): {err}"), err=True)
     for dim, values in r.uncovered.items():
         warn(f"no input for {dim} = {', '.join(values)}")
+    fail_run(r.failure, r.errors_by_cause)
 
 
 @cli.command()
@@ -213,7 +262,7 @@ def respond(cfg, inputs, out, call, command, endpoint, model, system_prompt, con
     if r.generated_ids:
         click.echo(f"  no `{r.id_column}` column in {inputs}: added stable content ids")
     for err in r.errors[:10]:
-        click.echo(f"  error: {err}", err=True)
+        click.echo(redact(f"  error: {err}"), err=True)
     if r.errors:
         click.echo("  re-run the same command to retry only the failed rows", err=True)
 
@@ -230,11 +279,19 @@ def respond(cfg, inputs, out, call, command, endpoint, model, system_prompt, con
               help="With --sample: over-sample rows the judge failed or disagreed with the expert on.")
 @click.option("--random-share", type=click.FloatRange(0, 1), default=0.3, show_default=True,
               help="With --focus: the share of the batch still drawn at random.")
+@click.option("--folder", metavar="URL",
+              help="Drive folder (URL or id) to create a new spreadsheet in, e.g. on a shared drive so a service "
+                   "account can create it (default: [google] folder).")
 @click.option("json_", "--json", is_flag=True, help="Print the result as JSON.")
 @config_option
-def push(cfg, data, spreadsheet, share, sample, stratify_by, seed, focus, random_share, json_) -> None:
+def push(cfg, data, spreadsheet, share, sample, stratify_by, seed, focus, random_share, folder, json_) -> None:
     """Build or update the expert's Annotate tab from DATA (CSV, TSV, JSONL, JSON, Parquet)."""
     from sheetsync.push import push as do_push
+
+    if folder:
+        from dataclasses import replace
+
+        cfg = replace(cfg, google=replace(cfg.google, folder=folder))
 
     result = do_push(
         cfg, data, spreadsheet=spreadsheet, share=share, sample=sample, stratify_by=stratify_by, seed=seed,
@@ -331,18 +388,25 @@ def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prom
         warn(message)
     if json_:
         print_json(out.to_dict())
+        fail_run(out.failure, out.errors_by_cause)
         return
     cost = _cost(out.estimated_cost)
     if out.dry_run:
         click.echo(f"Dry run on {split}: {out.n_rows} rows, {out.calls_needed} calls needed "
                    f"({out.n_rows - out.calls_needed} cached), ~{out.estimated_prompt_tokens:,} prompt tokens, "
                    f"estimated cost {cost}; {out.n_examples} few-shot examples; template {out.template_hash}")
+        click.echo(f"  tokens: {out.token_method}")
         return
     click.echo(f"Judged {out.n_rows} {split} rows with {out.model}: {out.calls_made} calls, {out.cache_hits} cached, "
-               f"{len(out.errors)} errors, {out.prompt_tokens + out.completion_tokens:,} tokens, cost {cost}, "
-               f"{out.wall_time:.1f}s (run {out.run_id})")
+               f"{len(out.errors)} errors, {out.prompt_tokens + out.completion_tokens:,} tokens "
+               f"({out.cached_tokens:,} prompt tokens cached by the server), cost {cost}, {out.wall_time:.1f}s "
+               f"(run {out.run_id})")
+    if out.format_level:
+        click.echo(f"  {_levels(out.format_level, out.levels)}")
+    for note in out.notes[:10]:
+        click.echo(f"  note: {note}")
     for err in out.errors[:10]:
-        click.echo(f"  error (not counted as pass or fail): {err}", err=True)
+        click.echo(redact(f"  error (not counted as pass or fail): {err}"), err=True)
     a = out.agreement
     if a:
         def fmt(key: str) -> str:
@@ -355,6 +419,7 @@ def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prom
                    f"n={a['n']} (tp {a['tp']}, fn {a['fn']}, fp {a['fp']}, tn {a['tn']}; {a['n_excluded']} excluded)")
     if out.judge_tab:
         click.echo(f"  wrote {out.judge_tab}")
+    fail_run(out.failure, out.errors_by_cause)
 
 
 @cli.command()
@@ -394,8 +459,11 @@ def auth_check(cfg, spreadsheet) -> None:
     """Say which identity is used and whether the spreadsheet is reachable."""
     from sheetsync.auth import check
 
-    for line in check(cfg, spreadsheet=spreadsheet):
+    result = check(cfg, spreadsheet=spreadsheet)
+    for line in result.lines:
         click.echo(line)
+    for message in result.warnings:
+        warn(message)
 
 
 @cli.command()
@@ -424,6 +492,7 @@ def demo(out: str, spreadsheet: str | None) -> None:
 
 
 def main() -> None:
+    install_log_redaction()
     cli(prog_name="sheetsync")
 
 

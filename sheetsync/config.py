@@ -5,13 +5,34 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from dotenv import dotenv_values
 
 from sheetsync.errors import ConfigError
+from sheetsync.settings import (
+    Problem,
+    Rule,
+    Section,
+    at_least,
+    between,
+    distinct,
+    each,
+    fraction,
+    no_control_characters,
+    not_blank,
+    one_of,
+    positive,
+    read_section,
+    setting,
+    trimmed,
+    unique,
+    without,
+)
+from sheetsync.verdicts import FAIL_WORDS, PASS_WORDS
 
 CONFIG_NAME = "sheetsync.toml"
 STATE_DIR = ".sheetsync"
@@ -26,64 +47,168 @@ DEFAULT_ROOT_CAUSES = (
 )
 
 
-@dataclass(frozen=True)
-class Columns:
-    """Which dataset columns play which role. Empty ``input``/``output`` mean: guess from common names."""
-
-    id: str = "id"
-    input: str = ""
-    output: str = ""
-    context: tuple[str, ...] = ()
-    dimensions: tuple[str, ...] = ()
+def _word(label: str) -> str:
+    """A verdict word as pull compares it (case, spaces and trailing full stops ignored)."""
+    return label.strip().rstrip(".").strip().lower()
 
 
-@dataclass(frozen=True)
-class Labels:
-    pass_label: str = "Pass"
-    fail_label: str = "Fail"
-    root_causes: tuple[str, ...] = DEFAULT_ROOT_CAUSES
-    min_critique_words: int = 10
-    criteria: str = "Did the AI achieve the outcome the user needed, correctly and safely?"
+def _cause(cause: str) -> str:
+    """A root cause as pull and the reports compare it (case and runs of spaces ignored)."""
+    return " ".join(cause.split()).lower()
 
 
-@dataclass(frozen=True)
-class Tabs:
-    instructions: str = "Instructions"
-    annotate: str = "Annotate"
-    judge: str = "Judge"
-    agreement: str = "Agreement"
-    disagreements: str = "Disagreements"
-    root_causes: str = "Root causes"
-    error_analysis: str = "Error analysis"
-    summary: str = "Summary"
+def _roles(section: Columns) -> Iterator[Problem]:
+    """A column plays one role: the Annotate tab finds its columns by header."""
+    seen: dict[str, str] = {}
+    for attr in ("id", "input", "output", "context", "dimensions"):
+        value = getattr(section, attr)
+        for name in value if isinstance(value, tuple) else (value,):
+            if name and name in seen and seen[name] != attr:
+                yield Problem((attr, seen[name]), f"names `{name}`, which [columns] {seen[name]} names too: give "
+                              "each column one role")
+            seen.setdefault(name, attr)
+
+
+_COLUMN_NAMES = (each(not_blank, trimmed), unique())
 
 
 @dataclass(frozen=True)
-class Judge:
-    model: str = "gpt-4.1-mini"
-    concurrency: int = 8
-    timeout: float = 60.0
-    max_retries: int = 4
-    temperature: float = 0.0
-    prompt: str = "prompts/judge.md"
-    train: float = 0.2
-    dev: float = 0.4
-    test: float = 0.4
-    max_examples: int = 8
-    max_example_chars: int = 12000
+class Columns(Section):
+    """Which dataset columns play which role. Empty ``input``/``output`` mean: guess from common names;
+    an empty ``id`` means content-hash ids even when the data has an ``id`` column."""
+
+    name: ClassVar[str] = "columns"
+    together: ClassVar = (_roles,)
+    id: str = setting("id", trimmed)
+    input: str = setting("", trimmed)
+    output: str = setting("", trimmed)
+    context: tuple[str, ...] = setting((), *_COLUMN_NAMES)
+    dimensions: tuple[str, ...] = setting((), *_COLUMN_NAMES)
+
+
+_LABEL = (not_blank, lambda v: None if _word(v) else "must be a word, not only full stops",
+          without('"', "the sheet's colouring formulas cannot hold it"))
+
+
+def _not_a_word_of(words: frozenset[str], side: str) -> Rule:
+    return lambda v: (
+        f"a word the expert types for a {side} ({', '.join(sorted(words))}), so it would be read as a {side}"
+        if _word(v) in words else None
+    )
 
 
 @dataclass(frozen=True)
-class Google:
-    credentials: str = ""
-    oauth_client: str = ""
-    timeout: float = 30.0
+class Labels(Section):
+    name: ClassVar[str] = "labels"
+    together: ClassVar = (distinct("pass_label", "fail_label", normalize=_word,
+                                   why="pull could not tell a pass from a fail; choose two different words"),)
+    pass_label: str = setting("Pass", *_LABEL, _not_a_word_of(FAIL_WORDS, "fail"), key="pass")
+    fail_label: str = setting("Fail", *_LABEL, _not_a_word_of(PASS_WORDS, "pass"), key="fail")
+    # ; , | separate several causes in one cell, so a cause holding one could never be recognised
+    root_causes: tuple[str, ...] = setting(
+        DEFAULT_ROOT_CAUSES, each(not_blank, without(";,|", "they separate several causes in one cell")),
+        unique(_cause),
+    )
+    min_critique_words: int = setting(10, at_least(0))
+    criteria: str = setting("Did the AI achieve the outcome the user needed, correctly and safely?")
+
+
+_TAB = (not_blank, trimmed, no_control_characters)
 
 
 @dataclass(frozen=True)
-class Report:
-    target: float = 0.90
-    floor: float = 0.80
+class Tabs(Section):
+    """Tab names. Spreadsheets compare tab names ignoring case, so two settings naming one tab (say the
+    judge's tab named "annotate") would make one command replace another's tab — the expert's included."""
+
+    name: ClassVar[str] = "tabs"
+    together: ClassVar = (distinct(normalize=str.casefold, why="each tab needs a name of its own (case is "
+                                   "ignored), or one command would replace another's tab"),)
+    instructions: str = setting("Instructions", *_TAB)
+    annotate: str = setting("Annotate", *_TAB)
+    judge: str = setting("Judge", *_TAB)
+    agreement: str = setting("Agreement", *_TAB)
+    disagreements: str = setting("Disagreements", *_TAB)
+    root_causes: str = setting("Root causes", *_TAB)
+    error_analysis: str = setting("Error analysis", *_TAB)
+    summary: str = setting("Summary", *_TAB)
+
+
+def _ratios(section: Judge) -> Iterator[Problem]:
+    total = section.train + section.dev + section.test
+    if abs(total - 1.0) > 1e-6:
+        yield Problem(("train", "dev", "test"), f"[judge] train + dev + test must add up to 1 (got {total:g})",
+                      standalone=True)
+
+
+LEVELS = ("auto", "json_schema", "json_object", "instructions")  # structured output, most to least strict
+
+
+@dataclass(frozen=True)
+class Judge(Section):
+    name: ClassVar[str] = "judge"
+    together: ClassVar = (_ratios,)
+    model: str = setting("gpt-4.1-mini", not_blank)
+    concurrency: int = setting(8, between(1, 256))  # the --concurrency option's range
+    timeout: float = setting(60.0, positive)
+    max_retries: int = setting(4, at_least(0))
+    temperature: float = setting(0.0, between(0, 2))  # the range OpenAI-compatible servers accept
+    prompt: str = setting("prompts/judge.md", not_blank)
+    train: float = setting(0.2, fraction)
+    dev: float = setting(0.4, fraction)
+    test: float = setting(0.4, fraction)
+    max_examples: int = setting(8, at_least(0))
+    max_example_chars: int = setting(12000, at_least(0))
+    # Real servers (see the README's "Local models"): the structured-output level ("auto" learns it), the reply
+    # budget, cutting a row's longest field when the prompt exceeds the model's context, the share of rows
+    # in error above which a run exits non-zero, and how long to wait for a server that stopped answering.
+    structured_output: str = setting("auto", one_of(*LEVELS))
+    max_tokens: int = setting(1024, at_least(1))
+    fit_context: bool = setting(False)
+    max_error_share: float = setting(0.5, fraction)
+    outage_wait: float = setting(300.0, at_least(0))
+    probe_interval: float = setting(5.0, positive)
+
+
+@dataclass(frozen=True)
+class Generate(Section):
+    """``sheetsync generate``'s own call settings (model, timeout and concurrency come from ``[judge]``)."""
+
+    name: ClassVar[str] = "generate"
+    structured_output: str = setting("auto", one_of(*LEVELS))
+    max_tokens: int = setting(2048, at_least(1))
+
+
+@dataclass(frozen=True)
+class Google(Section):
+    name: ClassVar[str] = "google"
+    credentials: str = setting("")
+    oauth_client: str = setting("")
+    #: Seconds per request: 0 would fail every call; an hour is beyond any reasonable wait.
+    timeout: float = setting(30.0, between(0.5, 3600))
+    #: Drive folder (URL or id) new spreadsheets are created in: a service account has no Drive storage
+    #: of its own, so it must create inside a shared drive (google-reality.md "service accounts").
+    folder: str = setting("")
+    #: Client-side pacing; Google allows 60 of each per minute per user (sheets/api/limits). 0 = off;
+    #: more than 10,000 requests a minute is beyond any Google quota tier.
+    reads_per_minute: int = setting(60, between(0, 10_000))
+    writes_per_minute: int = setting(60, between(0, 10_000))
+    #: Seconds one request may wait in total for a spent per-minute quota (429) before giving up.
+    quota_wait_max: float = setting(120.0, between(0, 3600))
+
+
+def _floor_below_target(section: Report) -> Iterator[Problem]:
+    if section.floor > section.target:
+        yield Problem(("floor", "target"), f"[report] floor ({section.floor:g}) is above [report] target "
+                      f"({section.target:g}): the floor is the lowest rate still acceptable", standalone=True)
+
+
+@dataclass(frozen=True)
+class Report(Section):
+    name: ClassVar[str] = "report"
+    together: ClassVar = (_floor_below_target,)
+    target: float = setting(0.90, fraction)
+    floor: float = setting(0.80, fraction)
 
 
 @dataclass(frozen=True)
@@ -94,9 +219,10 @@ class Config:
     labels: Labels = field(default_factory=Labels)
     tabs: Tabs = field(default_factory=Tabs)
     judge: Judge = field(default_factory=Judge)
+    generate: Generate = field(default_factory=Generate)
     google: Google = field(default_factory=Google)
     report: Report = field(default_factory=Report)
-    prices: dict[str, tuple[float, float]] = field(default_factory=dict)
+    prices: dict[str, tuple[float, ...]] = field(default_factory=dict)  # (input, output[, cached input]) per 1M
     source: Path | None = None  # the sheetsync.toml read, if any
 
     @property
@@ -109,14 +235,15 @@ class Config:
         return p if p.is_absolute() else self.root / p
 
 
-_SECTIONS = {"columns": Columns, "labels": Labels, "tabs": Tabs, "judge": Judge, "google": Google, "report": Report}
-_RENAMES = {("labels", "pass"): "pass_label", ("labels", "fail"): "fail_label"}
+_SECTIONS = {"columns": Columns, "labels": Labels, "tabs": Tabs, "judge": Judge, "generate": Generate,
+             "google": Google, "report": Report}
 
 
 def load_config(config_path: str | Path | None = None, *, cwd: Path | None = None) -> Config:
     """Read the workspace config (``--config`` or ``./sheetsync.toml``), then the environment on top.
 
-    Missing file: defaults, rooted at the current directory. A broken file: ``ConfigError`` naming it.
+    Missing file: defaults, rooted at the current directory. A broken file or a value that breaks a rule:
+    ``ConfigError`` naming the file (or variable) and the key, for every problem at once.
     """
     cwd = cwd or Path.cwd()
     if config_path is not None:
@@ -151,62 +278,27 @@ def _export_dotenv_secrets(dotenv: Path) -> None:
 def _build(data: dict[str, Any], env: dict[str, str | None], root: Path, source: Path | None) -> Config:
     where = str(source) if source else "environment"
     sections: dict[str, Any] = {}
+    problems: list[str] = []
     for name, cls in _SECTIONS.items():
-        raw = data.get(name, {})
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{where}: [{name}] must be a table.")
-        values: dict[str, Any] = {}
-        known = {f.name: f for f in fields(cls)}
-        for key, value in raw.items():
-            attr = _RENAMES.get((name, key), key)
-            if attr not in known:
-                raise ConfigError(f"{where}: unknown setting `{key}` in [{name}] (known: {', '.join(sorted(known))}).")
-            values[attr] = value
-        for attr in known:
-            env_value = env.get(f"SHEETSYNC_{name.upper()}_{attr.upper()}")
-            if env_value is not None and env_value != "":
-                values[attr] = env_value
-        sections[name] = _coerce(cls, values, where, name)
-
+        section, found = read_section(cls, data.get(name, {}), env, where)
+        sections[name] = section
+        problems += found
     spreadsheet = env.get("SHEETSYNC_SPREADSHEET") or data.get("spreadsheet", "")
+    if not isinstance(spreadsheet, str):
+        problems.append(f"{where}: spreadsheet = {spreadsheet!r} is not valid: expected text (in quotes).")
     prices = {}
-    for model, pair in (data.get("prices") or {}).items():
-        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, int | float) for x in pair)):
-            raise ConfigError(f"{where}: [prices] {model} must be [input_usd_per_1M, output_usd_per_1M].")
-        prices[model] = (float(pair[0]), float(pair[1]))
+    table = data.get("prices") or {}
+    for model, pair in table.items() if isinstance(table, dict) else [("", None)]:
+        if not (isinstance(pair, list) and len(pair) in (2, 3) and all(
+                isinstance(x, int | float) and not isinstance(x, bool) and 0 <= x < float("inf") for x in pair)):
+            problems.append(f"{where}: [prices] {model} = {pair!r} is not valid: must be [input_usd_per_1M, "
+                            "output_usd_per_1M] or [input, output, cached_input], numbers of 0 or more.")
+            continue
+        prices[model] = tuple(float(x) for x in pair)
     unknown = set(data) - set(_SECTIONS) - {"spreadsheet", "prices"}
     if unknown:
-        raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}.")
-    cfg = Config(root=root, spreadsheet=str(spreadsheet or ""), prices=prices, source=source, **sections)
-    total = cfg.judge.train + cfg.judge.dev + cfg.judge.test
-    if abs(total - 1.0) > 1e-6 or min(cfg.judge.train, cfg.judge.dev, cfg.judge.test) < 0:
-        raise ConfigError(f"{where}: [judge] train + dev + test must be non-negative and add up to 1 (got {total:g}).")
-    return cfg
-
-
-def _coerce(cls: type, values: dict[str, Any], where: str, section: str) -> Any:
-    """Build a section, converting env strings and TOML lists to each field's type."""
-    defaults = cls()
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        current = getattr(defaults, key)
-        try:
-            if isinstance(current, tuple):
-                if isinstance(value, str):
-                    value = [v.strip() for v in value.split(",") if v.strip()]
-                if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-                    raise TypeError("expected a list of strings")
-                out[key] = tuple(value)
-            elif isinstance(current, bool):
-                out[key] = value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
-            elif isinstance(current, int):
-                out[key] = int(value)
-            elif isinstance(current, float):
-                out[key] = float(value)
-            else:
-                if not isinstance(value, str):
-                    raise TypeError("expected text")
-                out[key] = value
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{where}: [{section}] {key} = {value!r} is not valid ({exc}).") from exc
-    return replace(defaults, **out)
+        problems.append(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}.")
+    if problems:
+        raise ConfigError(problems[0] if len(problems) == 1 else
+                          f"{len(problems)} settings are not valid:\n  " + "\n  ".join(problems))
+    return Config(root=root, spreadsheet=spreadsheet, prices=prices, source=source, **sections)

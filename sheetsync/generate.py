@@ -472,6 +472,11 @@ class GenerateResult:
     wall_time: float = 0.0
     template: str = ""
     errors: list[str] = field(default_factory=list)  # "persona=novice, scenario=vague: reason"
+    errors_by_cause: dict[str, int] = field(default_factory=dict)
+    format_level: str = ""  # the structured-output level the run ended on
+    cached_tokens: int = 0
+    token_method: str = ""  # how the dry run's tokens were counted
+    failure: str | None = None  # nothing written, or more than [judge] max_error_share of the tuples failed
     uncovered: dict[str, list[str]] = field(default_factory=dict)  # dimension -> values with no input written
     warnings: list[str] = field(default_factory=list)
 
@@ -519,6 +524,10 @@ def generate(
         concurrency=cfg.judge.concurrency,
         temperature=GENERATE_TEMPERATURE,
         seed=seed,
+        max_tokens=cfg.generate.max_tokens or None,
+        structured_output=cfg.generate.structured_output,
+        outage_wait=cfg.judge.outage_wait,
+        probe_interval=cfg.judge.probe_interval,
     )
     result = GenerateResult(out=str(out_path), model=settings.model, dimensions=dims.names, n_tuples=len(choices),
                             per_tuple=per_tuple, dry_run=dry_run, template=prompt.source)
@@ -532,10 +541,12 @@ def generate(
     prices = llm.price_table(cfg.prices)
 
     if dry_run:
+        start = 0 if settings.structured_output == "auto" else llm.LEVEL_NAMES.index(settings.structured_output)
         for call in calls:
             if store.get(llm.cache_key(settings, call)) is None:
                 result.calls_needed += 1
-                result.estimated_prompt_tokens += llm.estimate_tokens(call.messages)
+                result.estimated_prompt_tokens += llm.estimate_call_tokens(settings, call, start)
+        result.token_method = llm.token_method(settings.model)
         result.estimated_completion_tokens = result.calls_needed * per_tuple * EST_TOKENS_PER_INPUT
         result.estimated_cost = llm.estimate_cost(
             result.estimated_prompt_tokens, result.estimated_completion_tokens, settings.model, prices
@@ -547,6 +558,8 @@ def generate(
     result.prompt_tokens, result.completion_tokens = summary.prompt_tokens, summary.completion_tokens
     result.estimated_cost = summary.estimated_cost(settings.model, prices)
     result.wall_time = summary.wall_time
+    result.format_level, result.cached_tokens = summary.format_level, summary.cached_tokens
+    result.errors_by_cause = dict(summary.errors_by_cause)
 
     dedupe = Deduper()
     rows: list[dict[str, str]] = []
@@ -576,6 +589,12 @@ def generate(
         missing = [v.name for v in d.values if v.name not in present]
         if missing:
             result.uncovered[d.name] = missing
+    from sheetsync.judge.runner import failure_summary
+
+    result.failure = failure_summary(len(calls), len(result.errors), result.errors_by_cause, cfg.judge.max_error_share)
+    if not rows:
+        result.failure = result.failure or "no input was written (every reply was empty or a duplicate)."
+        return result  # an empty file would only hide the failure from the next step
     write_records(out_path, ["id", *dims.names, "input"], rows)
     return result
 

@@ -35,6 +35,7 @@ from typing import Any
 from sheetsync.config import Config
 from sheetsync.dataset import INPUT_NAMES, as_text, content_ids, read_records, write_records
 from sheetsync.errors import UserInputError
+from sheetsync.redact import redact
 
 RESULT_COLUMNS = ("output", "latency_s", "error")
 OUT_FORMATS = (".csv", ".jsonl")
@@ -375,7 +376,8 @@ def respond(
         raise UserInputError(f"--out {out}: the same file as the inputs; write the traces to another file.")
     inputs = _load_inputs(inputs_file, cfg)
     kind, spec = chosen[0]
-    result = RespondResult(out=str(out_path), system=f"{kind} {spec}", n_rows=len(inputs.rows), id_column=inputs.id,
+    # The system's name is printed and kept in the partial file: never with the endpoint's credentials.
+    result = RespondResult(out=str(out_path), system=redact(f"{kind} {spec}"), n_rows=len(inputs.rows), id_column=inputs.id,
                            generated_ids=inputs.generated_ids, input_column=inputs.input)
     clashing = [c for c in RESULT_COLUMNS if c in inputs.header]
     if clashing:
@@ -493,6 +495,6 @@ def _describe(exc: BaseException) -> str:
         reason = f"HTTP {status}: {message}"
     else:
         reason = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-    return reason[: STDERR_TAIL + 100]
+    return redact(reason[: STDERR_TAIL + 100])
 
 

@@ -40,6 +40,10 @@ CREATE TABLE IF NOT EXISTS verdicts (
 );
 CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, value TEXT NOT NULL, created_at TEXT NOT NULL);
 """
+#: Columns added to ``verdicts`` after its first release (a store written before them gains them on open):
+#: the structured-output level the answer came at, what was done to the row (e.g. cut to fit the model's
+#: context), and the prompt tokens the server served from its cache.
+VERDICT_COLUMNS = {"level": "TEXT", "note": "TEXT", "cached_tokens": "INTEGER"}
 
 
 def now() -> str:
@@ -69,6 +73,10 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(verdicts)")}
+        for name, kind in VERDICT_COLUMNS.items():
+            if name not in have:
+                self.db.execute(f"ALTER TABLE verdicts ADD COLUMN {name} {kind}")
 
     @classmethod
     def for_workspace(cls, state_dir: Path) -> Store:
@@ -202,17 +210,24 @@ class Store:
             (run_id, now(), model, json.dumps(params, sort_keys=True), template, template_hash, split, n_rows),
         )
 
-    def finish_run(self, run_id: str, status: str) -> None:
+    def finish_run(self, run_id: str, status: str, summary: dict[str, Any] | None = None) -> None:
+        """End a run; ``summary`` (e.g. the structured-output level it ended on) joins its params."""
+        if summary:
+            row = self.db.execute("SELECT params FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            params = {**json.loads(row[0] if row else "{}"), **summary}
+            self.db.execute("UPDATE runs SET params = ? WHERE run_id = ?", (json.dumps(params, sort_keys=True), run_id))
         self.db.execute("UPDATE runs SET finished_at = ?, status = ? WHERE run_id = ?", (now(), status, run_id))
 
     def save_verdict(self, run_id: str, row_id: str, *, verdict: str | None, critique: str | None,
                      error: str | None, latency: float, prompt_tokens: int, completion_tokens: int,
-                     cached: bool) -> None:
+                     cached: bool, level: str | None = None, note: str | None = None,
+                     cached_tokens: int = 0) -> None:
         """One row's judgement, committed at once: an interrupted run keeps every finished verdict."""
         self.db.execute(
             """INSERT OR REPLACE INTO verdicts (run_id, id, verdict, critique, error, latency, prompt_tokens,
-               completion_tokens, cached) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (run_id, row_id, verdict, critique, error, latency, prompt_tokens, completion_tokens, int(cached)),
+               completion_tokens, cached, level, note, cached_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (run_id, row_id, verdict, critique, error, latency, prompt_tokens, completion_tokens, int(cached),
+             level, note, cached_tokens),
         )
 
     def runs(self) -> list[dict[str, Any]]:
@@ -225,8 +240,8 @@ class Store:
 
     def run_verdicts(self, run_id: str) -> dict[str, dict[str, Any]]:
         cur = self.db.execute(
-            "SELECT id, verdict, critique, error, latency, prompt_tokens, completion_tokens, cached "
-            "FROM verdicts WHERE run_id = ?",
+            "SELECT id, verdict, critique, error, latency, prompt_tokens, completion_tokens, cached, level, note, "
+            "cached_tokens FROM verdicts WHERE run_id = ?",
             (run_id,),
         )
         cols = [d[0] for d in cur.description]
@@ -235,11 +250,12 @@ class Store:
     def latest_verdicts(self) -> dict[str, dict[str, Any]]:
         """For each row, the judgement of the most recent run that judged it (with that run's id)."""
         cur = self.db.execute(
-            """SELECT v.id, v.verdict, v.critique, v.error, v.run_id FROM verdicts v JOIN runs r USING (run_id)
-               ORDER BY r.started_at, r.rowid"""
+            """SELECT v.id, v.verdict, v.critique, v.error, v.run_id, v.level, v.note FROM verdicts v
+               JOIN runs r USING (run_id) ORDER BY r.started_at, r.rowid"""
         )
         out: dict[str, dict[str, Any]] = {}
-        for rid, verdict, critique, error, run_id in cur:
-            out[rid] = {"verdict": verdict, "critique": critique, "error": error, "run_id": run_id}
+        for rid, verdict, critique, error, run_id, level, note in cur:
+            out[rid] = {"verdict": verdict, "critique": critique, "error": error, "run_id": run_id, "level": level,
+                        "note": note}
         return out
 

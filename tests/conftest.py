@@ -22,6 +22,10 @@ def _isolated_env(monkeypatch, tmp_path_factory):
     # google.auth.default() must never probe the cloud metadata server (a network call) from a test
     monkeypatch.setenv("NO_GCE_CHECK", "True")
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path_factory.mktemp("gcloud")))
+    # the process-wide request pacer starts every test with Google's per-minute quota unspent
+    from sheetsync.backends.google_pacing import reset_shared_pacers
+
+    reset_shared_pacers()
     yield
     os.environ.clear()
     os.environ.update(saved)

@@ -155,7 +155,8 @@ def test_open_by_url_or_key_makes_no_request(emu, new_sheet):
     wb2 = open_wb(emu, key)
     assert emu.request_log == []
     assert wb.locator == wb2.locator == key
-    assert wb.url == f"https://docs.google.com/spreadsheets/d/{key}"
+    assert wb.url == f"http://{emu.address}/_emulator/spreadsheets/{key}"  # the emulator's own view
+    assert spreadsheet_key(wb.url) == key  # a printed URL can be passed back as --spreadsheet
     assert wb.max_cell_chars == 50_000
 
 
@@ -193,7 +194,7 @@ def test_identity(emu, monkeypatch, new_sheet):
     assert wb.identity() == Identity(
         kind="emulator",
         who=f"anonymous (emulator at {emu.address})",
-        where=f"https://docs.google.com/spreadsheets/d/{key}",
+        where=f"http://{emu.address}/_emulator/spreadsheets/{key}",
     )
 
 
@@ -393,9 +394,12 @@ def test_request_counts(emu, new_sheet):
     emu.clear_log()
     wb.share(["expert@example.com", "lead@example.com", "expert@example.com"])
     assert [(e.method, e.path.endswith("/permissions"), e.status) for e in emu.request_log] == [
-        ("POST", True, 200)
-    ] * 2
-    assert all("sendnotificationemail=true" in e.query.lower() for e in emu.request_log)
+        ("GET", True, 200), ("POST", True, 200), ("POST", True, 200)  # list once, then one create each
+    ]
+    assert all("sendnotificationemail=true" in e.query.lower() for e in emu.request_log if e.method == "POST")
+    emu.clear_log()
+    wb.share(["Expert@example.com"], role="reader")  # already a writer: never downgraded, not re-notified
+    assert [e.method for e in emu.request_log] == ["GET"]
 
 
 def test_share_role_is_checked():
@@ -480,7 +484,7 @@ def test_drive_storage_quota_on_create(emu):
     }
     client = fast_client(emu, sleep=lambda s: None, max_attempts=2)
     client.http_client.session.mount(emu.url, Canned(403, body))
-    with pytest.raises(BackendError, match="service account has no Drive storage|failed 2 time"):
+    with pytest.raises(BackendError, match="is a service account and cannot create the spreadsheet"):
         connect(client, "New one", sa)
 
 

@@ -186,13 +186,17 @@ def test_text_longer_than_excel_allows_is_refused_before_writing(tmp_path: Path)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_characters_xml_cannot_carry_become_visible_replacements(tmp_path: Path) -> None:
+def test_text_xml_cannot_carry_is_stored_exactly(tmp_path: Path) -> None:
+    """Control characters, lone surrogates, "\r" and literal "_x000D_" go as Excel's _xHHHH_ escapes: the
+    file is valid XML and every value reads back exactly (an id is never changed by the trip)."""
     path = tmp_path / "ctl.xlsx"
-    row = ["ansi \x1b[31mred\x1b[0m", "nul\x00", "non\ufffechar", "lone \ud800", "crlf\r\nand\rcr", "ok \u2028 😀"]
+    row = ["ansi \x1b[31mred\x1b[0m", "nul\x00", "non\ufffechar", "lone \ud800", "crlf\r\nand\rcr", "ok \u2028 😀",
+           "literal _x000D_ and _x005F_", "id\r", "\t tab and  spaces  "]
     XlsxWorkbook(path).write([TabSpec.table("T", [row])])
-    assert XlsxWorkbook(path).read(["T"])["T"] == [
-        ["ansi \ufffd[31mred\ufffd[0m", "nul\ufffd", "non\ufffdchar", "lone \ufffd", "crlf\nand\ncr", "ok \u2028 😀"]
-    ]
+    assert XlsxWorkbook(path).read(["T"])["T"] == [row]
+    xml = sheet_xml(path, "T")
+    assert "_x001B_" in xml and "_x000D_" in xml and "_x005F_x000D_" in xml
+    openpyxl.load_workbook(path)  # a strict XML parser accepts the file
 
 
 def test_cells_are_read_as_a_person_sees_them(tmp_path: Path) -> None:
@@ -267,8 +271,8 @@ def test_a_push_loads_the_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     wb.write([annotate_spec(data_rows(3), replace=False, blocks=data_only_block(data_rows(3)))])
     assert len(loads) == 1 and loads[0]["read_only"] is False
     wb.write([TabSpec.table("Report", [["x"]])])  # the kept copy is used once; later writes reload
-    wb.read(["Annotate"])
-    assert [k["read_only"] for k in loads] == [False, False, True]
+    wb.read(["Annotate"])  # plain reads stream the sheet's XML: no openpyxl load at all
+    assert [k["read_only"] for k in loads] == [False, False]
 
 
 def test_a_missing_folder_is_named(tmp_path: Path) -> None:
@@ -644,3 +648,60 @@ def test_a_file_saved_by_excel_is_read_and_edited_without_losing_anything(tmp_pa
     spans = [(int(re.search(r'min="(\d+)"', c)[1]), int(re.search(r'max="(\d+)"', c)[1])) for c in cols]
     covered = [c for a, b in spans for c in range(a, b + 1)]
     assert len(covered) == len(set(covered)) and set(covered) == set(range(1, 9))
+
+
+# ---------------------------------------------------------------------- appended rows
+
+
+def test_appended_rows_land_below_a_row_the_expert_typed_and_look_like_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "append.xlsx"
+    wb = XlsxWorkbook(path)
+    wb.write([annotate_spec(data_rows(3))])  # rows 2-4, expert cells coloured (styled, empty)
+    grid = wb.read(["Annotate"])["Annotate"]
+    assert len(grid) == 4
+    expert_edits(path, {"A5": "typed by the expert", "E5": "their note"})  # after our read, before our write
+    new = [["r3", "question 3", "out 3"], ["r4", None, "out 4"]]
+    spec = annotate_spec(data_rows(3), replace=False, blocks=[], append_rows=new)  # n_rows=4, as read
+    wb.read(["Annotate"])
+    wb.write([spec])
+    got = XlsxWorkbook(path).read(["Annotate"])["Annotate"]
+    assert got[4] == ["typed by the expert", "", "", "", "their note"]  # never overwritten, never paired
+    assert got[5:] == [["r3", "question 3", "out 3"], ["r4", "", "out 4"]]
+    ws = openpyxl.load_workbook(path)["Annotate"]
+    for r in (6, 7):  # the appended rows get the body's styles, row height, dropdowns and filter
+        assert ws.cell(r, 4).fill.fgColor.rgb == "FF" + EXPERT_BLUE[1:]
+        assert ws.cell(r, 2).alignment.wrap_text and ws.row_dimensions[r].height == 60
+    assert ws.auto_filter.ref == "A1:F7"
+
+
+def test_appended_rows_skip_styled_empty_rows(tmp_path: Path) -> None:
+    """sheetsync colours the empty expert cells down to the grid's end; those rows hold no value, so an
+    append starts right after the data."""
+    path = tmp_path / "styled.xlsx"
+    XlsxWorkbook(path).write([annotate_spec(data_rows(2), n_rows=10)])
+    XlsxWorkbook(path).write([annotate_spec([], replace=False, blocks=[], append_rows=[["r9", "q", "o"]], n_rows=1)])
+    assert XlsxWorkbook(path).read(["Annotate"])["Annotate"][3] == ["r9", "q", "o"]
+
+
+def test_appending_to_a_new_tab_starts_at_the_top(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.xlsx"
+    XlsxWorkbook(path).write([TabSpec(title="T", blocks=[], n_rows=1, n_cols=2, append_rows=[["a", "b"], ["c"]])])
+    assert XlsxWorkbook(path).read(["T"])["T"] == [["a", "b"], ["c"]]
+
+
+# ---------------------------------------------------------------------- read-only files
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_a_read_only_workbook_is_never_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "frozen.xlsx"
+    XlsxWorkbook(path).write([TabSpec.table("T", [["v1"]])])
+    os.chmod(path, 0o444)
+    before = sorted(p.name for p in tmp_path.iterdir()), path.read_bytes()
+    wb = XlsxWorkbook(path)
+    wb.read(["T"], with_layout=True)
+    with pytest.raises(BackendError, match=r"frozen\.xlsx is read-only, so sheetsync will not replace it\. "
+                                           r"Nothing was written\..*chmod u\+w"):
+        wb.write([TabSpec.table("T", [["v2"]])])
+    assert (sorted(p.name for p in tmp_path.iterdir()), path.read_bytes()) == before
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o444

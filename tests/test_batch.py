@@ -105,7 +105,7 @@ def test_cached_rows_are_not_sent_and_identical_calls_go_once(workspace, fake):
 def test_per_line_errors_become_row_errors_and_are_retried_next_time(fake):
     calls = make_calls(8)
     fake.fail_next("500", match="row 2:")
-    fake.fail_next("400", match="row 4:")
+    fake.fail_next("context", match="row 4:")
     fake.fail_next("malformed", match="row 5:")
     fake.script("row 6:", "this is not JSON at all")
     cache = llm.MemoryCache()

@@ -15,7 +15,7 @@ def test_init_writes_workspace_and_is_idempotent(tmp_path):
     cfg = load_config(tmp_path / "sheetsync.toml")
     assert cfg.spreadsheet == "labels.xlsx"
     assert cfg.labels.pass_label == "Pass" and cfg.judge.concurrency == 8
-    assert cfg.prices["gpt-4.1-mini"] == (0.40, 1.60)
+    assert cfg.prices["gpt-4.1-mini"] == (0.40, 1.60, 0.10)
 
 
 def test_environment_and_dotenv_over_file(tmp_path, monkeypatch):

@@ -183,7 +183,8 @@ def test_application_default_credentials(no_adc):
     write_json(no_adc / "application_default_credentials.json", info)
     creds, who = resolve_credentials(credentials_file=None, oauth_client_file=None, emulator_host=None)
     assert isinstance(creds, google.oauth2.credentials.Credentials)
-    assert who.kind == "application default" and who.who == "application default"
+    assert who.kind == "application default" and who.who == "your Google account (application-default login)"
+    assert str(no_adc / "application_default_credentials.json") in who.source
 
 
 # ----------------------------------------------------------------------------------------- OAuth flow

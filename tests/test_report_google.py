@@ -3,6 +3,7 @@ runs, each run is one batchUpdate, and the figures read back are the ones writte
 
 import pytest
 
+from sheetsync.backends.google import spreadsheet_key
 from sheetsync.report import report
 from sheetsync.testing.emulator import _sheets_emulator_server, gspread_client, sheets_emulator  # noqa: F401
 from tests.test_report import REPORT_TABS, expected, judged, reference, templates  # noqa: F401
@@ -20,7 +21,7 @@ def batch_updates(em):
 
 def test_report_on_google_sheets_twice_keeps_one_of_each(emulated, sheets_emulator, gspread_client):  # noqa: F811
     first = report(emulated, spreadsheet="Stakeholder report")
-    key = first.url.split("/d/")[1].split("/")[0]
+    key = spreadsheet_key(first.url)  # the emulator's own URL for it
     n_writes = len(batch_updates(sheets_emulator))
     second = report(emulated, spreadsheet=key)
     assert len(batch_updates(sheets_emulator)) == n_writes + 1  # all tabs in ONE batchUpdate

@@ -218,8 +218,10 @@ def test_columns_that_would_clash_with_the_tab_are_refused(tmp_path):
     with pytest.raises(UserInputError, match="Notes clash with the Annotate tab's own columns"):
         push(load_config(toml), tmp_path / "data.csv")
     toml.write_text(toml.read_text().replace('context = ["tier", "Notes"]', 'context = ["tier", "feature"]'))
-    with pytest.raises(UserInputError, match="feature are given more than one role"):
-        push(load_config(toml), tmp_path / "data.csv")
+    from sheetsync.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"names `feature`, which \[columns\] context names too"):
+        load_config(toml)  # a column in two roles is refused with the config, before any command runs
     assert not (tmp_path / "labels.xlsx").exists()
     assert cfg.spreadsheet == "labels.xlsx"
 
@@ -290,3 +292,23 @@ def test_clearing_a_flag_confirms_only_the_content_it_was_shown_for(tmp_path):
     write_data(tmp_path / "data.csv", rows)
     result = push(cfg, tmp_path / "data.csv")
     assert result.stale == ["r1"] and result.rechecked == []
+
+
+def test_push_to_a_read_only_workbook_exits_2_and_changes_nothing(tmp_path, monkeypatch):
+    import os
+    import sys
+
+    if sys.platform == "win32":
+        pytest.skip("POSIX permissions")
+    make_workspace(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["push", "data.csv"]).exit_code == 0
+    book = tmp_path / "labels.xlsx"
+    os.chmod(book, 0o444)
+    before = book.read_bytes()
+    result = runner.invoke(cli, ["push", "data.csv"])
+    assert result.exit_code == 2, result.output
+    assert "is read-only, so sheetsync will not replace it" in result.output
+    assert "Traceback" not in result.output
+    assert book.read_bytes() == before and not (tmp_path / "labels.xlsx.bak").exists()

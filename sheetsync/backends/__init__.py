@@ -22,12 +22,16 @@ def open_workbook(spreadsheet: str, cfg: Config, *, create: bool = True) -> Work
 
         return XlsxWorkbook(cfg.path(spreadsheet))
     from sheetsync.backends.google import open_google_workbook
+    from sheetsync.backends.google_pacing import Pacing
 
+    g = cfg.google
     return open_google_workbook(
         spreadsheet,
         credentials_file=str(cfg.path(cfg.google.credentials)) if cfg.google.credentials else None,
         oauth_client_file=str(cfg.path(cfg.google.oauth_client)) if cfg.google.oauth_client else None,
         emulator_host=os.environ.get("SHEETS_EMULATOR_HOST") or None,
         create=create,
-        timeout=cfg.google.timeout,
+        timeout=g.timeout,
+        folder=g.folder,
+        pacing=Pacing(g.reads_per_minute, g.writes_per_minute, g.quota_wait_max),
     )

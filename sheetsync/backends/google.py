@@ -4,8 +4,8 @@ Why not gspread's ``Spreadsheet``/``Worksheet`` objects: constructing them reads
 and their helpers read it again on nearly every call, while the quota is 60 reads + 60 writes per minute
 per user. Here every method is a known, small number of requests:
 
-* ``open_google_workbook`` by URL or key: no request at all; by title: one Drive list (plus one Drive
-  create when it does not exist yet).
+* ``open_google_workbook`` by URL or key: no request at all; by title: one Drive list over every drive
+  the caller can see (plus one Drive create when it does not exist yet; see ``google_drive``).
 * ``read(titles)``: ONE ``values:batchGet`` (a missing tab costs one metadata read more, then one
   batchGet of the tabs that exist).
 * ``read(titles, with_layout=True)``: ONE ``spreadsheets.get`` (metadata only) + ONE ``values:batchGet``.
@@ -13,16 +13,18 @@ per user. Here every method is a known, small number of requests:
   applied atomically by Google), preceded by one metadata read only if no ``read(with_layout=True)``
   came before. A 20,000-row tab makes a request body of several MB: larger than Google's recommended
   2 MB, but accepted (there is no hard limit), and still one request against the quota.
-* ``share``: one Drive permission create per email; ``tab_titles``: one metadata read.
+* ``share``: one Drive permissions list, then one permission create per email that lacks the role;
+  ``tab_titles``: one metadata read.
 
-Retries (429/5xx, bounded, jittered, honouring ``Retry-After``) and the timeout live in the transport,
-``SheetsyncHTTPClient``; here every remaining failure becomes a ``BackendError`` or ``ConfigError`` that
-says what to do.
+Pacing, retries (429 until the per-minute quota refills; 5xx bounded and jittered; nothing that could
+duplicate a create) and the timeout live in the transport, ``SheetsyncHTTPClient``; here every remaining
+failure becomes a ``BackendError`` or ``ConfigError`` that says what to do (``google_errors``).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -32,12 +34,22 @@ import gspread
 import requests
 from google.auth.credentials import Credentials
 from gspread.exceptions import APIError
-from gspread.urls import DRIVE_FILES_API_V3_URL, SPREADSHEET_DRIVE_URL
+from gspread.urls import SPREADSHEET_DRIVE_URL
 from gspread.utils import absolute_range_name
 
 from sheetsync.backends.base import Grid, Identity, Workbook
 from sheetsync.backends.google_auth import Principal, describe_refresh_failure, resolve_credentials
-from sheetsync.backends.google_http import SheetsyncHTTPClient
+from sheetsync.backends.google_drive import (
+    SHARE_ROLES,
+    create_spreadsheet,
+    drive_quote,
+    find_by_title,
+    folder_id,
+    share_spreadsheet,
+)
+from sheetsync.backends.google_errors import api_error
+from sheetsync.backends.google_http import EMULATOR_ENV, SheetsyncHTTPClient, log
+from sheetsync.backends.google_pacing import Pacer, Pacing, shared_pacer
 from sheetsync.backends.sheets_requests import (
     METADATA_FIELDS,
     SheetMeta,
@@ -47,10 +59,11 @@ from sheetsync.backends.sheets_requests import (
 from sheetsync.errors import BackendError, SheetsyncError
 from sheetsync.layout import TabSpec
 
-SPREADSHEET_MIME = "application/vnd.google-apps.spreadsheet"
-URL_KEY_RE = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]+)")
+__all__ = ["GoogleWorkbook", "SpreadsheetNotFound", "api_error", "connect", "drive_quote", "make_client", "open_google_workbook"]
+
+#: A spreadsheet URL: Google's (``/spreadsheets/d/ID``) or the emulator's (``/_emulator/spreadsheets/ID``).
+URL_KEY_RE = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]+)|/_emulator/spreadsheets/([A-Za-z0-9_-]+)")
 KEY_RE = re.compile(r"[A-Za-z0-9_-]{25,}")
-SHARE_ROLES = ("reader", "commenter", "writer")
 
 T = TypeVar("T")
 
@@ -64,23 +77,44 @@ def spreadsheet_key(spreadsheet: str) -> str | None:
     s = spreadsheet.strip()
     m = URL_KEY_RE.search(s)
     if m:
-        return m.group(1)
+        return m.group(1) or m.group(2)
     if KEY_RE.fullmatch(s):
         return s
     return None
 
 
-def drive_quote(text: str) -> str:
-    """``text`` as a Drive ``q`` string literal: single quotes, with ``\\`` and ``'`` backslash-escaped."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+def spreadsheet_url(client: gspread.Client, key: str) -> str:
+    """Where a person opens the spreadsheet: Google's URL, or the emulator's own view of it (a
+    docs.google.com link to an emulator id would open nothing, or someone else's file)."""
+    host = getattr(client.http_client, "emulator_host", None)
+    return f"http://{host}/_emulator/spreadsheets/{key}" if host else SPREADSHEET_DRIVE_URL % key
 
 
 def make_client(
-    credentials: Credentials, *, emulator_host: str | None = None, timeout: float = 30.0
+    credentials: Credentials,
+    *,
+    emulator_host: str | None = None,
+    timeout: float = 30.0,
+    pacing: Pacing | None = None,
+    quota_user: str = "",
+    pacer: Pacer | None = None,
+    **http_options: Any,
 ) -> gspread.Client:
-    """A gspread client on sheetsync's transport (emulator routing, bounded retries) with a timeout
-    (gspread's default is none at all). ``emulator_host`` defaults to ``$SHEETS_EMULATOR_HOST``."""
-    factory = functools.partial(SheetsyncHTTPClient, emulator_host=emulator_host, timeout=timeout)
+    """A gspread client on sheetsync's transport (emulator routing, pacing, safe retries) with a timeout
+    (gspread's default is none at all). ``emulator_host`` defaults to ``$SHEETS_EMULATOR_HOST``.
+
+    Requests are paced by the process-wide pacer of ``quota_user`` (Google counts quotas per user), at
+    the rates of ``pacing`` (default: Google's 60 reads and 60 writes a minute) — or by ``pacer``.
+    ``http_options`` go to :class:`SheetsyncHTTPClient` (``sleep``, ``notify``, retry bounds…).
+    """
+    pacing = pacing or Pacing()
+    if pacer is None and (pacing.reads_per_minute or pacing.writes_per_minute):
+        target = emulator_host or os.environ.get(EMULATOR_ENV) or "google"
+        pacer = shared_pacer(target, quota_user, pacing)
+    factory = functools.partial(
+        SheetsyncHTTPClient, emulator_host=emulator_host, timeout=timeout, pacer=pacer,
+        quota_wait_max=pacing.quota_wait_max, **http_options,
+    )
     client = gspread.Client(auth=credentials, http_client=factory)  # type: ignore[arg-type]
     client.set_timeout(timeout)
     return client
@@ -94,8 +128,12 @@ def open_google_workbook(
     emulator_host: str | None = None,
     create: bool = True,
     timeout: float = 30.0,
+    folder: str = "",
+    pacing: Pacing | None = None,
+    pacer: Pacer | None = None,
 ) -> GoogleWorkbook:
-    """Open a spreadsheet given as a URL, a key or a title (found via Drive, or created when ``create``).
+    """Open a spreadsheet given as a URL, a key or a title (found via Drive, or created when ``create``,
+    inside ``folder`` — a Drive folder URL or id — when given).
 
     Opening by URL or key makes no request: a wrong key or missing access surfaces on the first read or
     write, as a ``BackendError`` that says whom to share the spreadsheet with.
@@ -103,12 +141,14 @@ def open_google_workbook(
     creds, principal = resolve_credentials(
         credentials_file=credentials_file, oauth_client_file=oauth_client_file, emulator_host=emulator_host
     )
-    client = make_client(creds, emulator_host=emulator_host, timeout=timeout)
-    return connect(client, spreadsheet, principal, create=create)
+    client = make_client(
+        creds, emulator_host=emulator_host, timeout=timeout, pacing=pacing, quota_user=principal.who, pacer=pacer
+    )
+    return connect(client, spreadsheet, principal, create=create, folder=folder)
 
 
 def connect(
-    client: gspread.Client, spreadsheet: str, principal: Principal, *, create: bool = True
+    client: gspread.Client, spreadsheet: str, principal: Principal, *, create: bool = True, folder: str = ""
 ) -> GoogleWorkbook:
     """:func:`open_google_workbook` with a ready client and principal (for tests and embedding)."""
     key = spreadsheet_key(spreadsheet)
@@ -117,60 +157,52 @@ def connect(
     title = spreadsheet.strip()
     if not title:
         raise BackendError("no spreadsheet given: pass a Google Sheets URL, key or title, or a .xlsx path")
-    ids = _guard(principal, None, lambda: _find_by_title(client, title))
+    parent = folder_id(folder)
+    ids, incomplete = _guard(principal, None, lambda: find_by_title(client, title))
     if len(ids) == 1:
         return GoogleWorkbook(client, ids[0], principal)
     if ids:
-        urls = ", ".join(SPREADSHEET_DRIVE_URL % i for i in ids)
+        urls = ", ".join(spreadsheet_url(client, i) for i in ids)
         raise BackendError(
             f"{len(ids)} spreadsheets visible to {principal.who} are named {title!r}: {urls}. "
             "Pass the URL of the one to use."
         )
     if not create:
+        raise SpreadsheetNotFound(title, principal, client, parent)
+    if incomplete:
+        # Drive could not search every shared drive: creating now might duplicate one we did not see.
         raise BackendError(
-            f"no spreadsheet named {title!r} is visible to {principal.who}: {principal.share_hint()}, "
-            "or pass its URL."
+            f"Google Drive could not search every shared drive for a spreadsheet named {title!r}, so sheetsync "
+            "will not create one (it might exist already). Pass the spreadsheet's URL instead."
         )
-    key = _guard(principal, None, lambda: _create(client, title))
+    key = _guard(
+        principal, None, lambda: create_spreadsheet(client, title, folder=parent), creating=title, folder=parent
+    )
     return GoogleWorkbook(client, key, principal, created=True)
 
 
-def _find_by_title(client: gspread.Client, title: str) -> list[str]:
-    """Ids of the non-trashed spreadsheets named exactly ``title`` (one Drive list, paged if huge)."""
-    q = f"mimeType = '{SPREADSHEET_MIME}' and name = {drive_quote(title)} and trashed = false"
-    params: dict[str, Any] = {
-        "q": q,
-        "pageSize": 1000,
-        "supportsAllDrives": "true",
-        "includeItemsFromAllDrives": "true",
-        "fields": "nextPageToken,files(id,name)",
-    }
-    ids: list[str] = []
-    while True:
-        page = client.http_client.request("get", DRIVE_FILES_API_V3_URL, params=params).json()
-        ids += [f["id"] for f in page.get("files", []) if f.get("name") == title]
-        token = page.get("nextPageToken")
-        if not token:
-            return ids
-        params["pageToken"] = token
+class SpreadsheetNotFound(BackendError):
+    """No spreadsheet has this title (and we were asked not to create one): before a first push that is
+    normal, so ``auth check`` says what the push will do instead of failing."""
+
+    def __init__(self, title: str, principal: Principal, client: gspread.Client, folder: str) -> None:
+        super().__init__(
+            f"no spreadsheet named {title!r} is visible to {principal.who}: {principal.share_hint()}, "
+            "or pass its URL."
+        )
+        self.title, self.principal, self.client, self.folder = title, principal, client, folder
 
 
-def _create(client: gspread.Client, title: str) -> str:
-    body = {"name": title, "mimeType": SPREADSHEET_MIME}
-    resp = client.http_client.request(
-        "post", DRIVE_FILES_API_V3_URL, params={"supportsAllDrives": "true"}, json=body
-    )
-    return str(resp.json()["id"])
-
-
-def _guard(principal: Principal, key: str | None, call: Callable[[], T]) -> T:
+def _guard(
+    principal: Principal, key: str | None, call: Callable[[], T], *, creating: str = "", folder: str = ""
+) -> T:
     """Run one API call; turn every failure into an error that says what to do."""
     try:
         return call()
     except SheetsyncError:
         raise
     except APIError as e:
-        raise api_error(e, principal, key) from None
+        raise api_error(e, principal, key, creating=creating, folder=folder) from None
     except (google.auth.exceptions.RefreshError, google.auth.exceptions.TransportError) as e:
         raise describe_refresh_failure(principal, e) from None
     except google.auth.exceptions.GoogleAuthError as e:
@@ -178,41 +210,10 @@ def _guard(principal: Principal, key: str | None, call: Callable[[], T]) -> T:
             f"Google authentication failed for {principal.who}: {type(e).__name__}: {e}"
         ) from None
     except requests.RequestException as e:
+        where = f"the Sheets emulator ({principal.who}; {EMULATOR_ENV})" if principal.kind == "emulator" else "Google Sheets"
         raise BackendError(
-            f"could not reach Google Sheets ({type(e).__name__}): {str(e)[:300]}. Check the network and retry."
+            f"could not reach {where} ({type(e).__name__}): {str(e)[:300]}. Check the network and retry."
         ) from None
-
-
-def api_error(e: APIError, principal: Principal, key: str | None) -> BackendError:
-    """The BackendError for a Google error answer (after the transport's retries)."""
-    err: Mapping[str, Any] = e.error if isinstance(e.error, Mapping) else {}
-    code = e.code
-    message = str(err.get("message", ""))[:500]
-    reasons = {x.get("reason") for x in err.get("errors", []) or [] if isinstance(x, Mapping)}
-    what = f"spreadsheet {key}" if key else "Google Drive"
-    if code == 404 and key:
-        return BackendError(f"{what} not found — check the id or {principal.share_hint()}.")
-    if code == 403 and "storageQuotaExceeded" in reasons:
-        return BackendError(
-            f"{principal.who} cannot create files (a service account has no Drive storage). Create the "
-            "spreadsheet yourself, share it with the service account as Editor, and pass its URL."
-        )
-    if code == 403:
-        return BackendError(
-            f"{principal.who} has no access to {what} ({message or 'permission denied'}) — "
-            f"{principal.share_hint()}."
-        )
-    if code == 401:
-        return BackendError(
-            f"Google rejected the credentials of {principal.who} ({principal.source}): {message}. "
-            "Check the credentials (see `sheetsync auth check`)."
-        )
-    if code == 429:
-        return BackendError(
-            f"Google's quota for {principal.who} is exhausted, even after retrying ({message}). "
-            "Wait a minute and run the command again; nothing was half-written."
-        )
-    return BackendError(f"Google Sheets API error {code} on {what}: {message}")
 
 
 class GoogleWorkbook(Workbook):
@@ -227,7 +228,7 @@ class GoogleWorkbook(Workbook):
         self.key = key
         self.principal = principal
         self.locator = key
-        self.url = SPREADSHEET_DRIVE_URL % key
+        self.url = spreadsheet_url(client, key)
         #: Metadata of every tab as last read, for the next ``write``; dropped after each write.
         self._meta: dict[str, SheetMeta] | None = None
         #: We created the spreadsheet: its default empty "Sheet1" goes on the first write.
@@ -333,19 +334,11 @@ class GoogleWorkbook(Workbook):
         return [m.title for m in sorted(meta.values(), key=lambda m: m.index)]
 
     def share(self, emails: list[str], *, role: str = "writer") -> None:
-        """One Drive permission per email, no metadata read.
-
-        Google sends each person a notification email with the link: the expert needs the link anyway,
-        and Drive refuses to share silently with an address that has no Google account.
-        """
+        """See :func:`~sheetsync.backends.google_drive.share_spreadsheet` (the rules live there)."""
         if role not in SHARE_ROLES:
             raise BackendError(f"cannot share as {role!r}: use one of {', '.join(SHARE_ROLES)}")
-        for email in dict.fromkeys(e.strip() for e in emails if e.strip()):
-            self._call(
-                lambda email=email: self.client.http_client.insert_permission(
-                    self.key, email, perm_type="user", role=role, notify=True
-                )
-            )
+        for note in self._call(lambda: share_spreadsheet(self.client, self.key, emails, role)):
+            log.warning(note)
 
     def identity(self) -> Identity:
         return Identity(kind=self.principal.kind, who=self.principal.who, where=self.url)

@@ -8,7 +8,8 @@ Order (first match wins):
    ``GOOGLE_APPLICATION_CREDENTIALS``: a service-account key, or an ``authorized_user`` file.
 3. An OAuth desktop client (config ``[google] oauth_client``): the browser consent flow once, then the
    token cached (mode 0600) in the user's config dir and refreshed from there.
-4. Application-default credentials (``gcloud auth application-default login``, or a cloud runtime).
+4. Application-default credentials (``gcloud auth application-default login --client-id-file=…``, or a
+   cloud runtime).
 
 Every failure is a :class:`~sheetsync.errors.ConfigError` naming the file and the fix. Messages never
 contain key material, and google.auth's own exceptions never reach the user.
@@ -16,10 +17,13 @@ contain key material, and google.auth's own exceptions never reach the user.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import tempfile
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,16 +46,24 @@ EMULATOR_ENV = "SHEETS_EMULATOR_HOST"
 KEY_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
 TOKEN_FILE = "authorized_user.json"
 
+SCOPES_ARG = ",".join([*SCOPES, "https://www.googleapis.com/auth/cloud-platform"])
+ADC_LOGIN = f"gcloud auth application-default login --client-id-file=CLIENT.json --scopes={SCOPES_ARG}"
+QUOTA_PROJECT_FIX = "gcloud auth application-default set-quota-project YOUR_PROJECT_ID"
+#: gcloud's own OAuth client. Since 2025-06-23 Google blocks it from asking for the Sheets/Drive scopes
+#: ("Access blocked"), so an ADC login made with it cannot reach spreadsheets: users need an OAuth client
+#: of their own (``--client-id-file``) [I] Google notice quoted in gcpug/nouhau#124;
+#: xing5/mcp-google-sheets#29/#30 (google-reality.md "Credentials").
+GCLOUD_CLIENT_ID = "764086051850-6qr4p6gpi6hn506pt8ejuq83di341hur.apps.googleusercontent.com"
+
 HOW_TO_AUTHENTICATE = (
     "Give sheetsync Google credentials in one of these ways:\n"
     f"  1. a service-account key: set {KEY_ENV}=/path/to/key.json (e.g. in .env), or "
     '[google] credentials = "key.json" in sheetsync.toml; then share the spreadsheet with the '
-    "service account's email as Editor;\n"
+    "service account's email as Editor (or set [google] folder to a shared-drive folder it can edit);\n"
     '  2. your own Google account: [google] oauth_client = "client_secret.json" in sheetsync.toml '
     "(an OAuth client of type Desktop app); a browser opens once;\n"
-    "  3. application-default credentials: run `gcloud auth application-default login "
-    "--scopes=https://www.googleapis.com/auth/spreadsheets,https://www.googleapis.com/auth/drive,"
-    "https://www.googleapis.com/auth/cloud-platform`.\n"
+    f"  3. application-default credentials from your own OAuth client: `{ADC_LOGIN}`, then "
+    f"`{QUOTA_PROJECT_FIX}`.\n"
     f"For a local dry run without Google, set {EMULATOR_ENV}=host:port to use the sheetsync emulator."
 )
 
@@ -63,6 +75,9 @@ class Principal:
     kind: str  # "service account", "oauth user", "application default", "emulator"
     who: str  # an email when known, else a description
     source: str = ""  # the file or mechanism the credentials came from, for error messages
+    #: Problems seen in the credentials before any request (e.g. user ADC without a quota project),
+    #: for ``sheetsync auth check``.
+    warnings: tuple[str, ...] = ()
 
     def share_hint(self) -> str:
         """What the owner must do so that this principal can open a spreadsheet."""
@@ -139,7 +154,8 @@ def _from_key_file(path: Path, origin: str) -> tuple[Credentials, Principal]:
                 "client_id, client_secret and refresh_token. Create it again "
                 "(`gcloud auth application-default login`) or use a service-account key."
             ) from None
-        return creds, Principal("oauth user", info.get("account") or "oauth user", str(path))
+        who = info.get("account") or "oauth user"
+        return creds, Principal("oauth user", who, str(path), user_credential_warnings(info, str(path)))
     if "installed" in info or "web" in info:
         raise ConfigError(
             f"{path} (from {origin}) is an OAuth client-secrets file, not a key. Set it as "
@@ -229,17 +245,66 @@ def _save_token(path: Path, creds: Any) -> None:
 
 def _from_adc() -> tuple[Credentials, Principal]:
     try:
-        creds, _project = google.auth.default(scopes=SCOPES)
+        with warnings.catch_warnings(), _quiet("google.auth._default"):
+            # google-auth warns (on stderr) about user credentials without a quota project or a project id;
+            # sheetsync does not need the project id, and auth check explains the quota project better
+            warnings.simplefilter("ignore", UserWarning)
+            creds, _project = google.auth.default(scopes=SCOPES)
     except google.auth.exceptions.DefaultCredentialsError:
         raise ConfigError("No Google credentials found.\n" + HOW_TO_AUTHENTICATE) from None
     except google.auth.exceptions.GoogleAuthError as e:
         raise ConfigError(
             f"The application-default credentials cannot be used ({type(e).__name__}). Run "
-            "`gcloud auth application-default login` again.\n" + HOW_TO_AUTHENTICATE
+            f"`{ADC_LOGIN}` again.\n" + HOW_TO_AUTHENTICATE
         ) from None
+    if isinstance(creds, google.oauth2.credentials.Credentials):  # a person's login, made with gcloud
+        source = f"application-default credentials ({_adc_path()})"
+        info = {"client_id": creds.client_id, "quota_project_id": creds.quota_project_id}
+        return creds, Principal("application default", "your Google account (application-default login)",
+                                source, user_credential_warnings(info, source))
     email = getattr(creds, "service_account_email", None)
     who = email if isinstance(email, str) and "@" in email else "application default"
     return creds, Principal("application default", who, "application-default credentials")
+
+
+@contextlib.contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _adc_path() -> str:
+    """Where gcloud keeps the application-default login (``$CLOUDSDK_CONFIG`` moves it)."""
+    root = os.environ.get("CLOUDSDK_CONFIG") or str(Path("~/.config/gcloud").expanduser())
+    return str(Path(root) / "application_default_credentials.json")
+
+
+def user_credential_warnings(info: Mapping[str, Any], source: str) -> tuple[str, ...]:
+    """What is wrong with a person's stored login before any request is made.
+
+    * gcloud's own OAuth client cannot be granted the Sheets/Drive scopes since 2025-06-23, so its token
+      is refused by the Sheets API (see ``GCLOUD_CLIENT_ID``);
+    * user credentials need a quota project, or Google bills the calls to gcloud's project, where the
+      Sheets API is not enabled for you (google-reality.md "Credentials"; [I] xing5/mcp-google-sheets#30).
+    """
+    out: list[str] = []
+    if info.get("client_id") == GCLOUD_CLIENT_ID:
+        out.append(
+            f"{source} was made with gcloud's own OAuth client, which Google no longer lets ask for the "
+            f"Sheets and Drive scopes (since June 2025): log in again with an OAuth client (Desktop app) of "
+            f"your own project: `{ADC_LOGIN}`."
+        )
+    if not info.get("quota_project_id") and not os.environ.get("GOOGLE_CLOUD_QUOTA_PROJECT"):
+        out.append(
+            f"{source} names no quota project, so Google may refuse the Sheets API calls: run "
+            f"`{QUOTA_PROJECT_FIX}` with a project where the Sheets and Drive APIs are enabled."
+        )
+    return tuple(out)
 
 
 def describe_refresh_failure(principal: Principal, error: Exception) -> ConfigError:
@@ -252,15 +317,30 @@ def describe_refresh_failure(principal: Principal, error: Exception) -> ConfigEr
             f"Could not reach Google's token server for {principal.who} ({principal.source}): {reason}. "
             "Check the network and retry."
         )
+    low = reason.lower()
     if principal.kind == "service account":
         fix = (
             "The key may have been deleted or disabled: create a new JSON key for the service account in "
             "the Google Cloud console and point to it"
         )
+    elif any(word in low for word in ("access_denied", "unauthorized_client", "invalid_scope", "blocked")):
+        # the client may not ask for these scopes: gcloud's own, blocked for Sheets/Drive since 2025-06-23
+        fix = (
+            "Google would not grant the Sheets/Drive scopes to this OAuth client (gcloud's own client has been "
+            "blocked for them since June 2025). Use an OAuth client (Desktop app) of your own project: "
+            f"`{ADC_LOGIN}`" if principal.kind == "application default" else
+            "Google would not grant the Sheets/Drive scopes to this OAuth client: check that the client is a "
+            "Desktop app of a project with the Sheets and Drive APIs enabled, and that you may use it"
+        )
     elif principal.kind == "oauth user":
         fix = f"Sign in again: delete {config_dir() / TOKEN_FILE} and rerun the command"
+    elif "invalid_grant" in low:
+        fix = (
+            "The application-default login has expired or was revoked (or your organisation asks you to "
+            f"sign in again): run `{ADC_LOGIN}`, then `{QUOTA_PROJECT_FIX}`"
+        )
     else:
-        fix = "Run `gcloud auth application-default login` again"
+        fix = f"Run `{ADC_LOGIN}` again"
     return ConfigError(
         f"Google refused the credentials of {principal.who} ({principal.source}): {reason}. {fix}."
     )

@@ -16,8 +16,13 @@ repeated writes never duplicate them, and rules the expert added stay. Cell styl
 spec are applied on top of what a cell has, so a highlight the expert added stays unless the spec sets
 the same attribute.
 
-Text is written as literal strings, never formulas. What XML cannot carry (control characters, lone
-surrogates) becomes U+FFFD, and "\r\n"/"\r" become "\n" (XML parsing would do that anyway).
+Text is written as literal strings, never formulas, and exactly: what XML cannot carry (control
+characters, lone surrogates, "\r") goes as Excel's own ``_xHHHH_`` escapes, which Excel, LibreOffice and
+our reader decode back to the same character, so no value (an id above all) is changed by the trip. Reads
+stream the tab's XML (:mod:`sheetsync.backends.xlsx_read`) and give the expert's text byte for byte.
+
+A write refuses a read-only file (the rename that replaces it would be allowed by the folder's
+permissions, but whoever made it read-only meant "do not change this").
 """
 
 from __future__ import annotations
@@ -29,8 +34,11 @@ import re
 import secrets
 import stat
 import warnings
+import zipfile
+import zlib
+from collections.abc import Callable, Sequence
 from copy import copy
-from datetime import date, datetime, time, timedelta
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +55,9 @@ from openpyxl.worksheet.datavalidation import DataValidation, DataValidationList
 from openpyxl.worksheet.views import Selection
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sheetsync.backends.base import Grid, Identity, Workbook
+from sheetsync.backends.base import ColumnsRead, Grid, Identity, Workbook
+from sheetsync.backends.xlsx_package import Package, PackageError, SheetRef
+from sheetsync.backends.xlsx_read import TabRead, cell_text, escape_text, read_tab
 from sheetsync.errors import BackendError, SheetsyncError
 from sheetsync.layout import (
     Chart,
@@ -74,9 +84,6 @@ _BAD_TITLE_CHARS = re.compile(r"[\[\]:*?/\\]")
 _EXACT_INT_LIMIT = 2**53  # larger ints would lose digits as Excel doubles: written as text
 _ROW_HEIGHT_CELL_LIMIT = 200_000  # above this many data rows, only the sheet's default row height is set
 
-# What XML 1.0 cannot carry: control characters, lone surrogates, U+FFFE/U+FFFF. openpyxl checks only the
-# first group; any of them in a cell makes a file that Excel and openpyxl refuse to open.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 _Stamp = tuple[int, int]
 _MISSING: _Stamp = (-1, -1)
@@ -99,36 +106,80 @@ class XlsxWorkbook(Workbook):
     # ------------------------------------------------------------------ reading
 
     def read(self, titles: list[str], *, with_layout: bool = False) -> dict[str, Grid | None]:
-        """One load of the file.
+        """One pass over the file: each tab's XML is streamed (see :mod:`xlsx_read`).
 
-        Plain reads use openpyxl's read-only mode (the fastest). ``with_layout=True`` announces a write:
-        the file is loaded in full instead and kept, so the following ``write`` edits this very copy rather
-        than loading the file a second time (for 20,000 rows a full load costs seconds).
+        ``with_layout=True`` announces a write: the file is also loaded into openpyxl and kept, so the
+        following ``write`` edits this very copy rather than loading the file a second time.
         """
         self._loaded = None
+        out: dict[str, Grid | None] = {}
+
+        def each(package: Package) -> None:
+            for title in titles:
+                ref = package.sheet(title)
+                out[title] = None if ref is None else self._tab(package, ref).grid
+
+        seen = self._with_package(each)
+        if seen == _MISSING:
+            return {t: None for t in titles}
+        if with_layout:
+            with open(self.path, "rb") as fh:
+                if _stamp(os.fstat(fh.fileno())) != seen:
+                    raise self._changed_error()
+                self._loaded = _load(self.path, fh, read_only=False)
+        return out
+
+    def read_columns(self, title: str, columns: Sequence[int], *, head_rows: int = 20) -> ColumnsRead | None:
+        """The tab's first rows and a few whole columns in one streamed pass: the other cells of each row
+        are skipped, not decoded (for ``pull``, most of the bytes are the inputs and outputs)."""
+        wanted = {int(c) for c in columns}
+        found: list[TabRead | None] = [None]
+
+        def each(package: Package) -> None:
+            ref = package.sheet(title)
+            if ref is not None:
+                found[0] = self._tab(package, ref, columns=wanted, head_rows=head_rows)
+
+        self._with_package(each)
+        tab = found[0]
+        if tab is None:
+            return None
+        cols = {}
+        for c in dict.fromkeys(int(c) for c in columns):
+            values = tab.columns.get(c, [])
+            while values and values[-1] == "":
+                values.pop()
+            cols[c] = values
+        return ColumnsRead(head=tab.grid[:head_rows], columns=cols)
+
+    def _with_package(self, fn: Callable[[Package], None]) -> _Stamp:
+        """Open the file once, run ``fn`` on it, remember its stamp and tab titles (for the next write's
+        concurrency check)."""
         try:
-            fh = open(self.path, "rb")  # noqa: SIM115 - closed below, after the lazy sheet reads
+            fh = open(self.path, "rb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
             self._seen, self._titles = _MISSING, []
-            return {t: None for t in titles}
+            return _MISSING
         except OSError as exc:
             raise BackendError(f"Could not read {self.path}: {exc.strerror or exc}. Check the path.") from exc
         with fh:
             seen = _stamp(os.fstat(fh.fileno()))
-            wb = _load(self.path, fh, read_only=not with_layout)
-            try:
-                out: dict[str, Grid | None] = {}
-                for title in titles:
-                    ws = _find_sheet(wb, title)
-                    out[title] = None if ws is None else _read_grid(self.path, ws)
-                sheetnames = wb.sheetnames
-            finally:
-                if not with_layout:
-                    wb.close()
-        self._seen, self._titles = seen, sheetnames
-        if with_layout:
-            self._loaded = wb
-        return out
+            package = _open_package(self.path, fh)
+            fn(package)
+            titles = [ref.title for ref in package.sheets]
+        self._seen, self._titles = seen, titles
+        return seen
+
+    def _tab(self, package: Package, ref: SheetRef, **kw: Any) -> TabRead:
+        if ref.kind != "worksheet":  # a chart sheet: exists, holds no values
+            return TabRead([], {}, -1)
+        try:
+            return read_tab(package, ref.part, **kw)
+        except (PackageError, ValueError, UnicodeDecodeError, zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+            raise BackendError(
+                f"Could not read the tab {ref.title!r} of {self.path} ({type(exc).__name__}: {exc}). If the "
+                f"file is damaged, restore {self.path.name}.bak or re-save it in Excel/LibreOffice."
+            ) from exc
 
     def tab_titles(self) -> list[str]:
         """The tabs in order, without sheetsync's hidden helper tab; reuses the last read if the file is
@@ -137,15 +188,8 @@ class XlsxWorkbook(Workbook):
         if self._titles is None or current != self._seen:
             if current == _MISSING:
                 return []
-            with open(self.path, "rb") as fh:
-                wb = _load(self.path, fh, read_only=True)
-                try:
-                    titles = wb.sheetnames
-                finally:
-                    wb.close()
-        else:
-            titles = self._titles
-        return [t for t in titles if t != LISTS_SHEET]
+            self._with_package(lambda package: None)
+        return [t for t in self._titles or [] if t != LISTS_SHEET]
 
     # ------------------------------------------------------------------ writing
 
@@ -156,6 +200,7 @@ class XlsxWorkbook(Workbook):
         for spec in specs:
             _check_title(spec.title)
         self._refuse_if_open_elsewhere()
+        self._refuse_if_read_only()
         kept, self._loaded = self._loaded, None  # used once: a failed write must not reuse a half-edit
         if kept is not None and self._seen is not None:
             wb, loaded = kept, self._seen
@@ -228,6 +273,24 @@ class XlsxWorkbook(Workbook):
             "run the command again."
         )
 
+    def _refuse_if_read_only(self) -> None:
+        """A write replaces the file by renaming a new one over it, which the folder's permissions allow
+        even when the file itself is read-only: so the file's own permission is checked first. Whoever made
+        it read-only (the expert, a shared drive, a review freeze) meant "do not change this"."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise BackendError(f"Could not check {self.path}: {exc.strerror or exc}. Nothing was written.") from exc
+        # As root os.access says yes to everything, so the permission bits are checked too.
+        if not os.access(self.path, os.W_OK) or not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+            raise BackendError(
+                f"{self.path} is read-only, so sheetsync will not replace it. Nothing was written. If it "
+                "should be updated, make it writable (e.g. `chmod u+w`, or untick Read-only in its "
+                "properties) and run the command again; otherwise push to another .xlsx path."
+            )
+
     def _refuse_if_open_elsewhere(self) -> None:
         """Excel and LibreOffice leave a lock file beside a workbook they have open. Writing under them
         would be lost at their next save (or overwrite what they saved), so we stop and say so."""
@@ -265,6 +328,17 @@ def _current_stamp(path: Path) -> _Stamp:
         return _stamp(os.stat(path))
     except FileNotFoundError:
         return _MISSING
+
+
+def _open_package(path: Path, fh: Any) -> Package:
+    try:
+        return Package(fh)
+    except PackageError as exc:
+        raise BackendError(
+            f"Could not open {path} as an Excel workbook ({exc}). If it is open or locked by another "
+            f"program, close it and try again; if it is damaged, restore {path.name}.bak (the version "
+            "before sheetsync's last write) or move the file away."
+        ) from exc
 
 
 def _load(path: Path, fh: Any, *, read_only: bool) -> OpenpyxlWorkbook:
@@ -333,54 +407,6 @@ def _find_sheet(wb: OpenpyxlWorkbook, title: str) -> Any:
 # ---------------------------------------------------------------------- reading values
 
 
-def _read_grid(path: Path, ws: Any) -> Grid:
-    if not hasattr(ws, "iter_rows"):  # a chart sheet: exists, holds no values
-        return []
-    try:
-        if hasattr(ws, "reset_dimensions"):  # read-only mode trusts the stored <dimension>, which
-            ws.reset_dimensions()  # some writers get wrong; read what is really there
-        grid: Grid = []
-        for row in ws.iter_rows(values_only=True):
-            cells = [cell_text(v) for v in row]
-            while cells and cells[-1] == "":
-                cells.pop()
-            grid.append(cells)
-    except Exception as exc:  # damaged sheet XML: same broad reasons as in _load
-        raise BackendError(
-            f"Could not read the tab {ws.title!r} of {path} ({type(exc).__name__}: {exc}). If the file is "
-            f"damaged, restore {path.name}.bak or re-save it in Excel/LibreOffice."
-        ) from exc
-    while grid and not grid[-1]:
-        grid.pop()
-    return grid
-
-
-def cell_text(value: Any) -> str:
-    """A cell value as the person sees it: what the Google backend's FORMATTED_VALUE-like reads give."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        return f"{value:.15g}"  # Excel shows 15 significant digits: 0.1+0.2 reads "0.3"
-    if isinstance(value, datetime):
-        if value.time() == time(0):
-            return value.date().isoformat()
-        return value.isoformat(sep=" ")
-    if isinstance(value, date | time):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return str(value)
-    text = getattr(value, "text", None)  # ArrayFormula and friends
-    return text if isinstance(text, str) else str(value)
-
-
 # ---------------------------------------------------------------------- writing values
 
 
@@ -415,12 +441,9 @@ def _put(cell: Cell, value: Any, tab: str) -> None:
             f"{tab}!{cell.coordinate} holds {len(value):,} characters; an Excel cell holds at most "
             f"{XlsxWorkbook.max_cell_chars:,}. Nothing was written."
         )
-    # Characters XML cannot carry are shown as U+FFFD. Line ends become "\n", Excel's line break: XML
-    # parsing would turn a raw "\r" into "\n" anyway, so this only makes it explicit. Set directly:
-    # openpyxl's setter would parse "=…" as a formula (and rescan the whole text).
-    if "\r" in value:
-        value = value.replace("\r\n", "\n").replace("\r", "\n")
-    cell._value = _NOT_XML.sub("\ufffd", value)
+    # Stored exactly: what XML cannot carry goes as Excel's _xHHHH_ escapes (see escape_text). Set
+    # directly: openpyxl's setter would parse "=…" as a formula (and rescan the whole text).
+    cell._value = escape_text(value)
     cell.data_type = "s"
 
 
@@ -433,6 +456,13 @@ def _apply_spec(wb: OpenpyxlWorkbook, spec: TabSpec, lists: _Lists) -> None:
         for i, row in enumerate(block.values):
             for j, value in enumerate(row):
                 _put(ws.cell(row=block.row + i + 1, column=block.col + j + 1), value, spec.title)
+    if spec.append_rows:
+        start = _last_value_row(ws) + 1
+        for i, row in enumerate(spec.append_rows):
+            for j, value in enumerate(row):
+                if value is not None:
+                    _put(ws.cell(row=start + i + 1, column=j + 1), value, spec.title)
+        spec = grown(spec, start + len(spec.append_rows))
 
     # The spec's grid, not openpyxl's max_row: some writers leave styled empty cells far down a sheet,
     # and styling a million rows would take minutes. The workflow sized the grid from its read.
@@ -464,6 +494,38 @@ def _apply_spec(wb: OpenpyxlWorkbook, spec: TabSpec, lists: _Lists) -> None:
         ws.auto_filter.ref = _a1(r0, c0, r1, c1)
     if spec.tab_color is not None:
         ws.sheet_properties.tabColor = _argb(spec.tab_color)
+
+
+def grown(spec: TabSpec, end: int) -> TabSpec:
+    """The spec for a grid that reaches row ``end`` (exclusive) because appended rows landed lower than
+    the workflow could know (the expert typed rows meanwhile): every range that ran to the spec's last row
+    runs to the new last row, so appended rows get the styles, dropdowns and highlights of the rows above."""
+    if end <= spec.n_rows:
+        return spec
+    old = spec.n_rows
+
+    def stretch(rng: Range) -> Range:
+        return replace(rng, row1=end) if rng.row1 == old else rng
+
+    return replace(
+        spec,
+        n_rows=end,
+        styles=[replace(s, range=stretch(s.range)) for s in spec.styles],
+        validations=[replace(v, range=stretch(v.range)) for v in spec.validations],
+        protections=[replace(p, range=stretch(p.range)) for p in spec.protections],
+        conditional_formats=[replace(c, range=stretch(c.range)) for c in spec.conditional_formats],
+        basic_filter=None if spec.basic_filter is None else stretch(spec.basic_filter),
+    )
+
+
+def _last_value_row(ws: Worksheet) -> int:
+    """0-based index of the last row holding a value (-1: none). Styled empty cells (the expert columns
+    sheetsync colours) do not count: the first row after the data is where appended rows go."""
+    last = -1
+    for (r, _c), cell in ws._cells.items():  # openpyxl's cell map: rows with values, unordered
+        if r - 1 > last and cell.value is not None and cell.value != "":
+            last = r - 1
+    return last
 
 
 def _prepare_sheet(wb: OpenpyxlWorkbook, spec: TabSpec) -> Worksheet:

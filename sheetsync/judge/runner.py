@@ -23,12 +23,12 @@ from sheetsync import llm
 from sheetsync.batch import BATCH_DISCOUNT, run_batch
 from sheetsync.config import Config
 from sheetsync.errors import UserInputError
-from sheetsync.judge.prompt import ANSWER_SCHEMA, Item, JudgePrompt, build_examples
+from sheetsync.judge.prompt import ANSWER_SCHEMA, Item, JudgePrompt, build_examples, cut_to_fit
 from sheetsync.judge.splits import split_of
-from sheetsync.layout import FAIL_RED, HEADER_GREY, PASS_GREEN, ConditionalFormat, Range, Style, TabSpec
+from sheetsync.judge.tab import judge_tab
 from sheetsync.metrics import agreement
 from sheetsync.store import Store
-from sheetsync.workspace import existing_store, open_workspace_workbook, resolve_spreadsheet, template_text
+from sheetsync.workspace import existing_store, open_workspace_workbook, resolve_spreadsheet
 
 CHOICES = ("dev", "test", "unlabeled", "all")
 SALT_KEY = "marker_salt"
@@ -57,6 +57,14 @@ class JudgeOutcome:
     agreement: dict[str, Any] | None = None
     judge_tab: str | None = None
     warnings: list[str] = field(default_factory=list)
+    format_level: str = ""  # the structured-output level the run ended on
+    levels: dict[str, str] = field(default_factory=dict)  # rows answered at another level than format_level
+    cached_tokens: int = 0  # prompt tokens the server served from its prompt cache
+    errors_by_cause: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # "id: what was done to the row" (e.g. cut to fit)
+    token_method: str = ""  # how the dry run's tokens were counted
+    outages: int = 0
+    failure: str | None = None  # set when every row, or more than [judge] max_error_share, ended in error
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,9 +108,15 @@ def _load(cfg: Config, store: Store) -> _Workspace:
 
 def _prompt(cfg: Config, store: Store, ws: _Workspace, prompt_file: str | None) -> JudgePrompt:
     path = cfg.path(prompt_file or cfg.judge.prompt)
-    if prompt_file and not path.is_file():
-        raise UserInputError(f"{path}: prompt file not found.")
-    text = path.read_text(encoding="utf-8") if path.is_file() else template_text("judge.md")
+    if not path.is_file():
+        if prompt_file:
+            raise UserInputError(f"{path}: prompt file not found (--prompt).")
+        raise UserInputError(
+            f"{path}: the judge prompt ([judge] prompt in {cfg.source or 'the config'}) is missing. Run "
+            "`sheetsync init` to write the default one (it never overwrites your files), or point [judge] prompt "
+            "at your template."
+        )
+    text = path.read_text(encoding="utf-8")
     salt = store.get_meta(SALT_KEY)
     if salt is None:
         salt = secrets.token_hex(16)
@@ -147,7 +161,40 @@ def settings_for(cfg: Config, model: str | None = None, concurrency: int | None 
         max_retries=cfg.judge.max_retries,
         concurrency=concurrency or cfg.judge.concurrency,
         temperature=cfg.judge.temperature,
+        max_tokens=cfg.judge.max_tokens or None,
+        structured_output=cfg.judge.structured_output,
+        outage_wait=cfg.judge.outage_wait,
+        probe_interval=cfg.judge.probe_interval,
     )
+
+
+def judge_calls(prompt: JudgePrompt, ws: _Workspace, targets: list[str], settings: llm.LLMSettings,
+                fit_context: bool) -> LazyCalls:
+    """One call per row; with ``fit_context`` a call the server finds too long can cut its longest field."""
+
+    def call_for(item: Item, note: str | None = None) -> llm.Call:
+        messages = prompt.messages(item)
+
+        def shrink(tokens: int, limit: int) -> llm.Call | None:
+            reserve = min(settings.max_tokens or 512, limit // 4) + limit // 50
+            chars = sum(len(m["content"]) for m in messages)
+            cut = cut_to_fit(item, tokens, limit, reserve, chars)
+            return None if cut is None else call_for(*cut)
+
+        return llm.Call(item.id, messages, ANSWER_SCHEMA, "judgement", shrink=shrink if fit_context else None,
+                        note=note)
+
+    return LazyCalls(targets, lambda rid: call_for(ws.items[rid]))
+
+
+def failure_summary(n_rows: int, errors: int, by_cause: dict[str, int], max_share: float) -> str | None:
+    """Why a run counts as failed (every row in error, or more than ``max_share`` of them), else None."""
+    if not n_rows or not errors or (errors < n_rows and errors / n_rows <= max_share):
+        return None
+    causes = ", ".join(f"{n} {llm.CAUSES.get(c, c)}" for c, n in sorted(by_cause.items(), key=lambda kv: -kv[1]))
+    share = "every row" if errors == n_rows else f"{errors} of {n_rows} rows (more than {max_share:.0%})"
+    return (f"{share} ended in error: {causes}. Nothing was counted for them; fix the cause and run the same "
+            "command again (finished rows are kept and not paid for twice).")
 
 
 def show_prompt(cfg: Config, row_id: str, *, prompt_file: str | None = None) -> list[dict[str, str]]:
@@ -202,13 +249,15 @@ def judge(
     if not targets:
         outcome.warnings.append(f"no rows in split {split!r} to judge.")
         return outcome
-    calls = LazyCalls(targets, lambda rid: llm.Call(rid, prompt.messages(ws.items[rid]), ANSWER_SCHEMA, "judgement"))
+    calls = judge_calls(prompt, ws, targets, settings, cfg.judge.fit_context)
 
     if dry_run:
+        start = 0 if settings.structured_output == "auto" else llm.LEVEL_NAMES.index(settings.structured_output)
         for call in calls:
             if store.get(llm.cache_key(settings, call)) is None:
                 outcome.calls_needed += 1
-                outcome.estimated_prompt_tokens += llm.estimate_tokens(call.messages)
+                outcome.estimated_prompt_tokens += llm.estimate_call_tokens(settings, call, start)
+        outcome.token_method = llm.token_method(settings.model)
         outcome.estimated_cost = llm.estimate_cost(
             outcome.estimated_prompt_tokens, 120 * outcome.calls_needed, settings.model, llm.price_table(cfg.prices)
         )
@@ -219,7 +268,8 @@ def judge(
     run_id = f"{llm_time_id()}-{uuid.uuid4().hex[:6]}"
     outcome.run_id = run_id
     params = {"temperature": settings.temperature, "max_tokens": settings.max_tokens, "split": split,
-              "examples": [e.id for e in prompt.examples], "limit": limit}
+              "examples": [e.id for e in prompt.examples], "limit": limit,
+              "structured_output": settings.structured_output}
     llm.make_client(settings)  # no key and no server: say so before a run is recorded or a bar drawn
     store.start_run(run_id, model=settings.model, params=params, template=prompt.template_text,
                     template_hash=prompt.template_hash, split=split, n_rows=len(targets))
@@ -231,13 +281,17 @@ def judge(
                 "the prompt makes its numbers more optimistic. Iterate on dev; keep test for the final check."
             )
 
+    hint = "" if cfg.judge.fit_context else " (set [judge] fit_context = true to cut the row's longest field to fit)"
+
     def record(result: llm.Result) -> None:
         value = result.value or {}
         verdict = value.get("verdict") if result.ok else None
+        error = result.error + hint if result.cause == "context" and result.error else result.error
         store.save_verdict(
             run_id, result.key, verdict=verdict, critique=value.get("critique") if result.ok else None,
-            error=result.error, latency=result.latency, prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens, cached=result.cached,
+            error=error, latency=result.latency, prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens, cached=result.cached, level=result.level,
+            note=result.note, cached_tokens=result.cached_tokens,
         )
 
     def remember_batch(batch_ids: str) -> None:
@@ -254,14 +308,30 @@ def judge(
             summary = llm.run(calls, settings, cache=store, on_result=record, progress=progress,
                               label=f"Judging {split}")
     except BaseException as exc:  # every finished verdict is already stored; the run says how it ended
-        store.finish_run(run_id, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
+        interrupted = isinstance(exc, KeyboardInterrupt | llm.ServerUnavailable)
+        store.finish_run(run_id, "interrupted" if interrupted else "failed")
         raise
-    store.finish_run(run_id, "done")
     outcome.calls_made, outcome.cache_hits = summary.calls_made, summary.cache_hits
     outcome.prompt_tokens, outcome.completion_tokens = summary.prompt_tokens, summary.completion_tokens
+    outcome.cached_tokens = summary.cached_tokens
     outcome.wall_time = summary.wall_time
     outcome.estimated_cost = summary.estimated_cost(settings.model, llm.price_table(cfg.prices))
-    outcome.errors = [f"{r.key}: {r.error}" for r in summary.results if r.error]
+    outcome.format_level, outcome.outages = summary.format_level, summary.outages
+    outcome.errors_by_cause = dict(summary.errors_by_cause)
+    for r in summary.results:
+        if r.error:
+            outcome.errors.append(f"{r.key}: {r.error}{hint if r.cause == 'context' else ''}")
+        if r.ok and r.level and r.level != summary.format_level:
+            outcome.levels[r.key] = r.level
+        if r.note:
+            outcome.notes.append(f"{r.key}: {r.note}")
+    outcome.failure = failure_summary(len(targets), len(outcome.errors), outcome.errors_by_cause,
+                                      cfg.judge.max_error_share)
+    store.finish_run(run_id, "failed" if outcome.failure else "done", {
+        "format_level": summary.format_level, "format_refusals": summary.format_refusals,
+        "errors": len(outcome.errors), "errors_by_cause": outcome.errors_by_cause,
+        "cached_tokens": summary.cached_tokens, "levels": outcome.levels,
+    })
 
     verdicts = store.run_verdicts(run_id)
     scored = [rid for rid in targets if ws.items[rid].verdict]
@@ -278,7 +348,11 @@ def judge(
         outcome.warnings.append("no spreadsheet known: the Judge tab was not written.")
         return outcome
     wb = open_workspace_workbook(cfg, store, name)
-    wb.write([judge_tab(cfg, ws, store)])
+    tab, cut = judge_tab(cfg, ws, store, wb.max_cell_chars)
+    wb.write([tab])
+    if cut:
+        outcome.warnings.append(f"{cut} cell(s) of the Judge tab were too long for the sheet and were cut (full "
+                                "text kept in .sheetsync/state.db).")
     outcome.judge_tab = f"{wb.url} (tab “{cfg.tabs.judge}”)"
     return outcome
 
@@ -287,35 +361,3 @@ def llm_time_id() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-
-
-def judge_tab(cfg: Config, ws: _Workspace, store: Store) -> TabSpec:
-    """Per row the latest judgement beside the expert's: the engineer's view of where they differ."""
-    latest = store.latest_verdicts()
-    header = ["id", "split", "expert verdict", "judge verdict", "agree?", "expert critique", "judge critique",
-              "error", "run"]
-    rows: list[list[Any]] = [header]
-    for rid, it in ws.items.items():
-        v = latest.get(rid)
-        if v is None:
-            continue
-        split = ws.splits.get(rid, "unlabeled")
-        agree = "" if not (it.verdict and v["verdict"]) else ("yes" if it.verdict == v["verdict"] else "no")
-        rows.append([rid, split, it.verdict, v["verdict"] or "", agree, it.critique, v["critique"] or "",
-                     v["error"] or "", v["run_id"]])
-    n = len(rows)
-    return TabSpec.table(
-        cfg.tabs.judge,
-        rows,
-        frozen_rows=1,
-        frozen_cols=1,
-        column_widths={0: 110, 1: 80, 2: 90, 3: 90, 4: 70, 5: 380, 6: 380, 7: 200, 8: 170},
-        styles=[Style(Range(0, 0, 1, len(header)), bold=True, background=HEADER_GREY),
-                Style(Range(1, 5, n, 7), wrap=True, valign="top")],
-        conditional_formats=[
-            ConditionalFormat(Range(1, 4, n, 5), '=$E2="no"', FAIL_RED),
-            ConditionalFormat(Range(1, 4, n, 5), '=$E2="yes"', PASS_GREEN),
-        ],
-        basic_filter=Range(0, 0, n, len(header)),
-    )
-

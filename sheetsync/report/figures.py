@@ -3,6 +3,7 @@ JSON-safe values, so ``--json`` and the tabs show the same numbers."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -98,6 +99,14 @@ def _basis_reason(data: Data, basis: str | None) -> str:
             "`sheetsync judge --split dev`.")
 
 
+def _params(run: dict[str, Any]) -> dict[str, Any]:
+    try:
+        params = json.loads(run.get("params") or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return params if isinstance(params, dict) else {}
+
+
 def _history(data: Data) -> list[dict[str, Any]]:
     """One entry per judge run: its agreement on the labelled dev/test rows it judged, against today's labels."""
     labelled = data.split(*LABELLED_SPLITS).set_index("id")["expert_verdict"].to_dict()
@@ -111,6 +120,7 @@ def _history(data: Data) -> list[dict[str, Any]]:
             "prompt_hash": run["template_hash"], "split": run["split"], "status": run["status"],
             "n_judged": len(verdicts), "n": a.n, "n_excluded": a.n_excluded, "tpr": a.tpr, "tnr": a.tnr,
             "accuracy": a.accuracy, "kappa": a.kappa, "undefined": a.undefined,
+            "format_level": _params(run).get("format_level", ""),
         })
     return out
 

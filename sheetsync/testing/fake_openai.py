@@ -28,11 +28,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import email.parser
-import email.policy
 import itertools
 import json
-import math
 import re
 import socket
 import sys
@@ -43,13 +40,15 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from sheetsync.testing import fake_profiles as profiles
+from sheetsync.testing.fake_batch import BATCH_ENDINGS, BatchAPI, _parse_multipart
+
 Answer = dict[str, Any] | str
 Responder = Callable[[dict[str, Any]], Answer]
 
-BATCH_ENDINGS = ("completed", "failed", "expired")
-_TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 _ROUTE = re.compile(r"^/v1/(files|batches)(?:/([^/]+))?(?:/(content|cancel))?$")
-FAULT_KINDS = ("429", "500", "400", "malformed", "refuse_json_schema", "refuse_json_object", "drop", "hang")
+FAULT_KINDS = ("429", "500", "400", "context", "401", "runaway", "malformed", "refuse_json_schema",
+               "refuse_json_object", "drop", "hang")
 DEFAULT_ANSWER: dict[str, Any] = {"critique": "The response meets the criteria.", "verdict": "pass"}
 
 
@@ -68,6 +67,11 @@ def messages_text(request: dict[str, Any]) -> str:
         elif isinstance(content, list):
             parts.extend(str(p.get("text", "")) for p in content if isinstance(p, dict))
     return "\n".join(parts)
+
+
+def _prompt_tokens(body: dict[str, Any]) -> int:
+    """Prompt tokens as the fake counts them (4 characters per token, as sheetsync's approximation)."""
+    return len(messages_text(body)) // 4 + 4 * len(body.get("messages") or []) + 3
 
 
 def _format_type(request: dict[str, Any]) -> str | None:
@@ -104,6 +108,16 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # silence per-request stderr lines
         return
 
+    def setup(self) -> None:
+        super().setup()
+        with self.server.fake._lock:
+            self.server.fake._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.fake._lock:
+            self.server.fake._connections.discard(self.connection)
+        super().finish()
+
     def do_GET(self) -> None:
         self.server.fake._handle(self, "GET")
 
@@ -111,7 +125,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.fake._handle(self, "POST")
 
 
-class FakeOpenAI:
+class FakeOpenAI(BatchAPI):
     """An OpenAI-compatible server on 127.0.0.1 with scripted answers and fault injection.
 
     ``responder(request_json)`` returns a dict (the judge's JSON answer, serialised into
@@ -132,8 +146,15 @@ class FakeOpenAI:
         model_ids: tuple[str, ...] = ("gpt-4.1-mini", "gpt-4.1", "gpt-4o-mini"),
         port: int = 0,
         batch_polls_to_complete: int = 2,
+        profile: str = "generic",
+        **profile_options: Any,
     ) -> None:
         self.responder: Responder = responder or default_responder
+        self.profile = profiles.make_profile(profile, **profile_options)
+        self._slots = threading.BoundedSemaphore(self.profile.slots) if self.profile.slots else None
+        self._prefixes: list[str] = []  # recent prompts: the server's prefix cache
+        self._connections: set[socket.socket] = set()
+        self.cached_tokens_served = 0
         self.latency = latency
         self.refuse_json_schema = refuse_json_schema
         self.refuse_json_object = refuse_json_object
@@ -177,12 +198,18 @@ class FakeOpenAI:
         return self
 
     def close(self) -> None:
-        """Stop serving; hung handlers are woken so nothing lingers."""
+        """Stop serving, like a killed server: open keep-alive connections are cut too, and hung handlers
+        are woken so nothing lingers."""
         self._closing.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> FakeOpenAI:
         return self.start()
@@ -222,8 +249,9 @@ class FakeOpenAI:
         """Make the next ``count`` chat requests (optionally only those containing ``match``) fail.
 
         Kinds: ``"429"`` (with ``Retry-After``/``retry-after-ms`` set from ``retry_after``; None sends no
-        header), ``"500"``, ``"400"`` (a request error unrelated to ``response_format``:
-        context length exceeded), ``"malformed"`` (200 with a truncated JSON body), ``"refuse_json_schema"`` /
+        header), ``"500"``, ``"400"`` (a vague request error: "Invalid request."), ``"context"`` (OpenAI's
+        context-length error), ``"401"`` (an error body echoing the API key, as some proxies do),
+        ``"runaway"`` (a reply that never ends: cut at the request's budget with finish_reason=length), ``"malformed"`` (200 with a truncated JSON body), ``"refuse_json_schema"`` /
         ``"refuse_json_object"`` (400 like OpenAI's; only consumed by requests using that format), ``"drop"``
         (close the connection without answering), ``"hang"`` (sleep ``seconds``, or until close).
         """
@@ -329,10 +357,30 @@ class FakeOpenAI:
             if fmt == "json_object" and self.refuse_json_object:
                 self._refuse(h, "json_object")
                 return
-            self._send_json(h, 200, self._completion(body, self._answer(body)))
+            refused = profiles.refusal(self.profile, body, _prompt_tokens(body))
+            if refused is not None:
+                self._send_json(h, refused[0], refused[1])
+                return
+            if self._slots is None:
+                self._serve(h, body)
+            else:
+                with self._slots:  # llama.cpp: at most `slots` requests are processed, the rest queue
+                    self._serve(h, body)
         finally:
             with self._lock:
                 self.in_flight -= 1
+
+    def _serve(self, h: _Handler, body: dict[str, Any], content: str | None = None) -> None:
+        prompt = messages_text(body)
+        with self._lock:
+            cached = profiles.shared_prefix_tokens(self.profile, prompt, self._prefixes)
+            self._prefixes = [*self._prefixes[-7:], prompt]
+            self.cached_tokens_served += cached
+            served = self.call_count
+        if self.profile.per_token_latency:
+            time.sleep(max(0, _prompt_tokens(body) - cached) * self.profile.per_token_latency)
+        reply = self._completion(body, self._answer(body) if content is None else content, cached)
+        self._send_json(h, 200, reply, profiles.ratelimit_headers(self.profile, served))
 
     def _answer(self, body: dict[str, Any]) -> str:
         text = messages_text(body)
@@ -379,10 +427,20 @@ class FakeOpenAI:
                 h, 500, "The server had an error while processing your request.", "server_error", None
             )
         elif fault.kind == "400":
-            message = "This model's maximum context length is 128000 tokens. Please reduce the length of the messages."
+            self._send_error(h, 400, "Invalid request.", "invalid_request_error", None)
+        elif fault.kind == "context":
+            message = (f"This model's maximum context length is 128000 tokens. However, your messages resulted in "
+                       f"{_prompt_tokens(body) + 128000} tokens. Please reduce the length of the messages.")
             self._send_error(
                 h, 400, message, "invalid_request_error", "context_length_exceeded", param="messages"
             )
+        elif fault.kind == "401":  # a proxy that echoes the credentials it was given
+            key = (h.headers.get("authorization") or "").removeprefix("Bearer ")
+            self._send_error(h, 401, f"Incorrect API key provided: {key}. You can find your API key at "
+                             "https://platform.openai.com/account/api-keys.", "invalid_request_error",
+                             "invalid_api_key")
+        elif fault.kind == "runaway":  # a small model that never stops: cut by the budget, if there is one
+            self._serve(h, body, content='{"critique": "' + "and so on " * 4000)
         elif fault.kind == "malformed":
             self._send_raw(
                 h,
@@ -404,10 +462,23 @@ class FakeOpenAI:
         message = f"Invalid parameter: 'response_format' of type '{fmt}' is not supported with this model."
         self._send_error(h, 400, message, "invalid_request_error", None, param="response_format")
 
-    def _completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
-        prompt_chars = len(messages_text(body))
-        prompt_tokens = prompt_chars // 4 + 4 * len(body.get("messages") or []) + 3
-        completion_tokens = max(1, len(content) // 4)
+    def _completion(self, body: dict[str, Any], content: str, cached: int = 0) -> dict[str, Any]:
+        prompt_tokens = _prompt_tokens(body)
+        if self.profile.name == "ollama" and self.profile.context:
+            prompt_tokens = min(prompt_tokens, self.profile.context)  # Ollama cuts over-long prompts silently
+        finish_reason = "stop"
+        budget = profiles.reply_budget(self.profile, body)
+        if budget and profiles.count_tokens(content) > budget:
+            content, finish_reason = content[: budget * 4], "length"
+        completion_tokens = max(1, profiles.count_tokens(content))
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        details = profiles.usage_details(self.profile, prompt_tokens, cached)
+        if details is not None:
+            usage["prompt_tokens_details"] = details
         return {
             "id": f"chatcmpl-fake{next(self._ids)}",
             "object": "chat.completion",
@@ -419,246 +490,11 @@ class FakeOpenAI:
                     "index": 0,
                     "message": {"role": "assistant", "content": content, "refusal": None},
                     "logprobs": None,
-                    "finish_reason": "stop",
+                    "finish_reason": finish_reason,
                 }
             ],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
+            "usage": usage,
         }
-
-    # -- Batch API -------------------------------------------------------------------------------------
-
-    def _batch_api(
-        self,
-        h: _Handler,
-        method: str,
-        route: tuple[str | None, ...],
-        body: dict[str, Any],
-        upload: dict[str, Any] | None,
-    ) -> None:
-        kind, obj_id, action = route
-        with self._batch_lock:
-            if kind == "files" and method == "POST" and obj_id is None:
-                if upload is None or not upload.get("purpose"):
-                    self._send_error(
-                        h,
-                        400,
-                        "Expected a multipart upload with 'file' and 'purpose'.",
-                        "invalid_request_error",
-                        None,
-                    )
-                    return
-                self.files_uploaded += 1
-                file = self._new_file(
-                    upload["content"], upload.get("filename") or "upload.jsonl", upload["purpose"]
-                )
-                self._send_json(h, 200, file)
-                return
-            if kind == "batches" and method == "POST" and obj_id is None:
-                self._create_batch(h, body)
-                return
-            store = self.files if kind == "files" else self.batches
-            if obj_id is None or obj_id not in store:
-                self._send_error(h, 404, f"No such {kind[:-1]}: '{obj_id}'", "invalid_request_error", None)
-                return
-            if kind == "files" and method == "GET" and action == "content":
-                self._send_raw(h, 200, self.files[obj_id]["content"], content_type="application/octet-stream")
-            elif kind == "files" and method == "GET" and action is None:
-                self._send_json(h, 200, self.files[obj_id]["object"])
-            elif kind == "batches" and method == "GET" and action is None:
-                self._send_json(h, 200, self._advance(obj_id))
-            elif kind == "batches" and method == "POST" and action == "cancel":
-                batch = self.batches[obj_id]
-                if batch["status"] not in _TERMINAL:
-                    batch["status"], batch["cancelling_at"] = "cancelling", int(time.time())
-                self._send_json(h, 200, batch)
-            else:
-                self._send_error(
-                    h, 404, f"Unknown endpoint {method} /v1/{kind}", "invalid_request_error", None
-                )
-
-    def _new_file(self, content: bytes, filename: str, purpose: str) -> dict[str, Any]:
-        file_id = f"file-fake{next(self._ids)}"
-        obj = {
-            "id": file_id,
-            "object": "file",
-            "bytes": len(content),
-            "created_at": int(time.time()),
-            "filename": filename,
-            "purpose": purpose,
-            "status": "processed",
-            "expires_at": None,
-            "status_details": None,
-        }
-        self.files[file_id] = {"object": obj, "content": content}
-        return obj
-
-    def _create_batch(self, h: _Handler, body: dict[str, Any]) -> None:
-        file = self.files.get(body.get("input_file_id") or "")
-        if file is None:
-            self._send_error(
-                h,
-                404,
-                f"No such file: '{body.get('input_file_id')}'",
-                "invalid_request_error",
-                None,
-                param="input_file_id",
-            )
-            return
-        if body.get("endpoint") != "/v1/chat/completions" or body.get("completion_window") != "24h":
-            self._send_error(
-                h,
-                400,
-                "This fake supports endpoint '/v1/chat/completions' with a '24h' window.",
-                "invalid_request_error",
-                None,
-                param="endpoint",
-            )
-            return
-        self.batches_created += 1
-        lines, problem = _read_batch_input(file["content"])
-        if problem is None and file["object"]["purpose"] != "batch":
-            problem = "The input file must be uploaded with purpose 'batch'."
-        ending = self._batch_endings.pop(0) if self._batch_endings else "completed"
-        now = int(time.time())
-        batch_id = f"batch_fake{next(self._ids)}"
-        self.batches[batch_id] = {
-            "id": batch_id,
-            "object": "batch",
-            "endpoint": body["endpoint"],
-            "errors": None,
-            "input_file_id": body["input_file_id"],
-            "completion_window": "24h",
-            "status": "validating",
-            "output_file_id": None,
-            "error_file_id": None,
-            "created_at": now,
-            "in_progress_at": None,
-            "expires_at": now + 86400,
-            "finalizing_at": None,
-            "completed_at": None,
-            "failed_at": None,
-            "expired_at": None,
-            "cancelling_at": None,
-            "cancelled_at": None,
-            "request_counts": {"total": 0, "completed": 0, "failed": 0},
-            "metadata": body.get("metadata"),
-        }
-        self._batch_work[batch_id] = {
-            "lines": lines,
-            "problem": problem,
-            "ending": ending,
-            "polls": 0,
-            "outputs": [],
-            "errors": [],
-            "done": 0,
-        }
-        self._send_json(h, 200, self.batches[batch_id])
-
-    def _advance(self, batch_id: str) -> dict[str, Any]:
-        """One poll's worth of progress: validate, run a share of the lines, or finish."""
-        batch, work = self.batches[batch_id], self._batch_work[batch_id]
-        if batch["status"] in _TERMINAL:
-            return batch
-        now = int(time.time())
-        if batch["status"] == "cancelling":
-            self._finish(batch_id, "cancelled")
-            return batch
-        work["polls"] += 1
-        if batch["status"] == "validating":
-            if work["problem"] is not None or work["ending"] == "failed":
-                message = work["problem"] or "The batch failed validation (injected by the fake)."
-                batch.update(
-                    status="failed",
-                    failed_at=now,
-                    errors={
-                        "object": "list",
-                        "data": [
-                            {"code": "invalid_request", "message": message, "param": None, "line": None}
-                        ],
-                    },
-                )
-                return batch
-            batch.update(status="in_progress", in_progress_at=now)
-            batch["request_counts"]["total"] = len(work["lines"])
-        lines, steps = work["lines"], max(1, self.batch_polls_to_complete)
-        if work["ending"] == "expired":
-            if work["polls"] >= steps:
-                self._finish(batch_id, "expired")
-            return batch
-        target = len(lines) if work["polls"] >= steps else math.ceil(len(lines) * work["polls"] / steps)
-        while work["done"] < target:
-            self._run_line(work, lines[work["done"]])
-            work["done"] += 1
-        batch["request_counts"].update(completed=len(work["outputs"]), failed=len(work["errors"]))
-        if work["polls"] >= steps:
-            self._finish(batch_id, "completed")
-        return batch
-
-    def _run_line(self, work: dict[str, Any], line: dict[str, Any]) -> None:
-        """Answer one batch line exactly as a live chat call would be answered, in OpenAI's output format."""
-        body = line.get("body") or {}
-        with self._lock:
-            self.batch_requests.append(body)
-        status, reply = 200, None
-        fault = self._take_fault(body)
-        fmt = _format_type(body)
-        if fault is not None:
-            with self._lock:
-                self.faults_served.append(fault.kind)
-            if fault.kind == "malformed":  # a truncated line in the output file
-                work["outputs"].append(
-                    '{"id": "batch_req_broken", "custom_id": "' + line["custom_id"] + '", "resp'
-                )
-                return
-            status, reply = _BATCH_FAULTS.get(fault.kind, _BATCH_FAULTS["500"])
-            if fault.kind.startswith("refuse_"):
-                reply = _refusal(fault.kind.removeprefix("refuse_"))
-        elif (fmt == "json_schema" and self.refuse_json_schema) or (
-            fmt == "json_object" and self.refuse_json_object
-        ):
-            status, reply = 400, _refusal(fmt or "")
-        else:
-            reply = self._completion(body, self._answer(body))
-        record = {
-            "id": f"batch_req_fake{next(self._ids)}",
-            "custom_id": line.get("custom_id"),
-            "response": {"status_code": status, "request_id": f"req_fake{next(self._ids)}", "body": reply},
-            "error": None,
-        }
-        (work["outputs"] if status == 200 else work["errors"]).append(json.dumps(record))
-
-    def _finish(self, batch_id: str, status: str) -> None:
-        batch, work = self.batches[batch_id], self._batch_work[batch_id]
-        now = int(time.time())
-        if status == "expired":
-            for line in work["lines"][work["done"] :]:
-                work["errors"].append(
-                    json.dumps(
-                        {
-                            "id": f"batch_req_fake{next(self._ids)}",
-                            "custom_id": line.get("custom_id"),
-                            "response": None,
-                            "error": {
-                                "code": "batch_expired",
-                                "message": "This request could not be executed before the completion window expired.",
-                            },
-                        }
-                    )
-                )
-        for key, lines, name in (
-            ("output_file_id", work["outputs"], "output"),
-            ("error_file_id", work["errors"], "error"),
-        ):
-            if lines:
-                content = ("\n".join(lines) + "\n").encode()
-                batch[key] = self._new_file(content, f"{batch_id}_{name}.jsonl", f"batch_{name}")["id"]
-        batch["request_counts"].update(completed=len(work["outputs"]), failed=len(work["errors"]))
-        batch.update(status=status, finalizing_at=now)
-        batch[f"{status}_at"] = now
 
     # -- wire helpers ------------------------------------------------------------------------------------
 
@@ -696,83 +532,6 @@ class FakeOpenAI:
             h.send_header(name, value)
         h.end_headers()
         h.wfile.write(data)
-
-
-def _error_body(message: str, type_: str, code: str | None, param: str | None = None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
-
-
-def _refusal(fmt: str) -> dict[str, Any]:
-    return _error_body(
-        f"Invalid parameter: 'response_format' of type '{fmt}' is not supported with this model.",
-        "invalid_request_error",
-        None,
-        "response_format",
-    )
-
-
-# What a live fault becomes inside a batch: the status and body of that line's entry in the error file
-# (a batch has no connections to drop and no client waiting, so "drop" and "hang" become server errors).
-_BATCH_FAULTS: dict[str, tuple[int, dict[str, Any]]] = {
-    "429": (
-        429,
-        _error_body(
-            "Rate limit reached for requests. Please try again later.", "requests", "rate_limit_exceeded"
-        ),
-    ),
-    "500": (500, _error_body("The server had an error while processing your request.", "server_error", None)),
-    "400": (
-        400,
-        _error_body(
-            "This model's maximum context length is 128000 tokens. Please reduce the length of the messages.",
-            "invalid_request_error",
-            "context_length_exceeded",
-            "messages",
-        ),
-    ),
-}
-
-
-def _parse_multipart(content_type: str, raw: bytes) -> dict[str, Any]:
-    """Form fields of a multipart upload: ``purpose``, the file's ``content`` (bytes) and ``filename``."""
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw
-    )
-    out: dict[str, Any] = {"content": b""}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True) or b""
-        if name == "file":
-            out["content"], out["filename"] = payload, part.get_filename()
-        elif isinstance(name, str):
-            out[name] = payload.decode("utf-8", "replace")
-    return out
-
-
-def _read_batch_input(content: bytes) -> tuple[list[dict[str, Any]], str | None]:
-    """The JSONL lines of a batch input file, and the first reason OpenAI would reject it (or None)."""
-    lines: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for number, text in enumerate(content.decode("utf-8", "replace").splitlines(), 1):
-        if not text.strip():
-            continue
-        try:
-            line = json.loads(text)
-        except ValueError:
-            return lines, f"Line {number} is not valid JSON."
-        if not isinstance(line, dict) or not isinstance(line.get("custom_id"), str):
-            return lines, f"Line {number} has no custom_id."
-        if line["custom_id"] in seen:
-            return lines, f"Line {number}: custom_id '{line['custom_id']}' is not unique."
-        if line.get("method") != "POST" or line.get("url") != "/v1/chat/completions":
-            return lines, f"Line {number}: expected method POST and url /v1/chat/completions."
-        if not isinstance(line.get("body"), dict):
-            return lines, f"Line {number} has no body."
-        seen.add(line["custom_id"])
-        lines.append(line)
-    if not lines:
-        return lines, "The input file is empty."
-    return lines, None
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -50,10 +50,10 @@ def test_retry_after_is_honoured(sheets_emulator):
 
 
 def test_total_wait_cap_gives_up_early(sheets_emulator):
-    client, sleeps = make(sheets_emulator, max_attempts=10, max_total_wait=10)
+    client, sleeps = make(sheets_emulator, quota_wait_max=10)  # 429s: the quota wait budget bounds them
     sh = client.create("R")
     sheets_emulator.add_fault("429", path_contains="/values/", seconds=6, count=5)
-    with pytest.raises(RetriesExhaustedError, match="failed 2 time"):
+    with pytest.raises(RetriesExhaustedError, match="refused 2 time"):
         sh.sheet1.get_all_values()
     assert sleeps == [6.0]
 

@@ -50,10 +50,11 @@ def agreement_tab(cfg: Config, fig: dict[str, Any], a: Agreement | None) -> TabS
     g.heading("History of judge runs (is the prompt converging?)")
     hist = ag["history"]
     h, end = g.table(
-        ["run", "started", "model", "prompt", "split", "status", "n", "TPR", "TNR", "accuracy", "κ", "excluded"],
+        ["run", "started", "model", "prompt", "split", "status", "n", "TPR", "TNR", "accuracy", "κ", "excluded",
+         "format"],
         [[f"#{x['run']} {x['split']}", short_time(x["started_at"]), x["model"], (x["prompt_hash"] or "")[:10],
           x["split"], x["status"], x["n"], v(x["tpr"]), v(x["tnr"]), v(x["accuracy"]), v(x["kappa"]),
-          x["n_excluded"]] for x in hist],
+          x["n_excluded"], x.get("format_level", "")] for x in hist],
         {7: RATE, 8: RATE, 9: RATE, 10: KAPPA},
     )
     g.rate_colours(h + 1, end, cfg, 7, 8)

@@ -1,0 +1,62 @@
+"""The Judge tab: per row the latest judgement beside the expert's, the engineer's view of where they differ."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from sheetsync.config import Config
+from sheetsync.judge.prompt import Item
+from sheetsync.layout import FAIL_RED, HEADER_GREY, PASS_GREEN, ConditionalFormat, Range, Style, TabSpec
+from sheetsync.push import truncate
+from sheetsync.redact import redact
+from sheetsync.store import Store
+
+HEADER = ["id", "split", "expert verdict", "judge verdict", "agree?", "expert critique", "judge critique",
+          "error", "format", "note", "run"]
+
+
+class _Rows(Protocol):
+    items: dict[str, Item]
+    splits: dict[str, str]
+
+
+def judge_tab(cfg: Config, ws: _Rows, store: Store, max_cell_chars: int) -> tuple[TabSpec, int]:
+    """The tab, and how many cells were cut to fit (with push's visible marker; the store keeps the full text).
+
+    ``format`` is the structured-output level each answer came at; ``note`` says what was done to the row
+    (e.g. a field cut to fit the model's context).
+    """
+    latest = store.latest_verdicts()
+    rows: list[list[Any]] = [HEADER]
+    cut = 0
+
+    def cell(text: str | None) -> str:
+        nonlocal cut
+        value, was_cut = truncate(redact(text or ""), max_cell_chars)
+        cut += was_cut
+        return value
+
+    for rid, it in ws.items.items():
+        v = latest.get(rid)
+        if v is None:
+            continue
+        split = ws.splits.get(rid, "unlabeled")
+        agree = "" if not (it.verdict and v["verdict"]) else ("yes" if it.verdict == v["verdict"] else "no")
+        rows.append([rid, split, it.verdict, v["verdict"] or "", agree, cell(it.critique), cell(v["critique"]),
+                     cell(v["error"]), v.get("level") or "", cell(v.get("note")), v["run_id"]])
+    n = len(rows)
+    spec = TabSpec.table(
+        cfg.tabs.judge,
+        rows,
+        frozen_rows=1,
+        frozen_cols=1,
+        column_widths={0: 110, 1: 80, 2: 90, 3: 90, 4: 70, 5: 380, 6: 380, 7: 200, 8: 90, 9: 200, 10: 170},
+        styles=[Style(Range(0, 0, 1, len(HEADER)), bold=True, background=HEADER_GREY),
+                Style(Range(1, 5, n, 7), wrap=True, valign="top")],
+        conditional_formats=[
+            ConditionalFormat(Range(1, 4, n, 5), '=$E2="no"', FAIL_RED),
+            ConditionalFormat(Range(1, 4, n, 5), '=$E2="yes"', PASS_GREEN),
+        ],
+        basic_filter=Range(0, 0, n, len(HEADER)),
+    )
+    return spec, cut

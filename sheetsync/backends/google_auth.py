@@ -3,7 +3,9 @@
 Order (first match wins):
 
 1. ``SHEETS_EMULATOR_HOST`` (or the ``emulator_host`` argument): anonymous credentials for the local
-   emulator, so tests, demos and CI never need a key and can never touch a real spreadsheet.
+   emulator, so tests, demos and CI never need a key and can never touch a real spreadsheet — unless the
+   configured key file names the emulator's own token endpoint (an emulator identity, e.g. a service
+   account without Drive storage).
 2. A key file: the ``credentials_file`` argument (config ``[google] credentials``) or
    ``GOOGLE_APPLICATION_CREDENTIALS``: a service-account key, or an ``authorized_user`` file.
 3. An OAuth desktop client (config ``[google] oauth_client``): the browser consent flow once, then the
@@ -55,6 +57,8 @@ QUOTA_PROJECT_FIX = "gcloud auth application-default set-quota-project YOUR_PROJ
 #: xing5/mcp-google-sheets#29/#30 (google-reality.md "Credentials").
 GCLOUD_CLIENT_ID = "764086051850-6qr4p6gpi6hn506pt8ejuq83di341hur.apps.googleusercontent.com"
 
+_ADC_RELOGIN = f"Run `{ADC_LOGIN}`, then `{QUOTA_PROJECT_FIX}`"
+
 HOW_TO_AUTHENTICATE = (
     "Give sheetsync Google credentials in one of these ways:\n"
     f"  1. a service-account key: set {KEY_ENV}=/path/to/key.json (e.g. in .env), or "
@@ -78,6 +82,8 @@ class Principal:
     #: Problems seen in the credentials before any request (e.g. user ADC without a quota project),
     #: for ``sheetsync auth check``.
     warnings: tuple[str, ...] = ()
+    #: How to get fresh credentials when Google refuses these (for refresh-failure messages).
+    relogin: str = ""
 
     def share_hint(self) -> str:
         """What the owner must do so that this principal can open a spreadsheet."""
@@ -101,15 +107,29 @@ def resolve_credentials(
 ) -> tuple[Credentials, Principal]:
     """The credentials to use and who they are, in the order described in the module docstring."""
     host = emulator_host or os.environ.get(EMULATOR_ENV)
-    if host:
-        return AnonymousCredentials(), Principal("emulator", f"anonymous (emulator at {host})", EMULATOR_ENV)
     key_file = credentials_file or os.environ.get(KEY_ENV)
+    origin = "[google] credentials" if credentials_file else KEY_ENV
+    if host:
+        if key_file and _made_for_emulator(Path(key_file).expanduser(), host):
+            return _from_key_file(Path(key_file).expanduser(), origin)
+        return AnonymousCredentials(), Principal("emulator", f"anonymous (emulator at {host})", EMULATOR_ENV)
     if key_file:
-        origin = "[google] credentials" if credentials_file else KEY_ENV
         return _from_key_file(Path(key_file).expanduser(), origin)
     if oauth_client_file:
         return _from_oauth_client(Path(oauth_client_file).expanduser())
     return _from_adc()
+
+
+def _made_for_emulator(path: Path, host: str) -> bool:
+    """A key file whose ``token_uri`` is the emulator's own token endpoint: an identity the emulator
+    issued (a service account without Drive storage, a person), so tests and dry runs can act as it.
+    Any other key is never used while the emulator is on: a real key must not meet a fake server."""
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    uri = info.get("token_uri") if isinstance(info, dict) else None
+    return isinstance(uri, str) and uri.startswith(f"http://{host.strip().removeprefix('http://').rstrip('/')}/")
 
 
 def _read_json(path: Path, origin: str, what: str) -> Mapping[str, Any]:
@@ -155,7 +175,8 @@ def _from_key_file(path: Path, origin: str) -> tuple[Credentials, Principal]:
                 "(`gcloud auth application-default login`) or use a service-account key."
             ) from None
         who = info.get("account") or "oauth user"
-        return creds, Principal("oauth user", who, str(path), user_credential_warnings(info, str(path)))
+        relogin = f"Create {path} again (`{ADC_LOGIN}` writes one), or use a service-account key"
+        return creds, Principal("oauth user", who, str(path), user_credential_warnings(info, str(path)), relogin)
     if "installed" in info or "web" in info:
         raise ConfigError(
             f"{path} (from {origin}) is an OAuth client-secrets file, not a key. Set it as "
@@ -176,8 +197,9 @@ def _from_oauth_client(client_file: Path) -> tuple[Credentials, Principal]:
             f"OAuth client file {client_file} is not a client-secrets file (no 'installed' client). "
             "In the Google Cloud console create an OAuth client ID of type Desktop app and download its JSON."
         )
-    principal = Principal("oauth user", "oauth user", str(client_file))
     token_path = config_dir() / TOKEN_FILE
+    principal = Principal("oauth user", "oauth user", str(client_file),
+                          relogin=f"Sign in again: delete {token_path} and rerun the command")
     creds = _cached_token(token_path, client["client_id"])
     if creds is not None:
         return creds, principal
@@ -244,12 +266,13 @@ def _save_token(path: Path, creds: Any) -> None:
 
 
 def _from_adc() -> tuple[Credentials, Principal]:
+    path = _adc_path()
     try:
         with warnings.catch_warnings(), _quiet("google.auth._default"):
             # google-auth warns (on stderr) about user credentials without a quota project or a project id;
             # sheetsync does not need the project id, and auth check explains the quota project better
             warnings.simplefilter("ignore", UserWarning)
-            creds, _project = google.auth.default(scopes=SCOPES)
+            creds = _gcloud_user_login(path) or google.auth.default(scopes=SCOPES)[0]
     except google.auth.exceptions.DefaultCredentialsError:
         raise ConfigError("No Google credentials found.\n" + HOW_TO_AUTHENTICATE) from None
     except google.auth.exceptions.GoogleAuthError as e:
@@ -258,13 +281,30 @@ def _from_adc() -> tuple[Credentials, Principal]:
             f"`{ADC_LOGIN}` again.\n" + HOW_TO_AUTHENTICATE
         ) from None
     if isinstance(creds, google.oauth2.credentials.Credentials):  # a person's login, made with gcloud
-        source = f"application-default credentials ({_adc_path()})"
+        source = f"application-default credentials ({path})"
         info = {"client_id": creds.client_id, "quota_project_id": creds.quota_project_id}
         return creds, Principal("application default", "your Google account (application-default login)",
-                                source, user_credential_warnings(info, source))
+                                source, user_credential_warnings(info, source), _ADC_RELOGIN)
     email = getattr(creds, "service_account_email", None)
     who = email if isinstance(email, str) and "@" in email else "application default"
     return creds, Principal("application default", who, "application-default credentials")
+
+
+def _gcloud_user_login(path: str) -> Credentials | None:
+    """A person's login in gcloud's ADC file, read directly: ``google.auth.default()`` would also run
+    ``gcloud config config-helper`` (about a second per command) for a project id sheetsync never uses.
+    Anything else (no file, another credential type) is left to ``google.auth.default()``."""
+    try:
+        info = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(info, dict) or info.get("type") != "authorized_user":
+        return None
+    try:
+        creds = google.oauth2.credentials.Credentials.from_authorized_user_info(info, scopes=SCOPES)
+    except (ValueError, KeyError, TypeError):
+        return None  # google.auth.default() reports it
+    return creds.with_quota_project_from_environment() if not creds.quota_project_id else creds
 
 
 @contextlib.contextmanager
@@ -279,7 +319,13 @@ def _quiet(logger_name: str) -> Iterator[None]:
 
 
 def _adc_path() -> str:
-    """Where gcloud keeps the application-default login (``$CLOUDSDK_CONFIG`` moves it)."""
+    """Where gcloud keeps the application-default login (``$CLOUDSDK_CONFIG`` moves it; Windows uses
+    %APPDATA%): google-auth's own answer when it has one."""
+    from google.auth import _cloud_sdk
+
+    finder = getattr(_cloud_sdk, "get_application_default_credentials_path", None)
+    if finder is not None:
+        return str(finder())
     root = os.environ.get("CLOUDSDK_CONFIG") or str(Path("~/.config/gcloud").expanduser())
     return str(Path(root) / "application_default_credentials.json")
 
@@ -332,15 +378,11 @@ def describe_refresh_failure(principal: Principal, error: Exception) -> ConfigEr
             "Google would not grant the Sheets/Drive scopes to this OAuth client: check that the client is a "
             "Desktop app of a project with the Sheets and Drive APIs enabled, and that you may use it"
         )
-    elif principal.kind == "oauth user":
-        fix = f"Sign in again: delete {config_dir() / TOKEN_FILE} and rerun the command"
     elif "invalid_grant" in low:
-        fix = (
-            "The application-default login has expired or was revoked (or your organisation asks you to "
-            f"sign in again): run `{ADC_LOGIN}`, then `{QUOTA_PROJECT_FIX}`"
-        )
+        # "invalid_grant": the refresh token expired, was revoked, or the organisation wants a new sign-in
+        fix = f"The login has expired or was revoked. {principal.relogin or _ADC_RELOGIN}"
     else:
-        fix = f"Run `{ADC_LOGIN}` again"
+        fix = principal.relogin or _ADC_RELOGIN
     return ConfigError(
         f"Google refused the credentials of {principal.who} ({principal.source}): {reason}. {fix}."
     )

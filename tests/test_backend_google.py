@@ -534,7 +534,8 @@ def test_retried_write_whose_first_attempt_succeeded(emu, gc, new_sheet):
     key = new_sheet()
     client = fast_client(emu, timeout=0.2, sleep=lambda s: time.sleep(0.6), max_attempts=3)
     wb = connect(client, key, EMU_PRINCIPAL)
-    emu.add_fault("hang", method="POST", path_contains=":batchUpdate", seconds=0.3)
+    # applied at once, answer held past the client's timeout: the retry collides however loaded the machine
+    emu.add_fault("hang_after", method="POST", path_contains=":batchUpdate", seconds=5)
     wb.write([annotate_spec(3)])
     assert [(e.kind, e.status) for e in emu.request_log][-3:] == [
         ("write", 400),

@@ -38,8 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 LIMIT = 2_000_000  # sheetsync's default [google] max_request_bytes
 GOOGLE_LIMIT = 10 * 1024 * 1024
-WORDS = ("the booking fare change refund baggage hotel flight customer policy free fee date agent seat "
-         "window upgrade voucher delay cancel confirm").split()
+WORDS = ["the", "booking", "fare", "change", "refund", "baggage", "hotel", "flight", "customer", "policy", "free", "fee", "date", "agent", "seat", "window", "upgrade", "voucher", "delay", "cancel", "confirm"]
 
 
 # ------------------------------------------------------------------------------------------ plumbing
@@ -48,7 +47,8 @@ WORDS = ("the booking fare change refund baggage hotel flight customer policy fr
 def start_emulator() -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, "-m", "sheetsync.emulator", "--port", "0", "--realistic"],
                             stdout=subprocess.PIPE, text=True)
-    url = proc.stdout.readline().strip().split()[-1]  # "Sheets emulator listening on http://HOST:PORT"
+    line = proc.stdout.readline()  # "Sheets emulator listening on http://HOST:PORT (...)"
+    url = next(w for w in line.split() if w.startswith("http://"))
     return proc, url
 
 
@@ -308,7 +308,7 @@ def mb(b: int) -> str:
 
 
 def main() -> None:
-    import sheetsync.backends.google  # noqa: F401 - imported up front: no timing includes import time
+    import sheetsync.backends.google  # imported up front: no timing includes import time
     import sheetsync.push  # noqa: F401
 
     args = [a for a in sys.argv[1:] if not a.startswith("--")]

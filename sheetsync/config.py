@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from dotenv import dotenv_values
 
 from sheetsync.errors import ConfigError
+from sheetsync.locator import check_locator
 from sheetsync.settings import (
     Problem,
     Rule,
@@ -286,6 +287,12 @@ def _build(data: dict[str, Any], env: dict[str, str | None], root: Path, source:
     spreadsheet = env.get("SHEETSYNC_SPREADSHEET") or data.get("spreadsheet", "")
     if not isinstance(spreadsheet, str):
         problems.append(f"{where}: spreadsheet = {spreadsheet!r} is not valid: expected text (in quotes).")
+    else:
+        try:
+            spreadsheet = check_locator(spreadsheet, "SHEETSYNC_SPREADSHEET" if env.get("SHEETSYNC_SPREADSHEET")
+                                        else f"{where}: spreadsheet")
+        except ConfigError as exc:
+            problems.append(str(exc))
     prices = {}
     table = data.get("prices") or {}
     for model, pair in table.items() if isinstance(table, dict) else [("", None)]:

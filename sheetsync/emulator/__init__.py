@@ -14,7 +14,8 @@ Public API of :class:`Emulator`: ``start``/``stop``/context manager, ``address``
 ``spreadsheet``, ``request_log``/``clear_log``; settings ``set_quotas``, ``set_latency``, ``set_limits``,
 ``settings`` (constructor: ``realistic=``, ``quotas=``, ``latency=``, ``max_body_bytes=``, ``clock=``);
 test controls ``add_fault``/``clear_faults``, ``on_request`` (hooks), ``act``/``act_values`` (the expert,
-as another user). The same controls exist over HTTP under ``/_emulator/`` (see
+as another user); identities and Drive ``add_principal``, ``add_shared_drive``, ``add_folder``,
+``notifications``, ``fail_share_emails``. The same controls exist over HTTP under ``/_emulator/`` (see
 :mod:`sheetsync.emulator.control_api`), and ``POST /token`` is a fake OAuth token endpoint for the
 service-account code path.
 
@@ -24,6 +25,11 @@ Google's rules modelled, each cited beside its code:
   applied (:mod:`~sheetsync.emulator.server`);
 * per-minute, per-user (and per-project) read and write quotas, a batchUpdate counting once, 429s without
   Retry-After (:mod:`~sheetsync.emulator.quotas`); a latency model (:mod:`~sheetsync.emulator.latency`);
+* identities from the fake OAuth endpoint; per-file access (owner, shares, shared-drive members); service
+  accounts without Drive storage (403 storageQuotaExceeded); shared drives, ``supportsAllDrives`` and the
+  files.list ``corpora`` rules; Drive ``appProperties``; sharing notifications and invalidSharingRequest
+  (:mod:`~sheetsync.emulator.identity`, :mod:`~sheetsync.emulator.drive_access`,
+  :mod:`~sheetsync.emulator.drive_query`, :mod:`~sheetsync.emulator.drive_permissions`);
 * request bodies validated against Google's discovery document; batchUpdate atomic, errors worded like
   Google's; 10,000,000 cells per spreadsheet; 50,000 characters per cell;
 * rows and columns that move carry formats, validation, protections, conditional formats, filters,

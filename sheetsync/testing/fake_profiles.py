@@ -138,7 +138,7 @@ def refusal(profile: Profile, body: dict[str, Any], prompt_tokens: int) -> tuple
                                    "message": f"request ({prompt_tokens} tokens) exceeds the available context size "
                                               f"({profile.context} tokens), try increasing it",
                                    "n_prompt_tokens": prompt_tokens, "n_ctx": profile.context}}
-        if profile.slots and profile.context and prompt_tokens + budget > profile.context // profile.slots:
+        if profile.slots and profile.context and prompt_tokens > profile.context // profile.slots:
             return 500, {"error": {"code": 500, "message": "Context size has been exceeded.", "type": "server_error"}}
     elif name == "vllm":
         if kind == "json_schema" and _uses(schema, "pattern"):

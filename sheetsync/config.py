@@ -196,6 +196,9 @@ class Google(Section):
     writes_per_minute: int = setting(60, between(0, 10_000))
     #: Seconds one request may wait in total for a spent per-minute quota (429) before giving up.
     quota_wait_max: float = setting(120.0, between(0, 3600))
+    #: The largest request body a write sends: Google refuses over 10 MiB (10,485,760 bytes) and recommends
+    #: at most 2 MB (sheets/api/limits); below 64 KB a single long row would not fit.
+    max_request_bytes: int = setting(2_000_000, between(65_536, 10_485_760))
 
 
 def _floor_below_target(section: Report) -> Iterator[Problem]:

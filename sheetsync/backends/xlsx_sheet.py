@@ -457,6 +457,7 @@ class SheetDom:
         if spec.basic_filter is not None:  # rows the expert appended are inside the filter too
             r0, c0, r1, c1 = spec.basic_filter.resolve(max(spec.n_rows, max_row), n_cols)
             child(root, "autoFilter").set("ref", a1(r0, c0, r1, c1))
+            self.filter = (r0, c0, r1, c1)
         self._conditional_formats(spec, book)
         self._validations(spec)
 
@@ -570,6 +571,7 @@ class SheetDom:
             root.remove(holder)
 
     lists: Any = None  # set by the package writer: the hidden tab's choice lists
+    filter: tuple[int, int, int, int] | None = None  # the filter's bounds, for the workbook's defined name
 
     def _validation(self, validation: Validation, n_cols: int) -> Any:
         """A dropdown. Not strict: Excel warns and lets the expert keep free text; strict: Excel refuses

@@ -4,7 +4,10 @@ Google Sheets (the Sheets emulator, in-process) — all included. Side by side w
 ceil(500/16) × 0.2 s, the same run repeated (cache), and a sequential run. With ``--xlsx`` the Judge tab
 goes to a local workbook instead (openpyxl rewrites the whole file: a fixed cost of about half a second).
 
-    .venv/bin/python scripts/bench_judge.py
+Then a re-run with nothing to do over ``RERUN_ROWS`` (5,000) cached rows (~500-character inputs, ~1,500-character
+outputs; Judge tab in a local .xlsx): its process time, broken down by step (target: under 1 s).
+
+    .venv/bin/python scripts/bench_judge.py [--xlsx]
 """
 
 from __future__ import annotations
@@ -21,6 +24,39 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 N_ROWS, CONCURRENCY, LATENCY = 500, 16, 0.2
+RERUN_ROWS = 5_000
+
+
+def rerun_breakdown() -> None:
+    """Process time of a judge run whose every row is cached, by step (``JudgeOutcome.timings``)."""
+    from sheetsync.config import load_config
+    from sheetsync.judge import judge
+    from sheetsync.push import push
+    from sheetsync.testing.fake_openai import FakeOpenAI
+    from sheetsync.workspace import init_workspace
+
+    with tempfile.TemporaryDirectory() as tmp, FakeOpenAI(record=False) as fake:
+        root = Path(tmp)
+        init_workspace(root, spreadsheet="labels.xlsx")
+        with (root / "data.csv").open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["id", "input", "output"])
+            writer.writeheader()
+            for i in range(RERUN_ROWS):
+                writer.writerow({"id": f"r{i:05d}", "input": f"Can I change booking {i} to a later date? " * 12,
+                                 "output": f"Yes: booking {i} is a Flex fare, so the change is free of charge. " * 23})
+        os.environ["OPENAI_BASE_URL"] = fake.base_url
+        cfg = load_config(root / "sheetsync.toml")
+        push(cfg, root / "data.csv")
+        judge(cfg, split="unlabeled", progress=False, concurrency=CONCURRENCY)
+        calls_before = fake.call_count
+        cpu, started = time.process_time(), time.perf_counter()
+        out = judge(cfg, split="unlabeled", progress=False, concurrency=CONCURRENCY)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - started
+        assert out.cache_hits == RERUN_ROWS and fake.call_count == calls_before
+    steps = ", ".join(f"{k} {v:.2f} s" for k, v in out.timings.items())
+    print(f"re-run with nothing to do, {RERUN_ROWS:,} cached rows: {cpu:.2f} s process time (target < 1 s) "
+          f"{'PASS' if cpu < 1 else 'FAIL'}; wall {wall:.2f} s; 0 calls")
+    print(f"  by step (process time): {steps}")
 
 
 def main() -> None:
@@ -69,6 +105,7 @@ def main() -> None:
           f"(target <= 1.15x)")
     print(f"  same run repeated: {again:.2f} s, {calls_again} calls (target 0)")
     print(f"  sequential (concurrency 1): {seq:.1f} s for {N_ROWS} rows (extrapolated from {seq_rows})")
+    rerun_breakdown()
 
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@ CRITIQUE = "Critique"
 ROOT_CAUSE = "Root cause"
 NOTES = "Notes"
 STATUS = "Status"
-HASH = "sheetsync hash"
+KEY = "sheetsync key"  # hidden: "<content hash>.<display hash>:<id>" (see sheetsync.annotate_sheet)
+LEGACY_KEY = "sheetsync hash"  # the key column's header before sheetsync 0.2 (content hash only)
 EXPERT_HEADERS = (VERDICT, CRITIQUE, ROOT_CAUSE, NOTES)
 
 STALE = "stale: input/output changed after it was labelled — re-check the label, then clear this cell"
@@ -42,7 +43,7 @@ class AnnotateColumns:
 
     headers: list[str]
     id_header: str
-    data_headers: list[str]  # written by sheetsync: id, dimensions, context, input, output, status, hash
+    data_headers: list[str]  # written by sheetsync: id, dimensions, context, input, output, status, key
     dimensions: list[str]
     input_header: str
     output_header: str
@@ -53,11 +54,11 @@ class AnnotateColumns:
 
 def default_columns(id_col: str, dimensions: list[str], context: list[str], input_col: str, output_col: str):
     data = [id_col, *dimensions, *context, input_col, output_col, STATUS]
-    headers = [*data, *EXPERT_HEADERS, HASH]
+    headers = [*data, *EXPERT_HEADERS, KEY]
     return AnnotateColumns(
         headers=headers,
         id_header=id_col,
-        data_headers=[*data, HASH],
+        data_headers=[*data, KEY],
         dimensions=list(dimensions),
         input_header=input_col,
         output_header=output_col,
@@ -88,18 +89,21 @@ def annotate_spec(
     *,
     replace: bool,
     top: int = 0,
+    append_rows: list[list[CellValue]] | None = None,
+    insert_columns: tuple[int, ...] = (),
 ) -> TabSpec:
     """The Annotate tab with its formatting, for a grid of ``n_rows`` rows (header included).
 
     Formatting follows the headers' current positions, so it stays right after the expert moves columns;
-    ``top`` is the header's row (0 unless someone inserted rows above it).
+    ``top`` is the header's row (0 unless someone inserted rows above it). Formatting, validation and
+    protection run to the end of the tab, so they also cover the rows appended in this write wherever
+    they land, and any row the expert adds later.
     """
     h = cols.headers
     n_cols = len(h)
     at = {name: i for i, name in enumerate(h)}
-    data_end = n_rows
     first = top + 1  # first data row
-    body = lambda c: Range(first, c, data_end, c + 1)  # noqa: E731 - a one-column slice below the header
+    body = lambda c: Range(first, c, None, c + 1)  # noqa: E731 - a column below the header, to the end
     verdict_col = column_letter(at[VERDICT])
     critique_col = column_letter(at[CRITIQUE])
     status_col = column_letter(at[STATUS])
@@ -107,7 +111,7 @@ def annotate_spec(
     known = {*cols.data_headers, *EXPERT_HEADERS}
     styles = [
         Style(Range(top, 0, first, n_cols), bold=True, background=HEADER_GREY, wrap=True, valign="middle"),
-        Style(Range(first, 0, data_end, n_cols), wrap=True, valign="top"),
+        Style(Range(first, 0, None, n_cols), wrap=True, valign="top"),
     ]
     for name in EXPERT_HEADERS:
         styles.append(Style(body(at[name]), background=EXPERT_BLUE))
@@ -150,7 +154,7 @@ def annotate_spec(
             f'=AND(LOWER(TRIM(${verdict_col}{ref}))="{fail}",LEN(TRIM(${critique_col}{ref}))=0)',
             WARN_AMBER,
         ),
-        ConditionalFormat(Range(first, 0, data_end, n_cols), f'=LEFT(${status_col}{ref},5)="stale"', WARN_AMBER),
+        ConditionalFormat(Range(first, 0, None, n_cols), f'=LEFT(${status_col}{ref},5)="stale"', WARN_AMBER),
     ]
     return TabSpec(
         title=cfg.tabs.annotate,
@@ -162,13 +166,15 @@ def annotate_spec(
         row_height=160,
         frozen_rows=first,
         frozen_cols=1,
-        hidden_columns=(at[HASH],),
+        hidden_columns=(at[KEY],),
         styles=styles,
         validations=validations,
         protections=protections,
         conditional_formats=conditional,
-        basic_filter=Range(top, 0, data_end, n_cols),
+        basic_filter=Range(top, 0, None, n_cols),
         index=1,
+        append_rows=append_rows or [],
+        insert_columns=insert_columns,
     )
 
 
@@ -217,68 +223,3 @@ def instructions_spec(cfg: Config, *, n_rows: int, dimensions: list[str]) -> Tab
         ],
         index=0,
     )
-
-
-@dataclass
-class SheetRow:
-    """One row of the Annotate tab as found in the sheet, wherever the expert moved it."""
-
-    row: int  # 0-based position in the grid
-    id: str
-    cells: dict[str, str]  # header -> text
-
-
-@dataclass
-class ParsedAnnotate:
-    header_row: int
-    headers: list[str]  # as found, in sheet order ("" for unnamed columns)
-    rows: list[SheetRow]
-    n_rows: int  # rows in use, header included
-
-    def col(self, header: str) -> int | None:
-        return self.headers.index(header) if header in self.headers else None
-
-
-def parse_annotate(grid: list[list[str]], *, id_header: str, tab: str) -> ParsedAnnotate:
-    """Find the header row and every row by id. Raises ``ValueError`` with a fix-it message when the tab
-    cannot be read safely (header or id column gone, a header or an id repeated)."""
-    header_row = next(
-        (i for i, row in enumerate(grid[:20]) if id_header in [c.strip() for c in row] and VERDICT in
-         [c.strip() for c in row]),
-        None,
-    )
-    if header_row is None:
-        raise ValueError(
-            f"tab “{tab}”: no header row with “{id_header}” and “{VERDICT}” in the first 20 rows. "
-            "Restore the header row (undo the change in the sheet), then run the command again."
-        )
-    headers = [c.strip() for c in grid[header_row]]
-    named = [h for h in headers if h]
-    repeated = sorted({h for h in named if named.count(h) > 1})
-    if repeated:
-        raise ValueError(f"tab “{tab}”: header(s) {', '.join(repeated)} appear twice; rename or delete the copy.")
-    id_at = headers.index(id_header)
-    rows: list[SheetRow] = []
-    seen: dict[str, int] = {}
-    dupes: list[str] = []
-    last_used = header_row
-    for r in range(header_row + 1, len(grid)):
-        line = grid[r]
-        if any(c.strip() for c in line):
-            last_used = r
-        rid = line[id_at].strip() if id_at < len(line) else ""
-        cells = {h: (line[i] if i < len(line) else "") for i, h in enumerate(headers) if h}
-        if not rid:
-            if any(cells.get(h, "").strip() for h in EXPERT_HEADERS):
-                rows.append(SheetRow(r, "", cells))  # labelled but unidentifiable: reported by pull
-            continue
-        if rid in seen:
-            dupes.append(f"{rid} (rows {seen[rid] + 1} and {r + 1})")
-        seen[rid] = r
-        rows.append(SheetRow(r, rid, cells))
-    if dupes:
-        raise ValueError(
-            f"tab “{tab}”: id(s) appear on more than one row: {', '.join(dupes[:10])}. "
-            "Delete the duplicate rows (keep the one with the expert's label), then run the command again."
-        )
-    return ParsedAnnotate(header_row, headers, rows, last_used + 1)

@@ -89,6 +89,12 @@ def make_sync_client(settings: llm.LLMSettings) -> openai.OpenAI:
     )
 
 
+def _resume_hint(batch_ids: list[str]) -> str:
+    if not batch_ids:
+        return "No batch was created."
+    return f"Batches already created are collected with --resume-batch {','.join(batch_ids)}."
+
+
 def split_ids(resume_batch_id: str | None) -> list[str]:
     """Batch ids from ``resume_batch_id``: one id, or several joined by commas (as ``store_batch_id`` gets them)."""
     return [part.strip() for part in (resume_batch_id or "").split(",") if part.strip()]
@@ -558,6 +564,14 @@ def run_batch(
             for batch_id, batch in run.poll(batch_ids, poll_interval, sleep).items():
                 statuses[batch_id] = batch["status"]
                 run.collect(batch, results)
+    except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
+        raise ConfigError(redact(
+            f"{run.where()} refused the API key (HTTP {e.status_code}): check OPENAI_API_KEY (in the environment "
+            "or .env). " + _resume_hint(batch_ids))) from None
+    except openai.APIConnectionError as e:
+        raise ConfigError(redact(
+            f"could not reach {run.where()} ({e.__cause__ or e}): check OPENAI_BASE_URL and the network. "
+            + _resume_hint(batch_ids))) from None
     finally:
         spool.close()
         if own_client:

@@ -92,8 +92,19 @@ def config_option(fn: Callable) -> Callable:
     return wrapper
 
 
+def _locator(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A near-miss of a .xlsx path or a Sheets URL is refused while parsing, before anything runs."""
+    from sheetsync.locator import check_locator
+
+    try:
+        return None if value is None else check_locator(value, "")
+    except SheetsyncError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from exc
+
+
 spreadsheet_option = click.option(
-    "--spreadsheet", "-s", help="Google Sheets URL, key or title, or a path ending in .xlsx (default: the workspace's)."
+    "--spreadsheet", "-s", callback=_locator,
+    help="Google Sheets URL, key or title, or a path ending in .xlsx (default: the workspace's).",
 )
 
 
@@ -170,7 +181,7 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
-@click.option("--spreadsheet", "-s", default="", help="Spreadsheet to put in sheetsync.toml.")
+@click.option("--spreadsheet", "-s", default="", callback=_locator, help="Spreadsheet to put in sheetsync.toml.")
 def init(directory: str, spreadsheet: str) -> None:
     """Create a workspace: sheetsync.toml, .env.example, prompts/, .gitignore entries."""
     from sheetsync.workspace import init_workspace
@@ -482,7 +493,7 @@ def emulator(host: str, port: int, state: str | None, realistic: bool) -> None:
 @cli.command()
 @click.option("--out", default="demo-out", show_default=True, type=click.Path(file_okay=False),
               help="Folder for the demo workspace.")
-@click.option("--spreadsheet", "-s", default=None,
+@click.option("--spreadsheet", "-s", default=None, callback=_locator,
               help="Push to this spreadsheet instead of DIR/annotations.xlsx (e.g. a title, with the emulator).")
 def demo(out: str, spreadsheet: str | None) -> None:
     """Run the whole loop on the bundled example and say what to open."""

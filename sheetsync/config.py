@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from dotenv import dotenv_values
 
 from sheetsync.errors import ConfigError
+from sheetsync.locator import check_locator
 from sheetsync.settings import (
     Problem,
     Rule,
@@ -195,6 +196,9 @@ class Google(Section):
     writes_per_minute: int = setting(60, between(0, 10_000))
     #: Seconds one request may wait in total for a spent per-minute quota (429) before giving up.
     quota_wait_max: float = setting(120.0, between(0, 3600))
+    #: The largest request body a write sends: Google refuses over 10 MiB (10,485,760 bytes) and recommends
+    #: at most 2 MB (sheets/api/limits); below 64 KB a single long row would not fit.
+    max_request_bytes: int = setting(2_000_000, between(65_536, 10_485_760))
 
 
 def _floor_below_target(section: Report) -> Iterator[Problem]:
@@ -286,6 +290,12 @@ def _build(data: dict[str, Any], env: dict[str, str | None], root: Path, source:
     spreadsheet = env.get("SHEETSYNC_SPREADSHEET") or data.get("spreadsheet", "")
     if not isinstance(spreadsheet, str):
         problems.append(f"{where}: spreadsheet = {spreadsheet!r} is not valid: expected text (in quotes).")
+    else:
+        try:
+            spreadsheet = check_locator(spreadsheet, "SHEETSYNC_SPREADSHEET" if env.get("SHEETSYNC_SPREADSHEET")
+                                        else f"{where}: spreadsheet")
+        except ConfigError as exc:
+            problems.append(str(exc))
     prices = {}
     table = data.get("prices") or {}
     for model, pair in table.items() if isinstance(table, dict) else [("", None)]:

@@ -17,3 +17,7 @@ class ConfigError(SheetsyncError):
 
 class BackendError(SheetsyncError):
     """The spreadsheet could not be read or written (after our bounded retries)."""
+
+
+class StoreError(SheetsyncError):
+    """The local store (``.sheetsync/state.db``) cannot be opened, read or written."""

@@ -166,6 +166,11 @@ class TabSpec:
     tab_color: str | None = None
     index: int | None = None  # position among the tabs
     append_rows: list[list[CellValue]] = field(default_factory=list)
+    #: Empty columns inserted before these positions (of the tab as it is before the write; a position
+    #: given twice inserts two columns there) ahead of everything else; ``blocks`` and formatting then address the tab after the insertion. Inserting,
+    #: not writing into "free" columns, means a column the expert added (even without a header) is never
+    #: overwritten.
+    insert_columns: tuple[int, ...] = ()
 
     @classmethod
     def table(cls, title: str, rows: list[list[CellValue]], **kw) -> TabSpec:

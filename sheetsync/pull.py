@@ -1,4 +1,12 @@
-"""``sheetsync pull``: read the expert's labels back (one read), validate them, and keep every pull."""
+"""``sheetsync pull``: read the expert's labels back (one read of the columns it needs), validate them, and
+keep every pull.
+
+The expert's texts are stored exactly as typed (they are trimmed only to compare them); each label is
+stored with the content it was given for (:mod:`sheetsync.attribution`), so a label beside text that is
+not its row's, or given before the row's content changed, is never counted for the row as it is now.
+A tab that cannot be read safely — a column sheetsync needs renamed, deleted or repeated — stops the
+pull before anything is stored.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sheetsync.annotate import CRITIQUE, HASH, NOTES, ROOT_CAUSE, STALE, STATUS, VERDICT, parse_annotate
+from sheetsync.annotate import CRITIQUE, KEY, NOTES, ROOT_CAUSE, STALE, STATUS, VERDICT
+from sheetsync.annotate_sheet import SheetStructureError, read_annotate
+from sheetsync.attribution import LabelState, observe, shown_content
 from sheetsync.backends import Workbook
 from sheetsync.config import Config
 from sheetsync.dataset import write_records
@@ -16,6 +26,7 @@ from sheetsync.verdicts import normalize_verdict
 from sheetsync.workspace import existing_store, open_store, open_workspace_workbook
 
 LAYOUT_KEY = "annotate_layout"
+HINT_KEY = "annotate_columns"
 EXPORT_SUFFIXES = (".csv", ".jsonl", ".ndjson", ".json")
 
 
@@ -36,7 +47,9 @@ class PullSummary:
     unknown_root_causes: dict[str, list[str]] = field(default_factory=dict)  # cause -> ids
     changed_since_last_pull: list[str] = field(default_factory=list)  # "id: pass → fail"
     stale: list[str] = field(default_factory=list)
+    beside_other_text: list[str] = field(default_factory=list)  # labelled while the row showed another's text
     labels_without_id: list[str] = field(default_factory=list)  # "row N"
+    warnings: list[str] = field(default_factory=list)
     exported_to: str | None = None
 
     def to_dict(self) -> dict:
@@ -51,36 +64,45 @@ def pull(
     store: Store | None = None,
     workbook: Workbook | None = None,
 ) -> PullSummary:
-    """Read the Annotate tab once, match rows by id and columns by header, validate and store the labels."""
+    """Read the Annotate tab's id, Status, key and expert columns, match rows by id and columns by header,
+    validate and store the labels."""
     if out is not None and Path(out).suffix.lower() not in EXPORT_SUFFIXES:
         raise UserInputError(f"{out}: --out must end in .csv, .jsonl or .json.")
     store = store or existing_store(cfg)
     wb = workbook or open_workspace_workbook(cfg, store, spreadsheet, create=False)
     tab = cfg.tabs.annotate
-    grid = wb.read([tab])[tab]
-    if grid is None:
+    layout = json.loads(store.get_meta(LAYOUT_KEY) or "{}") if store else {}
+    hint = json.loads(store.get_meta(HINT_KEY) or "{}") if store else {}
+    id_header = layout.get("id", cfg.columns.id)
+    try:
+        sheet = read_annotate(wb, tab, id_header=id_header, hint=hint)
+    except SheetStructureError as exc:
+        raise UserInputError(f"{wb.url}: {exc}") from exc
+    if sheet is None:
         raise UserInputError(f"{wb.url}: there is no “{tab}” tab. Run `sheetsync push DATA` first.")
     store = store or open_store(cfg)  # the labels are kept from here on
-    layout = store.get_meta(LAYOUT_KEY)
-    id_header = json.loads(layout)["id"] if layout else cfg.columns.id
-    try:
-        parsed = parse_annotate(grid, id_header=id_header, tab=tab)
-    except ValueError as exc:
-        raise UserInputError(f"{wb.url}: {exc}") from exc
 
     lab = cfg.labels
     known_causes = {c.strip().lower() for c in lab.root_causes}
     previous = store.labels()
+    states_before, shown = store.label_states(), store.shown()
+    key_missing = KEY in sheet.missing
+    states: dict[str, LabelState | None] = {}
     labels: list[Label] = []
     summary = PullSummary(url=wb.url, pull_id=0)
-    for srow in parsed.rows:
-        cells = srow.cells
-        raw = cells.get(VERDICT, "").strip()
-        critique = cells.get(CRITIQUE, "").strip()
-        cause = cells.get(ROOT_CAUSE, "").strip()
+    if sheet.missing:
+        summary.warnings.append(
+            f"the tab has no {' or '.join(f'“{m}”' for m in sheet.missing)} column (renamed or deleted?): "
+            "labels are attributed from what sheetsync last wrote; `sheetsync push` puts the column back."
+        )
+    for srow in sheet.rows:
+        cells = srow.expert
+        raw, critique, cause = cells[VERDICT], cells[CRITIQUE], cells[ROOT_CAUSE]
         where = f"row {srow.row + 1}"
         if not srow.id:
-            summary.labels_without_id.append(where)
+            if srow.labelled:
+                hint_id = f" (its hidden key names {srow.key.id!r})" if srow.key else ""
+                summary.labels_without_id.append(where + hint_id)
             continue
         try:
             verdict = normalize_verdict(raw, pass_label=lab.pass_label, fail_label=lab.fail_label)
@@ -89,32 +111,39 @@ def pull(
             summary.unknown_verdicts.append(f"{srow.id} ({where}): {raw!r}")
         summary.rows += 1
         if verdict is None:
-            summary.unlabelled += 1 if not raw else 0
+            summary.unlabelled += 1 if not raw.strip() else 0
         else:
             summary.labelled += 1
             if verdict == "pass":
                 summary.passes += 1
             else:
                 summary.fails += 1
-                if not critique:
+                if not critique.strip():
                     summary.fails_without_critique.append(srow.id)
-            if critique and len(critique.split()) < lab.min_critique_words:
+            if critique.strip() and len(critique.split()) < lab.min_critique_words:
                 summary.terse_critiques.append(srow.id)
         for part in _split_causes(cause):
             if part.lower() not in known_causes:
                 summary.unknown_root_causes.setdefault(part, []).append(srow.id)
-        if cells.get(STATUS, "").startswith(STALE[:5]):
+        if srow.status.startswith(STALE[:5]):
             summary.stale.append(srow.id)
         before = previous.get(srow.id)
         if before is not None and before.verdict and verdict and before.verdict != verdict:
             summary.changed_since_last_pull.append(f"{srow.id}: {before.verdict} → {verdict}")
+        remembered = shown.get(srow.id, ("", ""))[0] or None
+        state = observe(srow, states_before.get(srow.id), shown_content(srow, key_missing=key_missing,
+                                                                         remembered=remembered))
+        states[srow.id] = state
+        if state is not None and not state.given_for and srow.labelled:
+            summary.beside_other_text.append(srow.id)
         labels.append(
             Label(
                 id=srow.id, verdict=verdict, raw_verdict=raw, critique=critique, root_cause=cause,
-                notes=cells.get(NOTES, "").strip(), content_hash=cells.get(HASH, "").strip(),
+                notes=cells[NOTES], content_hash=state.given_for if state is not None else "",
             )
         )
-    summary.pull_id = store.save_pull(wb.locator, labels)
+    summary.pull_id = store.save_pull(wb.locator, labels, states)
+    store.set_meta(HINT_KEY, json.dumps(sheet.at))
     if out is not None:
         summary.exported_to = str(export_labels(labels, Path(out)))
     return summary
@@ -133,3 +162,6 @@ def export_labels(labels: list[Label], path: Path) -> Path:
         for lb in labels
     ]
     return write_records(path, ["id", "verdict", "raw_verdict", "critique", "root_cause", "notes"], rows)
+
+
+__all__ = ["STATUS", "PullSummary", "export_labels", "pull"]

@@ -1,13 +1,18 @@
 """``sheetsync push``: build or update the expert's Instructions and Annotate tabs from a dataset.
 
-A re-push is an upsert by id. The expert's cells are never part of the write: sheetsync writes only its
-own columns (found by header, wherever the expert moved them) at the rows where each id now is, and
-appends new rows below. One read and one write per push.
+A first push builds the Annotate tab whole. A re-push reads the tab's id, Status, key and expert columns
+(one request), writes only the rows whose sheetsync cells change and appends the new ones
+(:mod:`sheetsync.push_plan` says why each rule keeps labels attached to their ids), and never writes an
+expert cell. On Google, where a write may land while the expert sorts, inserts or deletes rows, the push
+then reads the id and key columns again and puts back any row whose text landed beside another id
+(bounded; each repair is itself a whole-row write). On .xlsx a write replaces the file only if nobody
+saved it since it was read, so nothing can land out of place.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,28 +20,30 @@ import pandas as pd
 
 from sheetsync.annotate import (
     EXPERT_HEADERS,
-    HASH,
-    REMOVED,
-    STALE,
+    KEY,
+    LEGACY_KEY,
     STATUS,
     AnnotateColumns,
-    ParsedAnnotate,
     annotate_spec,
     default_columns,
     instructions_spec,
-    parse_annotate,
 )
+from sheetsync.annotate_sheet import AnnotateSheet, SheetStructureError, read_annotate
 from sheetsync.backends import Workbook
+from sheetsync.backends.base import WriteProgress
 from sheetsync.config import Config
 from sheetsync.dataset import Dataset, content_hash, load_dataset
 from sheetsync.errors import UserInputError
 from sheetsync.layout import Block, CellValue
+from sheetsync.push_plan import PushRow, UpdatePlan, append_values, plan_update, write_blocks
 from sheetsync.sampling import focus_sample, stratified_sample
 from sheetsync.store import Store
 from sheetsync.workspace import open_store, open_workspace_workbook, remember_spreadsheet
 
 LAYOUT_KEY = "annotate_layout"
-STALE_KEY = "stale_ids"  # the rows the last push flagged: an empty Status cell there means "re-checked"
+HINT_KEY = "annotate_columns"  # where the last read found each needed column: the next read is one request
+INSTRUCTIONS_KEY = "instructions_hash"
+REPAIR_ROUNDS = 3
 
 
 @dataclass
@@ -44,14 +51,17 @@ class PushResult:
     url: str
     locator: str
     added: list[str] = field(default_factory=list)
-    updated: int = 0
+    updated: int = 0  # existing rows whose shown text or layout changed
     stale: list[str] = field(default_factory=list)
     rechecked: list[str] = field(default_factory=list)  # stale rows whose flag the expert cleared: current again
     removed: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)  # rows that showed another row's text, put back
     truncated: list[str] = field(default_factory=list)  # "id: column (N characters)"
     warnings: list[str] = field(default_factory=list)
     shared_with: list[str] = field(default_factory=list)
     focus: dict[str, int] = field(default_factory=dict)  # --focus fails: {"flagged": n, "random": n}
+    requests: int = 0  # write requests sent
+    bytes_sent: int = 0
 
     def to_dict(self) -> dict:
         return self.__dict__.copy()
@@ -79,6 +89,7 @@ def push(
     random_share: float = 0.3,
     store: Store | None = None,
     workbook: Workbook | None = None,
+    progress: Callable[[WriteProgress], None] | None = None,
 ) -> PushResult:
     """Validate the dataset, then upsert it into the Annotate tab by id (see the module docstring).
 
@@ -87,6 +98,68 @@ def push(
     """
     ds = load_dataset(data, cfg.columns)
     _check_headers(ds)
+    _check_options(ds, sample, stratify_by, focus, random_share)
+    store = store or open_store(cfg)
+    wb = workbook or open_workspace_workbook(cfg, store, spreadsheet)
+    if progress is not None and hasattr(wb, "progress"):
+        wb.progress = progress  # type: ignore[attr-defined]
+    layout = json.loads(store.get_meta(LAYOUT_KEY) or "{}")
+    id_header = layout.get("id", ds.id)
+    sheet = _read(wb, cfg, id_header, json.loads(store.get_meta(HINT_KEY) or "{}"), ds)
+    if sheet is not None and id_header != ds.id:
+        raise UserInputError(
+            f"{ds.path}: [columns] id is “{ds.id}”, but the Annotate tab's ids are the “{id_header}” column. "
+            f"Set [columns] id = \"{id_header}\" (a push under other ids would add every row again); "
+            "nothing was written."
+        )
+    result = PushResult(url=wb.url, locator=wb.locator)
+    in_sheet = sheet.by_id() if sheet else {}
+    frame = _frame(ds, store, in_sheet, result, sample, stratify_by, seed, focus, random_share)
+    rows = _push_rows(ds, frame, wb.max_cell_chars, result)
+    if sheet is not None:
+        _check_identity(sheet, ds, result)
+    cols, inserts = _columns(ds, sheet)
+    states, shown = store.label_states(), store.shown()
+    specs = []
+    plan: UpdatePlan | None = None
+    if sheet is None:
+        specs.append(_first_spec(cfg, cols, rows))
+        result.added = list(rows)
+    else:
+        plan = plan_update(sheet, rows, states=states, shown=shown, cols=cols, rewrite_all=bool(inserts))
+        _report(plan, result)
+        if plan.writes or plan.appends or inserts:
+            specs.append(_update_spec(cfg, cols, sheet, plan, inserts))
+    instructions = instructions_spec(cfg, n_rows=len(in_sheet) + len(result.added), dimensions=ds.dimensions)
+    instructions_hash = content_hash(json.dumps(instructions.blocks[0].values, ensure_ascii=False))
+    if specs or store.get_meta(INSTRUCTIONS_KEY) != instructions_hash:
+        specs.insert(0, instructions)
+    if specs:
+        _write(wb, specs, result)
+    shown_now = {rid: (pr.content, pr.display) for rid, pr in rows.items()}
+    if plan is not None and plan.writes and not getattr(wb, "atomic_writes", False):
+        plan = _verify(wb, cfg, id_header, ds, rows, plan, cols, result)
+        shown_now = {rid: v for rid, v in shown_now.items() if rid not in plan.unsettled}
+    remember_spreadsheet(store, wb)
+    store.record_push(
+        _store_rows(ds),
+        present_ids=set(ds.frame[ds.id]),
+        shown=shown_now,
+        states=plan.states if plan is not None else {},
+        meta={
+            LAYOUT_KEY: json.dumps({"id": ds.id, "input": ds.input, "output": ds.output, "context": ds.context,
+                                    "dimensions": ds.dimensions}),
+            INSTRUCTIONS_KEY: instructions_hash,
+            **({HINT_KEY: json.dumps({h: cols.index(h) for h in cols.headers if h})}),
+        },
+    )
+    if share:
+        wb.share(list(share))
+        result.shared_with = list(share)
+    return result
+
+
+def _check_options(ds: Dataset, sample, stratify_by, focus, random_share) -> None:
     missing = [c for c in stratify_by if c not in ds.frame.columns]
     if missing:
         raise UserInputError(f"{ds.path}: --stratify-by column(s) {', '.join(missing)} not found.")
@@ -96,111 +169,13 @@ def push(
         raise UserInputError("--focus fails needs --sample N (the size of the review batch).")
     if not 0.0 <= random_share <= 1.0:
         raise UserInputError("--random-share must be between 0 and 1.")
-    store = store or open_store(cfg)
-    wb = workbook or open_workspace_workbook(cfg, store, spreadsheet)
-    tabs = cfg.tabs
-    grids = wb.read([tabs.instructions, tabs.annotate], with_layout=True)
-    grid = grids.get(tabs.annotate)
 
-    parsed: ParsedAnnotate | None = None
-    if grid:
-        try:
-            parsed = parse_annotate(grid, id_header=_id_header(store, ds), tab=tabs.annotate)
-        except ValueError as exc:
-            raise UserInputError(f"{wb.url}: {exc} Nothing was written.") from exc
-    cols = _columns(ds, parsed)
-    result = PushResult(url=wb.url, locator=wb.locator)
 
-    in_sheet = {r.id: r for r in parsed.rows if r.id} if parsed else {}
-    frame = ds.frame
-    if sample is not None:
-        annotated = set(in_sheet) | {rid for rid, lb in store.labels().items() if lb.verdict}
-        fresh = frame[~frame[ds.id].isin(annotated)].reset_index(drop=True)
-        if focus:
-            flagged = _judge_flagged(store)
-            picked, warnings, result.focus = focus_sample(
-                fresh, sample, [rid in flagged for rid in fresh[ds.id]], random_share=random_share,
-                by=list(stratify_by), seed=seed,
-            )
-        else:
-            picked, warnings = stratified_sample(fresh, sample, list(stratify_by), seed=seed)
-        result.warnings += warnings
-        frame = pd.concat([frame[frame[ds.id].isin(in_sheet.keys())], fresh.iloc[picked]])  # existing + new
-    limit = wb.max_cell_chars
-    placed: dict[str, dict[str, CellValue]] = {}
-    full_rows = [  # the whole dataset, in full, so the judge can score rows the sheet does not show
-        {
-            "id": rec[ds.id], "input": rec[ds.input], "output": rec[ds.output],
-            "content_hash": content_hash(rec[ds.input], rec[ds.output], *(rec[c] for c in ds.context)),
-            "fields": {c: rec[c] for c in (*ds.dimensions, *ds.context)},
-        }
-        for rec in ds.frame.to_dict(orient="records")
-    ]
-    hashes = {r["id"]: r["content_hash"] for r in full_rows}
-    # id -> the content the last push showed with a stale flag: clearing the flag confirms that content only
-    flagged_before: dict[str, str] = json.loads(store.get_meta(STALE_KEY) or "{}")
-    for rec in frame.to_dict(orient="records"):
-        rid = rec[ds.id]
-        chash = hashes[rid]
-        values: dict[str, CellValue] = {}
-        for header in ds.shown_columns:
-            text, cut = truncate(rec[header], limit)
-            if cut:
-                result.truncated.append(f"{rid}: {header} ({len(rec[header]):,} characters)")
-            values[header] = text
-        values[STATUS], values[HASH] = "", chash
-        existing = in_sheet.get(rid)
-        if existing is not None:
-            labelled = any(existing.cells.get(h, "").strip() for h in EXPERT_HEADERS)
-            old_hash = existing.cells.get(HASH, "").strip()
-            if labelled and old_hash and old_hash != chash:
-                if flagged_before.get(rid) == chash and not existing.cells.get(STATUS, "").strip():
-                    result.rechecked.append(rid)  # the expert re-checked it and cleared the flag
-                else:
-                    values[HASH] = old_hash  # the content the label was given for
-                    values[STATUS] = STALE
-                    result.stale.append(rid)
-            elif labelled and old_hash:
-                values[HASH] = old_hash
-            result.updated += 1
-        else:
-            result.added.append(rid)
-        placed[rid] = values
-
-    dataset_ids = set(ds.frame[ds.id])
-    top = parsed.header_row if parsed else 0
-    used = parsed.n_rows if parsed else 1
-    new_ids = [rid for rid in placed if rid not in in_sheet]
-    end = used + len(new_ids)
-    by_row: dict[int, dict[str, CellValue]] = {}
-    if parsed:
-        for srow in parsed.rows:
-            if srow.id in placed:
-                by_row[srow.row] = placed[srow.id]
-            else:  # not in this dataset (or no id): write back exactly what is there, flagging removed ids
-                kept: dict[str, CellValue] = dict(srow.cells)
-                if srow.id and srow.id not in dataset_ids:
-                    kept[STATUS] = REMOVED
-                    result.removed.append(srow.id)
-                by_row[srow.row] = kept
-    for offset, rid in enumerate(new_ids):
-        by_row[used + offset] = placed[rid]
-
-    blocks = _blocks(cols, by_row, top=top, end=end, first_new=used, grid=grid or [])
-    specs = [
-        instructions_spec(cfg, n_rows=len(in_sheet) + len(new_ids), dimensions=ds.dimensions),
-        annotate_spec(cfg, cols, blocks, end, replace=parsed is None, top=top),
-    ]
-    wb.write(specs)
-    remember_spreadsheet(store, wb)
-    store.set_meta(LAYOUT_KEY, json.dumps({"id": ds.id, "input": ds.input, "output": ds.output,
-                                           "context": ds.context, "dimensions": ds.dimensions}))
-    store.save_rows(full_rows, present_ids=dataset_ids)
-    store.set_meta(STALE_KEY, json.dumps({rid: hashes[rid] for rid in result.stale}))
-    if share:
-        wb.share(list(share))
-        result.shared_with = list(share)
-    return result
+def _read(wb: Workbook, cfg: Config, id_header: str, hint: dict[str, int], ds: Dataset) -> AnnotateSheet | None:
+    try:
+        return read_annotate(wb, cfg.tabs.annotate, id_header=id_header, hint=hint, data_headers=ds.shown_columns)
+    except SheetStructureError as exc:
+        raise UserInputError(f"{wb.url}: {exc} Nothing was written.") from exc
 
 
 def _check_headers(ds: Dataset) -> None:
@@ -213,12 +188,158 @@ def _check_headers(ds: Dataset) -> None:
             f"{ds.path}: column(s) {', '.join(repeated)} are given more than one role (id, input, output, "
             "context, dimensions); give each column one role in [columns]."
         )
-    reserved = sorted(set(shown) & {*EXPERT_HEADERS, STATUS, HASH})
+    reserved = sorted(set(shown) & {*EXPERT_HEADERS, STATUS, KEY, LEGACY_KEY})
     if reserved:
         raise UserInputError(
             f"{ds.path}: column(s) {', '.join(reserved)} clash with the Annotate tab's own columns "
             f"({', '.join((*EXPERT_HEADERS, STATUS))}); rename them in the data or leave them out of [columns]."
         )
+
+
+def _check_identity(sheet: AnnotateSheet, ds: Dataset, result: PushResult) -> None:
+    """A push under the wrong ids would mark every labelled row removed and add them all again: stop."""
+    labelled = [r.id for r in sheet.rows if r.id and r.labelled]
+    dataset_ids = set(ds.frame[ds.id])
+    if labelled and not any(rid in dataset_ids for rid in labelled):
+        raise UserInputError(
+            f"{ds.path}: none of the {len(labelled)} labelled ids in the Annotate tab (e.g. {labelled[0]!r}) is "
+            f"in this dataset's “{ds.id}” column. Is this the right file, and [columns] id the right column? "
+            "A push would mark every labelled row removed and add all the rows again; nothing was written. "
+            "For a new dataset, use another spreadsheet (--spreadsheet)."
+        )
+
+
+def _frame(ds, store, in_sheet, result, sample, stratify_by, seed, focus, random_share) -> pd.DataFrame:
+    """The dataset rows to show: all of them, or (``--sample``) those in the tab plus a fresh sample."""
+    frame = ds.frame
+    if sample is None:
+        return frame
+    annotated = set(in_sheet) | {rid for rid, lb in store.labels().items() if lb.verdict}
+    fresh = frame[~frame[ds.id].isin(annotated)].reset_index(drop=True)
+    if focus:
+        flagged = _judge_flagged(store)
+        picked, warnings, result.focus = focus_sample(
+            fresh, sample, [rid in flagged for rid in fresh[ds.id]], random_share=random_share,
+            by=list(stratify_by), seed=seed,
+        )
+    else:
+        picked, warnings = stratified_sample(fresh, sample, list(stratify_by), seed=seed)
+    result.warnings += warnings
+    return pd.concat([frame[frame[ds.id].isin(in_sheet.keys())], fresh.iloc[picked]])
+
+
+def _push_rows(ds: Dataset, frame: pd.DataFrame, limit: int, result: PushResult) -> dict[str, PushRow]:
+    rows: dict[str, PushRow] = {}
+    for rec in frame.to_dict(orient="records"):
+        rid = rec[ds.id]
+        cells: dict[str, CellValue] = {}
+        for header in ds.shown_columns:
+            text, cut = truncate(rec[header], limit)
+            if cut:
+                result.truncated.append(f"{rid}: {header} ({len(rec[header]):,} characters)")
+            cells[header] = text
+        display = content_hash(*(f"{h}\x1e{v}" for h, v in cells.items()))[:8]
+        rows[rid] = PushRow(rid, cells, _content(ds, rec), display)
+    return rows
+
+
+def _content(ds: Dataset, rec: dict) -> str:
+    return content_hash(rec[ds.input], rec[ds.output], *(rec[c] for c in ds.context))
+
+
+def _store_rows(ds: Dataset):
+    """The whole dataset, in full, so the judge can score rows the sheet does not show."""
+    for rec in ds.frame.to_dict(orient="records"):
+        yield {
+            "id": rec[ds.id], "input": rec[ds.input], "output": rec[ds.output], "content_hash": _content(ds, rec),
+            "fields": {c: rec[c] for c in (*ds.dimensions, *ds.context)},
+        }
+
+
+def _columns(ds: Dataset, sheet: AnnotateSheet | None) -> tuple[AnnotateColumns, tuple[int, ...]]:
+    """The tab's columns after this push, and where new ones are inserted.
+
+    A column sheetsync adds (a new dimension or context column, or one of its own that was deleted) is
+    inserted where its role puts it — right after the column that precedes it in sheetsync's layout — so
+    nothing moves into a column the expert uses, even one without a header.
+    """
+    default = default_columns(ds.id, ds.dimensions, ds.context, ds.input, ds.output)
+    if sheet is None:
+        return default, ()
+    headers = [KEY if h == LEGACY_KEY else h for h in sheet.headers]
+    inserts: list[int] = []
+    final = list(headers)
+    for i, name in enumerate(default.headers):
+        if name in final:
+            continue
+        earlier = default.headers[:i][::-1]
+        in_final = next((h for h in earlier if h in final), None)
+        in_tab = next((h for h in earlier if h in headers), None)
+        final.insert(final.index(in_final) + 1 if in_final is not None else 0, name)
+        inserts.append(headers.index(in_tab) + 1 if in_tab is not None else 0)
+    return AnnotateColumns(
+        headers=final, id_header=ds.id, data_headers=default.data_headers, dimensions=default.dimensions,
+        input_header=ds.input, output_header=ds.output,
+    ), tuple(inserts)
+
+
+def _first_spec(cfg: Config, cols: AnnotateColumns, rows: dict[str, PushRow]):
+    values: list[list[CellValue]] = [list(cols.headers)]
+    values += [append_values(pr, cols) for pr in rows.values()]
+    return annotate_spec(cfg, cols, [Block(0, 0, values)], len(values), replace=True)
+
+
+def _update_spec(cfg: Config, cols: AnnotateColumns, sheet: AnnotateSheet, plan: UpdatePlan, inserts):
+    blocks = write_blocks(plan.writes, cols)
+    ours = [cols.index(h) for h in (*cols.data_headers, *EXPERT_HEADERS)]
+    header_cells = [Block(sheet.header_row, c, [[cols.headers[c]]]) for c in ours
+                    if c >= len(sheet.headers) or sheet.headers[c] != cols.headers[c] or inserts]
+    appends = [append_values(pr, cols) for pr in plan.appends]
+    n_rows = max(sheet.last_row + 1, sheet.header_row + 2) + len(appends)
+    return annotate_spec(cfg, cols, blocks + header_cells, n_rows, replace=False, top=sheet.header_row,
+                         append_rows=appends, insert_columns=inserts)
+
+
+def _report(plan: UpdatePlan, result: PushResult) -> None:
+    result.added = [pr.id for pr in plan.appends]
+    result.updated = len(plan.updated)
+    result.stale, result.rechecked = plan.stale, plan.rechecked
+    result.removed, result.repaired = plan.removed, plan.repaired
+    if plan.labels_without_id:
+        result.warnings.append(
+            f"{len(plan.labels_without_id)} labelled row(s) have no id and are left as they are: "
+            + "; ".join(plan.labels_without_id[:10])
+        )
+
+
+def _write(wb: Workbook, specs, result: PushResult) -> None:
+    wb.write(specs)
+    result.requests += getattr(wb, "last_write_requests", 1)
+    result.bytes_sent += getattr(wb, "last_write_bytes", 0)
+
+
+def _verify(wb, cfg, id_header, ds, rows, plan: UpdatePlan, cols, result) -> UpdatePlan:
+    """Read the id and key columns again and put back every row whose text landed beside another id
+    (the expert sorted, inserted or deleted rows while the write was in flight). Bounded; each round is
+    whole-row writes addressed by the positions just read. Returns the last round's plan: its label
+    states are the latest, and ``unsettled`` names rows still not right."""
+    hint = {h: cols.index(h) for h in cols.headers if h}
+    for _ in range(REPAIR_ROUNDS):
+        sheet = _read(wb, cfg, id_header, hint, ds)
+        if sheet is None:
+            raise UserInputError(f"{wb.url}: the “{cfg.tabs.annotate}” tab disappeared during the push.")
+        check = plan_update(sheet, rows, states={k: v for k, v in plan.states.items() if v}, shown={}, cols=cols)
+        plan.states.update(check.states)
+        if not check.writes and not check.appends:
+            return plan
+        result.repaired += [w.id or f"row {w.row + 1}" for w in check.writes if w.id not in result.repaired]
+        _write(wb, [_update_spec(cfg, cols, sheet, check, ())], result)
+    plan.unsettled = {w.id for w in check.writes} | {pr.id for pr in check.appends}
+    result.warnings.append(
+        "the Annotate tab kept changing while sheetsync wrote (rows sorted, inserted or deleted); some rows may "
+        "show another row's text until the next push. Labels stay with their ids."
+    )
+    return plan
 
 
 def _judge_flagged(store: Store) -> set[str]:
@@ -231,74 +352,6 @@ def _judge_flagged(store: Store) -> set[str]:
         if verdict == "fail" or (verdict and label is not None and label.verdict and label.verdict != verdict):
             flagged.add(rid)
     return flagged
-
-
-def _id_header(store: Store, ds: Dataset) -> str:
-    saved = store.get_meta(LAYOUT_KEY)
-    return json.loads(saved)["id"] if saved else ds.id
-
-
-def _columns(ds: Dataset, parsed: ParsedAnnotate | None) -> AnnotateColumns:
-    """Our columns at the positions the sheet has them; any that are missing are appended at the right."""
-    default = default_columns(ds.id, ds.dimensions, ds.context, ds.input, ds.output)
-    if parsed is None:
-        return default
-    headers = list(parsed.headers)
-    for header in default.headers:
-        if header not in headers:
-            headers.append(header)
-    return AnnotateColumns(
-        headers=headers,
-        id_header=ds.id,
-        data_headers=default.data_headers,
-        dimensions=default.dimensions,
-        input_header=ds.input,
-        output_header=ds.output,
-    )
-
-
-def _blocks(
-    cols: AnnotateColumns,
-    by_row: dict[int, dict[str, CellValue]],
-    *,
-    top: int,
-    end: int,
-    first_new: int,
-    grid: list[list[str]],
-) -> list[Block]:
-    """One block per run of adjacent sheetsync columns, from the header down: expert columns (and any
-    column the expert added) are never inside a block, so their cells are never written.
-
-    An existing row's id cell is never rewritten either: ids move only together with the expert's labels
-    (when the expert sorts), so even a sort landing between our read and our write cannot pair a label
-    with another row's id. Ids are written for new rows (from ``first_new``) only.
-    """
-    ours = sorted(cols.index(h) for h in cols.data_headers if h != cols.id_header)
-    runs: list[list[int]] = []
-    for c in ours:
-        if runs and runs[-1][-1] == c - 1:
-            runs[-1].append(c)
-        else:
-            runs.append([c])
-    blocks = []
-    for run in runs:
-        names = [cols.headers[c] for c in run]
-        values: list[list[CellValue]] = [list(names)]
-        for r in range(top + 1, end):
-            row = by_row.get(r)
-            if row is None:  # a row without an id: keep whatever is in our cells
-                line = grid[r] if r < len(grid) else []
-                values.append([line[c] if c < len(line) and line[c] != "" else None for c in run])
-            else:
-                values.append([(row.get(n) if row.get(n) != "" else None) for n in names])
-        blocks.append(Block(top, run[0], values))
-    id_col = cols.index(cols.id_header)
-    blocks.append(Block(top, id_col, [[cols.id_header]]))
-    if end > first_new:
-        blocks.append(Block(first_new, id_col, [[by_row[r][cols.id_header]] for r in range(first_new, end)]))
-    for name in EXPERT_HEADERS:  # their header cells only (needed on a first push or after a deleted column)
-        blocks.append(Block(top, cols.index(name), [[name]]))
-    return blocks
 
 
 def fill_expert_cells(
@@ -314,28 +367,28 @@ def fill_expert_cells(
     Returns the number of cells written. One read and one write.
     """
     tab = cfg.tabs.annotate
-    grid = workbook.read([tab], with_layout=True)[tab]
-    if not grid:
-        raise UserInputError(f"{workbook.url}: there is no “{tab}” tab. Run `sheetsync push DATA` first.")
     layout = json.loads(store.get_meta(LAYOUT_KEY) or "{}")
+    id_header = layout.get("id", cfg.columns.id)
     try:
-        parsed = parse_annotate(grid, id_header=layout.get("id", cfg.columns.id), tab=tab)
-    except ValueError as exc:
+        sheet = read_annotate(workbook, tab, id_header=id_header, hint=json.loads(store.get_meta(HINT_KEY) or "{}"))
+    except SheetStructureError as exc:
         raise UserInputError(f"{workbook.url}: {exc}") from exc
+    if sheet is None:
+        raise UserInputError(f"{workbook.url}: there is no “{tab}” tab. Run `sheetsync push DATA` first.")
     cols = AnnotateColumns(
-        headers=parsed.headers,
-        id_header=layout["id"],
-        data_headers=default_columns(layout["id"], layout["dimensions"], layout["context"], layout["input"],
+        headers=[KEY if h == LEGACY_KEY else h for h in sheet.headers],
+        id_header=id_header,
+        data_headers=default_columns(id_header, layout["dimensions"], layout["context"], layout["input"],
                                      layout["output"]).data_headers,
         dimensions=layout["dimensions"],
         input_header=layout["input"],
         output_header=layout["output"],
     )
     blocks: list[Block] = []
-    for srow in parsed.rows:
+    for srow in sheet.rows:
         for header, text in labels.get(srow.id, {}).items():
-            if header in EXPERT_HEADERS and text and not srow.cells.get(header, "").strip():
+            if header in EXPERT_HEADERS and text and not srow.expert.get(header, "").strip():
                 blocks.append(Block(srow.row, cols.index(header), [[text]]))
     if blocks:
-        workbook.write([annotate_spec(cfg, cols, blocks, parsed.n_rows, replace=False, top=parsed.header_row)])
+        workbook.write([annotate_spec(cfg, cols, blocks, sheet.last_row + 1, replace=False, top=sheet.header_row)])
     return len(blocks)

@@ -12,6 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sheetsync.attribution import LabelState
+from sheetsync.state_file import open_state_file
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rows (
@@ -39,6 +42,10 @@ CREATE TABLE IF NOT EXISTS verdicts (
     PRIMARY KEY (run_id, id)
 );
 CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, value TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS label_state (
+    id TEXT PRIMARY KEY, sig TEXT NOT NULL, given_for TEXT NOT NULL, flagged_for TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS shown (id TEXT PRIMARY KEY, content TEXT NOT NULL, display TEXT NOT NULL);
 """
 #: Columns added to ``verdicts`` after its first release (a store written before them gains them on open):
 #: the structured-output level the answer came at, what was done to the row (e.g. cut to fit the model's
@@ -68,10 +75,7 @@ class Store:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db = open_state_file(self.path)  # healthy and writable, or a StoreError before anything is written
         self.db.executescript(SCHEMA)
         have = {r[1] for r in self.db.execute("PRAGMA table_info(verdicts)")}
         for name, kind in VERDICT_COLUMNS.items():
@@ -103,23 +107,62 @@ class Store:
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
+    # -- which content each label was given for, and what each row shows (sheetsync.attribution) -------
+    def label_states(self) -> dict[str, LabelState]:
+        cur = self.db.execute("SELECT id, sig, given_for, flagged_for FROM label_state")
+        return {r[0]: LabelState(r[1], r[2], r[3]) for r in cur}
+
+    def shown(self) -> dict[str, tuple[str, str]]:
+        """id -> (content hash, display hash) sheetsync last wrote into that id's row and saw there."""
+        return {r[0]: (r[1], r[2]) for r in self.db.execute("SELECT id, content, display FROM shown")}
+
+    def _save_states(self, db: sqlite3.Connection, states: dict[str, LabelState | None]) -> None:
+        db.executemany("DELETE FROM label_state WHERE id = ?", ((i,) for i, st in states.items() if st is None))
+        db.executemany(
+            "INSERT OR REPLACE INTO label_state (id, sig, given_for, flagged_for) VALUES (?, ?, ?, ?)",
+            ((i, st.sig, st.given_for, st.flagged_for) for i, st in states.items() if st is not None),
+        )
+
+    def record_push(
+        self,
+        rows: Iterable[dict[str, Any]],
+        *,
+        present_ids: set[str],
+        shown: dict[str, tuple[str, str]],
+        states: dict[str, LabelState | None],
+        meta: dict[str, str],
+    ) -> None:
+        """Everything a push learnt, in one transaction: the rows in full, what each row now shows, the
+        labels it saw (and the stale flags it showed), and the workspace settings it used."""
+        with self.transaction() as db:
+            self._save_rows(db, rows, present_ids)
+            db.executemany(
+                "INSERT OR REPLACE INTO shown (id, content, display) VALUES (?, ?, ?)",
+                ((i, c, d) for i, (c, d) in shown.items()),
+            )
+            self._save_states(db, states)
+            db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta.items())
+
     # -- pushed rows, kept in full (a sheet cell may hold a cut version) -------------------------------
     def save_rows(self, rows: Iterable[dict[str, Any]], *, present_ids: set[str]) -> None:
         """Upsert the pushed rows; rows no longer in the dataset stay, marked ``in_dataset = 0``."""
-        stamp = now()
         with self.transaction() as db:
-            db.executemany(
-                """INSERT INTO rows (id, input, output, fields, content_hash, first_pushed_at, pushed_at, in_dataset)
-                   VALUES (:id, :input, :output, :fields, :content_hash, :stamp, :stamp, 1)
-                   ON CONFLICT(id) DO UPDATE SET input = excluded.input, output = excluded.output,
-                     fields = excluded.fields, content_hash = excluded.content_hash, pushed_at = excluded.pushed_at,
-                     in_dataset = 1""",
-                ({**r, "fields": json.dumps(r["fields"], ensure_ascii=False), "stamp": stamp} for r in rows),
-            )
-            db.execute("CREATE TEMP TABLE IF NOT EXISTS present (id TEXT PRIMARY KEY)")
-            db.execute("DELETE FROM present")
-            db.executemany("INSERT INTO present VALUES (?)", ((i,) for i in present_ids))
-            db.execute("UPDATE rows SET in_dataset = 0 WHERE id NOT IN (SELECT id FROM present)")
+            self._save_rows(db, rows, present_ids)
+
+    def _save_rows(self, db: sqlite3.Connection, rows: Iterable[dict[str, Any]], present_ids: set[str]) -> None:
+        stamp = now()
+        db.executemany(
+            """INSERT INTO rows (id, input, output, fields, content_hash, first_pushed_at, pushed_at, in_dataset)
+               VALUES (:id, :input, :output, :fields, :content_hash, :stamp, :stamp, 1)
+               ON CONFLICT(id) DO UPDATE SET input = excluded.input, output = excluded.output,
+                 fields = excluded.fields, content_hash = excluded.content_hash, pushed_at = excluded.pushed_at,
+                 in_dataset = 1""",
+            ({**r, "fields": json.dumps(r["fields"], ensure_ascii=False), "stamp": stamp} for r in rows),
+        )
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS present (id TEXT PRIMARY KEY)")
+        db.execute("DELETE FROM present")
+        db.executemany("INSERT INTO present VALUES (?)", ((i,) for i in present_ids))
+        db.execute("UPDATE rows SET in_dataset = 0 WHERE id NOT IN (SELECT id FROM present)")
 
     def rows(self) -> dict[str, dict[str, Any]]:
         out = {}
@@ -133,8 +176,12 @@ class Store:
         return out
 
     # -- pulls -----------------------------------------------------------------------------------------
-    def save_pull(self, spreadsheet: str, labels: list[Label]) -> int:
+    def save_pull(
+        self, spreadsheet: str, labels: list[Label], states: dict[str, LabelState | None] | None = None
+    ) -> int:
+        """One pull's labels (and the label states it observed), in one transaction."""
         with self.transaction() as db:
+            self._save_states(db, states or {})
             cur = db.execute(
                 "INSERT INTO pulls (pulled_at, spreadsheet, n_rows) VALUES (?, ?, ?)", (now(), spreadsheet, len(labels))
             )
@@ -170,9 +217,10 @@ class Store:
     def fresh_labels(self) -> tuple[dict[str, Label], list[str]]:
         """The latest pass/fail labels of rows still in the dataset, and the ids of stale ones.
 
-        A label given for other content (the row's input, output or context changed after it was labelled)
-        is not evidence about the row as it is now: it is left out, and its id listed, until the expert
-        re-checks it. The judge and the reports share this rule.
+        A label given for other content (the row's input, output or context changed after it was labelled),
+        or for content sheetsync cannot vouch for (it sat beside another row's text), is not evidence about
+        the row as it is now: it is left out, and its id listed, until the expert re-checks it. The judge
+        and the reports share this rule.
         """
         rows = self.rows()
         fresh: dict[str, Label] = {}
@@ -181,7 +229,7 @@ class Store:
             row = rows.get(rid)
             if row is None or not row["in_dataset"] or label.verdict not in ("pass", "fail"):
                 continue
-            if label.content_hash and label.content_hash != row["content_hash"]:
+            if label.content_hash != row["content_hash"]:
                 stale.append(rid)
             else:
                 fresh[rid] = label

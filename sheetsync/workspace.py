@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from pathlib import Path
 
 from sheetsync.backends import Workbook, is_local, open_workbook
 from sheetsync.config import CONFIG_NAME, STATE_DIR, Config
 from sheetsync.errors import ConfigError
+from sheetsync.locator import check_locator
 from sheetsync.store import Store
 
 SPREADSHEET_KEY = "spreadsheet"
@@ -31,7 +33,9 @@ def resolve_spreadsheet(cfg: Config, store: Store | None, option: str | None) ->
     A Google title that was already resolved (found or created via Drive) maps to the remembered id, so
     later commands skip the Drive lookup. A local path is always taken as given (the workspace may move).
     """
-    name = option or cfg.spreadsheet
+    if option:
+        option = check_locator(option, "--spreadsheet")
+    name = option or cfg.spreadsheet  # the config's was checked when it was loaded
     if store is not None:
         if name and not is_local(name) and name == store.get_meta(SPREADSHEET_NAME_KEY):
             return store.get_meta(SPREADSHEET_KEY) or name
@@ -48,7 +52,7 @@ def open_workspace_workbook(
     cfg: Config, store: Store | None, option: str | None, *, create: bool = True
 ) -> Workbook:
     wb = open_workbook(resolve_spreadsheet(cfg, store, option), cfg, create=create)
-    wb.requested_as = option or cfg.spreadsheet or ""  # type: ignore[attr-defined]
+    wb.requested_as = (option or "").strip() or cfg.spreadsheet  # type: ignore[attr-defined]
     return wb
 
 
@@ -70,6 +74,7 @@ def init_workspace(directory: str | Path, *, spreadsheet: str = "") -> list[Path
 
     Existing files are left alone (re-running init is safe). Returns the files written or changed.
     """
+    spreadsheet = check_locator(spreadsheet, "--spreadsheet")
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -84,7 +89,7 @@ def init_workspace(directory: str | Path, *, spreadsheet: str = "") -> list[Path
 
     toml = template_text("sheetsync.toml")
     if spreadsheet:
-        toml = toml.replace('spreadsheet = ""', f'spreadsheet = "{spreadsheet}"', 1)
+        toml = toml.replace('spreadsheet = ""', f"spreadsheet = {json.dumps(spreadsheet, ensure_ascii=False)}", 1)
     write(CONFIG_NAME, toml)
     write(".env.example", template_text("env.example"))
     write("prompts/judge.md", template_text("judge.md"))

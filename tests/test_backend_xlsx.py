@@ -16,6 +16,7 @@ import pytest
 from openpyxl.workbook.workbook import Workbook as OpenpyxlWorkbook
 
 from sheetsync.backends.xlsx import LISTS_SHEET, XlsxWorkbook, cell_text
+from sheetsync.backends.xlsx_write import PackageWriter
 from sheetsync.errors import BackendError, SheetsyncError
 from sheetsync.layout import (
     EXPERT_BLUE,
@@ -259,20 +260,27 @@ def test_index_places_the_tab(tmp_path: Path) -> None:
     assert wb.tab_titles() == ["Summary", "C", "A", "B"]
 
 
-def test_a_push_loads_the_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "once.xlsx"
-    XlsxWorkbook(path).write([annotate_spec(data_rows(3))])
-    loads = []
-    real_load = openpyxl.load_workbook
-    monkeypatch.setattr(openpyxl, "load_workbook", lambda *a, **k: loads.append(k) or real_load(*a, **k))
+def test_a_write_copies_every_part_it_does_not_change_byte_for_byte(tmp_path: Path) -> None:
+    """No object model in between: a tab outside the write (here with the expert's picture-free extras,
+    a defined name and a custom part) keeps its exact XML, and openpyxl is never asked to load the file."""
+    path = tmp_path / "parts.xlsx"
+    XlsxWorkbook(path).write([TabSpec.table("Other", [["theirs", 1]]), annotate_spec(data_rows(3))])
+    expert_edits(path, {"B2": "typed"}, title="Other")
+    with zipfile.ZipFile(path) as z:
+        before = {n: z.read(n) for n in z.namelist()}
     wb = XlsxWorkbook(path)
-    grid = wb.read(["Annotate"], with_layout=True)["Annotate"]
-    assert grid is not None and len(grid) == 4
-    wb.write([annotate_spec(data_rows(3), replace=False, blocks=data_only_block(data_rows(3)))])
-    assert len(loads) == 1 and loads[0]["read_only"] is False
-    wb.write([TabSpec.table("Report", [["x"]])])  # the kept copy is used once; later writes reload
-    wb.read(["Annotate"])  # plain reads stream the sheet's XML: no openpyxl load at all
-    assert [k["read_only"] for k in loads] == [False, False]
+    wb.read(["Annotate"], with_layout=True)
+    rows = data_rows(3, prefix="new")
+    wb.write([annotate_spec(rows, replace=False, blocks=data_only_block(rows))])
+    with zipfile.ZipFile(path) as z:
+        after = {n: z.read(n) for n in z.namelist()}
+    other = next(n for n in before if before[n].find(b">typed<") != -1)
+    assert after[other] == before[other]
+    changed = {n for n in before if after.get(n) != before[n]}
+    assert changed <= {"xl/workbook.xml", "xl/worksheets/sheet2.xml", "xl/worksheets/_rels/sheet2.xml.rels",
+                       "xl/comments/comment1.xml", "xl/drawings/commentsDrawing1.vml", "xl/styles.xml",
+                       "docProps/app.xml", "[Content_Types].xml", "xl/_rels/workbook.xml.rels"} | {
+        n for n in before if "comment" in n}
 
 
 def test_a_missing_folder_is_named(tmp_path: Path) -> None:
@@ -456,13 +464,13 @@ def test_a_failure_mid_write_leaves_the_file_intact(tmp_path: Path, monkeypatch:
     XlsxWorkbook(path).write([TabSpec.table("T", [["v1"]])])
     XlsxWorkbook(path).write([TabSpec.table("T", [["v2"]])])
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    real_save = OpenpyxlWorkbook.save
+    real_save = PackageWriter.save
 
-    def save_then_fail(self: OpenpyxlWorkbook, target: object) -> None:
+    def save_then_fail(self: PackageWriter, target: object) -> None:
         real_save(self, target)  # the temp file is fully written…
         raise OSError(28, "No space left on device")  # …then the disk fills up
 
-    monkeypatch.setattr(OpenpyxlWorkbook, "save", save_then_fail)
+    monkeypatch.setattr(PackageWriter, "save", save_then_fail)
     with pytest.raises(BackendError, match=r"Could not write .*No space left on device.*Nothing was changed"):
         XlsxWorkbook(path).write([TabSpec.table("T", [["v3"]])])
     monkeypatch.undo()
@@ -498,15 +506,15 @@ def test_a_save_by_the_expert_since_our_read_is_never_overwritten(tmp_path: Path
 def test_a_save_during_our_write_is_never_overwritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "d.xlsx"
     XlsxWorkbook(path).write([annotate_spec(data_rows(2))])
-    real_save = OpenpyxlWorkbook.save
+    real_save = PackageWriter.save
 
-    def save_while_expert_saves(self: OpenpyxlWorkbook, target: object) -> None:
+    def save_while_expert_saves(self: PackageWriter, target: object) -> None:
         real_save(self, target)
         theirs = openpyxl.load_workbook(path)  # meanwhile, the expert saves a label
         theirs["Annotate"]["D3"] = "Fail"
-        real_save(theirs, path)
+        theirs.save(path)
 
-    monkeypatch.setattr(OpenpyxlWorkbook, "save", save_while_expert_saves)
+    monkeypatch.setattr(PackageWriter, "save", save_while_expert_saves)
     with pytest.raises(BackendError, match="changed while sheetsync was working"):
         XlsxWorkbook(path).write([annotate_spec(data_rows(2))])
     monkeypatch.undo()

@@ -30,6 +30,7 @@ from sheetsync.generate import (
     parse_tuples,
 )
 from sheetsync.testing.fake_openai import FakeOpenAI
+from sheetsync.testing.fake_profiles import PROFILES
 from sheetsync.workspace import template_text
 
 DIMS_TOML = """
@@ -70,9 +71,10 @@ def noisy_generator(request: dict) -> dict:
     return {"inputs": [a, a.upper() + " !!", b, " ".join(reversed(a.split())), a + " please", c, d]}
 
 
-@pytest.fixture
-def fake(monkeypatch):
-    with FakeOpenAI(responder=noisy_generator) as server:
+@pytest.fixture(params=PROFILES)
+def fake(monkeypatch, request):
+    """The fake server in each profile of the servers people run (sheetsync.testing.fake_profiles)."""
+    with FakeOpenAI(responder=noisy_generator, profile=request.param) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
         yield server
@@ -232,7 +234,7 @@ def test_deduper_is_fast_enough_for_thousands():
 
 def test_generate_covers_every_value_drops_duplicates_and_asks_only_for_inputs(ws, fake, tmp_path):
     out = generate(ws, "dims.toml", per_tuple=3, out="inputs.csv", progress=False)
-    assert fake.call_count == N_TUPLES and out.calls_made == N_TUPLES and not out.errors
+    assert fake.answered == N_TUPLES and out.calls_made == N_TUPLES and not out.errors
     rows = read_csv(tmp_path / "inputs.csv")
     assert list(rows[0]) == ["id", "feature", "persona", "scenario", "input"]
     assert len(rows) == out.rows == N_TUPLES * 3
@@ -259,11 +261,11 @@ def test_rerun_makes_zero_calls_and_ids_are_stable(ws, fake, tmp_path):
     generate(ws, "dims.toml", per_tuple=2, progress=False)
     first = (tmp_path / "inputs.csv").read_text()
     again = generate(ws, "dims.toml", per_tuple=2, progress=False)
-    assert fake.call_count == N_TUPLES and again.calls_made == 0 and again.cache_hits == N_TUPLES
+    assert fake.answered == N_TUPLES and again.calls_made == 0 and again.cache_hits == N_TUPLES
     assert (tmp_path / "inputs.csv").read_text() == first
     # A sample of tuples reuses the cached answers of those tuples: same ids for the same inputs.
     generate(ws, "dims.toml", per_tuple=2, tuples=5, seed=0, out="sample.csv", progress=False)
-    assert fake.call_count == N_TUPLES
+    assert fake.answered == N_TUPLES
     full = {r["id"]: r for r in read_csv(tmp_path / "inputs.csv")}
     sample = read_csv(tmp_path / "sample.csv")
     assert len(sample) == 10 and all(full[r["id"]] == r for r in sample)
@@ -272,12 +274,12 @@ def test_rerun_makes_zero_calls_and_ids_are_stable(ws, fake, tmp_path):
 
 def test_workspace_prompt_overrides_the_default(ws, fake, tmp_path):
     generate(ws, "dims.toml", per_tuple=1, tuples=4, progress=False)
-    calls = fake.call_count
+    calls = fake.answered
     prompt = tmp_path / "prompts" / "synthetic_inputs.md"
     prompt.parent.mkdir()
     prompt.write_text(template_text("synthetic_inputs.md").replace("You write realistic", "CUSTOM. You write realistic"))
     out = generate(ws, "dims.toml", per_tuple=1, tuples=4, progress=False)
-    assert out.template == str(prompt) and out.calls_made == 4 and fake.call_count == calls + 4
+    assert out.template == str(prompt) and out.calls_made == 4 and fake.answered == calls + 4
     assert fake.chat_requests[-1]["messages"][0]["content"].startswith("CUSTOM.")
     prompt.write_text("no separator here")
     with pytest.raises(UserInputError, match="=== user ==="):
@@ -286,12 +288,12 @@ def test_workspace_prompt_overrides_the_default(ws, fake, tmp_path):
 
 def test_dry_run_counts_calls_tokens_and_cost_and_calls_nothing(ws, fake, tmp_path):
     dry = generate(ws, "dims.toml", per_tuple=3, dry_run=True, progress=False)
-    assert fake.call_count == 0 and not (tmp_path / "inputs.csv").exists()
+    assert fake.answered == 0 and not (tmp_path / "inputs.csv").exists()
     assert dry.calls_needed == N_TUPLES and dry.estimated_prompt_tokens > N_TUPLES * 100
     assert dry.estimated_completion_tokens > 0 and dry.estimated_cost is not None and dry.estimated_cost > 0
     generate(ws, "dims.toml", per_tuple=3, tuples=6, progress=False)
     after = generate(ws, "dims.toml", per_tuple=3, dry_run=True, progress=False)
-    assert after.calls_needed == N_TUPLES - 6 and fake.call_count == 6
+    assert after.calls_needed == N_TUPLES - 6 and fake.answered == 6
 
 
 def test_failed_tuples_are_reported_not_fatal(ws, fake, tmp_path):

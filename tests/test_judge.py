@@ -17,6 +17,7 @@ from sheetsync.pull import pull
 from sheetsync.push import push
 from sheetsync.store import Store
 from sheetsync.testing.fake_openai import FakeOpenAI, messages_text
+from sheetsync.testing.fake_profiles import PROFILES
 from sheetsync.workspace import init_workspace, template_text
 from tests.expert import Expert
 
@@ -71,9 +72,10 @@ def workspace(tmp_path, monkeypatch):
     return labelled_workspace(tmp_path)
 
 
-@pytest.fixture
-def fake(monkeypatch):
-    with FakeOpenAI(responder=perfect_judge) as server:
+@pytest.fixture(params=PROFILES)
+def fake(monkeypatch, request):
+    """The fake server in each profile of the servers people run (sheetsync.testing.fake_profiles)."""
+    with FakeOpenAI(responder=perfect_judge, profile=request.param) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
         yield server
@@ -93,7 +95,7 @@ def test_examples_come_only_from_train_and_scored_rows_never_teach(workspace, fa
     train = {f"c{i:03d}" for i in range(N) if split_of(f"c{i:03d}") == "train"}
     dev = {f"c{i:03d}" for i in range(N) if split_of(f"c{i:03d}") == "dev"}
     assert out.n_rows == len(dev) and out.n_examples == min(8, len(train))
-    assert fake.call_count == len(dev)
+    assert fake.answered == len(dev)
     for request in fake.chat_requests:
         system = request["messages"][0]["content"]
         taught = set(re.findall(r"Expert critique for (c\d{3})", system))
@@ -104,9 +106,9 @@ def test_examples_come_only_from_train_and_scored_rows_never_teach(workspace, fa
 
 def test_rerun_makes_zero_calls_prompt_edit_rejudges_grown_data_costs_only_new_rows(workspace, fake, tmp_path):
     judge(workspace, split="all", progress=False)
-    calls = fake.call_count
+    calls = fake.answered
     again = judge(workspace, split="all", progress=False)
-    assert fake.call_count == calls and again.calls_made == 0 and again.cache_hits == again.n_rows
+    assert fake.answered == calls and again.calls_made == 0 and again.cache_hits == again.n_rows
 
     prompt = tmp_path / "prompts" / "judge.md"
     prompt.write_text(prompt.read_text().replace("You are an expert evaluator", "You are a careful evaluator"))
@@ -209,7 +211,7 @@ def test_cli_show_prompt_dry_run_and_split_choice(workspace, fake):
     messages = json.loads(shown.stdout)
     assert [m["role"] for m in messages] == ["system", "user"] and "answer number 1" in messages[1]["content"]
     dry = runner.invoke(cli, ["judge", "--split", "test", "--dry-run"])
-    assert dry.exit_code == 0 and "calls needed" in dry.output and fake.call_count == 0
+    assert dry.exit_code == 0 and "calls needed" in dry.output and fake.answered == 0
     bad = runner.invoke(cli, ["judge", "--split", "train"])
     assert bad.exit_code == 2
     ran = runner.invoke(cli, ["judge", "--split", "test"])

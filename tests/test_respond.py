@@ -295,3 +295,22 @@ def test_partial_rows_from_another_system_are_not_reused(toy, cfg, inputs, tmp_p
     assert result.reused == 0 and read_csv(out)[0]["output"] == "[student] REFUND MY TICKET"
     again = respond(cfg, inputs, out=out, call="toy_system:answer", progress=False)
     assert again.reused == 5 and any("write to a new --out" in w for w in again.warnings)
+
+
+def test_endpoint_credentials_never_printed_or_stored(tmp_path, monkeypatch):
+    """`https://user:KEY@…` and `?api-key=…` in --endpoint: masked in stdout, stderr and the files written."""
+    from click.testing import CliRunner
+
+    from sheetsync.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path / "in.csv", ROWS)
+    key = "s3cr3t-endpoint-key-987"
+    with FakeOpenAI(responder=lambda body: "an answer") as fake:
+        fake.fail_next("500", match="EXPLODE", count=10)
+        url = f"http://bob:{key}@127.0.0.1:{fake.port}/v1?api-key={key}"
+        result = CliRunner().invoke(cli, ["respond", "in.csv", "--endpoint", url, "--model", "m", "--out", "t.csv"])
+    assert result.exit_code == 0, result.output
+    assert "***@127.0.0.1" in result.stdout and "api-key=***" in result.stdout
+    written = (tmp_path / "t.csv").read_text()
+    assert key not in result.stdout + result.stderr + written

@@ -96,19 +96,30 @@ def workspace(tmp_path, monkeypatch, sheets_emulator):
     return load_config(toml)
 
 
-def test_push_pull_request_counts_are_constant(workspace, tmp_path, sheets_emulator, gspread_client):
+def counts(emulator):
+    kinds = [e.kind for e in emulator.request_log]
+    return kinds.count("read"), kinds.count("write")
+
+
+def test_each_step_moves_only_what_it_must(workspace, tmp_path, sheets_emulator, gspread_client):
     sheets_emulator.clear_log()
     push(workspace, tmp_path / "data.csv")
-    kinds = [e.kind for e in sheets_emulator.request_log]
-    assert kinds.count("write") == 1 and kinds.count("read") <= 2  # plus Drive calls to find/create by title
+    assert counts(sheets_emulator) == (2, 1)  # the tab is not there yet; metadata; one write (+ Drive)
     GoogleExpert(gspread_client).label(LABELS)
     sheets_emulator.clear_log()
     push(workspace, tmp_path / "data.csv")
-    log = [e for e in sheets_emulator.request_log if e.kind in ("read", "write")]
-    assert [e.kind for e in log].count("write") == 1 and [e.kind for e in log].count("read") <= 2
+    assert counts(sheets_emulator) == (1, 0)  # nothing changed: one read, nothing written
+    rows = default_rows(7)
+    rows[2]["output"] = "a better answer 3"
+    write_data(tmp_path / "data.csv", rows)
+    sheets_emulator.clear_log()
+    result = push(workspace, tmp_path / "data.csv")
+    # read, metadata, one write (one changed row, one new), and the check that every row landed by its id
+    assert counts(sheets_emulator) == (3, 1)
+    assert (result.added, result.updated, result.stale) == (["r7"], 1, ["r3"])
     sheets_emulator.clear_log()
     pull(workspace)
-    assert [e.kind for e in sheets_emulator.request_log if e.kind != "drive"] == ["read"]
+    assert counts(sheets_emulator) == (1, 0)
 
 
 def test_the_tab_is_the_experts_workbench(workspace, tmp_path, sheets_emulator, gspread_client):
@@ -265,17 +276,18 @@ def test_a_sort_landing_during_a_push_never_pairs_a_label_with_another_id(worksp
                                                                          monkeypatch):
     push(workspace, tmp_path / "data.csv")
     GoogleExpert(gspread_client).label(LABELS)
-    write_data(tmp_path / "data.csv", default_rows(7))
+    rows = default_rows(7)
+    for r in rows:
+        r["output"] += " (revised)"  # every row is rewritten, at the positions the push read
+    write_data(tmp_path / "data.csv", rows)
     with monkeypatch.context() as m:
         between_read_and_write(m, lambda: GoogleExpert(gspread_client).sort_by("Critique", descending=False))
-        push(workspace, tmp_path / "data.csv")
+        result = push(workspace, tmp_path / "data.csv")
     after = GoogleExpert(gspread_client).rows()
     for rid, (verdict, critique, cause) in LABELS.items():
         assert (after[rid]["Pass/Fail"], after[rid]["Critique"], after[rid]["Root cause"]) == (verdict, critique, cause)
-    push(workspace, tmp_path / "data.csv")  # the next push puts every input back beside its own id
-    after = GoogleExpert(gspread_client).rows()
+    # the push saw its text land beside other ids and put every row back before it finished
     assert all(after[f"r{i}"]["input"] == f"question {i}" for i in range(1, 8))
-    # and each label that sat beside another row's text for a moment is flagged for the expert to re-check:
-    # sorted by critique ("Correct…" r1, "Good." r4, "Ignored…" r3, "Quoted…" r2), only r2 and r4 moved
-    flagged = sorted(rid for rid, row in after.items() if row["Status"].startswith("stale"))
-    assert flagged == ["r2", "r4"]
+    assert all(after[f"r{i}"]["output"].endswith("(revised)") for i in range(1, 8))
+    # sorted by critique ("Correct…" r1, "Good." r4, "Ignored…" r3, "Quoted…" r2): r2 and r4 moved
+    assert {"r2", "r4"} <= set(result.repaired)

@@ -63,7 +63,7 @@ def test_push_builds_the_annotate_tab(tmp_path):
     ws = wb["Annotate"]
     header = [c.value for c in ws[1]]
     assert header[:5] == ["id", "feature", "tier", "input", "output"]
-    assert header[-5:] == ["Pass/Fail", "Critique", "Root cause", "Notes", "sheetsync hash"]
+    assert header[-5:] == ["Pass/Fail", "Critique", "Root cause", "Notes", "sheetsync key"]
     assert ws.freeze_panes == "B2"
     formulas = [dv.formula1 for dv in ws.data_validations.dataValidation]
     assert '"Pass,Fail"' in formulas
@@ -307,6 +307,7 @@ def test_push_to_a_read_only_workbook_exits_2_and_changes_nothing(tmp_path, monk
     book = tmp_path / "labels.xlsx"
     os.chmod(book, 0o444)
     before = book.read_bytes()
+    write_data(tmp_path / "data.csv", default_rows(7))  # a new row: this push must write
     result = runner.invoke(cli, ["push", "data.csv"])
     assert result.exit_code == 2, result.output
     assert "is read-only, so sheetsync will not replace it" in result.output

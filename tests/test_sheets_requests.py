@@ -9,6 +9,7 @@ import pytest
 
 from sheetsync.backends.sheets_requests import (
     METADATA_FIELDS,
+    MIN_ROWS,
     PROTECTION_PREFIX,
     SheetMeta,
     build_requests,
@@ -51,6 +52,8 @@ EXISTING = SheetMeta(
     protections=((1, PROTECTION_PREFIX + "header"), (2, "owner's own lock")),
     conditional_formulas=('=AND($A2="x",N("sheetsync")=0)', '=$B2>3', '=AND($C2="y",N("sheetsync")=0)'),
     chart_ids=(900, 901),
+    our_charts=(900,),  # 901 is the expert's own chart
+    owned=True,
     basic_filter={"range": {"sheetId": 42}, "sortSpecs": [{"dimensionIndex": 2, "sortOrder": "ASCENDING"}]},
 )
 
@@ -102,7 +105,7 @@ def test_new_tab_added_with_client_chosen_id_used_everywhere():
     assert props["title"] == "Report"
     assert props["index"] == 2
     assert props["gridProperties"] == {
-        "rowCount": 2,
+        "rowCount": MIN_ROWS,  # at least: a read of the first rows never reaches past the grid
         "columnCount": 2,
         "frozenRowCount": 1,
         "frozenColumnCount": 0,
@@ -129,7 +132,7 @@ def test_frozen_rows_never_freeze_the_whole_grid():
         title="T", blocks=[Block(0, 0, [["id", "x"]])], n_rows=1, n_cols=2, frozen_rows=1, frozen_cols=2
     )
     grid = build([spec])[0]["addSheet"]["properties"]["gridProperties"]
-    assert grid["rowCount"] == 2 and grid["columnCount"] == 3
+    assert grid["rowCount"] == MIN_ROWS and grid["columnCount"] == 3
 
 
 def test_grid_grows_to_hold_blocks_and_chart_anchor():
@@ -138,10 +141,10 @@ def test_grid_grows_to_hold_blocks_and_chart_anchor():
         blocks=[Block(10, 3, [["x", "y", "z"]])],
         n_rows=2,
         n_cols=2,
-        charts=[Chart("line", "t", Range(0, 0, 5, 1), (Range(0, 1, 5, 2),), anchor=(30, 8))],
+        charts=[Chart("line", "t", Range(0, 0, 5, 1), (Range(0, 1, 5, 2),), anchor=(130, 8))],
     )
     grid = build([spec])[0]["addSheet"]["properties"]["gridProperties"]
-    assert grid["rowCount"] == 31 and grid["columnCount"] == 9
+    assert grid["rowCount"] == 131 and grid["columnCount"] == 9
 
 
 def test_values_one_updatecells_per_block_strings_stay_text():
@@ -349,7 +352,7 @@ def test_existing_replace_clears_in_place_and_removes_everything():
     clear = of_kind(reqs, "updateCells")[0]
     assert clear == {"range": {"sheetId": 42}, "fields": "*"}
     props = of_kind(reqs, "updateSheetProperties")[0]
-    assert props["properties"]["gridProperties"]["rowCount"] == 1  # replace may shrink
+    assert props["properties"]["gridProperties"]["rowCount"] == MIN_ROWS  # replace may shrink (500 before)
     assert "tabColorStyle" in props["fields"]  # cleared
     # Clearing comes before the new values.
     assert ks.index("updateSheetProperties") > ks.index("updateCells")
@@ -372,7 +375,7 @@ def test_existing_keep_removes_only_sheetsyncs_own_and_never_shrinks():
     assert of_kind(reqs, "deleteProtectedRange") == [{"protectedRangeId": 1}]  # not the owner's lock
     # only sheetsync's tagged rules go (last first, so indices stay valid); the expert's rule 1 stays
     assert of_kind(reqs, "deleteConditionalFormatRule") == [{"sheetId": 42, "index": i} for i in (2, 0)]
-    assert len(of_kind(reqs, "deleteEmbeddedObject")) == 2
+    assert of_kind(reqs, "deleteEmbeddedObject") == [{"objectId": 900}]  # the expert's chart 901 stays
     assert "clearBasicFilter" not in kinds(reqs)
     # No whole-grid clear: only the block is written.
     cells = of_kind(reqs, "updateCells")
@@ -437,3 +440,28 @@ def test_parse_metadata():
     )
     assert meta["Sheet1"].protections == () and meta["Sheet1"].basic_filter is None
     assert "protectedRanges(protectedRangeId,description)" in METADATA_FIELDS
+
+
+def test_a_tab_sheetsync_did_not_make_is_never_replaced():
+    theirs = SheetMeta(sheet_id=7, title="Judge", index=2, row_count=10, col_count=3)
+    with pytest.raises(UserInputError, match="“Judge” exists and was not made by sheetsync"):
+        build([TabSpec.table("Judge", [["verdicts"]])], {"Judge": theirs})
+
+
+def test_new_tabs_are_marked_as_sheetsyncs_and_charts_get_ids_recorded_on_the_tab():
+    chart = Chart("line", "Trend", Range(0, 0, 3, 1), (Range(0, 1, 3, 2),), anchor=(0, 3))
+    reqs = build([TabSpec.table("Agreement", [["x", "y"], [1, 2]], charts=[chart])])
+    marks = {m["developerMetadata"]["metadataKey"]: m["developerMetadata"]["metadataValue"]
+             for m in of_kind(reqs, "createDeveloperMetadata")}
+    chart_id = of_kind(reqs, "addChart")[0]["chart"]["chartId"]
+    assert marks == {"sheetsync.tab": "1", "sheetsync.charts": json.dumps([chart_id])}
+
+
+@pytest.mark.parametrize(("locale", "separator"), [("en_US", ","), ("de_DE", ";"), ("fr_FR", ";"), ("pt_BR", ";"),
+                                                   ("ja_JP", ","), ("de_CH", ",")])
+def test_custom_formulas_use_the_spreadsheets_argument_separator(locale, separator):
+    cf = ConditionalFormat(Range(1, 0, None, 1), '=LEFT($G2,5)="a,b"', "#FF0000")
+    spec = TabSpec(title="T", blocks=[], n_rows=3, n_cols=7, conditional_formats=[cf])
+    reqs = build_requests([spec], {}, rng=random.Random(1), locale=locale)
+    formula = of_kind(reqs, "addConditionalFormatRule")[0]["rule"]["booleanRule"]["condition"]["values"][0]
+    assert formula["userEnteredValue"] == f'=AND(LEFT($G2{separator}5)="a,b"{separator}N("sheetsync")=0)'

@@ -25,7 +25,7 @@ def open_workbook(spreadsheet: str, cfg: Config, *, create: bool = True) -> Work
     from sheetsync.backends.google_pacing import Pacing
 
     g = cfg.google
-    return open_google_workbook(
+    wb = open_google_workbook(
         spreadsheet,
         credentials_file=str(cfg.path(cfg.google.credentials)) if cfg.google.credentials else None,
         oauth_client_file=str(cfg.path(cfg.google.oauth_client)) if cfg.google.oauth_client else None,
@@ -35,3 +35,5 @@ def open_workbook(spreadsheet: str, cfg: Config, *, create: bool = True) -> Work
         folder=g.folder,
         pacing=Pacing(g.reads_per_minute, g.writes_per_minute, g.quota_wait_max),
     )
+    wb.max_request_bytes = g.max_request_bytes
+    return wb

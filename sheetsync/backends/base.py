@@ -26,6 +26,16 @@ class ColumnsRead:
 
 
 @dataclass(frozen=True)
+class WriteProgress:
+    """Where a write that takes several requests stands, after each of them."""
+
+    requests_done: int
+    requests_total: int
+    bytes_done: int
+    bytes_total: int
+
+
+@dataclass(frozen=True)
 class Identity:
     """Who the backend acts as and where, for ``sheetsync auth check``. Never holds a secret."""
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import google.auth.exceptions
@@ -34,10 +34,10 @@ import gspread
 import requests
 from google.auth.credentials import Credentials
 from gspread.exceptions import APIError
-from gspread.urls import SPREADSHEET_DRIVE_URL
+from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL, SPREADSHEET_DRIVE_URL
 from gspread.utils import absolute_range_name
 
-from sheetsync.backends.base import Grid, Identity, Workbook
+from sheetsync.backends.base import ColumnsRead, Grid, Identity, Workbook, WriteProgress
 from sheetsync.backends.google_auth import Principal, describe_refresh_failure, resolve_credentials
 from sheetsync.backends.google_drive import (
     SHARE_ROLES,
@@ -50,14 +50,15 @@ from sheetsync.backends.google_drive import (
 from sheetsync.backends.google_errors import api_error
 from sheetsync.backends.google_http import EMULATOR_ENV, SheetsyncHTTPClient, log
 from sheetsync.backends.google_pacing import Pacer, Pacing, shared_pacer
+from sheetsync.backends.google_writes import DEFAULT_BODY_LIMIT, WritePlan, plan_write
 from sheetsync.backends.sheets_requests import (
     METADATA_FIELDS,
     SheetMeta,
-    build_requests,
     parse_metadata,
+    spreadsheet_locale,
 )
 from sheetsync.errors import BackendError, SheetsyncError
-from sheetsync.layout import TabSpec
+from sheetsync.layout import TabSpec, column_letter
 
 __all__ = ["GoogleWorkbook", "SpreadsheetNotFound", "api_error", "connect", "drive_quote", "make_client", "open_google_workbook"]
 
@@ -222,7 +223,13 @@ class GoogleWorkbook(Workbook):
     max_cell_chars = 50_000
 
     def __init__(
-        self, client: gspread.Client, key: str, principal: Principal, *, created: bool = False
+        self,
+        client: gspread.Client,
+        key: str,
+        principal: Principal,
+        *,
+        created: bool = False,
+        max_request_bytes: int = DEFAULT_BODY_LIMIT,
     ) -> None:
         self.client = client
         self.key = key
@@ -233,6 +240,15 @@ class GoogleWorkbook(Workbook):
         self._meta: dict[str, SheetMeta] | None = None
         #: We created the spreadsheet: its default empty "Sheet1" goes on the first write.
         self._created = created
+        #: The largest request body a write may send ([google] max_request_bytes).
+        self.max_request_bytes = max_request_bytes
+        #: The spreadsheet's locale, from the last metadata read (custom formulas are written in it).
+        self.locale = "en_US"
+        #: Called after each request of a write (``sheetsync.progress`` shows it with an ETA).
+        self.progress: Callable[[WriteProgress], None] | None = None
+        self.last_request_bytes = 0
+        self.last_write_requests = 0
+        self.last_write_bytes = 0
 
     def __repr__(self) -> str:
         return f"GoogleWorkbook({self.url!r}, as {self.principal.who!r})"
@@ -247,6 +263,7 @@ class GoogleWorkbook(Workbook):
         params = {"includeGridData": "false", "fields": METADATA_FIELDS}
         raw = self._call(lambda: self.client.http_client.fetch_sheet_metadata(self.key, params=params))
         self._meta = parse_metadata(raw)
+        self.locale = spreadsheet_locale(raw)
         return self._meta
 
     def _batch_get(self, titles: list[str]) -> dict[str, Grid]:
@@ -267,10 +284,6 @@ class GoogleWorkbook(Workbook):
             t: [["" if c is None else str(c) for c in row] for row in vr.get("values", [])]
             for t, vr in zip(titles, value_ranges, strict=True)
         }
-
-    def _batch_update(self, requests_: list[dict[str, Any]]) -> Any:
-        body = {"requests": requests_}
-        return self.client.http_client.batch_update(self.key, body)
 
     # ------------------------------------------------------------------------------- the interface
 
@@ -293,40 +306,127 @@ class GoogleWorkbook(Workbook):
             grids = self._batch_get(present) if present else {}
         return {t: grids.get(t) for t in wanted}
 
-    def write(self, specs: list[TabSpec]) -> None:
-        """See :meth:`Workbook.write`: ONE ``batchUpdate`` (plus one metadata read if none is cached).
+    def read_columns(self, title: str, columns: Sequence[int], *, head_rows: int = 20) -> ColumnsRead | None:
+        """See :meth:`Workbook.read_columns`: ONE ``values:batchGet`` of the first rows and of whole
+        columns, by column (``majorDimension=COLUMNS``: a column's cells come as one list, with no per-row
+        brackets), so a step receives little more than the text it asked for.
 
-        If Google refuses the batch with a 400 because the spreadsheet changed since our metadata read
-        (e.g. a retried request whose first attempt had in fact succeeded, so its ``addSheet`` now says
-        "already exists"; or a protection someone deleted), the metadata is read again and the batch
-        rebuilt once. Google applies a batch all or nothing, so a refused batch wrote nothing.
+        Google refuses a range that reaches past the grid ("exceeds grid limits"); for a tab smaller than
+        ``head_rows`` rows, or a column that no longer exists, one metadata read learns the grid's size
+        and the read is made again inside it."""
+        cols = list(dict.fromkeys(columns))
+        try:
+            return self._read_columns(title, cols, head_rows)
+        except _OutsideGrid:
+            meta = self._fetch_metadata().get(title)
+            if meta is None:
+                return None
+            out = self._read_columns(title, [c for c in cols if c < meta.col_count], min(head_rows, meta.row_count))
+            for c in cols:
+                out.columns.setdefault(c, [])
+            return out
+
+    def _read_columns(self, title: str, cols: list[int], head_rows: int) -> ColumnsRead | None:
+        quoted = absolute_range_name(title)
+        ranges = [f"{quoted}!A1:{max(head_rows, 1)}"] + [f"{quoted}!{column_letter(c)}:{column_letter(c)}" for c in cols]
+        params = {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "COLUMNS"}
+
+        def get() -> Any:
+            try:
+                return _missing_tab_aware(lambda: self.client.http_client.values_batch_get(self.key, ranges, params))
+            except APIError as e:
+                if e.code == 400 and "exceeds grid limits" in str(e.error.get("message", "")):
+                    raise _OutsideGrid() from None
+                raise
+
+        try:
+            resp = self._call(get)
+        except _MissingTab:
+            return None
+        value_ranges = resp.get("valueRanges", [])
+        if len(value_ranges) != len(ranges):
+            raise BackendError(
+                f"spreadsheet {self.key}: asked for {len(ranges)} ranges, Google returned {len(value_ranges)}"
+            )
+        text = [[["" if c is None else str(c) for c in col] for col in vr.get("values", [])] for vr in value_ranges]
+        head_cols = text[0]
+        height = max((len(c) for c in head_cols), default=0)
+        head = [[col[r] if r < len(col) else "" for col in head_cols] for r in range(height)]
+        for row in head:
+            while row and row[-1] == "":
+                row.pop()
+        out = {c: (got[0] if got else []) for c, got in zip(cols, text[1:], strict=True)}
+        for values in out.values():
+            while values and values[-1] == "":
+                values.pop()
+        return ColumnsRead(head=head, columns=out)
+
+    def write(self, specs: list[TabSpec]) -> None:
+        """See :meth:`Workbook.write`: one ``batchUpdate`` when the write fits ``max_request_bytes``, else
+        the fewest batches that do, planned by :mod:`sheetsync.backends.google_writes` (tabs rebuilt are
+        built hidden and swapped in; tabs updated in place are written in whole rows). One metadata read
+        first unless a ``read(with_layout=True)`` just made it.
+
+        If Google refuses the first batch with a 400 because the spreadsheet changed since our metadata
+        read (e.g. a retried request whose first attempt had in fact succeeded, so its ``addSheet`` now
+        says "already exists"; or a protection someone deleted), the metadata is read again and the write
+        planned again once. Google applies each batch all or nothing, so a refused batch wrote nothing.
         """
         if not specs:
             return
         meta = self._meta if self._meta is not None else self._fetch_metadata()
         self._meta = None  # whatever happens, the tabs change: never reuse this metadata
+        plan = self._plan(specs, meta)
         try:
-            self._call(lambda: _catch_400(lambda: self._batch_update(self._requests(specs, meta))))
+            self._send(plan, first_refusal=True)
         except _Refused as refused:
             fresh = self._fetch_metadata()
             self._meta = None
             if fresh == meta:  # not a stale-metadata problem: report Google's answer
                 raise api_error(refused.error, self.principal, self.key) from None
-            self._call(lambda: self._batch_update(self._requests(specs, fresh)))
+            self._send(self._plan(specs, fresh), first_refusal=False)
         self._created = False
 
-    def _requests(self, specs: list[TabSpec], meta: Mapping[str, SheetMeta]) -> list[dict[str, Any]]:
-        requests_ = build_requests(specs, meta)
-        spec_titles = {s.title for s in specs}
+    def _plan(self, specs: list[TabSpec], meta: Mapping[str, SheetMeta]) -> WritePlan:
+        default_tab = None
         if self._created and len(meta) == 1:
             (only,) = meta.values()
-            first_add = next((i for i, r in enumerate(requests_) if "addSheet" in r), None)
-            if only.title not in spec_titles and first_add is not None:
-                # The empty default tab of a spreadsheet we just created goes right after the first new
-                # tab exists (a spreadsheet cannot be left without tabs), so later ``index``es count
-                # as in a spreadsheet holding only our tabs.
-                requests_.insert(first_add + 1, {"deleteSheet": {"sheetId": only.sheet_id}})
-        return requests_
+            if only.title not in {s.title for s in specs}:
+                default_tab = only.sheet_id  # the empty "Sheet1" of a spreadsheet we just created
+        return plan_write(
+            specs, meta, limit=self.max_request_bytes, locale=self.locale, default_tab=default_tab
+        )
+
+    def _send(self, plan: WritePlan, *, first_refusal: bool) -> None:
+        """Send the plan's batches in order, reporting progress; a failure after the first batch says
+        what stands (whole rows, or the old tab) and that running the command again finishes the job."""
+        total, sent_bytes = len(plan), 0
+        self.last_write_requests, self.last_write_bytes = 0, 0
+        for number, body in enumerate(plan, start=1):
+            try:
+                if number == 1 and first_refusal:
+                    self._call(lambda body=body: _catch_400(lambda: self._post_batch(body)))
+                else:
+                    self._call(lambda body=body: self._post_batch(body))
+            except BackendError as exc:
+                if number == 1:
+                    raise
+                raise BackendError(
+                    f"{exc} — after {number - 1} of {total} requests of this write had landed. Every row "
+                    "written is complete and tabs being rebuilt are unchanged until their last request; "
+                    "run the command again to finish."
+                ) from exc
+            sent_bytes += len(body)
+            self.last_write_requests, self.last_write_bytes = number, sent_bytes
+            if self.progress is not None:
+                self.progress(WriteProgress(number, total, sent_bytes, plan.total_bytes))
+
+    def _post_batch(self, body: bytes) -> Any:
+        self.last_request_bytes = len(body)
+        return self.client.http_client.request(
+            "post", SPREADSHEET_BATCH_UPDATE_URL % self.key, data=body,
+            headers={"Content-Type": "application/json; charset=utf-8"},
+        )
 
     def tab_titles(self) -> list[str]:
         """Titles in tab order (one metadata read, kept for a following ``write``)."""
@@ -346,6 +446,10 @@ class GoogleWorkbook(Workbook):
 
 class _MissingTab(Exception):
     """A ``values:batchGet`` named a tab that does not exist."""
+
+
+class _OutsideGrid(Exception):
+    """A ``values:batchGet`` range reached past the tab's grid."""
 
 
 class _Refused(Exception):

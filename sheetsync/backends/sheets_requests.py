@@ -1,8 +1,10 @@
-"""Translate ``TabSpec``s into ONE Sheets ``spreadsheets.batchUpdate`` request list. Pure: no I/O.
+"""Translate ``TabSpec``s into Sheets ``spreadsheets.batchUpdate`` requests. Pure: no I/O.
 
-Kept apart from ``google.py`` so the exact wire payload can be unit-tested without a server, and so the
-one-write-per-push rule is visible here: every tab's creation, clearing, formatting, values, validation,
-protection, conditional formats and charts go into a single list, applied atomically by Google.
+Kept apart from ``google.py`` so the exact wire payload can be unit-tested without a server.
+:func:`build_requests` gives every tab's creation, clearing, formatting, values, validation, protection,
+conditional formats and charts as one list (one atomic batch); :func:`tab_requests` gives the same parts
+separately, for :mod:`sheetsync.backends.google_writes`, which splits a write that is too large for one
+request.
 
 Rules that protect the expert's work:
 
@@ -13,11 +15,17 @@ Rules that protect the expert's work:
   before the spec's are added again, so repeated writes never duplicate them and the expert's own
   highlighting stays. The grid never shrinks.
 * A new tab gets a client-chosen ``sheetId`` in its ``addSheet``, so every later request in the same batch
-  can refer to it.
+  can refer to it, and a developer-metadata mark (:data:`OWNER_KEY`): sheetsync rebuilds (``replace``)
+  only tabs that carry it, so a tab the expert made is never replaced because a setting names it.
+* Charts are removed only from tabs sheetsync rebuilds; on the Annotate tab (``replace=False``) every chart
+  is the expert's and stays.
+* Custom formulas are written in the spreadsheet's locale (:func:`localize_formula`): Google parses them
+  "as if the user typed them", so in comma-decimal locales the argument separator is ``;``.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections.abc import Iterable, Mapping
@@ -25,8 +33,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sheetsync.errors import UserInputError
+from sheetsync.formulas import localize_formula
 from sheetsync.layout import (
-    Block,
     CellValue,
     Chart,
     ConditionalFormat,
@@ -43,15 +51,29 @@ from sheetsync.layout import (
 PROTECTION_PREFIX = "[sheetsync] "
 #: Google Sheets refuses longer cell text.
 MAX_CELL_CHARS = 50_000
+#: Every tab sheetsync sizes has at least this many rows (Google's own new tabs have 1,000): a read of a
+#: tab's first rows (where the header is looked for) never reaches past the grid, which Google refuses.
+MIN_ROWS = 100
 #: Google's defaults, restored when a tab is rebuilt (``replace=True``).
 DEFAULT_COLUMN_WIDTH = 100
 DEFAULT_ROW_HEIGHT = 21
 
+#: Developer metadata on a tab sheetsync created (value: ``"1"``). Metadata, unlike a title, travels with
+#: the spreadsheet and survives a rename, and the expert cannot set it from the Sheets UI.
+OWNER_KEY = "sheetsync.tab"
+#: Developer metadata on a tab listing the ids of the charts sheetsync put there (JSON): on a tab that also
+#: holds the expert's work only those are replaced, the expert's own charts stay.
+CHARTS_KEY = "sheetsync.charts"
+#: Developer metadata on a hidden tab being built to replace the tab named in its value (see google_writes).
+STAGING_KEY = "sheetsync.staging"
+
 #: The ``fields`` mask of the ``spreadsheets.get`` that :func:`parse_metadata` needs.
 METADATA_FIELDS = (
-    "sheets(properties(sheetId,title,index,gridProperties),"
+    "properties(locale),"
+    "sheets(properties(sheetId,title,index,hidden,gridProperties),"
     "protectedRanges(protectedRangeId,description),"
-    "conditionalFormats(ranges,booleanRule(condition(values))),charts(chartId),basicFilter)"
+    "conditionalFormats(ranges,booleanRule(condition(values))),charts(chartId),basicFilter,"
+    "developerMetadata(metadataKey,metadataValue))"
 )
 
 Request = dict[str, Any]
@@ -73,8 +95,17 @@ class SheetMeta:
     #: The first formula of each conditional-format rule on the tab, in order ("" for non-formula rules).
     conditional_formulas: tuple[str, ...] = ()
     chart_ids: tuple[int, ...] = ()
+    #: The charts sheetsync made on the tab (:data:`CHARTS_KEY`), of those still there.
+    our_charts: tuple[int, ...] = ()
     #: The tab's basic filter as Google returned it (range + the expert's criteria), if any.
     basic_filter: Mapping[str, Any] | None = None
+    hidden: bool = False
+    #: sheetsync created this tab (it carries the :data:`OWNER_KEY` mark).
+    owned: bool = False
+    #: A hidden tab sheetsync was building to replace the tab of this title (:data:`STAGING_KEY`).
+    staging_for: str | None = None
+    #: Keys of sheetsync's developer metadata on the tab.
+    marks: frozenset[str] = frozenset()
 
 
 def _rule_formula(rule: Mapping[str, Any]) -> str:
@@ -89,6 +120,7 @@ def parse_metadata(spreadsheet: Mapping[str, Any]) -> dict[str, SheetMeta]:
         props = sheet.get("properties", {})
         grid = props.get("gridProperties", {}) or {}
         title = props.get("title", "")
+        marks = {m.get("metadataKey"): m.get("metadataValue", "") for m in sheet.get("developerMetadata", []) or []}
         out[title] = SheetMeta(
             sheet_id=int(props.get("sheetId", 0)),
             title=title,
@@ -103,10 +135,27 @@ def parse_metadata(spreadsheet: Mapping[str, Any]) -> dict[str, SheetMeta]:
                 if "protectedRangeId" in p
             ),
             conditional_formulas=tuple(_rule_formula(r) for r in sheet.get("conditionalFormats", []) or []),
-            chart_ids=tuple(int(c["chartId"]) for c in sheet.get("charts", []) or [] if "chartId" in c),
+            chart_ids=(charts := tuple(int(c["chartId"]) for c in sheet.get("charts", []) or [] if "chartId" in c)),
+            our_charts=tuple(c for c in _ids(marks.get(CHARTS_KEY)) if c in charts),
             basic_filter=sheet.get("basicFilter") or None,
+            hidden=bool(props.get("hidden", False)),
+            owned=OWNER_KEY in marks,
+            staging_for=marks.get(STAGING_KEY),
+            marks=frozenset(k for k in marks if isinstance(k, str) and k.startswith("sheetsync.")),
         )
     return out
+
+
+def _ids(text: str | None) -> list[int]:
+    try:
+        return [int(i) for i in json.loads(text or "[]")]
+    except (ValueError, TypeError):
+        return []
+
+
+def spreadsheet_locale(spreadsheet: Mapping[str, Any]) -> str:
+    """The spreadsheet's locale (``properties.locale``), ``en_US`` when Google leaves it out."""
+    return str((spreadsheet.get("properties") or {}).get("locale") or "en_US")
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -149,17 +198,6 @@ def cell_data(value: CellValue) -> dict[str, Any]:
             return {"userEnteredValue": {"stringValue": "inf" if f > 0 else "-inf"}}
         return {"userEnteredValue": {"numberValue": value}}
     return {"userEnteredValue": {"stringValue": str(value)}}
-
-
-def _check_lengths(spec: TabSpec, block: Block) -> None:
-    for r, row in enumerate(block.values):
-        for c, value in enumerate(row):
-            if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
-                raise UserInputError(
-                    f"tab {spec.title!r}, row {block.row + r + 1}, column {block.col + c + 1}: "
-                    f"{len(value):,} characters, more than the {MAX_CELL_CHARS:,} a Google Sheets cell holds "
-                    "(cut long text before writing it)"
-                )
 
 
 def _style_request(sheet_id: int, style: Style) -> Request | None:
@@ -231,7 +269,7 @@ def _protection_request(sheet_id: int, p: Protection) -> Request:
     return {"addProtectedRange": {"protectedRange": prot}}
 
 
-def _conditional_format_request(sheet_id: int, cf: ConditionalFormat, index: int) -> Request:
+def _conditional_format_request(sheet_id: int, cf: ConditionalFormat, index: int, locale: str) -> Request:
     fmt: dict[str, Any] = {"backgroundColor": rgb(cf.background)}
     text: dict[str, Any] = {}
     if cf.color is not None:
@@ -245,7 +283,10 @@ def _conditional_format_request(sheet_id: int, cf: ConditionalFormat, index: int
             "rule": {
                 "ranges": [grid_range(sheet_id, cf.range)],
                 "booleanRule": {
-                    "condition": {"type": "CUSTOM_FORMULA", "values": [{"userEnteredValue": cf.tagged_formula()}]},
+                    "condition": {
+                        "type": "CUSTOM_FORMULA",
+                        "values": [{"userEnteredValue": localize_formula(cf.tagged_formula(), locale)}],
+                    },
                     "format": fmt,
                 },
             },
@@ -257,7 +298,7 @@ def _conditional_format_request(sheet_id: int, cf: ConditionalFormat, index: int
 _CHART_TYPES = {"line": "LINE", "bar": "BAR", "column": "COLUMN"}
 
 
-def _chart_request(sheet_id: int, chart: Chart) -> Request:
+def _chart_request(sheet_id: int, chart: Chart, chart_id: int) -> Request:
     """A ``basicChart``. ``x_title``/``y_title`` title the horizontal/vertical axes as drawn; in a BAR chart
     (horizontal bars) the values run along the bottom axis, so its series target ``BOTTOM_AXIS``."""
     kind = _CHART_TYPES[chart.kind]
@@ -283,6 +324,7 @@ def _chart_request(sheet_id: int, chart: Chart) -> Request:
     return {
         "addChart": {
             "chart": {
+                "chartId": chart_id,
                 "spec": {"title": chart.title, "basicChart": basic},
                 "position": {
                     "overlayPosition": {
@@ -300,14 +342,14 @@ def _chart_request(sheet_id: int, chart: Chart) -> Request:
     }
 
 
-def _values_requests(sheet_id: int, spec: TabSpec) -> list[Request]:
+def value_requests(sheet_id: int, spec: TabSpec) -> list[Request]:
     """One ``updateCells`` per block (``fields: userEnteredValue``: formatting untouched, cells outside the
     block untouched)."""
     out = []
     for block in spec.blocks:
         if not block.values:
             continue
-        _check_lengths(spec, block)
+        check_row_lengths(spec, block.values, where="row", first=block.row, col=block.col)
         out.append(
             {
                 "updateCells": {
@@ -320,7 +362,36 @@ def _values_requests(sheet_id: int, spec: TabSpec) -> list[Request]:
     return out
 
 
-def _needed_size(spec: TabSpec) -> tuple[int, int]:
+def append_requests(sheet_id: int, spec: TabSpec) -> list[Request]:
+    """``spec.append_rows`` as one ``appendCells``: Google places them after the last row with data when it
+    applies the request, so rows the expert added meanwhile are neither overwritten nor paired with them."""
+    if not spec.append_rows:
+        return []
+    check_row_lengths(spec, spec.append_rows, where="appended row")
+    return [
+        {
+            "appendCells": {
+                "sheetId": sheet_id,
+                "rows": [{"values": [cell_data(v) for v in row]} for row in spec.append_rows],
+                "fields": "userEnteredValue",
+            }
+        }
+    ]
+
+
+def check_row_lengths(
+    spec: TabSpec, rows: list[list[CellValue]], *, where: str, first: int = 0, col: int = 0
+) -> None:
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+                raise UserInputError(
+                    f"tab {spec.title!r}, {where} {first + r + 1}, column {col + c + 1}: {len(value):,} characters, "
+                    f"more than the {MAX_CELL_CHARS:,} a Google Sheets cell holds (cut long text before writing it)"
+                )
+
+
+def needed_size(spec: TabSpec) -> tuple[int, int]:
     """Rows/columns the spec needs: its declared size, every block, chart anchor and bounded range, and
     one row/column beyond the frozen ones (Google refuses to freeze every row of a tab)."""
     rows, cols = max(spec.n_rows, 1), max(spec.n_cols, 1)
@@ -385,53 +456,145 @@ def build_requests(
     existing: Mapping[str, SheetMeta],
     *,
     rng: random.Random | None = None,
+    locale: str = "en_US",
 ) -> list[Request]:
     """The ``requests`` of one ``spreadsheets.batchUpdate`` that makes every tab look like its spec.
 
     ``existing`` is :func:`parse_metadata` of the spreadsheet as last read; tabs not in it are added.
     ``rng`` only makes the new tabs' ``sheetId``s reproducible in tests.
     """
+    check_specs(specs, existing)
+    taken = {m.sheet_id for m in existing.values()}
+    requests: list[Request] = []
+    for spec in specs:
+        tab = tab_requests(spec, existing.get(spec.title), taken, rng=rng, locale=locale)
+        requests += tab.setup + value_requests(tab.sheet_id, spec) + append_requests(tab.sheet_id, spec)
+        requests += tab.finish
+    return requests
+
+
+def check_specs(specs: list[TabSpec], existing: Mapping[str, SheetMeta]) -> None:
+    """Refuse a write that would replace a tab sheetsync did not make, or that names a tab twice."""
     titles = [s.title for s in specs]
     dupes = {t for t in titles if titles.count(t) > 1}
     if dupes:
         raise ValueError(f"two specs for the same tab: {sorted(dupes)}")
-    taken = {m.sheet_id for m in existing.values()}
-    requests: list[Request] = []
     for spec in specs:
         meta = existing.get(spec.title)
-        rows, cols = _needed_size(spec)
-        if meta is None:
-            sheet_id = new_sheet_id(taken, rng)
-            taken.add(sheet_id)
-            requests.append(_add_sheet(spec, sheet_id, rows, cols))
-        else:
-            sheet_id = meta.sheet_id
-            requests += _reset_existing(spec, meta)
-            if not spec.replace:  # never shrink a tab that holds the expert's cells
-                rows, cols = max(rows, meta.row_count), max(cols, meta.col_count)
-            requests.append(_sheet_properties(spec, sheet_id, rows, cols))
-            if spec.replace:  # back to Google's defaults before the spec's own widths apply
-                requests.append(
-                    _dimension(
-                        sheet_id,
-                        "COLUMNS",
-                        0,
-                        cols,
-                        {"pixelSize": DEFAULT_COLUMN_WIDTH, "hiddenByUser": False},
-                        "pixelSize,hiddenByUser",
-                    )
-                )
-                requests.append(
-                    _dimension(sheet_id, "ROWS", 0, rows, {"pixelSize": DEFAULT_ROW_HEIGHT}, "pixelSize")
-                )
-        requests += _layout_requests(spec, sheet_id, rows, meta)
-    return requests
+        if spec.replace and meta is not None and not meta.owned:
+            raise UserInputError(
+                f"the tab “{spec.title}” exists and was not made by sheetsync, so it is not replaced. Rename "
+                "that tab, or give sheetsync's tab another name in sheetsync.toml [tabs]. Nothing was written."
+            )
 
 
-def _add_sheet(spec: TabSpec, sheet_id: int, rows: int, cols: int) -> Request:
+@dataclass
+class TabRequests:
+    """One tab's requests apart from its values: ``setup`` (add or reset the tab, size, widths, styles,
+    validations) comes before the values, ``finish`` (protections, rules, charts, filter) after them."""
+
+    sheet_id: int
+    setup: list[Request]
+    finish: list[Request]
+
+
+def tab_requests(
+    spec: TabSpec,
+    meta: SheetMeta | None,
+    taken: set[int],
+    *,
+    rng: random.Random | None = None,
+    locale: str = "en_US",
+    as_title: str | None = None,
+    staging_for: str | None = None,
+    index: int | None = None,
+) -> TabRequests:
+    """The requests that make one tab look like ``spec``, values aside. ``meta`` is the tab as it exists
+    (``None``: add it, with a new id added to ``taken``). ``as_title``/``staging_for`` add it hidden under
+    another title, marked as the stand-in being built for ``staging_for`` (see google_writes)."""
+    used, cols = needed_size(spec)
+    rows = max(used, MIN_ROWS)
+    setup: list[Request] = []
+    if meta is None:
+        sheet_id = new_sheet_id(taken, rng)
+        taken.add(sheet_id)
+        setup.append(
+            _add_sheet(spec, sheet_id, rows, cols, title=as_title, hidden=staging_for is not None, index=index)
+        )
+        setup.append(_mark(sheet_id, OWNER_KEY, "1"))
+        if staging_for is not None:
+            setup.append(_mark(sheet_id, STAGING_KEY, staging_for))
+    else:
+        sheet_id = meta.sheet_id
+        setup += _reset_existing(spec, meta)
+        for c in sorted(set(spec.insert_columns), reverse=True):  # right to left: positions stay valid
+            n = spec.insert_columns.count(c)
+            setup.append({
+                "insertDimension": {
+                    "range": {"sheetId": sheet_id, "dimension": "COLUMNS", "startIndex": c, "endIndex": c + n},
+                    "inheritFromBefore": c > 0,
+                }
+            })
+        if not spec.replace:  # never shrink a tab that holds the expert's cells
+            rows = max(rows, meta.row_count)
+            cols = max(cols, meta.col_count + len(spec.insert_columns))
+        setup.append(_sheet_properties(spec, sheet_id, rows, cols, meta))
+        if not meta.owned:
+            setup.append(_mark(sheet_id, OWNER_KEY, "1"))
+        if spec.replace:  # back to Google's defaults before the spec's own widths apply
+            setup.append(
+                _dimension(
+                    sheet_id,
+                    "COLUMNS",
+                    0,
+                    cols,
+                    {"pixelSize": DEFAULT_COLUMN_WIDTH, "hiddenByUser": False},
+                    "pixelSize,hiddenByUser",
+                )
+            )
+            setup.append(_dimension(sheet_id, "ROWS", 0, rows, {"pixelSize": DEFAULT_ROW_HEIGHT}, "pixelSize"))
+    setup += _setup_layout(spec, sheet_id, used)  # row heights for the rows in use, not the empty grid
+    taken_charts = set(meta.chart_ids) if meta is not None else set()
+    chart_ids = [new_sheet_id(taken_charts, rng) for _ in spec.charts]
+    taken_charts.update(chart_ids)
+    finish = _finish_layout(spec, sheet_id, meta, locale, chart_ids)
+    if chart_ids:
+        finish.append(_mark(sheet_id, CHARTS_KEY, json.dumps(chart_ids)))
+    return TabRequests(sheet_id, setup, finish)
+
+
+def _mark(sheet_id: int, key: str, value: str) -> Request:
+    return {
+        "createDeveloperMetadata": {
+            "developerMetadata": {
+                "metadataKey": key,
+                "metadataValue": value,
+                "location": {"sheetId": sheet_id},
+                "visibility": "DOCUMENT",
+            }
+        }
+    }
+
+
+def unmark(sheet_id: int, key: str) -> Request:
+    """Remove the developer metadata ``key`` from a tab."""
+    lookup = {"metadataKey": key, "metadataLocation": {"sheetId": sheet_id}}
+    return {"deleteDeveloperMetadata": {"dataFilter": {"developerMetadataLookup": lookup}}}
+
+
+def _add_sheet(
+    spec: TabSpec,
+    sheet_id: int,
+    rows: int,
+    cols: int,
+    *,
+    title: str | None = None,
+    hidden: bool = False,
+    index: int | None = None,
+) -> Request:
     props: dict[str, Any] = {
         "sheetId": sheet_id,
-        "title": spec.title,
+        "title": title or spec.title,
         "sheetType": "GRID",
         "gridProperties": {
             "rowCount": rows,
@@ -440,8 +603,11 @@ def _add_sheet(spec: TabSpec, sheet_id: int, rows: int, cols: int) -> Request:
             "frozenColumnCount": spec.frozen_cols,
         },
     }
-    if spec.index is not None:
-        props["index"] = spec.index
+    if hidden:
+        props["hidden"] = True
+    index = spec.index if index is None else index
+    if index is not None:
+        props["index"] = index
     if spec.tab_color is not None:
         props["tabColorStyle"] = {"rgbColor": rgb(spec.tab_color)}
     return {"addSheet": {"properties": props}}
@@ -459,7 +625,10 @@ def _reset_existing(spec: TabSpec, meta: SheetMeta) -> list[Request]:
     # ``replace`` only sheetsync's (tagged) rules go; the expert's own highlighting stays.
     doomed = [i for i, f in enumerate(meta.conditional_formulas) if spec.replace or is_sheetsync_rule(f)]
     out += [{"deleteConditionalFormatRule": {"sheetId": sid, "index": i}} for i in reversed(doomed)]
-    out += [{"deleteEmbeddedObject": {"objectId": cid}} for cid in meta.chart_ids]
+    # Every chart of a rebuilt tab; on an updated tab only the ones sheetsync made (the expert's stay).
+    out += [{"deleteEmbeddedObject": {"objectId": c}} for c in (meta.chart_ids if spec.replace else meta.our_charts)]
+    if CHARTS_KEY in meta.marks:
+        out.append(unmark(sid, CHARTS_KEY))
     if spec.replace:
         if meta.basic_filter is not None:
             out.append({"clearBasicFilter": {"sheetId": sid}})
@@ -468,7 +637,14 @@ def _reset_existing(spec: TabSpec, meta: SheetMeta) -> list[Request]:
     return out
 
 
-def _sheet_properties(spec: TabSpec, sheet_id: int, rows: int, cols: int) -> Request:
+def move_index(current: int, target: int) -> int:
+    """The ``index`` to send to move a tab from ``current`` to ``target``: Google counts it in positions
+    *before* the move, so moving right needs one more ("to move S1 ahead of S2 the index would have to be
+    set to 2", SheetProperties.index, developers.google.com/sheets/api/reference/rest/v4/spreadsheets/sheets)."""
+    return target + 1 if target > current else target
+
+
+def _sheet_properties(spec: TabSpec, sheet_id: int, rows: int, cols: int, meta: SheetMeta) -> Request:
     props: dict[str, Any] = {
         "sheetId": sheet_id,
         "gridProperties": {
@@ -489,13 +665,13 @@ def _sheet_properties(spec: TabSpec, sheet_id: int, rows: int, cols: int) -> Req
         fields.append("tabColorStyle")
     elif spec.replace:
         fields.append("tabColorStyle")  # in the mask but unset: cleared
-    if spec.index is not None:
-        props["index"] = spec.index
+    if spec.index is not None and spec.index != meta.index:
+        props["index"] = move_index(meta.index, spec.index)
         fields.append("index")
     return {"updateSheetProperties": {"properties": props, "fields": ",".join(fields)}}
 
 
-def _layout_requests(spec: TabSpec, sheet_id: int, rows: int, meta: SheetMeta | None) -> list[Request]:
+def _setup_layout(spec: TabSpec, sheet_id: int, rows: int) -> list[Request]:
     out: list[Request] = []
     for start, end, width in _runs(spec.column_widths.items()):
         out.append(_dimension(sheet_id, "COLUMNS", start, end, {"pixelSize": width}, "pixelSize"))
@@ -507,10 +683,17 @@ def _layout_requests(spec: TabSpec, sheet_id: int, rows: int, meta: SheetMeta | 
         out.append(_dimension(sheet_id, "COLUMNS", start, end, {"hiddenByUser": True}, "hiddenByUser"))
     out += [r for s in spec.styles if (r := _style_request(sheet_id, s)) is not None]
     out += [_validation_request(sheet_id, v) for v in spec.validations]
-    out += _values_requests(sheet_id, spec)
-    out += [_protection_request(sheet_id, p) for p in spec.protections]
-    out += [_conditional_format_request(sheet_id, cf, i) for i, cf in enumerate(spec.conditional_formats)]
-    out += [_chart_request(sheet_id, ch) for ch in spec.charts]
+    return out
+
+
+def _finish_layout(
+    spec: TabSpec, sheet_id: int, meta: SheetMeta | None, locale: str, chart_ids: list[int]
+) -> list[Request]:
+    out: list[Request] = [_protection_request(sheet_id, p) for p in spec.protections]
+    out += [
+        _conditional_format_request(sheet_id, cf, i, locale) for i, cf in enumerate(spec.conditional_formats)
+    ]
+    out += [_chart_request(sheet_id, ch, cid) for ch, cid in zip(spec.charts, chart_ids, strict=True)]
     if spec.basic_filter is not None:
         filt: dict[str, Any] = {"range": grid_range(sheet_id, spec.basic_filter)}
         old = meta.basic_filter if (meta is not None and not spec.replace) else None

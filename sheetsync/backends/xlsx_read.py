@@ -465,6 +465,14 @@ class TabRead:
     grid: list[list[str]]  # the rows asked for (all columns, or head rows + chosen columns)
     columns: dict[int, list[str]]  # whole columns, when asked for
     last_value_row: int  # 0-based index of the last row holding any value; -1 when none
+    max_row: int = -1  # the last row element, value or not
+    max_col: int = -1  # the rightmost cell element
+
+    @property
+    def extents(self) -> Any:
+        from sheetsync.backends.xlsx_sheet import Extents
+
+        return Extents(self.last_value_row, self.max_row, self.max_col)
 
 
 def read_tab(
@@ -483,6 +491,7 @@ def read_tab(
         cols: dict[int, list[str]] = {c: [] for c in columns or ()}
         wanted: Callable[[int], bool] | None = None if columns is None else columns.__contains__
         last_value_row = -1
+        max_col = -1
         r = -1
         tags = sheet.tags
         fast = tags.fast_cell.match
@@ -518,6 +527,8 @@ def read_tab(
                         any_value = True
                         if keep:
                             line[c] = text
+            if c > max_col:
+                max_col = c
             if any_value:
                 last_value_row = r
             if full and line:
@@ -537,7 +548,7 @@ def read_tab(
         grid.pop()
     if head_rows is not None:  # the head as a full read would give it: empty rows inside it included
         grid.extend([] for _ in range(min(head_rows, last_value_row + 1) - len(grid)))
-    return TabRead(grid, cols, last_value_row)
+    return TabRead(grid, cols, last_value_row, r, max_col)
 
 
 def _put_row(grid: list[list[str]], r: int, cells: list[str]) -> None:

@@ -13,6 +13,11 @@ process. Each mirrors a Python method of :class:`~sheetsync.emulator.Emulator`:
 ``GET spreadsheets/<id>``                  the stored spreadsheet with grid data
 ``POST act``                               :meth:`act` (``spreadsheetId``, ``requests``)
 ``POST act-values``                        :meth:`act_values` (``spreadsheetId``, ``range``, ``values``)
+``POST principals``                        :meth:`add_principal` (``email``, ...) -> token, refresh_token
+``POST shared-drives``                     :meth:`add_shared_drive` (``name``, ``members``) -> id
+``POST folders``                           :meth:`add_folder` (``name``, ``parent``) -> id
+``GET notifications``                      :attr:`notifications`
+``POST share-email-failures``              :meth:`fail_share_emails` (``count``, ``emails``)
 =========================================  ==================================================
 """
 
@@ -91,4 +96,18 @@ def _control(em: Emulator, method: str, what: str, segs: list[str], body: dict[s
         return Reply(body=em.act_values(str(body.get("spreadsheetId")), str(body.get("range")),
                                         list(body.get("values") or []),
                                         value_input_option=body.get("valueInputOption") or "USER_ENTERED"))
+    if what == "principals" and method == "POST":
+        p = em.add_principal(str(body.get("email") or ""), service_account=body.get("service_account"),
+                             drive_storage=body.get("drive_storage"))
+        return Reply(body={"email": p.email, "service_account": p.service_account, "drive_storage": p.drive_storage,
+                           "token": p.token, "refresh_token": p.refresh_token})
+    if what == "shared-drives" and method == "POST":
+        return Reply(body={"id": em.add_shared_drive(str(body.get("name") or "Shared drive"), body.get("members"))})
+    if what == "folders" and method == "POST":
+        return Reply(body={"id": em.add_folder(str(body.get("name") or "Folder"), body.get("parent"))})
+    if what == "notifications" and method == "GET":
+        return Reply(body={"notifications": em.notifications})
+    if what == "share-email-failures" and method == "POST":
+        em.fail_share_emails(int(body.get("count", 1)), body.get("emails"))
+        return Reply(body={})
     raise not_found()

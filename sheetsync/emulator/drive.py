@@ -1,18 +1,26 @@
-"""The Drive v3 subset gspread uses: files create/get/list/update/delete/copy/export, permissions and
-(empty) comments. Lenient on bodies, as Drive is (gspread sends the non-v3 ``withLink`` field); errors use
-Drive's older ``errors[]`` shape."""
+"""The Drive v3 subset gspread and sheetsync use: files create/get/list/update/delete/copy/export and
+(empty) comments; permissions live in :mod:`drive_permissions`, access rules in :mod:`drive_access`, the
+``q`` language and list visibility in :mod:`drive_query`.
+
+Lenient on bodies, as Drive is (gspread sends the non-v3 ``withLink`` field); errors use Drive's older
+``errors[]`` shape. ``appProperties`` (private to the app) and ``properties`` are stored on create, merged on
+update (a null value deletes a key) and copied by files.copy; they are returned only when ``fields`` asks
+(guides/properties; File.appProperties in the drive.v3 discovery document).
+"""
 
 from __future__ import annotations
 
 import copy
 import csv
 import io
-import random
-import re
 from typing import Any
 
+from sheetsync.emulator import drive_query
+from sheetsync.emulator.drive_access import Meta, placement, reach
+from sheetsync.emulator.drive_permissions import owner_permission
 from sheetsync.emulator.errors import drive_error, drive_not_found
 from sheetsync.emulator.fieldmask import mask, project
+from sheetsync.emulator.identity import Principal
 from sheetsync.emulator.model import (
     FOLDER_MIME,
     SPREADSHEET_MIME,
@@ -24,32 +32,37 @@ from sheetsync.emulator.model import (
 )
 from sheetsync.emulator.params import Params
 
-OWNER_EMAIL = "emulator@sheetsync.local"
 _FILE_DEFAULT = "kind,id,name,mimeType"
-_TOKEN_RE = re.compile(r"\s*('(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\"|!=|<=|>=|[=<>()]|[A-Za-z_][A-Za-z0-9_.]*)")
+_PROPERTY_LIMIT = 124  # bytes of key + value (guides/properties: "Maximum size of properties (key + value)")
 
 
-def _file(state: State, fid: str) -> dict[str, Any]:
+def resource(state: State, fid: str) -> dict[str, Any]:
+    """The full File JSON (before any ``fields`` mask)."""
     ss = state.spreadsheets.get(fid)
     if ss is not None:
         return _spreadsheet_file(ss)
     f = state.files.get(fid)
     if f is None:
         raise drive_not_found(fid)
-    return copy.deepcopy(f)
+    return {k: copy.deepcopy(v) for k, v in f.items() if not k.startswith("_") and v not in (None, {})}
 
 
 def _spreadsheet_file(ss: Spreadsheet) -> dict[str, Any]:
     out: dict[str, Any] = {"kind": "drive#file", "id": ss.id, "name": ss.title, "mimeType": SPREADSHEET_MIME}
     if ss.parents:
         out["parents"] = list(ss.parents)
+    if ss.drive_id:
+        out["driveId"] = ss.drive_id
+    if ss.app_properties:
+        out["appProperties"] = dict(ss.app_properties)
     out.update({
         "createdTime": ss.created,
         "modifiedTime": ss.modified,
         "trashed": False,
         "webViewLink": f"https://docs.google.com/spreadsheets/d/{ss.id}/edit?usp=drivesdk",
-        "owners": [{"kind": "drive#user", "emailAddress": OWNER_EMAIL, "displayName": "Emulator"}],
     })
+    if ss.owner:
+        out["owners"] = [{"kind": "drive#user", "emailAddress": ss.owner, "displayName": ss.owner.partition("@")[0]}]
     return out
 
 
@@ -57,76 +70,113 @@ def _fields(params: Params, default: str) -> dict | None:
     return mask(params.get("fields") or default)
 
 
-def create(state: State, params: Params, body: dict | None) -> dict[str, Any]:
+def _props(body: dict, key: str, old: dict[str, str] | None = None) -> dict[str, str]:
+    """Merge ``body[key]`` into ``old``: a null value deletes; each key + value fits 124 bytes."""
+    out = dict(old or {})
+    for k, v in (body.get(key) or {}).items():
+        if v is None:
+            out.pop(k, None)
+            continue
+        if len(str(k).encode()) + len(str(v).encode()) > _PROPERTY_LIMIT:
+            # Google's wording for this limit was not found; the reason and location follow its other 400s
+            raise drive_error(400, f"The {key} entry '{k}' exceeds the {_PROPERTY_LIMIT}-byte limit on key plus "
+                              "value.", "invalid", location=f"{key}.{k}")
+        out[str(k)] = str(v)
+    return out
+
+
+def create(state: State, caller: Principal, params: Params, body: dict | None, locale: str = "en_US") -> dict[str, Any]:
     body = body or {}
     mime = body.get("mimeType") or "application/octet-stream"
-    name = body.get("name") or "Untitled"
     parents = [p for p in body.get("parents") or [] if p]
+    drive_id = placement(state, caller, params, parents, mime)
+    app_props, props = _props(body, "appProperties"), _props(body, "properties")
+    owner = None if drive_id else caller.email
     if mime == SPREADSHEET_MIME:
         ss = new_spreadsheet(body.get("name") or "Untitled spreadsheet")
-        ss.parents = parents
-        ss.permissions = [_owner_permission()]
+        ss.props["locale"] = locale
+        ss.parents, ss.drive_id, ss.owner, ss.app_properties = parents, drive_id, owner, app_props
+        ss.permissions = [] if drive_id else [owner_permission(caller.email)]
         state.spreadsheets[ss.id] = ss
-        return project(_spreadsheet_file(ss), _fields(params, _FILE_DEFAULT))
-    now = now_iso()
-    fid = new_id()[:33]
-    state.files[fid] = {"kind": "drive#file", "id": fid, "name": name, "mimeType": mime, "parents": parents,
-                        "createdTime": now, "modifiedTime": now, "trashed": False}
-    return project(_file(state, fid), _fields(params, _FILE_DEFAULT))
+        fid = ss.id
+    else:
+        now = now_iso()
+        fid = new_id()[:33]
+        state.files[fid] = {"kind": "drive#file", "id": fid, "name": body.get("name") or "Untitled", "mimeType": mime,
+                            "parents": parents, "driveId": drive_id, "appProperties": app_props,
+                            "properties": props, "createdTime": now, "modifiedTime": now, "trashed": False,
+                            "_owner": owner, "permissions": [] if drive_id else [owner_permission(caller.email)]}
+        if owner:
+            state.files[fid]["owners"] = [{"kind": "drive#user", "emailAddress": owner}]
+    Meta(state, fid).opened_by(caller)
+    return project(resource(state, fid), _fields(params, _FILE_DEFAULT))
 
 
-def get(state: State, fid: str, params: Params) -> dict[str, Any]:
-    return project(_file(state, fid), _fields(params, _FILE_DEFAULT))
+def get(state: State, caller: Principal, fid: str, params: Params) -> dict[str, Any]:
+    meta = reach(state, caller, params, fid)
+    meta.opened_by(caller)
+    return project(resource(state, fid), _fields(params, _FILE_DEFAULT))
 
 
-def update(state: State, fid: str, params: Params, body: dict | None) -> dict[str, Any]:
+def update(state: State, caller: Principal, fid: str, params: Params, body: dict | None) -> dict[str, Any]:
     body = body or {}
+    meta = reach(state, caller, params, fid, write=True)
     add = [p for p in (params.get("addParents") or "").split(",") if p]
     remove = [p for p in (params.get("removeParents") or "").split(",") if p]
-    ss = state.spreadsheets.get(fid)
-    if ss is not None:
+    parents = [p for p in meta.parents if p not in remove] + [p for p in add if p not in meta.parents]
+    drive_id = placement(state, caller, params, parents, meta.mime) if add else meta.drive_id
+    if meta.ss is not None:
+        ss = meta.ss
         if body.get("name"):
             ss.props["title"] = body["name"]
-        ss.parents = [p for p in ss.parents if p not in remove] + [p for p in add if p not in ss.parents]
+        ss.parents, ss.drive_id = parents, drive_id
+        ss.app_properties = _props(body, "appProperties", ss.app_properties)
         ss.modified = now_iso()
     else:
-        f = state.files.get(fid)
-        if f is None:
-            raise drive_not_found(fid)
+        f = meta.f
+        assert f is not None
         if body.get("name"):
             f["name"] = body["name"]
-        f["parents"] = [p for p in f["parents"] if p not in remove] + [p for p in add if p not in f["parents"]]
+        f["parents"], f["driveId"] = parents, drive_id
+        f["appProperties"] = _props(body, "appProperties", f.get("appProperties"))
+        f["properties"] = _props(body, "properties", f.get("properties"))
         f["modifiedTime"] = now_iso()
-    return project(_file(state, fid), _fields(params, _FILE_DEFAULT))
+    return project(resource(state, fid), _fields(params, _FILE_DEFAULT))
 
 
-def delete(state: State, fid: str) -> None:
-    if state.spreadsheets.pop(fid, None) is None and state.files.pop(fid, None) is None:
-        raise drive_not_found(fid)
+def delete(state: State, caller: Principal, fid: str, params: Params) -> None:
+    reach(state, caller, params, fid, write=True)
+    if state.spreadsheets.pop(fid, None) is None:
+        state.files.pop(fid, None)
 
 
-def copy_file(state: State, fid: str, params: Params, body: dict | None) -> dict[str, Any]:
+def copy_file(state: State, caller: Principal, fid: str, params: Params, body: dict | None) -> dict[str, Any]:
     body = body or {}
-    src = state.spreadsheets.get(fid)
+    meta = reach(state, caller, params, fid)
+    src = meta.ss
     if src is None:
-        if fid in state.files:
-            raise drive_error(400, "Only spreadsheets can be copied by the sheetsync emulator.", "invalid")
-        raise drive_not_found(fid)
+        raise drive_error(400, "Only spreadsheets can be copied by the sheetsync emulator.", "invalid")
+    parents = [p for p in body.get("parents") or [] if p] or list(src.parents)
+    drive_id = placement(state, caller, params, parents, SPREADSHEET_MIME)
     dup = src.clone()
     dup.id = new_id()
     dup.props["title"] = body.get("name") or f"Copy of {src.title}"
-    dup.parents = [p for p in body.get("parents") or [] if p] or list(src.parents)
+    dup.parents, dup.drive_id = parents, drive_id
+    dup.owner = None if drive_id else caller.email
+    dup.app_properties = _props(body, "appProperties", src.app_properties)
     dup.created = dup.modified = now_iso()
-    dup.permissions = [_owner_permission()]
+    dup.permissions = [] if drive_id else [owner_permission(caller.email)]
+    dup.viewers = []
     state.spreadsheets[dup.id] = dup
+    Meta(state, dup.id).opened_by(caller)
     return project(_spreadsheet_file(dup), _fields(params, _FILE_DEFAULT))
 
 
-def export(state: State, fid: str, params: Params) -> tuple[bytes, str]:
+def export(state: State, caller: Principal, fid: str, params: Params) -> tuple[bytes, str]:
     """files.export: CSV/TSV of the first sheet (the formats gspread's ``export`` asks for most)."""
     from sheetsync.emulator.values import read_block
 
-    ss = state.spreadsheets.get(fid)
+    ss = reach(state, caller, params, fid).ss
     if ss is None:
         raise drive_not_found(fid)
     mime = params.get("mimeType") or ""
@@ -139,205 +189,30 @@ def export(state: State, fid: str, params: Params) -> tuple[bytes, str]:
     return buf.getvalue().encode("utf-8"), mime
 
 
-# ---- files.list and the q language -----------------------------------------------------------------------
+def list_files(state: State, caller: Principal, params: Params) -> dict[str, Any]:
+    return drive_query.list_files(state, caller, params, resource)
 
 
-def _tokens(q: str) -> list[str]:
-    out, pos = [], 0
-    while pos < len(q):
-        if q[pos:].strip() == "":
-            break
-        m = _TOKEN_RE.match(q, pos)
-        if not m:
-            raise _bad_q()
-        out.append(m.group(1))
-        pos = m.end()
-    return out
-
-
-def _bad_q():
-    return drive_error(400, "Invalid Value", "invalid", location="q")
-
-
-def _literal(tok: str) -> Any:
-    if tok[:1] in ("'", '"'):
-        return re.sub(r"\\(.)", r"\1", tok[1:-1])
-    low = tok.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    raise _bad_q()
-
-
-class _Query:
-    """Recursive-descent parser for Drive's q: ``a = 'x' and (b != 'y' or 'p' in parents) and not ...``."""
-
-    def __init__(self, q: str) -> None:
-        self.toks = _tokens(q)
-        self.i = 0
-        self.tree = self._or() if self.toks else ("true",)
-        if self.i != len(self.toks):
-            raise _bad_q()
-
-    def _peek(self) -> str | None:
-        return self.toks[self.i] if self.i < len(self.toks) else None
-
-    def _next(self) -> str:
-        if self.i >= len(self.toks):
-            raise _bad_q()
-        self.i += 1
-        return self.toks[self.i - 1]
-
-    def _or(self):
-        left = self._and()
-        while (self._peek() or "").lower() == "or":
-            self._next()
-            left = ("or", left, self._and())
-        return left
-
-    def _and(self):
-        left = self._not()
-        while (self._peek() or "").lower() == "and":
-            self._next()
-            left = ("and", left, self._not())
-        return left
-
-    def _not(self):
-        if (self._peek() or "").lower() == "not":
-            self._next()
-            return ("not", self._not())
-        if self._peek() == "(":
-            self._next()
-            inner = self._or()
-            if self._next() != ")":
-                raise _bad_q()
-            return inner
-        a = self._next()
-        op = self._next()
-        b = self._next()
-        if op.lower() == "in":
-            if a[:1] in ("'", '"'):
-                return ("in", _literal(a), b)  # 'folder' in parents
-            return ("in", _literal(b), a)  # parents in "folder" (as gspread writes it)
-        if op.lower() == "contains":
-            return ("contains", a, _literal(b))
-        if op not in ("=", "!=", "<", ">", "<=", ">="):
-            raise _bad_q()
-        return ("cmp", a, op, _literal(b))
-
-    def match(self, f: dict[str, Any], node=None) -> bool:
-        node = node or self.tree
-        kind = node[0]
-        if kind == "true":
-            return True
-        if kind == "and":
-            return self.match(f, node[1]) and self.match(f, node[2])
-        if kind == "or":
-            return self.match(f, node[1]) or self.match(f, node[2])
-        if kind == "not":
-            return not self.match(f, node[1])
-        if kind == "in":
-            value, field = node[1], node[2]
-            if field not in ("parents", "owners", "writers", "readers"):
-                raise _bad_q()
-            if field == "parents":
-                return value in f.get("parents", [])
-            return True
-        if kind == "contains":
-            field, value = node[1], node[2]
-            if field in ("name", "fullText"):
-                return str(value).lower() in f.get("name", "").lower()
-            if field == "mimeType":
-                return str(value) in f.get("mimeType", "")
-            raise _bad_q()
-        _, field, op, value = node
-        if field not in ("name", "mimeType", "trashed", "starred", "modifiedTime", "createdTime"):
-            raise _bad_q()
-        have = f.get(field, False if field in ("trashed", "starred") else "")
-        ops = {"=": have == value, "!=": have != value, "<": have < value, ">": have > value,
-               "<=": have <= value, ">=": have >= value}
-        return ops[op]
-
-
-def list_files(state: State, params: Params) -> dict[str, Any]:
-    query = _Query(params.get("q") or "")
-    files = [_spreadsheet_file(s) for s in state.spreadsheets.values()]
-    files += [copy.deepcopy(f) for f in state.files.values()]
-    files = [f for f in files if query.match(f)]
-    files.sort(key=lambda f: f.get("modifiedTime", ""), reverse=True)
-    size = min(max(params.int("pageSize", 100) or 100, 1), 1000)
-    start = int(params.get("pageToken") or 0)
-    page = files[start : start + size]
-    out: dict[str, Any] = {"kind": "drive#fileList", "incompleteSearch": False, "files": page}
-    if start + size < len(files):
-        out["nextPageToken"] = str(start + size)
-    default = "kind,incompleteSearch,nextPageToken,files(kind,id,name,mimeType)"
-    return project(out, _fields(params, default))
-
-
-# ---- permissions ---------------------------------------------------------------------------------------
-
-
-def _owner_permission() -> dict[str, Any]:
-    return {"kind": "drive#permission", "id": "00000000000000000000", "type": "user", "role": "owner",
-            "emailAddress": OWNER_EMAIL, "displayName": "Emulator"}
-
-
-def _perms(state: State, fid: str) -> list[dict[str, Any]]:
-    ss = state.spreadsheets.get(fid)
-    if ss is not None:
-        return ss.permissions
-    f = state.files.get(fid)
-    if f is None:
-        raise drive_not_found(fid)
-    return f.setdefault("permissions", [_owner_permission()])
-
-
-def create_permission(state: State, fid: str, params: Params, body: dict | None) -> dict[str, Any]:
-    body = body or {}
-    perms = _perms(state, fid)
-    ptype, role = body.get("type"), body.get("role")
-    if ptype not in ("user", "group", "domain", "anyone"):
-        raise drive_error(400, "The permission type field is required.", "required", location="permission.type")
-    if role not in ("owner", "organizer", "fileOrganizer", "writer", "commenter", "reader"):
-        raise drive_error(400, "The permission role field is required.", "required", location="permission.role")
-    if ptype in ("user", "group") and not body.get("emailAddress"):
-        raise drive_error(400, "The permission emailAddress field is required.", "required",
-                          location="permission.emailAddress")
-    if ptype == "domain" and not body.get("domain"):
-        raise drive_error(400, "The permission domain field is required.", "required", location="permission.domain")
-    existing = [p["id"] for p in perms if p.get("emailAddress", p.get("domain")) == body.get("emailAddress", body.get("domain")) and p["type"] == ptype]
-    perm: dict[str, Any] = {"kind": "drive#permission", "id": existing[0] if existing else f"{random.randint(10**19, 10**20 - 1)}",
-                            "type": ptype, "role": role}
-    for key in ("emailAddress", "domain", "allowFileDiscovery", "expirationTime"):
-        if body.get(key) is not None:
-            perm[key] = body[key]
-    perms[:] = [p for p in perms if p["id"] != perm["id"]] + [perm]
-    return project(perm, _fields(params, "kind,id,type,role"))
-
-
-def list_permissions(state: State, fid: str, params: Params) -> dict[str, Any]:
-    perms = copy.deepcopy(_perms(state, fid))
-    return project({"kind": "drive#permissionList", "permissions": perms},
-                   _fields(params, "kind,nextPageToken,permissions(kind,id,type,role,emailAddress,domain)"))
-
-
-def get_permission(state: State, fid: str, pid: str, params: Params) -> dict[str, Any]:
-    for p in _perms(state, fid):
-        if p["id"] == pid:
-            return project(copy.deepcopy(p), _fields(params, "kind,id,type,role"))
-    raise drive_error(404, f"Permission not found: {pid}.", "notFound", location="permissionId")
-
-
-def delete_permission(state: State, fid: str, pid: str) -> None:
-    perms = _perms(state, fid)
-    if not any(p["id"] == pid for p in perms):
-        raise drive_error(404, f"Permission not found: {pid}.", "notFound", location="permissionId")
-    perms[:] = [p for p in perms if p["id"] != pid]
-
-
-def list_comments(state: State, fid: str) -> dict[str, Any]:
-    _file(state, fid)
+def list_comments(state: State, caller: Principal, fid: str, params: Params) -> dict[str, Any]:
+    reach(state, caller, params, fid)
     return {"kind": "drive#commentList", "comments": []}
 
 
-__all__ = ["FOLDER_MIME", "create", "get", "list_files"]
+# ---- shared drives (set up from Python or /_emulator/: the Drive API's drives.create is not modelled)
+
+
+def add_shared_drive(state: State, name: str, members: list[str] | None = None) -> str:
+    """A shared drive; ``members`` (e-mails) may create and see its files (None: everyone)."""
+    drive_id = "0A" + new_id()[:13] + "Uk9PVA"  # the shape of real shared drive ids
+    state.shared_drives[drive_id] = {"id": drive_id, "name": name, "createdTime": now_iso(),
+                                     "members": None if members is None else [m.lower() for m in members]}
+    return drive_id
+
+
+def add_folder(state: State, name: str, parent: str | None = None) -> str:
+    """A folder in a shared drive (``parent`` = its id or a folder in it) or, without parent, in My Drive."""
+    from sheetsync.emulator.identity import ANONYMOUS_PRINCIPAL
+
+    params = Params("supportsAllDrives=true")
+    body = {"name": name, "mimeType": FOLDER_MIME, "parents": [parent] if parent else []}
+    return create(state, ANONYMOUS_PRINCIPAL, params, body)["id"]

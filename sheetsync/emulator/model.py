@@ -18,15 +18,14 @@ import random
 import secrets
 from typing import Any
 
-from sheetsync.emulator import a1, cells
+from sheetsync.emulator import a1
 from sheetsync.emulator.cells import Cell
 from sheetsync.emulator.errors import invalid_argument
+from sheetsync.emulator.identity import ANONYMOUS_EMAIL
 
 SPREADSHEET_MIME = "application/vnd.google-apps.spreadsheet"
 FOLDER_MIME = "application/vnd.google-apps.folder"
 MAX_CELLS = 10_000_000
-DEFAULT_ROW_PX = 21
-DEFAULT_COL_PX = 100
 
 DEFAULT_FORMAT: dict[str, Any] = {
     "backgroundColor": {"red": 1, "green": 1, "blue": 1},
@@ -236,6 +235,10 @@ class Spreadsheet:
         self.modified = self.created
         self.parents: list[str] = []
         self.permissions: list[dict] = []
+        self.owner: str | None = ANONYMOUS_EMAIL  # None inside a shared drive (the drive owns its files)
+        self.drive_id: str | None = None  # the shared drive holding it
+        self.app_properties: dict[str, str] = {}
+        self.viewers: list[str] = []  # who created or opened it: files.list corpora=user sees shared-drive files by this
 
     @property
     def title(self) -> str:
@@ -361,6 +364,9 @@ class Spreadsheet:
         c.created, c.modified = self.created, self.modified
         c.parents = list(self.parents)
         c.permissions = copy.deepcopy(self.permissions)
+        c.owner, c.drive_id = self.owner, self.drive_id
+        c.app_properties = dict(self.app_properties)
+        c.viewers = list(self.viewers)
         return c
 
     def replace_state(self, other: Spreadsheet) -> None:
@@ -378,6 +384,10 @@ class Spreadsheet:
             "modified": self.modified,
             "parents": self.parents,
             "permissions": self.permissions,
+            "owner": self.owner,
+            "drive_id": self.drive_id,
+            "app_properties": self.app_properties,
+            "viewers": self.viewers,
         }
 
     @staticmethod
@@ -390,6 +400,10 @@ class Spreadsheet:
         s.created, s.modified = data["created"], data["modified"]
         s.parents = data["parents"]
         s.permissions = data["permissions"]
+        s.owner = data.get("owner", ANONYMOUS_EMAIL)
+        s.drive_id = data.get("drive_id")
+        s.app_properties = data.get("app_properties") or {}
+        s.viewers = data.get("viewers") or []
         return s
 
     # -- the spreadsheets.get resource
@@ -399,119 +413,10 @@ class Spreadsheet:
         ranges: list[tuple[Sheet, int | None, int | None, int | None, int | None]] | None = None,
     ) -> dict[str, Any]:
         """The Spreadsheet JSON Google returns from spreadsheets.get (before any ``fields`` mask)."""
-        out: dict[str, Any] = {"spreadsheetId": self.id, "properties": copy.deepcopy(self.props)}
-        sheets_out = []
-        for sheet in self.sheets:
-            wanted = None
-            if ranges is not None:
-                wanted = [r for r in ranges if r[0] is sheet]
-                if not wanted:
-                    continue
-            sheets_out.append(self._sheet_resource(sheet, include_grid_data, wanted))
-        out["sheets"] = sheets_out
-        if self.named_ranges:
-            out["namedRanges"] = copy.deepcopy(self.named_ranges)
-        top_md = self.metadata_for()
-        if top_md:
-            out["developerMetadata"] = copy.deepcopy(top_md)
-        out["spreadsheetUrl"] = f"https://docs.google.com/spreadsheets/d/{self.id}/edit"
-        return out
+        from sheetsync.emulator import resource
 
-    def _sheet_resource(self, sheet: Sheet, grid: bool, wanted: list | None) -> dict[str, Any]:
-        out: dict[str, Any] = {"properties": copy.deepcopy(sheet.props)}
-        if grid and sheet.is_grid:
-            blocks = wanted or [(sheet, None, None, None, None)]
-            out["data"] = [self._grid_data(sheet, *b[1:]) for b in blocks]
-        for key, value in (
-            ("merges", sheet.merges),
-            ("conditionalFormats", sheet.conditional_formats),
-            ("protectedRanges", sheet.protected_ranges),
-            ("charts", sheet.charts),
-        ):
-            if value:
-                out[key] = copy.deepcopy(value)
-        if sheet.basic_filter:
-            out["basicFilter"] = copy.deepcopy(sheet.basic_filter)
-        md = self.metadata_for(sheet.sheet_id)
-        if md:
-            out["developerMetadata"] = copy.deepcopy(md)
-        return out
+        return resource.to_resource(self, include_grid_data, ranges)
 
-    def _grid_data(self, sheet: Sheet, sr: int | None, sc: int | None, er: int | None, ec: int | None) -> dict:
-        sr = sr or 0
-        sc = sc or 0
-        er = min(er if er is not None else sheet.row_count, sheet.row_count)
-        ec = min(ec if ec is not None else sheet.col_count, sheet.col_count)
-        data: dict[str, Any] = {}
-        if sr:
-            data["startRow"] = sr
-        if sc:
-            data["startColumn"] = sc
-        default = self.props.get("defaultFormat", DEFAULT_FORMAT)
-        row_data = []
-        last_nonempty = -1
-        for r in range(sr, er):
-            row = sheet.rows[r] if r < len(sheet.rows) else []
-            vals = []
-            last_cell = -1
-            for c in range(sc, min(ec, len(row))):
-                cell = row[c]
-                cd = cell_data(cell, default) if cell is not None else {}
-                if cd:
-                    last_cell = c - sc
-                vals.append(cd)
-            del vals[last_cell + 1 :]
-            if vals:
-                row_data.append({"values": vals})
-                last_nonempty = r - sr
-            else:
-                row_data.append({})
-        del row_data[last_nonempty + 1 :]
-        if row_data:
-            data["rowData"] = row_data
-        rows_md = {}
-        for md in self.metadata_for(sheet.sheet_id, "ROWS"):
-            dr = md["location"]["dimensionRange"]
-            for i in range(dr.get("startIndex", 0), dr.get("endIndex", sheet.row_count)):
-                rows_md.setdefault(i, []).append(md)
-        cols_md = {}
-        for md in self.metadata_for(sheet.sheet_id, "COLUMNS"):
-            dr = md["location"]["dimensionRange"]
-            for i in range(dr.get("startIndex", 0), dr.get("endIndex", sheet.col_count)):
-                cols_md.setdefault(i, []).append(md)
-        data["rowMetadata"] = [_dim_props(sheet.row_props.get(i), DEFAULT_ROW_PX, rows_md.get(i)) for i in range(sr, er)]
-        data["columnMetadata"] = [_dim_props(sheet.col_props.get(i), DEFAULT_COL_PX, cols_md.get(i)) for i in range(sc, ec)]
-        return data
-
-
-def _dim_props(props: dict | None, default_px: int, md: list | None) -> dict:
-    out = {"pixelSize": default_px}
-    if props:
-        out.update(copy.deepcopy(props))
-    if md:
-        out["developerMetadata"] = copy.deepcopy(md)
-    return out
-
-
-def cell_data(cell: Cell, default_format: dict) -> dict[str, Any]:
-    """CellData JSON for one stored cell (what spreadsheets.get returns with grid data)."""
-    out: dict[str, Any] = {}
-    v = cell.value
-    if v is not None:
-        out["userEnteredValue"] = cells.extended(v)
-        out["effectiveValue"] = cells.effective(v)
-        out["formattedValue"] = cells.formatted(v, cell.fmt)
-    if cell.fmt:
-        out["userEnteredFormat"] = copy.deepcopy(cell.fmt)
-    if v is not None or cell.fmt:
-        out["effectiveFormat"] = deep_merge(default_format, cell.fmt or {})
-    if cell.dv is not None:
-        out["dataValidation"] = copy.deepcopy(cell.dv)
-    if cell.note is not None:
-        out["note"] = cell.note
-    if cell.extra:
-        out.update(copy.deepcopy(cell.extra))
-    return out
 
 
 def new_spreadsheet(title: str = "Untitled spreadsheet", spreadsheet_id: str | None = None) -> Spreadsheet:
@@ -527,6 +432,9 @@ class State:
     def __init__(self) -> None:
         self.spreadsheets: dict[str, Spreadsheet] = {}
         self.files: dict[str, dict[str, Any]] = {}  # non-spreadsheet Drive files (e.g. folders)
+        self.shared_drives: dict[str, dict[str, Any]] = {}  # id -> {id, name, members (emails or None: all)}
+        self.notifications: list[dict[str, Any]] = []  # sharing e-mails Drive would have sent (not persisted)
+        self.share_email_failures: list[dict[str, Any]] = []  # pending invalidSharingRequest answers
 
     def get(self, spreadsheet_id: str) -> Spreadsheet:
         from sheetsync.emulator.errors import not_found
@@ -541,11 +449,13 @@ class State:
             "version": 1,
             "spreadsheets": [s.to_json() for s in self.spreadsheets.values()],
             "files": list(self.files.values()),
+            "shared_drives": list(self.shared_drives.values()),
         }
 
     def load_json(self, data: dict[str, Any]) -> None:
         self.spreadsheets = {s["id"]: Spreadsheet.from_json(s) for s in data.get("spreadsheets", [])}
         self.files = {f["id"]: f for f in data.get("files", [])}
+        self.shared_drives = {d["id"]: d for d in data.get("shared_drives", [])}
 
 
 # ---- moving ranges when rows or columns are inserted, deleted or sorted ---------------------------------

@@ -8,12 +8,14 @@ on its own after the split.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from sheetsync.emulator import batch_update, drive, spreadsheets, values
+from sheetsync.emulator import batch_update, drive, drive_permissions, spreadsheets, values
+from sheetsync.emulator.drive_access import caller_cannot, sheets_access
 from sheetsync.emulator.errors import ApiError, invalid_argument, not_found
+from sheetsync.emulator.identity import ANONYMOUS_PRINCIPAL, Principal
 from sheetsync.emulator.model import State
 from sheetsync.emulator.params import Params
 
@@ -40,22 +42,35 @@ def split_verb(segment: str, verbs: tuple[str, ...] | None = None) -> tuple[str,
     return head, verb
 
 
-def route(state: State, method: str, segs: list[str], params: Params, body: Any) -> Reply:
+@dataclass
+class Call:
+    """Who is calling and what the emulator's settings say about it."""
+
+    caller: Principal = field(default_factory=lambda: ANONYMOUS_PRINCIPAL)
+    write: bool = False  # a Sheets write (needs writer access)
+    locale: str = "en_US"  # the locale of spreadsheets created through Drive
+
+
+def route(state: State, method: str, segs: list[str], params: Params, body: Any, call: Call | None = None) -> Reply:
     """Answer one Sheets or Drive request (token and control paths are the server's)."""
+    call = call or Call()
     if segs[:2] == ["v4", "spreadsheets"]:
-        return _sheets(state, method, segs[2:], params, body)
+        return _sheets(state, call, method, segs[2:], params, body)
     if segs[:3] == ["drive", "v3", "files"]:
-        return _drive(state, method, [unquote(s) for s in segs[3:]], params, body)
+        return _drive(state, call, method, [unquote(s) for s in segs[3:]], params, body)
     raise not_found()
 
 
-def _sheets(st: State, method: str, segs: list[str], params: Params, body: Any) -> Reply:
+def _sheets(st: State, call: Call, method: str, segs: list[str], params: Params, body: Any) -> Reply:
     if not segs:
         if method == "POST":
-            return Reply(body=spreadsheets.create(st, body))
+            if call.caller.service_account and not call.caller.drive_storage:
+                raise caller_cannot()  # it would own the file in a My Drive it has no storage for
+            return Reply(body=spreadsheets.create(st, body, owner=call.caller.email, locale=call.locale))
         raise not_found()
     sid_raw, verb = split_verb(segs[0])
     sid = unquote(sid_raw)
+    sheets_access(st, call.caller, sid, call.write)
     if len(segs) == 1:
         if verb is None and method == "GET":
             return Reply(body=spreadsheets.get(st, sid, params))
@@ -96,41 +111,44 @@ def _sheets(st: State, method: str, segs: list[str], params: Params, body: Any) 
     if sub == "sheets" and len(segs) == 3 and method == "POST":
         sheet_raw, sverb = split_verb(segs[2])
         if sverb == "copyTo":
+            sheets_access(st, call.caller, str((body or {}).get("destinationSpreadsheetId") or ""), True)
             return Reply(body=spreadsheets.copy_to(st, sid, unquote(sheet_raw), body))
     raise not_found()
 
-def _drive(st: State, method: str, segs: list[str], params: Params, body: Any) -> Reply:
+
+def _drive(st: State, call: Call, method: str, segs: list[str], params: Params, body: Any) -> Reply:
+    who = call.caller
     if not segs:
         if method == "GET":
-            return Reply(body=drive.list_files(st, params))
+            return Reply(body=drive.list_files(st, who, params))
         if method == "POST":
-            return Reply(body=drive.create(st, params, body))
+            return Reply(body=drive.create(st, who, params, body, call.locale))
         raise not_found()
     fid = segs[0]
     if len(segs) == 1:
         if method == "GET":
-            return Reply(body=drive.get(st, fid, params))
+            return Reply(body=drive.get(st, who, fid, params))
         if method == "PATCH":
-            return Reply(body=drive.update(st, fid, params, body))
+            return Reply(body=drive.update(st, who, fid, params, body))
         if method == "DELETE":
-            drive.delete(st, fid)
+            drive.delete(st, who, fid, params)
             return Reply(status=204)
     elif segs[1] == "copy" and method == "POST" and len(segs) == 2:
-        return Reply(body=drive.copy_file(st, fid, params, body))
+        return Reply(body=drive.copy_file(st, who, fid, params, body))
     elif segs[1] == "export" and method == "GET" and len(segs) == 2:
-        data, mime = drive.export(st, fid, params)
+        data, mime = drive.export(st, who, fid, params)
         return Reply(body=data, content_type=mime)
     elif segs[1] == "comments" and method == "GET" and len(segs) == 2:
-        return Reply(body=drive.list_comments(st, fid))
+        return Reply(body=drive.list_comments(st, who, fid, params))
     elif segs[1] == "permissions":
         if len(segs) == 2 and method == "POST":
-            return Reply(body=drive.create_permission(st, fid, params, body))
+            return Reply(body=drive_permissions.create_permission(st, who, fid, params, body))
         if len(segs) == 2 and method == "GET":
-            return Reply(body=drive.list_permissions(st, fid, params))
+            return Reply(body=drive_permissions.list_permissions(st, who, fid, params))
         if len(segs) == 3 and method == "GET":
-            return Reply(body=drive.get_permission(st, fid, segs[2], params))
+            return Reply(body=drive_permissions.get_permission(st, who, fid, segs[2], params))
         if len(segs) == 3 and method == "DELETE":
-            drive.delete_permission(st, fid, segs[2])
+            drive_permissions.delete_permission(st, who, fid, segs[2], params)
             return Reply(status=204)
     raise not_found()
 

@@ -19,16 +19,17 @@ from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sheetsync.emulator import batch_update, control_api, values
+from sheetsync.emulator import batch_update, control_api, drive, values
 from sheetsync.emulator.errors import ApiError
 from sheetsync.emulator.faults import Fault, Faults, LogEntry, RequestLog, fault_error
 from sheetsync.emulator.hooks import Hook, HookError, Hooks, RequestInfo
 from sheetsync.emulator.http_server import Outcome, gc_paused, make_handler
+from sheetsync.emulator.identity import Identities, OAuthError, Principal
 from sheetsync.emulator.latency import NO_LATENCY, REALISTIC_LATENCY, Latency
 from sheetsync.emulator.model import Spreadsheet, State
 from sheetsync.emulator.params import Params
 from sheetsync.emulator.quotas import GOOGLE_QUOTAS, QuotaConfig, Quotas
-from sheetsync.emulator.routes import Reply, classify, error_reply, parse_body, route
+from sheetsync.emulator.routes import Call, Reply, classify, error_reply, parse_body, route
 
 #: Google refuses a request body over this many bytes with HTTP 400 "Request payload size exceeds the
 #: limit: 10485760 bytes." (googleworkspace/dotnet-samples#23, jlolling/talendcomp_tGoogleSheet#1,
@@ -71,6 +72,7 @@ class Emulator:
         self.faults = Faults()
         self.hooks = Hooks()
         self.log = RequestLog()
+        self.identities = Identities()
         self._wake = threading.Event()  # set to release every wait: on stop, and (a new one) on reset
         self.epoch = 0  # bumped by reset(): a request that waited across a reset is dropped, not applied
         self._server: ThreadingHTTPServer | None = None
@@ -137,6 +139,7 @@ class Emulator:
         self.faults.clear()
         self.hooks.clear()
         self.log.clear()
+        self.identities.clear()
         self.quotas.configure(self._baseline["quotas"])
         self.latency = self._baseline["latency"]
         self.max_body_bytes = self._baseline["max_body_bytes"]
@@ -208,6 +211,39 @@ class Emulator:
         self.save()
         return out
 
+    # -- identities and Drive
+    def add_principal(self, email: str, *, service_account: bool | None = None,
+                      drive_storage: bool | None = None) -> Principal:
+        """Register a user or service account; ``.token`` is a bearer token acting as it, ``.refresh_token``
+        trades for one at ``POST /token``. An unregistered e-mail ending in ``.iam.gserviceaccount.com`` is a
+        service account; service accounts have no Drive storage unless ``drive_storage=True``. See
+        :mod:`sheetsync.emulator.identity`."""
+        return self.identities.add(email, service_account=service_account, drive_storage=drive_storage)
+
+    def add_shared_drive(self, name: str, members: list[str] | None = None) -> str:
+        """A shared drive (returns its id, usable as a parent); only ``members`` (e-mails; None = everyone)
+        may see it or create in it."""
+        with self.lock:
+            return drive.add_shared_drive(self.state, name, members)
+
+    def add_folder(self, name: str, parent: str | None = None) -> str:
+        """A folder inside a shared drive (``parent``: the drive's id or a folder in it), or in My Drive."""
+        with self.lock:
+            return drive.add_folder(self.state, name, parent)
+
+    @property
+    def notifications(self) -> list[dict[str, Any]]:
+        """The sharing e-mails Drive would have sent (permissions.create with sendNotificationEmail)."""
+        with self.lock:
+            return list(self.state.notifications)
+
+    def fail_share_emails(self, count: int = 1, emails: list[str] | None = None) -> None:
+        """The next ``count`` permissions.create calls that notify (one of ``emails``, or anyone) make the
+        share and then answer Google's 400 invalidSharingRequest (see drive_permissions)."""
+        with self.lock:
+            self.state.share_email_failures.append(
+                {"count": count, "emails": None if emails is None else {e.lower() for e in emails}})
+
     @property
     def request_log(self) -> list[LogEntry]:
         return self.log.snapshot()
@@ -233,12 +269,6 @@ class Emulator:
         os.replace(tmp, self.state_file)
 
     # -- request handling (called from server threads)
-    def identity(self, headers: Mapping[str, str] | None) -> str:
-        """Who a request comes from: its bearer token, or ``anonymous``."""
-        auth = (headers or {}).get("Authorization") or ""
-        scheme, _, token = auth.partition(" ")
-        return token.strip() if scheme.lower() == "bearer" and token.strip() else "anonymous"
-
     def handle(self, method: str, raw_target: str, data: bytes,
                headers: Mapping[str, str] | None = None) -> Outcome:
         """Run one request through the pipeline (see the module docstring)."""
@@ -254,23 +284,32 @@ class Emulator:
                 out = Outcome(error_reply(err), kind)
             out.epoch = self.epoch  # a reset's own answer is delivered
             return out
-        who = self.identity(headers)
+        if kind == "token":
+            out = self._token(method, data)
+            out.epoch = epoch
+            return out
+        try:
+            caller = self.identities.caller(headers, drive=kind == "drive")
+        except ApiError as err:
+            return Outcome(error_reply(err), kind, "unknown-token", epoch=epoch)
+        who = caller.identity
         try:
             if len(data) > self.max_body_bytes:  # refused at Google's front door: nothing else happens
                 out = Outcome(error_reply(payload_too_large(self.max_body_bytes)), kind, who)
             else:
                 with gc_paused(len(data) > 1_000_000):
-                    out = self._handle_api(method, raw_path, query, segs, kind, who, data, epoch)
+                    out = self._handle_api(method, raw_path, query, segs, kind, caller, data, epoch)
         except HookError as err:
             out = Outcome(error_reply(ApiError(500, f"Internal error encountered. ({err})", "INTERNAL")), kind, who)
         out.epoch = epoch
         return out
 
-    def _handle_api(self, method: str, raw_path: str, query: str, segs: list[str], kind: str, who: str,
-                    data: bytes, epoch: int) -> Outcome:
+    def _handle_api(self, method: str, raw_path: str, query: str, segs: list[str], kind: str,
+                    caller: Principal, data: bytes, epoch: int) -> Outcome:
+        who = caller.identity
         body, body_error = None, None
         try:
-            body = parse_body(data, lenient=kind in ("drive", "token"))
+            body = parse_body(data, lenient=kind == "drive")
         except ApiError as err:
             body_error = err
         info = RequestInfo(method, unquote(raw_path), raw_path, query, kind, who, body)
@@ -293,10 +332,13 @@ class Emulator:
                 raise body_error
             self.quotas.charge(kind, who)
             with self.lock:
-                reply = self._route(method, segs, Params(query), body)
-                if kind in ("write", "drive") and method != "GET" and reply.status < 300:
+                call = Call(caller, write=kind == "write", locale=self.default_locale)
+                reply = route(self.state, method, segs, Params(query), body, call)
+                if kind in ("write", "drive") and method != "GET":
                     self.save()
         except ApiError as err:
+            if kind == "drive" and method != "GET":
+                self.save()  # a Drive error may follow a change that stays (invalidSharingRequest)
             reply = error_reply(err)
         except Exception as exc:  # a bug in the emulator: answer like Google's 500, but say what broke
             print(f"sheets emulator: internal error on {method} {raw_path}: {exc!r}", file=sys.stderr)
@@ -310,14 +352,21 @@ class Emulator:
             return Outcome(reply, kind, who, fault_name, deliver="hang", hang_seconds=after.seconds or 0)
         return Outcome(reply, kind, who, fault_name)
 
-    def _route(self, method: str, segs: list[str], params: Params, body: Any) -> Reply:
-        if kind_is_token(segs) and method == "POST":
-            return Reply(body={"access_token": "emulator-token", "expires_in": 3600, "token_type": "Bearer"})
-        return route(self.state, method, segs, params, body)
-
-
-def kind_is_token(segs: list[str]) -> bool:
-    return bool(segs) and segs[-1] == "token"
+    def _token(self, method: str, data: bytes) -> Outcome:
+        """The fake OAuth endpoint (see :mod:`sheetsync.emulator.identity`): no quotas, hooks or faults
+        unless a fault names ``/token``."""
+        fault = self.faults.take(method, "/token", "/token", "token")
+        if fault is not None and fault.kind in ("500", "503"):
+            return Outcome(error_reply(fault_error(fault.kind, None)), "token", fault=fault.kind)
+        if fault is not None and fault.kind == "drop":
+            return Outcome(Reply(status=0), "token", fault="drop", deliver="drop")
+        if method != "POST":
+            return Outcome(Reply(status=405, body={"error": "invalid_request", "error_description": "POST only"}),
+                           "token")
+        try:
+            return Outcome(Reply(body=self.identities.grant(data)), "token", fault=fault.kind if fault else None)
+        except OAuthError as err:
+            return Outcome(Reply(status=err.status, body=err.body), "token")
 
 
 def serve(host: str = "127.0.0.1", port: int = 8765, state_file: str | os.PathLike | None = None, *,

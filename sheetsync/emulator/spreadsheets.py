@@ -8,19 +8,27 @@ from typing import Any
 from sheetsync.emulator import batch_update as bu
 from sheetsync.emulator.errors import invalid_argument, not_found
 from sheetsync.emulator.fieldmask import mask, project
+from sheetsync.emulator.identity import ANONYMOUS_EMAIL
 from sheetsync.emulator.model import Spreadsheet, State, new_id, new_spreadsheet
 from sheetsync.emulator.params import Params
+from sheetsync.emulator.requests_sheets import check_locale
 from sheetsync.emulator.schema import validate
 
 
-def create(state: State, body: dict | None) -> dict[str, Any]:
-    """spreadsheets.create: properties, sheets (with optional starting grid data), named ranges."""
+def create(state: State, body: dict | None, owner: str = ANONYMOUS_EMAIL, locale: str = "en_US") -> dict[str, Any]:
+    """spreadsheets.create: properties, sheets (with optional starting grid data), named ranges. The new
+    file sits in ``owner``'s My Drive; without ``properties.locale`` it gets the emulator's default."""
+    from sheetsync.emulator.drive_permissions import owner_permission
+
     body = bu.clean(body or {})
     validate(body, "Spreadsheet")
     title = (body.get("properties") or {}).get("title") or "Untitled spreadsheet"
     sheets = body.get("sheets") or []
     ss = new_spreadsheet(title, new_id()) if not sheets else Spreadsheet(new_id(), title)
+    ss.props["locale"] = locale
     ss.props.update({k: v for k, v in (body.get("properties") or {}).items() if k != "title"})
+    check_locale(ss.props.get("locale"), invalid_argument)
+    ss.owner, ss.permissions, ss.viewers = owner, [owner_permission(owner)], [owner.lower()]
     work_requests = []
     for i, sh in enumerate(sheets):
         props = dict(sh.get("properties") or {})

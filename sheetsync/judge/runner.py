@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -65,6 +66,7 @@ class JudgeOutcome:
     token_method: str = ""  # how the dry run's tokens were counted
     outages: int = 0
     failure: str | None = None  # set when every row, or more than [judge] max_error_share, ended in error
+    timings: dict[str, float] = field(default_factory=dict)  # process (CPU) seconds per step, for benchmarks
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -233,9 +235,11 @@ def judge(
             f"--resume-batch {open_batch}` (rows it does not cover are sent in a new batch). Starting another "
             "batch would pay for the same rows twice."
         )
+    clock = _Clock()
     ws = _load(cfg, store)
     prompt = _prompt(cfg, store, ws, prompt_file)
     targets = _targets(ws, split)
+    clock.lap("load")
     if limit is not None:
         targets = targets[: max(limit, 0)]
     settings = settings_for(cfg, model, concurrency)
@@ -311,6 +315,7 @@ def judge(
         interrupted = isinstance(exc, KeyboardInterrupt | llm.ServerUnavailable)
         store.finish_run(run_id, "interrupted" if interrupted else "failed")
         raise
+    clock.lap("calls")
     outcome.calls_made, outcome.cache_hits = summary.calls_made, summary.cache_hits
     outcome.prompt_tokens, outcome.completion_tokens = summary.prompt_tokens, summary.completion_tokens
     outcome.cached_tokens = summary.cached_tokens
@@ -348,13 +353,30 @@ def judge(
         outcome.warnings.append("no spreadsheet known: the Judge tab was not written.")
         return outcome
     wb = open_workspace_workbook(cfg, store, name)
+    clock.lap("agreement")
     tab, cut = judge_tab(cfg, ws, store, wb.max_cell_chars)
+    clock.lap("judge_tab")
     wb.write([tab])
+    clock.lap("write")
+    outcome.timings = clock.laps
     if cut:
         outcome.warnings.append(f"{cut} cell(s) of the Judge tab were too long for the sheet and were cut (full "
                                 "text kept in .sheetsync/state.db).")
     outcome.judge_tab = f"{wb.url} (tab “{cfg.tabs.judge}”)"
     return outcome
+
+
+class _Clock:
+    """Process time per step of a run (what a re-run with nothing to do spends, and where)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.process_time()
+
+    def lap(self, name: str) -> None:
+        now = time.process_time()
+        self.laps[name] = round(now - self._last, 4)
+        self._last = now
 
 
 def llm_time_id() -> str:

@@ -30,9 +30,10 @@ def judge_tab(cfg: Config, ws: _Rows, store: Store, max_cell_chars: int) -> tupl
     rows: list[list[Any]] = [HEADER]
     cut = 0
 
-    def cell(text: str | None) -> str:
+    def cell(text: str | None, *, outside: bool = False) -> str:
+        """A text cell cut to fit; ``outside`` text (server errors, notes) is also redacted once more."""
         nonlocal cut
-        value, was_cut = truncate(redact(text or ""), max_cell_chars)
+        value, was_cut = truncate(redact(text or "") if outside else text or "", max_cell_chars)
         cut += was_cut
         return value
 
@@ -43,7 +44,8 @@ def judge_tab(cfg: Config, ws: _Rows, store: Store, max_cell_chars: int) -> tupl
         split = ws.splits.get(rid, "unlabeled")
         agree = "" if not (it.verdict and v["verdict"]) else ("yes" if it.verdict == v["verdict"] else "no")
         rows.append([rid, split, it.verdict, v["verdict"] or "", agree, cell(it.critique), cell(v["critique"]),
-                     cell(v["error"]), v.get("level") or "", cell(v.get("note")), v["run_id"]])
+                     cell(v["error"], outside=True), v.get("level") or "", cell(v.get("note"), outside=True),
+                     v["run_id"]])
     n = len(rows)
     spec = TabSpec.table(
         cfg.tabs.judge,

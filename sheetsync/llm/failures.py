@@ -189,22 +189,33 @@ def status_failure(e: openai.APIStatusError) -> RetryableFailure | FinalFailure:
     return RetryableFailure(reason, cause, delay) if retryable else FinalFailure(reason, cause)
 
 
+def _field(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
 def reply_content(response: Any) -> tuple[str, str | None, int, int, int]:
-    """(content, finish_reason, prompt, completion, cached prompt tokens), or a failure for a broken reply."""
-    choices = getattr(response, "choices", None)
+    """(content, finish_reason, prompt, completion, cached prompt tokens), or a failure for a broken reply.
+
+    ``response`` is the reply's JSON (a dict) or a ``ChatCompletion``-like object."""
+    get = _field
+    choices = get(response, "choices")
     if not choices:
         raise RetryableFailure("malformed response: no choices", "malformed")
+    if not isinstance(choices, list | tuple):
+        raise RetryableFailure("malformed response: choices is not a list", "malformed")
     choice = choices[0]
-    message = getattr(choice, "message", None)
-    content = getattr(message, "content", None)
-    usage = getattr(response, "usage", None)
-    prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-    completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-    details = getattr(usage, "prompt_tokens_details", None)
-    cached_tokens = int(getattr(details, "cached_tokens", 0) or 0)
+    message = get(choice, "message")
+    content = get(message, "content") if message is not None else None
+    usage = get(response, "usage")
+    prompt_tokens = int((get(usage, "prompt_tokens") if usage is not None else 0) or 0)
+    completion_tokens = int((get(usage, "completion_tokens") if usage is not None else 0) or 0)
+    details = get(usage, "prompt_tokens_details") if usage is not None else None
+    cached_tokens = int((get(details, "cached_tokens") if details is not None else 0) or 0)
+    if content is not None and not isinstance(content, str):
+        raise RetryableFailure("malformed response: message content is not text", "malformed")
     if content is None:
-        refusal = getattr(message, "refusal", None)
+        refusal = get(message, "refusal") if message is not None else None
         if refusal:
             raise FinalFailure(f"model refused: {str(refusal)[:200]}", "refused")
         raise RetryableFailure("malformed response: empty message content", "malformed")
-    return content, getattr(choice, "finish_reason", None), prompt_tokens, completion_tokens, cached_tokens
+    return content, get(choice, "finish_reason"), prompt_tokens, completion_tokens, cached_tokens

@@ -132,7 +132,9 @@ class FakeOpenAI(BatchAPI):
     ``message.content``) or a str (raw content). ``latency`` (seconds, settable later) delays every
     chat completion. ``refuse_json_schema`` / ``refuse_json_object`` make the server reject those
     ``response_format`` types with a 400 on every request, like a server that does not support them.
-    ``record=False`` stops keeping request bodies (for long benchmarks).
+    ``record=False`` stops keeping request bodies (for long benchmarks). ``profile`` makes it answer like
+    a real server (``openai``, ``llama-cpp-python``, ``llama.cpp``, ``vllm``, ``ollama``; see
+    ``fake_profiles``), with ``context``, ``slots`` and ``per_token_latency`` as ``profile_options``.
     """
 
     def __init__(
@@ -155,6 +157,7 @@ class FakeOpenAI(BatchAPI):
         self._prefixes: list[str] = []  # recent prompts: the server's prefix cache
         self._connections: set[socket.socket] = set()
         self.cached_tokens_served = 0
+        self.refusals_served = 0  # requests the profile refused (format, context, parameters)
         self.latency = latency
         self.refuse_json_schema = refuse_json_schema
         self.refuse_json_object = refuse_json_object
@@ -270,6 +273,7 @@ class FakeOpenAI(BatchAPI):
             self.faults_served.clear()
             self.batch_requests.clear()
             self.call_count = 0
+            self.refusals_served = 0
             self.max_in_flight = self.in_flight
 
     def end_batch_as(self, status: str, count: int = 1) -> None:
@@ -282,6 +286,11 @@ class FakeOpenAI(BatchAPI):
             raise ValueError(f"unknown batch ending {status!r}; expected one of {', '.join(BATCH_ENDINGS)}")
         with self._batch_lock:
             self._batch_endings.extend([status] * count)
+
+    @property
+    def answered(self) -> int:
+        """Chat requests answered with a completion (not refused by the profile or a ``refuse_*`` setting)."""
+        return self.call_count - self.refusals_served - len(self.faults_served)
 
     @property
     def chat_requests(self) -> list[dict[str, Any]]:
@@ -359,6 +368,8 @@ class FakeOpenAI(BatchAPI):
                 return
             refused = profiles.refusal(self.profile, body, _prompt_tokens(body))
             if refused is not None:
+                with self._lock:
+                    self.refusals_served += 1
                 self._send_json(h, refused[0], refused[1])
                 return
             if self._slots is None:
@@ -459,6 +470,8 @@ class FakeOpenAI(BatchAPI):
             self._send_json(h, 200, self._completion(body, self._answer(body)))
 
     def _refuse(self, h: _Handler, fmt: str) -> None:
+        with self._lock:
+            self.refusals_served += 1
         message = f"Invalid parameter: 'response_format' of type '{fmt}' is not supported with this model."
         self._send_error(h, 400, message, "invalid_request_error", None, param="response_format")
 
@@ -543,6 +556,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds to wait before each answer")
     parser.add_argument("--refuse-json-schema", action="store_true")
     parser.add_argument("--refuse-json-object", action="store_true")
+    parser.add_argument("--profile", default="generic", choices=profiles.PROFILES,
+                        help="behave like this server (see sheetsync/testing/fake_profiles.py)")
     args = parser.parse_args(argv)
     fake = FakeOpenAI(
         latency=args.latency,
@@ -550,6 +565,7 @@ def main(argv: list[str] | None = None) -> None:
         refuse_json_object=args.refuse_json_object,
         record=False,
         port=args.port,
+        profile=args.profile,
     )
     with fake:
         print(fake.base_url, flush=True)

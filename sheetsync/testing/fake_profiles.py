@@ -13,8 +13,10 @@ token) so tests can compute what a profile will say.
   ``usage.prompt_tokens_details.cached_tokens``, in 128-token steps (openai-sdk.md §0.7, local-llm.md).
 * ``llama-cpp-python`` — ``response_format`` ``json_schema`` → **HTTP 500** with a pydantic body "Input should
   be 'text' or 'json_object'" at ``('body', 'response_format', 'type')``; ``json_object`` works
-  (local-llm.md, measured on 0.3.x); a prompt over ``n_ctx``: "Requested tokens (N) exceed context window of
-  M" (llama_cpp/llama.py); no cached-token details in usage.
+  (local-llm.md, measured on 0.3.x); a prompt (plus its reply budget) over ``n_ctx``: 400 "This model's maximum
+  context length is M tokens. However, you requested N tokens (P in the messages, C in the completion)"
+  (llama_cpp/server/errors.py reformats llama.py's "Requested tokens (N) exceed context window of M");
+  no cached-token details in usage.
 * ``llama.cpp`` (``llama-server``) — the nested ``json_schema`` is honoured through a grammar
   (openai-sdk.md §3 c); a prompt over the context: **HTTP 400** "request (N tokens) exceeds the available
   context size (M tokens), try increasing it"; ``slots`` share ``-c`` (``-c 8192`` with 4 slots → 2048 each) and
@@ -130,15 +132,18 @@ def refusal(profile: Profile, body: dict[str, Any], prompt_tokens: int) -> tuple
             return 500, {"detail": [{"type": "literal_error", "loc": ["body", "response_format", "type"],
                                      "msg": "Input should be 'text' or 'json_object'", "input": kind,
                                      "ctx": {"expected": "'text' or 'json_object'"}}]}
-        if profile.context and prompt_tokens > profile.context:
-            return 400, _error(f"Requested tokens ({prompt_tokens}) exceed context window of {profile.context}")
+        if profile.context and prompt_tokens + budget > profile.context:
+            return 400, _error(f"This model's maximum context length is {profile.context} tokens. However, you "
+                               f"requested {prompt_tokens + budget} tokens ({prompt_tokens} in the messages, "
+                               f"{budget} in the completion). Please reduce the length of the messages or "
+                               "completion.", code="context_length_exceeded", param="messages")
     elif name == "llama.cpp":
         if profile.context and prompt_tokens > profile.context:
             return 400, {"error": {"code": 400, "type": "exceed_context_size_error",
                                    "message": f"request ({prompt_tokens} tokens) exceeds the available context size "
                                               f"({profile.context} tokens), try increasing it",
                                    "n_prompt_tokens": prompt_tokens, "n_ctx": profile.context}}
-        if profile.slots and profile.context and prompt_tokens + budget > profile.context // profile.slots:
+        if profile.slots and profile.context and prompt_tokens > profile.context // profile.slots:
             return 500, {"error": {"code": 500, "message": "Context size has been exceeded.", "type": "server_error"}}
     elif name == "vllm":
         if kind == "json_schema" and _uses(schema, "pattern"):

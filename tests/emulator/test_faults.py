@@ -1,10 +1,9 @@
-"""Scripted faults, the request log and the control/token endpoints (quotas: test_limits.py)."""
+"""Scripted faults, the request log and the control endpoints (quotas: test_limits.py; tokens: test_identity.py)."""
 
 from __future__ import annotations
 
 import time
 
-import gspread
 import pytest
 import requests
 
@@ -65,25 +64,3 @@ def test_http_controls_and_token(sheets_emulator, gspread_client):
     assert ok(call(sheets_emulator, "GET", f"/_emulator/spreadsheets/{sh.id}"))["spreadsheetId"] == sh.id
     ok(call(sheets_emulator, "POST", "/_emulator/reset"))
     assert call(sheets_emulator, "GET", f"/v4/spreadsheets/{sh.id}").status_code == 404
-    assert ok(call(sheets_emulator, "POST", "/token", None))["access_token"] == "emulator-token"
-
-
-def test_service_account_path_offline(sheets_emulator):
-    """The real service-account flow: google-auth signs a JWT and trades it at our /token."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    from sheetsync.backends.google_http import SheetsyncHTTPClient
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    info = {"type": "service_account", "project_id": "p", "private_key_id": "k", "private_key": pem.decode(),
-            "client_email": "sa@p.iam.gserviceaccount.com", "client_id": "1", "token_uri": sheets_emulator.url + "/token"}
-
-    class Client(SheetsyncHTTPClient):
-        def __init__(self, auth, session=None):
-            super().__init__(auth, session, emulator_host=sheets_emulator.address)
-
-    gc = gspread.service_account_from_dict(info, http_client=Client)
-    assert gc.create("SA").title == "SA"
-    assert any(e.path == "/token" for e in sheets_emulator.request_log)

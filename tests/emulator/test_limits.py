@@ -148,16 +148,20 @@ def test_steady_refill_and_the_optional_retry_after(clocked):
 
 
 def test_quotas_are_per_user_and_per_project(clocked):
-    sid = client_for_emulator(clocked.address).create("U").id
+    sh = client_for_emulator(clocked.address).create("U")
+    sid = sh.id
+    alice, bob = (clocked.add_principal(f"{n}@example.com") for n in ("alice", "bob"))
+    for p in (alice, bob):
+        sh.share(p.email, perm_type="user", role="writer", notify=False)
     clocked.set_quotas(write_per_minute=2, project_write_per_minute=5)
-    assert [write(clocked, sid, "alice").status_code for _ in range(3)] == [200, 200, 429]
-    assert [write(clocked, sid, "bob").status_code for _ in range(2)] == [200, 200]
+    assert [write(clocked, sid, alice.token).status_code for _ in range(3)] == [200, 200, 429]
+    assert [write(clocked, sid, bob.token).status_code for _ in range(2)] == [200, 200]
     assert write(clocked, sid).status_code == 200  # anonymous is a third user
     refused = write(clocked, sid)  # 5 of the project's writes are spent
     assert refused.status_code == 429
     assert refused.json()["error"]["details"][0]["metadata"]["quota_limit"] == "WriteRequestsPerMinutePerProject"
     assert "'Write requests per minute'" in refused.json()["error"]["message"]
-    assert [e.identity for e in clocked.request_log if e.kind == "write"][:3] == ["alice"] * 3
+    assert [e.identity for e in clocked.request_log if e.kind == "write"][:3] == ["alice@example.com"] * 3
 
 
 def test_quota_controls_over_http_and_the_realistic_preset(sheets_emulator):

@@ -1,0 +1,606 @@
+"""One write of a workbook: the specs applied to the package, the new file streamed out.
+
+Parts no spec touches are copied byte for byte, still compressed (the expert's other tabs, images, pivot
+tables, custom XML, anything sheetsync does not understand). The tabs written are streamed row by row
+(:mod:`xlsx_sheet`); the small parts that tie the package together (workbook, relationships, content
+types, styles) are edited as XML. Deflate runs at level 1: for sheet XML it is several times faster than
+the default level for a file about a quarter larger, and it is what the expert waits for on every push.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import IO, Any
+
+from lxml import etree
+
+from sheetsync.backends.xlsx_package import (
+    CT_NS,
+    MAIN_NS,
+    PKG_REL_NS,
+    REL_NS,
+    STYLES_REL,
+    WORKSHEET_REL,
+    Package,
+    SheetRef,
+    ZipOut,
+    parse_xml,
+    relative_target,
+    rels_part,
+    resolve_target,
+)
+from sheetsync.backends.xlsx_parts import edit_drawing, edit_notes, protection_notes
+from sheetsync.backends.xlsx_read import open_sheet, read_tab
+from sheetsync.backends.xlsx_sheet import Extents, RowPlan, SheetDom, merge_rows
+from sheetsync.backends.xlsx_styles import StyleBook
+from sheetsync.errors import BackendError
+from sheetsync.layout import Block, Range, TabSpec
+
+LISTS_SHEET = "_lists"
+"""Hidden tab holding dropdown choices too long (or too comma-laden) for an inline list."""
+
+LEVEL = 1
+_M = f"{{{MAIN_NS}}}"
+_R = f"{{{REL_NS}}}"
+_P = f"{{{PKG_REL_NS}}}"
+DRAWING_REL = f"{REL_NS}/drawing"
+CHART_REL = f"{REL_NS}/chart"
+COMMENTS_REL = f"{REL_NS}/comments"
+VML_REL = f"{REL_NS}/vmlDrawing"
+CT = "application/vnd.openxmlformats-officedocument."
+CONTENT_TYPES = {
+    "worksheet": CT + "spreadsheetml.worksheet+xml",
+    "drawing": CT + "drawing+xml",
+    "chart": CT + "drawingml.chart+xml",
+    "comments": CT + "spreadsheetml.comments+xml",
+}
+VML_TYPE = CT + "vmlDrawing"
+
+_BLANK = {
+    "[Content_Types].xml": (
+        f'<Types xmlns="{CT_NS}"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="/xl/workbook.xml" ContentType="{CT}spreadsheetml.sheet.main+xml"/>'
+        f'<Override PartName="/xl/styles.xml" ContentType="{CT}spreadsheetml.styles+xml"/></Types>'
+    ),
+    "_rels/.rels": (
+        f'<Relationships xmlns="{PKG_REL_NS}"><Relationship Id="rId1" Type="{REL_NS}/officeDocument" '
+        'Target="xl/workbook.xml"/></Relationships>'
+    ),
+    "xl/workbook.xml": (
+        f'<workbook xmlns="{MAIN_NS}" xmlns:r="{REL_NS}"><workbookPr/><bookViews><workbookView activeTab="0"/>'
+        "</bookViews><sheets/><calcPr calcId=\"191029\"/></workbook>"
+    ),
+    "xl/_rels/workbook.xml.rels": (
+        f'<Relationships xmlns="{PKG_REL_NS}"><Relationship Id="rId1" Type="{STYLES_REL}" Target="styles.xml"/>'
+        "</Relationships>"
+    ),
+    "xl/styles.xml": (
+        f'<styleSheet xmlns="{MAIN_NS}"><fonts count="1"><font><sz val="11"/><name val="Calibri"/>'
+        '<family val="2"/></font></fonts><fills count="2"><fill><patternFill patternType="none"/></fill><fill>'
+        '<patternFill patternType="gray125"/></fill></fills><borders count="1"><border><left/><right/><top/>'
+        '<bottom/><diagonal/></border></borders><cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" '
+        'borderId="0"/></cellStyleXfs><cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" '
+        'xfId="0"/></cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+        "</styleSheet>"
+    ),
+}
+
+
+def blank_package() -> Package:
+    """A workbook with no tabs yet, for a file that does not exist."""
+    buf = io.BytesIO()
+    out = ZipOut(buf, level=LEVEL)
+    for name, xml in _BLANK.items():
+        out.write(name, b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + xml.encode())
+    out.close()
+    buf.seek(0)
+    return Package(buf)
+
+
+def _tree_bytes(root: Any) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+@dataclass
+class Scan:
+    """What a read learnt about a tab, kept so the write that follows need not read it again."""
+
+    extents: Extents
+
+
+class Rels:
+    """A part's relationships, as an editable tree."""
+
+    def __init__(self, package: Package, part: str, *, fresh: bool = False) -> None:
+        self.part = part
+        name = rels_part(part)
+        if not fresh and package.has(name):
+            self.root = parse_xml(package.read(name))
+        else:
+            self.root = etree.fromstring(f'<Relationships xmlns="{PKG_REL_NS}"/>'.encode())
+
+    def items(self) -> list[Any]:
+        return self.root.findall(f"{_P}Relationship")
+
+    def ids(self) -> set[str]:
+        return {el.get("Id") for el in self.items()}
+
+    def of_type(self, rel_type: str) -> list[Any]:
+        return [el for el in self.items() if el.get("Type") == rel_type]
+
+    def target(self, el: Any) -> str:
+        return resolve_target(self.part, el.get("Target", ""))
+
+    def add(self, rel_type: str, target_part: str, rid: str | None = None) -> str:
+        taken = self.ids()
+        if rid is None:
+            n = 1
+            while f"rId{n}" in taken:
+                n += 1
+            rid = f"rId{n}"
+        etree.SubElement(self.root, f"{_P}Relationship", Id=rid, Type=rel_type,
+                         Target=relative_target(self.part, target_part))
+        return rid
+
+    def remove(self, rid: str) -> None:
+        for el in self.items():
+            if el.get("Id") == rid:
+                self.root.remove(el)
+
+    def to_bytes(self) -> bytes:
+        return _tree_bytes(self.root)
+
+
+class PackageWriter:
+    """Collects the edits of one write; :meth:`save` streams the new file."""
+
+    def __init__(self, package: Package, scans: dict[str, Scan]) -> None:
+        self.pkg = package
+        self.scans = scans
+        self.changed: dict[str, bytes] = {}
+        self.streams: dict[str, Callable[[ZipOut], None]] = {}
+        self.removed: set[str] = set()
+        self.new_types: dict[str, str] = {}
+        self.wb = package.workbook_xml
+        self.wb_rels = Rels(package, package.workbook_part)
+        styles_part = package.part_of(STYLES_REL)
+        if styles_part is None or not package.has(styles_part):
+            styles_part = posixpath.join(posixpath.dirname(package.workbook_part), "styles.xml")
+            self.wb_rels.add(STYLES_REL, styles_part)
+            self.new_types[styles_part] = CT + "spreadsheetml.styles+xml"
+            self.book = StyleBook(_BLANK["xl/styles.xml"].encode())
+            self.book.changed = True
+        else:
+            self.book = StyleBook(package.read(styles_part))
+        self.styles_part = styles_part
+        self.sheets_el = self.wb.find(f"{_M}sheets")
+        if self.sheets_el is None:
+            self.sheets_el = etree.SubElement(self.wb, f"{_M}sheets")
+        self.order_before = [el for el in self.sheets_el]
+        self.written: set[str] = set()  # parts of the tabs this write rewrites
+        self._views: dict[str, Any] = {}
+        self._doms: dict[str, tuple[SheetDom, RowPlan, bool]] = {}
+        self.lists = _Lists(self)
+
+    # ------------------------------------------------------------------ tabs
+
+    def _sheet_el(self, ref: SheetRef) -> Any:
+        return next(el for el in self.sheets_el if el.get(f"{_R}id") == ref.rid)
+
+    def _new_sheet(self, title: str) -> str:
+        parts = set(self.pkg.names) | set(self.changed) | set(self.new_types)
+        n = 1
+        while f"xl/worksheets/sheet{n}.xml" in parts:
+            n += 1
+        part = f"xl/worksheets/sheet{n}.xml"
+        rid = self.wb_rels.add(WORKSHEET_REL, part)
+        ids = [int(el.get("sheetId", "0")) for el in self.sheets_el]
+        el = etree.Element(f"{_M}sheet", name=title, sheetId=str(max(ids, default=0) + 1))
+        el.set(f"{_R}id", rid)
+        lists = [i for i, s in enumerate(self.sheets_el) if s.get("name") == LISTS_SHEET]
+        if lists:
+            self.sheets_el.insert(lists[0], el)
+        else:
+            self.sheets_el.append(el)
+        self.new_types[part] = CONTENT_TYPES["worksheet"]
+        self.pkg.sheets.append(SheetRef(title, part, rid, "worksheet"))
+        return part
+
+    def apply(self, spec: TabSpec) -> None:
+        ref = self.pkg.sheet(spec.title)
+        if ref is not None and ref.kind != "worksheet":
+            raise BackendError(
+                f"The tab {ref.title!r} is a chart sheet, which sheetsync did not make and will not replace. "
+                "Rename or delete it, or choose another tab name in sheetsync.toml. Nothing was written."
+            )
+        if ref is None:
+            part = self._new_sheet(spec.title)
+            original = False
+        else:
+            part = ref.part
+            original = not spec.replace
+        if spec.index is not None:
+            el = next(el for el in self.sheets_el if el.get("name") == (ref.title if ref else spec.title))
+            self.sheets_el.remove(el)
+            self.sheets_el.insert(max(0, min(spec.index, len(self.sheets_el))), el)
+        extents = self._extents(part) if original else Extents()
+        append_at = extents.last_value_row + 1
+        if spec.append_rows:
+            spec = grown(spec, append_at + len(spec.append_rows))
+        self.written.add(part)
+        rels = Rels(self.pkg, part, fresh=not original)
+        if not original and ref is not None:
+            self._drop_rels_of(part)
+        head: bytes | None = None
+        tail: bytes | None = None
+        if original:
+            head, tail = self._head_tail(part)
+        dom = SheetDom(head, tail)
+        dom.lists = self.lists
+        plan = RowPlan(spec, self.book, append_at)
+        max_row = max(extents.max_row + 1, plan.end)
+        max_col = max(extents.max_col + 1, spec.n_cols)
+        dom.apply(spec, self.book, max_row, max_col)
+        self._drawing(dom, rels, part, spec, original)
+        self._notes(dom, rels, part, spec, original)
+        if rels.items():
+            self.changed[rels_part(part)] = rels.to_bytes()
+            self.removed.discard(rels_part(part))
+        elif self.pkg.has(rels_part(part)):
+            self.removed.add(rels_part(part))
+        view = dom.root.find(f"{_M}sheetViews/{_M}sheetView")
+        self._views[part] = view
+        self._doms[part] = (dom, plan, original)
+
+    def _extents(self, part: str) -> Extents:
+        scan = self.scans.get(part)
+        if scan is not None:
+            return scan.extents
+        return read_tab(self.pkg, part, columns=set(), head_rows=0).extents
+
+    def _head_tail(self, part: str) -> tuple[bytes, bytes]:
+        with self.pkg.open(part) as stream:
+            sheet, rows = open_sheet(stream)
+            for _ in rows:
+                pass
+            return sheet.head, rows.tail
+
+    def _drop_rels_of(self, part: str) -> None:
+        """A rebuilt tab keeps nothing of the old one: the parts only it pointed at go too."""
+        old = Rels(self.pkg, part)
+        for el in old.items():
+            if el.get("TargetMode") == "External":
+                continue
+            target = old.target(el)
+            if target in self.pkg.names and not self._referenced_elsewhere(target, part):
+                self._remove_part(target)
+        self.removed.add(rels_part(part))
+
+    def _referenced_elsewhere(self, target: str, source: str) -> bool:
+        for name in self.pkg.names:
+            if not name.endswith(".rels") or name == rels_part(source):
+                continue
+            owner = _owner_of(name)
+            for rel in parse_xml(self.pkg.read(name)):
+                if rel.get("TargetMode") != "External" and resolve_target(owner, rel.get("Target", "")) == target:
+                    return True
+        return False
+
+    def _remove_part(self, part: str) -> None:
+        self.removed.add(part)
+        sub = Rels(self.pkg, part)
+        for el in sub.items():
+            if el.get("TargetMode") != "External":
+                target = sub.target(el)
+                if target in self.pkg.names and not self._referenced_elsewhere(target, part):
+                    self._remove_part(target)
+        if self.pkg.has(rels_part(part)):
+            self.removed.add(rels_part(part))
+
+    def _new_part(self, pattern: str, content_type: str | None) -> str:
+        taken = set(self.pkg.names) | set(self.changed) | set(self.new_types)
+        n = 1
+        while pattern.format(n) in taken:
+            n += 1
+        part = pattern.format(n)
+        if content_type:
+            self.new_types[part] = content_type
+        self.changed[part] = b""
+        return part
+
+    def _drawing(self, dom: SheetDom, rels: Rels, part: str, spec: TabSpec, original: bool) -> None:
+        found = rels.of_type(DRAWING_REL)
+        drawing_part = rels.target(found[0]) if found else None
+        if drawing_part is None and not spec.charts:
+            return
+        existing = self.pkg.read(drawing_part) if drawing_part and self.pkg.has(drawing_part) else None
+        d_rels = Rels(self.pkg, drawing_part) if drawing_part else None
+        used = d_rels.ids() if d_rels else set()
+        edit = edit_drawing(existing, used, spec.charts, spec.title, spec.n_rows, spec.n_cols)
+        if drawing_part is None:
+            drawing_part = self._new_part("xl/drawings/drawing{}.xml", CONTENT_TYPES["drawing"])
+            d_rels = Rels(self.pkg, drawing_part, fresh=True)
+        assert d_rels is not None
+        for rid in edit.dropped:
+            for el in d_rels.items():
+                if el.get("Id") == rid:
+                    self._remove_part(d_rels.target(el))
+            d_rels.remove(rid)
+        for rid, xml in edit.added.items():
+            chart_part = self._new_part("xl/charts/chart{}.xml", CONTENT_TYPES["chart"])
+            self.changed[chart_part] = xml
+            d_rels.add(CHART_REL, chart_part, rid)
+        el = dom.root.find(f"{_M}drawing")
+        if edit.drawing is None:
+            self._remove_part(drawing_part)
+            self.changed.pop(drawing_part, None)
+            for rel in found:
+                rels.remove(rel.get("Id"))
+            if el is not None:
+                dom.root.remove(el)
+            return
+        self.changed[drawing_part] = edit.drawing
+        self.changed[rels_part(drawing_part)] = d_rels.to_bytes()
+        if not found:
+            rid = rels.add(DRAWING_REL, drawing_part)
+            el = etree.Element(f"{_M}drawing")
+            el.set(f"{_R}id", rid)
+            from sheetsync.backends.xlsx_sheet import place
+
+            place(dom.root, el)
+
+    def _notes(self, dom: SheetDom, rels: Rels, part: str, spec: TabSpec, original: bool) -> None:
+        notes = protection_notes(spec.protections, spec.frozen_rows)
+        found = rels.of_type(COMMENTS_REL)
+        vml_found = rels.of_type(VML_REL)
+        if not found and not notes:
+            return
+        comments_part = rels.target(found[0]) if found else None
+        vml_part = rels.target(vml_found[0]) if vml_found else None
+        edit = edit_notes(
+            self.pkg.read(comments_part) if comments_part and self.pkg.has(comments_part) else None,
+            self.pkg.read(vml_part) if vml_part and self.pkg.has(vml_part) else None,
+            notes,
+        )
+        if edit is None:
+            return  # a drawing we cannot parse: the notes stay exactly as they were
+        if edit.comments is None:
+            for el, target in ((found, comments_part), (vml_found, vml_part)):
+                for rel in el:
+                    rels.remove(rel.get("Id"))
+                if target:
+                    self.removed.add(target)
+            legacy = dom.root.find(f"{_M}legacyDrawing")
+            if legacy is not None:
+                dom.root.remove(legacy)
+            return
+        if comments_part is None:
+            comments_part = self._new_part("xl/comments/comment{}.xml", CONTENT_TYPES["comments"])
+            rels.add(COMMENTS_REL, comments_part)
+        if vml_part is None:
+            vml_part = self._new_part("xl/drawings/commentsDrawing{}.vml", None)
+            rid = rels.add(VML_REL, vml_part)
+            legacy = dom.root.find(f"{_M}legacyDrawing")
+            if legacy is None:
+                from sheetsync.backends.xlsx_sheet import place
+
+                legacy = etree.Element(f"{_M}legacyDrawing")
+                place(dom.root, legacy)
+            legacy.set(f"{_R}id", rid)
+        self.changed[comments_part] = edit.comments
+        self.changed[vml_part] = edit.vml
+
+    # ------------------------------------------------------------------ the workbook
+
+    def finish(self) -> None:
+        """Helper tab last and hidden; exactly one selected, visible tab (several selected tabs open in
+        Excel's group-edit mode, where typing writes into all of them); tab indices kept consistent."""
+        self.lists.finish()
+        sheets = list(self.sheets_el)
+        lists_el = [el for el in sheets if el.get("name") == LISTS_SHEET]
+        for el in lists_el:
+            self.sheets_el.remove(el)
+            self.sheets_el.append(el)
+            el.set("state", "hidden")
+        sheets = list(self.sheets_el)
+        old_index = {id(el): i for i, el in enumerate(self.order_before)}
+        moved = {old_index[id(el)]: i for i, el in enumerate(sheets) if id(el) in old_index}
+        names = self.wb.find(f"{_M}definedNames")
+        for name in [] if names is None else names:
+            local = name.get("localSheetId")
+            if local is not None and local.isdigit() and int(local) in moved:
+                name.set("localSheetId", str(moved[int(local)]))
+        views = self.wb.find(f"{_M}bookViews")
+        if views is None:
+            views = etree.Element(f"{_M}bookViews")
+            self.wb.insert(list(self.wb).index(self.sheets_el), views)
+        view = views.find(f"{_M}workbookView")
+        if view is None:
+            view = etree.SubElement(views, f"{_M}workbookView")
+        old_active = int(view.get("activeTab", "0") or 0)
+        visible = [i for i, el in enumerate(sheets) if el.get("state", "visible") == "visible"]
+        active = moved.get(old_active, 0) if self.order_before else 0
+        if active not in visible and visible:
+            active = visible[0]
+        view.set("activeTab", str(active))
+        if int(view.get("firstSheet", "0") or 0) >= len(sheets):
+            view.set("firstSheet", "0")
+        active_rid = sheets[active].get(f"{_R}id") if sheets else None
+        for ref in self.pkg.sheets:
+            selected = ref.rid == active_rid
+            if ref.part in self._views:
+                v = self._views[ref.part]
+                if v is not None:
+                    v.set("tabSelected", "1" if selected else "0")
+            elif ref.kind == "worksheet" and ref.part in self.pkg.names and not selected:
+                self._unselect(ref.part)
+        for part, (dom, plan, original) in self._doms.items():
+            self.streams[part] = self._sheet_stream(part, dom, plan, original)
+
+    def _unselect(self, part: str) -> None:
+        """A tab this write does not touch, still marked selected: only its head changes (rows streamed)."""
+        with self.pkg.open(part) as stream:
+            head = stream.read(1 << 16)
+        if b'tabSelected="1"' not in head and b"tabSelected='1'" not in head and b'tabSelected="true"' not in head:
+            return
+
+        def stream_it(out: ZipOut) -> None:
+            writer = out.stream(part)
+            with self.pkg.open(part) as src:
+                sheet, rows = open_sheet(src)
+                writer.write(re.sub(rb"""tabSelected=["'](1|true)["']""", b'tabSelected="0"', sheet.head))
+                for start, inner in rows:
+                    closed = start.endswith(b"/>")
+                    writer.write(start + inner + (b"" if closed else sheet.tags.row_end))
+                writer.write(rows.tail)
+            writer.close()
+
+        self.streams[part] = stream_it
+
+    def _sheet_stream(self, part: str, dom: SheetDom, plan: RowPlan, original: bool) -> Callable[[ZipOut], None]:
+        before, after = dom.split()
+
+        def stream_it(out: ZipOut) -> None:
+            writer = out.stream(part)
+            writer.write(before)
+            if original:
+                with self.pkg.open(part) as src:
+                    sheet, rows = open_sheet(src)
+                    for chunk in merge_rows(rows, sheet.tags, plan):
+                        writer.write(chunk)
+            else:
+                from sheetsync.backends.xlsx_read import Tags
+
+                for chunk in merge_rows((), Tags.for_prefix(dom.prefix), plan):
+                    writer.write(chunk)
+            writer.write(after)
+            writer.close()
+
+        return stream_it
+
+    def titles(self) -> list[str]:
+        return [el.get("name", "") for el in self.sheets_el]
+
+    def _content_types(self) -> bytes | None:
+        if not self.new_types and not self.removed:
+            return None
+        root = parse_xml(self.pkg.read("[Content_Types].xml"))
+        for el in list(root):
+            name = (el.get("PartName") or "").lstrip("/")
+            if etree.QName(el).localname == "Override" and name in self.removed:
+                root.remove(el)
+        for part, content_type in self.new_types.items():
+            if part in self.removed:
+                continue
+            etree.SubElement(root, f"{{{CT_NS}}}Override", PartName="/" + part, ContentType=content_type)
+        if any(p.endswith(".vml") for p in self.changed) and not any(
+            el.get("Extension", "").lower() == "vml" for el in root
+        ):
+            root.insert(0, etree.Element(f"{{{CT_NS}}}Default", Extension="vml", ContentType=VML_TYPE))
+        return _tree_bytes(root)
+
+    def save(self, fh: IO[bytes]) -> None:
+        self.finish()
+        self.changed[self.pkg.workbook_part] = _tree_bytes(self.wb)
+        self.changed[rels_part(self.pkg.workbook_part)] = self.wb_rels.to_bytes()
+        types = self._content_types()
+        if types is not None:
+            self.changed["[Content_Types].xml"] = types
+        out = ZipOut(fh, level=LEVEL)
+        done = set()
+        for name, info in self.pkg.names.items():
+            if name in self.removed or name == self.styles_part:
+                continue
+            done.add(name)
+            if name in self.streams:
+                self.streams[name](out)
+            elif name in self.changed:
+                out.write(name, self.changed[name])
+            else:
+                out.copy(self.pkg.zip, info)
+        for name, fn in self.streams.items():
+            if name not in done:
+                fn(out)
+                done.add(name)
+        for name, data in self.changed.items():
+            if name not in done and name not in self.removed and name != self.styles_part:
+                out.write(name, data)
+        # Styles last: the streamed rows may have added cell styles.
+        if self.book.changed or not self.pkg.has(self.styles_part):
+            out.write(self.styles_part, self.book.to_bytes())
+        else:
+            out.copy(self.pkg.zip, self.pkg.names[self.styles_part])
+        out.close()
+
+
+def _owner_of(rels_name: str) -> str:
+    folder, name = posixpath.split(rels_name)
+    return posixpath.join(posixpath.dirname(folder), name[: -len(".rels")])
+
+
+class _Lists:
+    """Choice lists kept on the hidden ``_lists`` tab, one per column. Content-addressed and append-only:
+    other tabs' dropdowns may point at any column, so an existing column is reused, never rewritten."""
+
+    def __init__(self, writer: PackageWriter) -> None:
+        self.writer = writer
+        self.columns: dict[tuple[str, ...], int] = {}
+        self.values: list[list[str]] = []
+        self.added = False
+        ref = writer.pkg.sheet(LISTS_SHEET)
+        if ref is not None and ref.kind == "worksheet":
+            grid = read_tab(writer.pkg, ref.part).grid
+            width = max((len(r) for r in grid), default=0)
+            for c in range(width):
+                values = [row[c] if c < len(row) else "" for row in grid]
+                while values and values[-1] == "":
+                    values.pop()
+                self.values.append(values)
+                self.columns.setdefault(tuple(values), c)
+
+    def reference(self, choices: tuple[str, ...]) -> str:
+        from sheetsync.layout import column_letter
+
+        index = self.columns.get(tuple(choices))
+        if index is None:
+            index = len(self.values)
+            self.values.append(list(choices))
+            self.columns[tuple(choices)] = index
+            self.added = True
+        letter = column_letter(index)
+        return f"'{LISTS_SHEET}'!${letter}$1:${letter}${len(choices)}"
+
+    def finish(self) -> None:
+        if not self.added:
+            return
+        height = max(len(v) for v in self.values)
+        rows = [[col[r] if r < len(col) else None for col in self.values] for r in range(height)]
+        self.writer.apply(TabSpec(title=LISTS_SHEET, blocks=[Block(0, 0, rows)], n_rows=height,
+                                  n_cols=len(self.values)))
+
+
+def grown(spec: TabSpec, end: int) -> TabSpec:
+    """The spec for a grid that reaches row ``end`` (exclusive) because appended rows landed lower than
+    the workflow could know (the expert typed rows meanwhile): every range that ran to the spec's last row
+    runs to the new last row, so appended rows get the styles, dropdowns and highlights of the rows above."""
+    if end <= spec.n_rows:
+        return spec
+    old = spec.n_rows
+
+    def stretch(rng: Range) -> Range:
+        return replace(rng, row1=end) if rng.row1 == old else rng
+
+    return replace(
+        spec,
+        n_rows=end,
+        styles=[replace(s, range=stretch(s.range)) for s in spec.styles],
+        validations=[replace(v, range=stretch(v.range)) for v in spec.validations],
+        protections=[replace(p, range=stretch(p.range)) for p in spec.protections],
+        conditional_formats=[replace(c, range=stretch(c.range)) for c in spec.conditional_formats],
+        basic_filter=None if spec.basic_filter is None else stretch(spec.basic_filter),
+    )

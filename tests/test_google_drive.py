@@ -8,6 +8,7 @@ import json
 import time
 
 import pytest
+import requests
 from click.testing import CliRunner
 
 from sheetsync.backends.google import connect, make_client, open_google_workbook, spreadsheet_url
@@ -140,7 +141,7 @@ def test_a_service_account_creates_in_a_shared_drive_folder(sheets_emulator, sa_
 def test_a_spreadsheet_on_a_shared_drive_is_found_not_duplicated(sheets_emulator, sa_key):
     """Someone else made it on a shared drive the service account belongs to; it never opened it, so
     Drive's default corpora=user would not list it."""
-    drive = sheets_emulator.add_shared_drive("Team", members=[SA_EMAIL, "emulator@sheetsync.local"])
+    drive = sheets_emulator.add_shared_drive("Team", members=[SA_EMAIL, "lead@example.com"])
     made = sheets_emulator.add_principal("lead@example.com")
     lead = client_for_emulator(sheets_emulator.address)
     lead.http_client.session.headers["Authorization"] = f"Bearer {made.token}"
@@ -202,16 +203,23 @@ def test_push_with_a_shared_drive_folder_works_for_a_service_account(sa_workspac
     push = CliRunner().invoke(cli, ["push", "traces.csv", "--folder", url])
     assert push.exit_code == 0, push.output
     (key,) = spreadsheets_named(sheets_emulator, "Team labels")
-    assert f"Pushed to http://{sheets_emulator.address}/_emulator/spreadsheets/{key}" in push.stdout
-    assert "docs.google.com" not in push.stdout
+    url = f"http://{sheets_emulator.address}/_emulator/spreadsheets/{key}"
+    assert f"Pushed to {url}" in push.stdout and "docs.google.com" not in push.stdout
+    assert requests.get(url, timeout=5).json()["spreadsheetId"] == key  # the printed URL opens it
 
 
 def test_auth_check_explains_a_folder_on_my_drive(sa_workspace, sheets_emulator):
-    folder = sheets_emulator.add_folder("Mine")  # in My Drive
-    result = CliRunner().invoke(cli, ["auth", "check"], env={"SHEETSYNC_GOOGLE_FOLDER": folder})
-    assert result.exit_code == 0
-    assert "the first push will fail" in result.stderr
-    assert ("not on a shared drive" in result.stderr) or ("cannot see it" in result.stderr)
+    folder = sheets_emulator.add_folder("Mine")  # in the anonymous user's My Drive
+    hidden = CliRunner().invoke(cli, ["auth", "check"], env={"SHEETSYNC_GOOGLE_FOLDER": folder})
+    assert hidden.exit_code == 0
+    assert "the first push will fail" in hidden.stderr and f"{SA_EMAIL} cannot see it" in hidden.stderr
+    owner = client_for_emulator(sheets_emulator.address)  # the folder's owner shares it with the account
+    owner.insert_permission(folder, SA_EMAIL, perm_type="user", role="writer", notify=False)
+    shared = CliRunner().invoke(cli, ["auth", "check"], env={"SHEETSYNC_GOOGLE_FOLDER": folder})
+    assert shared.exit_code == 0
+    assert "'Mine' is not on a shared drive" in shared.stderr
+    push = CliRunner().invoke(cli, ["push", "traces.csv"], env={"SHEETSYNC_GOOGLE_FOLDER": folder})
+    assert push.exit_code == 2 and f"in the folder {folder}: that folder is not on a shared drive" in push.stderr
 
 
 def test_open_google_workbook_passes_the_folder(sheets_emulator, sa_key):
@@ -221,3 +229,15 @@ def test_open_google_workbook_passes_the_folder(sheets_emulator, sa_key):
     assert wb.url == spreadsheet_url(wb.client, wb.key)
     with sheets_emulator.lock:
         assert sheets_emulator.state.spreadsheets[wb.key].parents == [drive]
+
+
+def test_push_says_when_google_could_not_email_the_expert(sheets_emulator, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SHEETS_EMULATOR_HOST", sheets_emulator.address)
+    assert CliRunner().invoke(cli, ["init", "--spreadsheet", "Shared labels"]).exit_code == 0
+    (tmp_path / "traces.csv").write_text("id,input,output\na,How do I reset it?,Press the button.\n")
+    sheets_emulator.fail_share_emails(1)
+    result = CliRunner().invoke(cli, ["push", "traces.csv", "--share", "expert@example.com"])
+    assert result.exit_code == 0, result.output
+    assert "Warning: expert@example.com now has writer access, but Google could not send" in result.stderr
+    assert "shared with expert@example.com" in result.stdout

@@ -60,13 +60,9 @@ _NEEDS_ESCAPE = re.compile("[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ud800-\udfff\ufffe\u
 def escape_text(text: str) -> str:
     """Text → what to put in a cell's XML so that any reader following ECMA-376 gets ``text`` back exactly
     (the XML serializer still escapes ``<``, ``&``…)."""
-    if "_x" not in text and not _has_special(text):
-        return text
+    if "_x" not in text and (text.isprintable() or _NEEDS_ESCAPE.search(text) is None):
+        return text  # isprintable is one C pass; most text needs nothing
     return _NEEDS_ESCAPE.sub(_escape_char, text)
-
-
-def _has_special(text: str) -> bool:
-    return _NEEDS_ESCAPE.search(text) is not None
 
 
 def _escape_char(m: re.Match[str]) -> str:
@@ -467,6 +463,8 @@ class TabRead:
     last_value_row: int  # 0-based index of the last row holding any value; -1 when none
     max_row: int = -1  # the last row element, value or not
     max_col: int = -1  # the rightmost cell element
+    head: bytes = b""  # the part up to its rows, and from their end on (for a write that follows)
+    tail: bytes = b""
 
     @property
     def extents(self) -> Any:
@@ -548,7 +546,7 @@ def read_tab(
         grid.pop()
     if head_rows is not None:  # the head as a full read would give it: empty rows inside it included
         grid.extend([] for _ in range(min(head_rows, last_value_row + 1) - len(grid)))
-    return TabRead(grid, cols, last_value_row, r, max_col)
+    return TabRead(grid, cols, last_value_row, r, max_col, sheet.head, rows.tail)
 
 
 def _put_row(grid: list[list[str]], r: int, cells: list[str]) -> None:

@@ -22,7 +22,7 @@ from lxml import etree
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from sheetsync.backends.xlsx_package import MAIN_NS, REL_NS, parse_xml
-from sheetsync.backends.xlsx_read import Tags, attributes, column_index, escape_text, iter_cells
+from sheetsync.backends.xlsx_read import Tags, attributes, column_index, escape_text
 from sheetsync.backends.xlsx_styles import StyleBook, _in_main
 from sheetsync.errors import BackendError
 from sheetsync.layout import CellValue, Range, Style, TabSpec, Validation, column_letter, is_sheetsync_rule
@@ -78,6 +78,17 @@ def place(root: Any, el: Any) -> None:
         if name in ORDER and ORDER.index(name) <= position:
             index = i + 1
     root.insert(index, el)
+
+
+_LETTERS: dict[int, str] = {}
+
+
+def letter(col: int) -> str:
+    """Cached :func:`column_letter` (every cell written needs one)."""
+    found = _LETTERS.get(col)
+    if found is None:
+        found = _LETTERS[col] = column_letter(col)
+    return found
 
 
 def a1(r0: int, c0: int, r1: int, c1: int) -> str:
@@ -284,7 +295,7 @@ def _new_row(r: int, p: bytes, plan: RowPlan) -> bytes:
     for c in sorted(set(values) | set(band)):
         key = band.get(c)
         style = plan.restyle(b"", key) if key is not None else 0
-        cells.append(cell_xml(p, f"{column_letter(c)}{r + 1}", style, values.get(c), plan.spec.title))
+        cells.append(cell_xml(p, f"{letter(c)}{r + 1}", style, values.get(c), plan.spec.title))
     return _row_start(p, r, {}, height) + b"".join(cells) + b"</%brow>" % p
 
 
@@ -298,27 +309,55 @@ def _merged_row(r: int, start: bytes, inner: bytes, tags: Tags, p: bytes, plan: 
     cells: dict[int, bytes] = {}
     extra = b""  # a row's own extension elements, kept after its cells
     c = -1
-    fast = tags.fast_cell.match
-    for tag, content in iter_cells(inner, tags):
-        m = fast(tag)
-        if m is not None:
-            c = column_index(m.group(1).decode())
+    match = tags.fast_cell.match
+    cell_tag, cell_end = tags.cell, tags.cell_end
+    n_end = len(cell_end)
+    title = plan.spec.title
+    number = b"%d" % (r + 1)
+    pos = 0
+    while True:
+        at = inner.find(cell_tag, pos)
+        if at == -1:
+            break
+        m = match(inner, at)
+        if m is not None:  # the usual start tag (r, s, t): read without building a dict
+            letters = m.group(1)
+            c = _COLUMNS.get(letters)
+            if c is None:
+                c = _COLUMNS[letters] = column_index(letters.decode())
             old_style = m.group(3) or b""
+            tag_end = m.end()
+            tag = None
         else:
+            if inner[at + len(cell_tag) : at + len(cell_tag) + 1] not in (b" ", b">", b"/", b"\t", b"\n", b"\r"):
+                pos = at + len(cell_tag)
+                continue
+            tag_end = inner.find(b">", at) + 1
+            tag = inner[at:tag_end]
             attrs = attributes(tag)
             ref = attrs.get(b"r")
             c = column_index(ref.decode().rstrip("0123456789")) if ref else c + 1
             old_style = attrs.get(b"s", b"")
-        ref_s = f"{column_letter(c)}{r + 1}"
+        closed = inner[tag_end - 2 : tag_end - 1] == b"/"
+        stop = tag_end if closed else inner.find(cell_end, tag_end) + n_end
+        if stop < tag_end:
+            raise ValueError(f"a cell of row {r + 1} is not closed")
+        pos = stop
         key = band.get(c)
         if c in values:
             style = plan.restyle(old_style, key) if key is not None else int(old_style or b"0")
-            cells[c] = cell_xml(p, ref_s, style, values[c], plan.spec.title)
+            cells[c] = cell_xml(p, f"{letter(c)}{r + 1}", style, values[c], title)
         elif key is not None:
             new_style = plan.restyle(old_style, key)
-            cells[c] = _restyled(tag, new_style, ref_s) + (b"" if content is None else content + tags.cell_end)
+            if m is not None:
+                s_attr = b' s="%d"' % new_style if new_style else b""
+                t_attr = b' t="%b"' % m.group(4) if m.group(4) else b""
+                head = b'<%bc r="%b%b"%b%b' % (p, m.group(1), number, s_attr, t_attr)
+                cells[c] = head + (b"/>" if closed else b">") + inner[tag_end:stop]
+            else:
+                cells[c] = _restyled(tag, new_style, f"{letter(c)}{r + 1}") + inner[tag_end:stop]
         else:
-            cells[c] = tag + (b"" if content is None else content + tags.cell_end)
+            cells[c] = inner[at:stop]
     ext_at = inner.find(b"<" + p + b"extLst")
     if ext_at != -1:
         extra = inner[ext_at:]
@@ -326,10 +365,10 @@ def _merged_row(r: int, start: bytes, inner: bytes, tags: Tags, p: bytes, plan: 
         if c not in cells:
             key = band.get(c)
             style = plan.restyle(b"", key) if key is not None else 0
-            cells[c] = cell_xml(p, f"{column_letter(c)}{r + 1}", style, v, plan.spec.title)
+            cells[c] = cell_xml(p, f"{letter(c)}{r + 1}", style, v, plan.spec.title)
     for c, key in band.items():
         if c not in cells:
-            cells[c] = cell_xml(p, f"{column_letter(c)}{r + 1}", plan.restyle(b"", key), None, plan.spec.title)
+            cells[c] = cell_xml(p, f"{letter(c)}{r + 1}", plan.restyle(b"", key), None, plan.spec.title)
     body = b"".join(cells[c] for c in sorted(cells))
     return _row_start(p, r, row_attrs, height) + body + extra + tags.row_end
 
@@ -338,13 +377,15 @@ def _restyled(tag: bytes, style: int, ref: str) -> bytes:
     """A cell's start tag with its style index replaced (every other attribute as it was)."""
     attrs = attributes(tag)
     attrs[b"r"] = ref.encode()
+    attrs.pop(b"s", None)
     if style:
-        attrs[b"s"] = str(style).encode()
-    else:
-        attrs.pop(b"s", None)
+        attrs[b"s"] = b"%d" % style
     name = tag[1 : tag.find(b" ")] if b" " in tag else tag[1:].rstrip(b"/>")
     body = b"".join(b' %b="%b"' % (k, v) for k, v in attrs.items())
     return b"<%b%b%b" % (name, body, b"/>" if tag.endswith(b"/>") else b">")
+
+
+_COLUMNS: dict[bytes, int] = {}
 
 
 def _row_number_pattern() -> Any:

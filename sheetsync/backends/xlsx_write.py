@@ -111,6 +111,8 @@ class Scan:
     """What a read learnt about a tab, kept so the write that follows need not read it again."""
 
     extents: Extents
+    head: bytes
+    tail: bytes
 
 
 class Rels:
@@ -228,7 +230,7 @@ class PackageWriter:
             el = next(el for el in self.sheets_el if el.get("name") == (ref.title if ref else spec.title))
             self.sheets_el.remove(el)
             self.sheets_el.insert(max(0, min(spec.index, len(self.sheets_el))), el)
-        extents = self._extents(part) if original else Extents()
+        extents = self._scan(part).extents if original else Extents()
         append_at = extents.last_value_row + 1
         if spec.append_rows:
             spec = grown(spec, append_at + len(spec.append_rows))
@@ -239,7 +241,8 @@ class PackageWriter:
         head: bytes | None = None
         tail: bytes | None = None
         if original:
-            head, tail = self._head_tail(part)
+            scan = self._scan(part)
+            head, tail = scan.head, scan.tail
         dom = SheetDom(head, tail)
         dom.lists = self.lists
         plan = RowPlan(spec, self.book, append_at)
@@ -257,18 +260,14 @@ class PackageWriter:
         self._views[part] = view
         self._doms[part] = (dom, plan, original)
 
-    def _extents(self, part: str) -> Extents:
+    def _scan(self, part: str) -> Scan:
+        """What the read before this write learnt about the tab (same file, checked by its stamp), or one
+        pass over it now: where its values end, and the XML around its rows."""
         scan = self.scans.get(part)
-        if scan is not None:
-            return scan.extents
-        return read_tab(self.pkg, part, columns=set(), head_rows=0).extents
-
-    def _head_tail(self, part: str) -> tuple[bytes, bytes]:
-        with self.pkg.open(part) as stream:
-            sheet, rows = open_sheet(stream)
-            for _ in rows:
-                pass
-            return sheet.head, rows.tail
+        if scan is None:
+            tab = read_tab(self.pkg, part, columns=set(), head_rows=0)
+            scan = self.scans[part] = Scan(tab.extents, tab.head, tab.tail)
+        return scan
 
     def _drop_rels_of(self, part: str) -> None:
         """A rebuilt tab keeps nothing of the old one: the parts only it pointed at go too."""

@@ -207,3 +207,17 @@ def test_a_key_echoed_in_an_error_body_is_masked() -> None:
         [result], _ = go(make_calls(1), settings_for(fake))
     assert result.error is not None and result.error.startswith("HTTP 401: Incorrect API key provided")
     assert SECRET not in result.error and "***" in result.error and result.cause == "auth"
+
+
+def test_token_estimates_say_how_they_were_made_and_count_what_is_sent() -> None:
+    from sheetsync.llm import estimate_call_tokens, estimate_tokens, token_method
+
+    hello = [{"role": "user", "content": "Hello world"}]
+    assert estimate_tokens(hello, "gpt-4.1-mini") == 2 + 3 + 3  # o200k: "Hello", " world"; chat format overhead
+    assert token_method("gpt-4.1-mini").startswith("exact for gpt-4.1-mini (o200k_base")
+    assert token_method("smollm2").startswith("approximate")
+    call = make_calls(1)[0]
+    settings = LLMSettings(model="smollm2")
+    schema_level, instructions = estimate_call_tokens(settings, call, 0), estimate_call_tokens(settings, call, 2)
+    assert schema_level > estimate_tokens(call.messages, "smollm2")  # the response_format schema is sent too
+    assert instructions > estimate_tokens(call.messages, "smollm2")  # ...or its instruction in the system message

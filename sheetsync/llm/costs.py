@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from functools import lru_cache
 from typing import Any
 
@@ -56,7 +57,9 @@ def _encoding(model: str) -> Any:
     if name is None:
         return None
     try:
-        return bpe_openai.get_encoding(name)
+        with warnings.catch_warnings():  # bpe-openai 0.1.4 reads its data with a deprecated importlib call
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return bpe_openai.get_encoding(name)
     except Exception:
         return None
 

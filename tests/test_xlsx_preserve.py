@@ -123,3 +123,43 @@ def test_only_sheetsyncs_charts_are_replaced_in_a_drawing_shared_with_the_expert
     with zipfile.ZipFile(path) as z:
         drawing = next(z.read(n).decode() for n in z.namelist() if n.startswith("xl/drawings/drawing"))
     assert drawing.count('name="sheetsync chart') == 1
+
+
+def test_inserted_columns_move_everything_of_the_expert_to_the_right(tmp_path: Path) -> None:
+    """A new sheetsync column goes in as an inserted column (as Excel's Insert does): the expert's cells,
+    formulas, dropdown, rule, note, chart and widths to its right move with their columns."""
+    path = tmp_path / "insert.xlsx"
+    header = ["id", "input", "Pass/Fail", "Critique", ""]
+    XlsxWorkbook(path).write([TabSpec(title="T", blocks=[Block(0, 0, [header, ["r1", "q1"], ["r2", "q2"]])],
+                                      n_rows=3, n_cols=5, column_widths={3: 300})])
+    wb = openpyxl.load_workbook(path)
+    ws = wb["T"]
+    ws["C2"], ws["D2"], ws["E2"], ws["F2"] = "Fail", "wrong fare", "no header, the expert's", "=LEN(D2)+$E$2"
+    mine = DataValidation(type="list", formula1='"x,y"', promptTitle="Who checked it")
+    mine.add("E2:E50")
+    ws.add_data_validation(mine)
+    ws.conditional_formatting.add("C2:C50", CellIsRule(operator="equal", formula=['$D2'],
+                                                       fill=PatternFill("solid", fgColor="FFFF0000")))
+    ws["D2"].comment = Comment("ask the team", "Dr. Expert")
+    chart = BarChart()
+    chart.add_data(Reference(ws, min_col=2, min_row=1, max_row=3), titles_from_data=True)
+    ws.add_chart(chart, "G2")
+    wb.save(path)
+
+    spec = TabSpec(title="T", blocks=[Block(0, 2, [["context"], ["c1"], ["c2"]])], n_rows=3, n_cols=6,
+                   replace=False, insert_columns=(2,))
+    XlsxWorkbook(path).write([spec])
+
+    assert XlsxWorkbook(path).read(["T"])["T"] == [
+        ["id", "input", "context", "Pass/Fail", "Critique"],
+        ["r1", "q1", "c1", "Fail", "wrong fare", "no header, the expert's", "=LEN(E2)+$F$2"],
+        ["r2", "q2", "c2"],
+    ]
+    ws = openpyxl.load_workbook(path)["T"]
+    assert [str(dv.sqref) for dv in ws.data_validations.dataValidation if dv.promptTitle == "Who checked it"] == [
+        "F2:F50"]
+    assert [(str(cf.sqref), r.formula) for cf in ws.conditional_formatting for r in cf.rules] == [
+        ("D2:D50", ["$E2"])]
+    assert ws["E2"].comment.text == "ask the team" and ws["D2"].comment is None
+    assert ws._charts[0].anchor._from.col == 7  # G → H
+    assert ws.column_dimensions["E"].width == round((300 - 5) / 7, 2)  # the Critique width moved with it

@@ -23,6 +23,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from sheetsync.backends.xlsx_package import MAIN_NS, REL_NS, parse_xml
 from sheetsync.backends.xlsx_read import Tags, attributes, column_index, escape_text
+from sheetsync.backends.xlsx_shift import shift_cell_formula
 from sheetsync.backends.xlsx_styles import StyleBook, _in_main
 from sheetsync.errors import BackendError
 from sheetsync.layout import CellValue, Range, Style, TabSpec, Validation, column_letter, is_sheetsync_rule
@@ -161,8 +162,9 @@ class Extents:
 class RowPlan:
     """For each row: the values the spec writes, the styles that cover each column, the height."""
 
-    def __init__(self, spec: TabSpec, book: StyleBook, append_at: int) -> None:
+    def __init__(self, spec: TabSpec, book: StyleBook, append_at: int, shift: Any = None) -> None:
         self.spec = spec
+        self.shift = shift  # a ColumnShift when the spec inserts columns: original cells move right
         self.book = book
         self.blocks = [(b.row, b.row + len(b.values), b.col, b.values) for b in spec.blocks if b.values]
         self.append_at = append_at
@@ -262,7 +264,7 @@ def merge_rows(rows: Iterable[tuple[bytes, bytes]], tags: Tags, plan: RowPlan) -
             if out:
                 yield out
             next_new += 1
-        if r < plan.end:
+        if r < plan.end or plan.shift:
             yield _merged_row(r, start, inner, tags, p, plan)
         else:
             yield start + inner + (tags.row_end if not start.endswith(b"/>") else b"")
@@ -304,7 +306,8 @@ def _merged_row(r: int, start: bytes, inner: bytes, tags: Tags, p: bytes, plan: 
     height = plan.height(r, row_attrs.get(b"ht"))
     values = plan.values(r)
     band = plan.band(r)
-    if not values and not band and height is None:
+    shift = plan.shift
+    if not values and not band and height is None and not shift:
         return start + inner + (tags.row_end if not start.endswith(b"/>") else b"")
     cells: dict[int, bytes] = {}
     extra = b""  # a row's own extension elements, kept after its cells
@@ -343,6 +346,18 @@ def _merged_row(r: int, start: bytes, inner: bytes, tags: Tags, p: bytes, plan: 
         if stop < tag_end:
             raise ValueError(f"a cell of row {r + 1} is not closed")
         pos = stop
+        if shift:
+            c = shift.col(c)
+            tag = inner[at:tag_end]
+            m = None  # rebuilt below with its new reference
+            body = inner[tag_end:stop]
+            if tags.f_open in body:
+                body = shift_cell_formula(body, shift, title, tags.f_open)
+            if c not in values:
+                key = band.get(c)
+                style = plan.restyle(old_style, key) if key is not None else int(old_style or b"0")
+                cells[c] = _restyled(tag, style, f"{letter(c)}{r + 1}") + body
+                continue
         key = band.get(c)
         if c in values:
             style = plan.restyle(old_style, key) if key is not None else int(old_style or b"0")

@@ -36,6 +36,7 @@ from sheetsync.backends.xlsx_package import (
 from sheetsync.backends.xlsx_parts import edit_drawing, edit_notes, protection_notes
 from sheetsync.backends.xlsx_read import open_sheet, read_tab
 from sheetsync.backends.xlsx_sheet import Extents, RowPlan, SheetDom, merge_rows
+from sheetsync.backends.xlsx_shift import ColumnShift, shift_dom
 from sheetsync.backends.xlsx_styles import StyleBook
 from sheetsync.errors import BackendError
 from sheetsync.layout import Block, Range, TabSpec
@@ -245,12 +246,15 @@ class PackageWriter:
             head, tail = scan.head, scan.tail
         dom = SheetDom(head, tail)
         dom.lists = self.lists
-        plan = RowPlan(spec, self.book, append_at)
+        shift = ColumnShift(spec.insert_columns) if original and spec.insert_columns else None
+        if shift:
+            shift_dom(dom.root, shift, ref.title if ref else spec.title)
+        plan = RowPlan(spec, self.book, append_at, shift)
         max_row = max(extents.max_row + 1, plan.end)
-        max_col = max(extents.max_col + 1, spec.n_cols)
+        max_col = max(extents.max_col + 1 + len(spec.insert_columns), spec.n_cols)
         dom.apply(spec, self.book, max_row, max_col)
-        self._drawing(dom, rels, part, spec, original)
-        self._notes(dom, rels, part, spec, original)
+        self._drawing(dom, rels, part, spec, shift)
+        self._notes(dom, rels, part, spec, shift)
         if rels.items():
             self.changed[rels_part(part)] = rels.to_bytes()
             self.removed.discard(rels_part(part))
@@ -312,7 +316,7 @@ class PackageWriter:
         self.changed[part] = b""
         return part
 
-    def _drawing(self, dom: SheetDom, rels: Rels, part: str, spec: TabSpec, original: bool) -> None:
+    def _drawing(self, dom: SheetDom, rels: Rels, part: str, spec: TabSpec, shift: ColumnShift | None) -> None:
         found = rels.of_type(DRAWING_REL)
         drawing_part = rels.target(found[0]) if found else None
         if drawing_part is None and not spec.charts:
@@ -320,7 +324,7 @@ class PackageWriter:
         existing = self.pkg.read(drawing_part) if drawing_part and self.pkg.has(drawing_part) else None
         d_rels = Rels(self.pkg, drawing_part) if drawing_part else None
         used = d_rels.ids() if d_rels else set()
-        edit = edit_drawing(existing, used, spec.charts, spec.title, spec.n_rows, spec.n_cols)
+        edit = edit_drawing(existing, used, spec.charts, spec.title, spec.n_rows, spec.n_cols, shift)
         if drawing_part is None:
             drawing_part = self._new_part("xl/drawings/drawing{}.xml", CONTENT_TYPES["drawing"])
             d_rels = Rels(self.pkg, drawing_part, fresh=True)
@@ -353,7 +357,7 @@ class PackageWriter:
 
             place(dom.root, el)
 
-    def _notes(self, dom: SheetDom, rels: Rels, part: str, spec: TabSpec, original: bool) -> None:
+    def _notes(self, dom: SheetDom, rels: Rels, part: str, spec: TabSpec, shift: ColumnShift | None) -> None:
         notes = protection_notes(spec.protections, spec.frozen_rows)
         found = rels.of_type(COMMENTS_REL)
         vml_found = rels.of_type(VML_REL)
@@ -365,6 +369,7 @@ class PackageWriter:
             self.pkg.read(comments_part) if comments_part and self.pkg.has(comments_part) else None,
             self.pkg.read(vml_part) if vml_part and self.pkg.has(vml_part) else None,
             notes,
+            shift,
         )
         if edit is None:
             return  # a drawing we cannot parse: the notes stay exactly as they were

@@ -42,6 +42,8 @@ def test_llama_cpp_python_500_on_json_schema_falls_back_at_once_without_retries(
     assert formats(fake) == ["json_schema"] + ["json_object"] * 6  # one refusal, then the level is learned
     assert stats["format_level"] == "json_object" and stats["format_refusals"] == 1
     assert [r.level for r in results] == ["json_object"] * 6
+    # json_object carries the schema flat beside it: llama.cpp and llama-cpp-python constrain the reply with it
+    assert fake.chat_requests[-1]["response_format"] == {"type": "json_object", "schema": SCHEMA}
 
 
 def test_pinned_level_is_used_and_a_refusal_of_it_is_a_clear_error() -> None:

@@ -3,6 +3,7 @@ cells, openpyxl's write-only mode and (for pull) pandas.read_excel, measured sid
 
     .venv/bin/python scripts/bench_xlsx.py              # 20,000 and 100,000 rows
     .venv/bin/python scripts/bench_xlsx.py 1000 20000   # chosen sizes
+    .venv/bin/python scripts/bench_xlsx.py --repeat 3 20000   # best of 3 (default 2)
 
 Rows are realistic: ~500-character inputs, ~1,500-character outputs drawn from a vocabulary (so deflate
 compresses them as it would real text, not as a repeated sentence), 3 dimensions (feature, persona as
@@ -32,6 +33,7 @@ import csv
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -173,12 +175,51 @@ def one(kind: str, work: Path) -> dict:
     return {"wall": wall, "peak_mb": max(peak - before, 0) / 1024}
 
 
+REPEAT = 2  # each figure is the best of this many runs: other jobs on the machine only ever add time
+
+
+def snapshot(work: Path) -> Path:
+    """Copy the workspace's file and state aside, so every repetition starts from the same place."""
+    keep = work.parent / (work.name + ".snapshot")
+    if keep.exists():
+        shutil.rmtree(keep)
+    keep.mkdir()
+    for name in ("labels.xlsx", ".sheetsync"):
+        src = work / name
+        if src.is_dir():
+            shutil.copytree(src, keep / name)
+        elif src.exists():
+            shutil.copy2(src, keep / name)
+    return keep
+
+
+def restore(work: Path, keep: Path) -> None:
+    for name in ("labels.xlsx", "labels.xlsx.bak", ".sheetsync"):
+        target = work / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+        if (keep / name).is_dir():
+            shutil.copytree(keep / name, target)
+        elif (keep / name).exists():
+            shutil.copy2(keep / name, target)
+
+
 def run(kind: str, work: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--one", kind, str(work)], capture_output=True, text=True,
-                         cwd=ROOT, check=False)
-    if out.returncode != 0:
-        raise SystemExit(f"{kind} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    keep = snapshot(work) if kind in ("push", "re-push") else None
+    best: dict | None = None
+    for attempt in range(REPEAT):
+        if keep is not None and attempt:
+            restore(work, keep)
+        out = subprocess.run([sys.executable, __file__, "--one", kind, str(work)], capture_output=True,
+                             text=True, cwd=ROOT, check=False)
+        if out.returncode != 0:
+            raise SystemExit(f"{kind} failed:\n{out.stderr[-3000:]}")
+        got = json.loads(out.stdout.strip().splitlines()[-1])
+        best = got if best is None else {k: min(best[k], got[k]) for k in got}
+    assert best is not None
+    return best
 
 
 def label_half(work: Path, n: int) -> None:
@@ -252,6 +293,9 @@ def main(argv: list[str]) -> None:
     import pandas as pd
     from pandas.io.excel._util import get_default_engine
 
+    global REPEAT
+    if argv[:1] == ["--repeat"]:
+        REPEAT, argv = int(argv[1]), argv[2:]
     sizes = [int(a) for a in argv] or [20_000, 100_000]
     engine = get_default_engine("xlsx", mode="writer")
     print(f"pandas {pd.__version__}: to_excel's default xlsx engine here is {engine}; read_excel's is "

@@ -88,6 +88,8 @@ def attributes(tag: bytes) -> dict[bytes, bytes]:
 
 
 _LETTERS: dict[str, int] = {}
+_COLUMNS: dict[bytes, int] = {}
+_AFTER_NAME = (b" ", b">", b"/", b"\t", b"\n", b"\r")
 
 
 def column_index(letters: str) -> int:
@@ -494,6 +496,8 @@ def read_tab(
         tags = sheet.tags
         fast = tags.fast_cell.match
         f_open = tags.f_open
+        cell_tag, cell_end = tags.cell, tags.cell_end
+        n_tag, n_end = len(cell_tag), len(cell_end)
         for start, inner in rows:
             mr = _ROW_R.search(start)
             r = int(mr.group(1)) - 1 if mr else r + 1
@@ -501,26 +505,43 @@ def read_tab(
             c = -1
             line: dict[int, str] = {}
             any_value = False
-            for tag, content in iter_cells(inner, tags):
-                m = fast(tag)
+            pos = 0
+            while True:  # the cells, cut with byte searches (one regex match per usual start tag)
+                at = inner.find(cell_tag, pos)
+                if at == -1:
+                    break
+                m = fast(inner, at)
                 if m is not None:
-                    c = column_index(m.group(1).decode())
+                    letters = m.group(1)
+                    c = _COLUMNS.get(letters)
+                    if c is None:
+                        c = _COLUMNS[letters] = column_index(letters.decode())
+                    tag_end = m.end()
                 else:
-                    attrs = attributes(tag)
+                    if inner[at + n_tag : at + n_tag + 1] not in _AFTER_NAME:
+                        pos = at + n_tag  # another element whose name starts with "c"
+                        continue
+                    tag_end = inner.find(b">", at) + 1
+                    attrs = attributes(inner[at:tag_end])
                     ref = attrs.get(b"r")
                     mr = _COORD.match(ref.decode()) if ref is not None else None
                     c = column_index(mr.group(1)) if mr else c + 1
-                if content is None:
+                if inner[tag_end - 2 : tag_end - 1] == b"/":
+                    pos = tag_end  # <c …/>: no value
                     continue
+                stop = inner.find(cell_end, tag_end)
+                if stop == -1:
+                    raise ValueError(f"a cell of row {r + 1} is not closed")
+                pos = stop + n_end
                 keep = full or wanted(c)  # type: ignore[misc]
                 # Other cells are decoded only until the row is known to hold a value, and for formulas
                 # (a shared formula's text lives in its first cell, wherever that is).
-                if keep or not any_value or f_open in content:
+                if keep or not any_value or inner.find(f_open, tag_end, stop) != -1:
                     if m is not None:
                         attrs = {b"t": m.group(4) or b"n"}
                         if m.group(3) is not None:
                             attrs[b"s"] = m.group(3)
-                    text = decoder.text(attrs, content, r, c)
+                    text = decoder.text(attrs, inner[tag_end:stop], r, c)
                     if text != "":
                         any_value = True
                         if keep:

@@ -167,6 +167,12 @@ class RowPlan:
         self.shift = shift  # a ColumnShift when the spec inserts columns: original cells move right
         self.book = book
         self.blocks = [(b.row, b.row + len(b.values), b.col, b.values) for b in spec.blocks if b.values]
+        # Row → the pieces of blocks in it, in block order: a re-push sends many small blocks, and looking
+        # through all of them for every row would cost rows × blocks.
+        self.by_row: dict[int, list[tuple[int, list[CellValue]]]] = {}
+        for start, _end, col, values in self.blocks:
+            for i, row in enumerate(values):
+                self.by_row.setdefault(start + i, []).append((col, row))
         self.append_at = append_at
         self.append_end = append_at + len(spec.append_rows)
         n_rows, n_cols = spec.n_rows, spec.n_cols
@@ -222,10 +228,9 @@ class RowPlan:
     def values(self, r: int) -> dict[int, CellValue]:
         """Column → value the spec writes in row ``r`` (later blocks win; appended rows last)."""
         out: dict[int, CellValue] = {}
-        for start, end, col, values in self.blocks:
-            if start <= r < end:
-                for j, v in enumerate(values[r - start]):
-                    out[col + j] = v
+        for col, row in self.by_row.get(r, ()):
+            for j, v in enumerate(row):
+                out[col + j] = v
         if self.append_at <= r < self.append_end:
             for j, v in enumerate(self.spec.append_rows[r - self.append_at]):
                 if v is not None:
@@ -452,6 +457,7 @@ class SheetDom:
         if spec.basic_filter is not None:  # rows the expert appended are inside the filter too
             r0, c0, r1, c1 = spec.basic_filter.resolve(max(spec.n_rows, max_row), n_cols)
             child(root, "autoFilter").set("ref", a1(r0, c0, r1, c1))
+            self.filter = (r0, c0, r1, c1)
         self._conditional_formats(spec, book)
         self._validations(spec)
 
@@ -565,6 +571,7 @@ class SheetDom:
             root.remove(holder)
 
     lists: Any = None  # set by the package writer: the hidden tab's choice lists
+    filter: tuple[int, int, int, int] | None = None  # the filter's bounds, for the workbook's defined name
 
     def _validation(self, validation: Validation, n_cols: int) -> Any:
         """A dropdown. Not strict: Excel warns and lets the expert keep free text; strict: Excel refuses

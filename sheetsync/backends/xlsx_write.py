@@ -39,12 +39,15 @@ from sheetsync.backends.xlsx_sheet import Extents, RowPlan, SheetDom, merge_rows
 from sheetsync.backends.xlsx_shift import ColumnShift, shift_dom
 from sheetsync.backends.xlsx_styles import StyleBook
 from sheetsync.errors import BackendError
-from sheetsync.layout import Block, Range, TabSpec
+from sheetsync.layout import Block, Range, TabSpec, column_letter
 
 LISTS_SHEET = "_lists"
 """Hidden tab holding dropdown choices too long (or too comma-laden) for an inline list."""
 
 LEVEL = 1
+# workbook.xml's children that come before <definedNames> (the schema fixes their order)
+_BEFORE_NAMES = {"fileVersion", "fileSharing", "workbookPr", "workbookProtection", "bookViews", "sheets",
+                 "functionGroups", "externalReferences"}
 _M = f"{{{MAIN_NS}}}"
 _R = f"{{{REL_NS}}}"
 _P = f"{{{PKG_REL_NS}}}"
@@ -445,6 +448,29 @@ class PackageWriter:
                 self._unselect(ref.part)
         for part, (dom, plan, original) in self._doms.items():
             self.streams[part] = self._sheet_stream(part, dom, plan, original)
+        self._filter_names(sheets)
+
+    def _filter_names(self, sheets: list[Any]) -> None:
+        """Excel keeps a filter's range in the hidden name ``_xlnm._FilterDatabase`` too, and LibreOffice
+        shows a filter only when that name is there."""
+        rid_index = {el.get(f"{_R}id"): i for i, el in enumerate(sheets)}
+        for ref in self.pkg.sheets:
+            entry = self._doms.get(ref.part)
+            if entry is None or entry[0].filter is None or ref.rid not in rid_index:
+                continue
+            r0, c0, r1, c1 = entry[0].filter
+            index = str(rid_index[ref.rid])
+            title = "'" + ref.title.replace("'", "''") + "'"
+            text = f"{title}!${column_letter(c0)}${r0 + 1}:${column_letter(c1 - 1)}${r1}"
+            names = self.wb.find(f"{_M}definedNames")
+            if names is None:
+                names = etree.Element(f"{_M}definedNames")
+                after = [i for i, el in enumerate(self.wb) if etree.QName(el).localname in _BEFORE_NAMES]
+                self.wb.insert(after[-1] + 1 if after else 0, names)
+            found = [el for el in names if el.get("name") == "_xlnm._FilterDatabase" and el.get("localSheetId") == index]
+            el = found[0] if found else etree.SubElement(names, f"{_M}definedName", name="_xlnm._FilterDatabase",
+                                                         localSheetId=index, hidden="1")
+            el.text = text
 
     def _unselect(self, part: str) -> None:
         """A tab this write does not touch, still marked selected: only its head changes (rows streamed)."""

@@ -69,7 +69,11 @@ def load_dataset(path: str | Path, columns: Columns | None = None) -> Dataset:
     records, lines = read_records_with_lines(path)
     if not records:
         raise UserInputError(f"{path}: the file has no rows. Add interactions (one per row) and try again.")
-    frame = pd.DataFrame.from_records([{k: as_text(v) for k, v in r.items()} for r in records]).fillna("")
+    # Column by column, as plain Python strings (dtype=object): the frame points at the very strings the
+    # reader made, where pandas' default (Arrow) strings would copy every text once more.
+    keys = list(dict.fromkeys(k for r in records for k in r))
+    frame = pd.DataFrame({k: [as_text(r.get(k)) for r in records] for k in keys}, dtype=object)
+    del records
     names = [str(c).strip() for c in frame.columns]
     clashing = sorted({repr(str(c)) for c, n in zip(frame.columns, names, strict=True) if names.count(n) > 1 or not n})
     if clashing:

@@ -228,9 +228,16 @@ def _frame(ds, store, in_sheet, result, sample, stratify_by, seed, focus, random
     return pd.concat([frame[frame[ds.id].isin(in_sheet.keys())], fresh.iloc[picked]])
 
 
+def _records(frame: pd.DataFrame):
+    """The frame's rows as dicts, one at a time (``to_dict(orient="records")`` would make them all at once)."""
+    names = list(frame.columns)
+    for values in frame.itertuples(index=False, name=None):
+        yield dict(zip(names, values, strict=True))
+
+
 def _push_rows(ds: Dataset, frame: pd.DataFrame, limit: int, result: PushResult) -> dict[str, PushRow]:
     rows: dict[str, PushRow] = {}
-    for rec in frame.to_dict(orient="records"):
+    for rec in _records(frame):
         rid = rec[ds.id]
         cells: dict[str, CellValue] = {}
         for header in ds.shown_columns:
@@ -249,7 +256,7 @@ def _content(ds: Dataset, rec: dict) -> str:
 
 def _store_rows(ds: Dataset):
     """The whole dataset, in full, so the judge can score rows the sheet does not show."""
-    for rec in ds.frame.to_dict(orient="records"):
+    for rec in _records(ds.frame):
         yield {
             "id": rec[ds.id], "input": rec[ds.input], "output": rec[ds.output], "content_hash": _content(ds, rec),
             "fields": {c: rec[c] for c in (*ds.dimensions, *ds.context)},

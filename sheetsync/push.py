@@ -328,16 +328,29 @@ def _verify(wb, cfg, id_header, ds, rows, plan: UpdatePlan, cols, result) -> Upd
         sheet = _read(wb, cfg, id_header, hint, ds)
         if sheet is None:
             raise UserInputError(f"{wb.url}: the “{cfg.tabs.annotate}” tab disappeared during the push.")
+        # The columns as they are now (the expert may have moved, inserted or deleted some meanwhile): a
+        # repair written at the positions of the first read would land in other columns.
+        cols, missing = _columns(ds, sheet)
+        hint = {h: cols.index(h) for h in cols.headers if h}
+        if missing:  # one of sheetsync's columns went away meanwhile: the next push adds it back
+            break
         check = plan_update(sheet, rows, states={k: v for k, v in plan.states.items() if v}, shown={}, cols=cols)
         plan.states.update(check.states)
         if not check.writes and not check.appends:
             return plan
         result.repaired += [w.id or f"row {w.row + 1}" for w in check.writes if w.id not in result.repaired]
         _write(wb, [_update_spec(cfg, cols, sheet, check, ())], result)
-    plan.unsettled = {w.id for w in check.writes} | {pr.id for pr in check.appends}
+    else:
+        plan.unsettled = {w.id for w in check.writes} | {pr.id for pr in check.appends}
+        result.warnings.append(
+            "the Annotate tab kept changing while sheetsync wrote (rows sorted, inserted or deleted); some rows "
+            "may show another row's text until the next push. Labels stay with their ids."
+        )
+        return plan
+    plan.unsettled = set(rows)
     result.warnings.append(
-        "the Annotate tab kept changing while sheetsync wrote (rows sorted, inserted or deleted); some rows may "
-        "show another row's text until the next push. Labels stay with their ids."
+        "one of sheetsync's columns was deleted or renamed while sheetsync wrote; run `sheetsync push` again to "
+        "add it back. Labels stay with their ids."
     )
     return plan
 

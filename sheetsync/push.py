@@ -374,8 +374,9 @@ def fill_expert_cells(
     workbook: Workbook,
     store: Store,
 ) -> int:
-    """Write labels into EMPTY expert cells (header -> text, by id), e.g. to import an earlier annotation
-    round or to let the demo play the expert. A cell the expert already filled is never changed.
+    """Write labels into the expert cells of rows the expert has not labelled (header -> text, by id), e.g.
+    to import an earlier annotation round or to let the demo play the expert. A row where the expert typed
+    anything keeps exactly what they typed: an import never adds, say, a root cause to the expert's label.
 
     Returns the number of cells written. One read and one write.
     """
@@ -388,6 +389,12 @@ def fill_expert_cells(
         raise UserInputError(f"{workbook.url}: {exc}") from exc
     if sheet is None:
         raise UserInputError(f"{workbook.url}: there is no “{tab}” tab. Run `sheetsync push DATA` first.")
+    if sheet.missing:  # the write re-applies the tab's formatting, which needs every sheetsync column
+        raise UserInputError(
+            f"{workbook.url}: the “{tab}” tab has no {' or '.join(f'“{m}”' for m in sheet.missing)} column "
+            "(renamed or deleted?). Run `sheetsync push DATA` to add it back, then run this again; nothing was "
+            "written."
+        )
     cols = AnnotateColumns(
         headers=[KEY if h == LEGACY_KEY else h for h in sheet.headers],
         id_header=id_header,
@@ -399,8 +406,10 @@ def fill_expert_cells(
     )
     blocks: list[Block] = []
     for srow in sheet.rows:
+        if srow.labelled or any(srow.expert.values()):
+            continue
         for header, text in labels.get(srow.id, {}).items():
-            if header in EXPERT_HEADERS and text and not srow.expert.get(header, "").strip():
+            if header in EXPERT_HEADERS and text:
                 blocks.append(Block(srow.row, cols.index(header), [[text]]))
     if blocks:
         workbook.write([annotate_spec(cfg, cols, blocks, sheet.last_row + 1, replace=False, top=sheet.header_row)])

@@ -529,8 +529,9 @@ def test_persistent_failure_gives_up_and_writes_nothing(emu, gc, new_sheet):
 
 
 def test_retried_write_whose_first_attempt_succeeded(emu, gc, new_sheet):
-    """The first batchUpdate times out on our side but is applied; the retry then collides with the tab it
-    created. The workbook re-reads the metadata and rebuilds the batch once: nothing duplicated."""
+    """The first batchUpdate times out on our side but is applied; the retry is refused by the batch's own
+    token (a copy of an applied batch never applies), and one read of the token says it had landed:
+    nothing duplicated, nothing sent a third time."""
     key = new_sheet()
     client = fast_client(emu, timeout=0.2, sleep=lambda s: time.sleep(0.6), max_attempts=3)
     wb = connect(client, key, EMU_PRINCIPAL)
@@ -538,9 +539,9 @@ def test_retried_write_whose_first_attempt_succeeded(emu, gc, new_sheet):
     emu.add_fault("hang_after", method="POST", path_contains=":batchUpdate", seconds=5)
     wb.write([annotate_spec(3)])
     assert [(e.kind, e.status) for e in emu.request_log][-3:] == [
-        ("write", 400),
-        ("read", 200),
-        ("write", 200),
+        ("write", 200),  # applied; its answer never reached us
+        ("write", 400),  # the retry, refused: the token exists
+        ("read", 200),  # the token looked up: the batch had landed
     ]
     sh = sheet_json(gc, key, "Annotate")
     assert len(sh["protectedRanges"]) == 2 and len(sh["conditionalFormats"]) == 1 and len(sh["charts"]) == 1

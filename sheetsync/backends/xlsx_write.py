@@ -43,6 +43,10 @@ from sheetsync.layout import Block, Range, TabSpec
 LISTS_SHEET = "_lists"
 """Hidden tab holding dropdown choices too long (or too comma-laden) for an inline list."""
 
+OWNER_NAME = "_sheetsync_tab"
+"""A hidden defined name scoped to each tab sheetsync made (Excel and LibreOffice keep it when the tab is
+renamed or moved): a tab without it is the expert's, and a write that would rebuild it is refused."""
+
 LEVEL = 1
 _M = f"{{{MAIN_NS}}}"
 _R = f"{{{REL_NS}}}"
@@ -218,6 +222,11 @@ class PackageWriter:
                 f"The tab {ref.title!r} is a chart sheet, which sheetsync did not make and will not replace. "
                 "Rename or delete it, or choose another tab name in sheetsync.toml. Nothing was written."
             )
+        if ref is not None and spec.replace and ref.title != LISTS_SHEET and not self._owned(ref):
+            raise BackendError(
+                f"the tab “{ref.title}” exists and was not made by sheetsync, so it is not replaced. Rename that "
+                "tab, or give sheetsync's tab another name in sheetsync.toml [tabs]. Nothing was written."
+            )
         if ref is None:
             part = self._new_sheet(spec.title)
             original = False
@@ -256,6 +265,35 @@ class PackageWriter:
         view = dom.root.find(f"{_M}sheetViews/{_M}sheetView")
         self._views[part] = view
         self._doms[part] = (dom, plan, original)
+
+    def _owned(self, ref: SheetRef) -> bool:
+        """The tab carries :data:`OWNER_NAME` (names point at tabs by their position before this write)."""
+        el = self._sheet_el(ref)
+        if el not in self.order_before:
+            return True  # added by this write
+        index = str(self.order_before.index(el))
+        names = self.wb.find(f"{_M}definedNames")
+        return names is not None and any(n.get("name") == OWNER_NAME and n.get("localSheetId") == index for n in names)
+
+    def _mark_owned(self) -> None:
+        """Every tab this write made or rebuilt carries :data:`OWNER_NAME` (after the indices were remapped)."""
+        sheets = list(self.sheets_el)
+        parts = {ref.rid: ref.part for ref in self.pkg.sheets}
+        mine = [str(i) for i, el in enumerate(sheets) if parts.get(el.get(f"{_R}id")) in self.written
+                and el.get("name") != LISTS_SHEET]
+        if not mine:
+            return
+        names = self.wb.find(f"{_M}definedNames")
+        if names is None:
+            names = etree.Element(f"{_M}definedNames")
+            after = [el for el in self.wb if etree.QName(el).localname in ("sheets", "functionGroups",
+                                                                           "externalReferences")]
+            self.wb.insert(list(self.wb).index(after[-1]) + 1, names)
+        have = {n.get("localSheetId") for n in names if n.get("name") == OWNER_NAME}
+        for index in mine:
+            if index not in have:
+                el = etree.SubElement(names, f"{_M}definedName", name=OWNER_NAME, localSheetId=index, hidden="1")
+                el.text = '"sheetsync"'
 
     def _extents(self, part: str) -> Extents:
         scan = self.scans.get(part)
@@ -415,6 +453,7 @@ class PackageWriter:
             local = name.get("localSheetId")
             if local is not None and local.isdigit() and int(local) in moved:
                 name.set("localSheetId", str(moved[int(local)]))
+        self._mark_owned()
         views = self.wb.find(f"{_M}bookViews")
         if views is None:
             views = etree.Element(f"{_M}bookViews")

@@ -36,7 +36,9 @@ sys.path.insert(0, str(ROOT))
 
 N_ROWS = 24
 CPU_SETTINGS = {"timeout": "600", "concurrency": "1", "max_examples": "2", "max_example_chars": "4000",
-                "outage_wait": "180", "probe_interval": "2", "max_retries": "2"}
+                "outage_wait": "180", "probe_interval": "2", "max_retries": "2", "max_tokens": "400"}
+#: A 135M model rambles until its budget runs out unless asked to be brief: the edit a user would make.
+BRIEF = ("Then give the verdict.", "Keep the critique under 50 words. Then give the verdict.")
 
 
 class Server:
@@ -177,6 +179,8 @@ def main() -> None:
         step("server start", True, seconds=round(server.start(), 1), url=server.base_url)
         code, _, err, secs = sheetsync(ws, "init", "--spreadsheet", "labels.xlsx", env=env)
         set_judge(ws / "sheetsync.toml", **CPU_SETTINGS)
+        judge_md = ws / "prompts" / "judge.md"
+        judge_md.write_text(judge_md.read_text().replace(*BRIEF))
         _, long_id, labels = workspace(ws)
         step("init", code == 0, seconds=round(secs, 1))
         code, out, err, secs = sheetsync(ws, "push", "traces.csv", env=env)

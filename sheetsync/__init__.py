@@ -1,8 +1,5 @@
 """sheetsync: build an LLM judge you can trust, with a spreadsheet as the domain expert's workbench."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("sheetsync")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0"
+# The one place the version is written: pyproject.toml reads it from here ([tool.setuptools.dynamic]).
+# A literal, not importlib.metadata.version(): that import alone was half of `--version`'s start-up.
+__version__ = "0.1.0"

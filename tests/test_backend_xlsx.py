@@ -405,6 +405,9 @@ def test_frozen_panes_widths_heights_hidden_columns_filter_and_tab_colour(tmp_pa
     assert ws.row_dimensions[2].height == 60 and ws.row_dimensions[4].height == 60  # 80 px = 60 pt
     assert ws.sheet_format.defaultRowHeight == 60
     assert ws.auto_filter.ref == "A1:F4"
+    with zipfile.ZipFile(path) as z:  # where Excel keeps the filter too (LibreOffice needs it to show one)
+        assert ('<definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
+                "'Annotate'!$A$1:$F$4</definedName>") in z.read("xl/workbook.xml").decode()
     assert ws.sheet_properties.tabColor.rgb == "FF4A86E8"
 
 

@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from sheetsync import llm
-from sheetsync.batch import BatchSummary, FilePlanner, request_line, run_batch
+from sheetsync.batch import BatchSummary, run_batch
+from sheetsync.batch_files import FilePlanner, request_line
 from sheetsync.cli import cli
 from sheetsync.errors import ConfigError, UserInputError
 from sheetsync.judge import judge, split_of

@@ -117,3 +117,44 @@ def test_a_user_login_without_quota_project_refused_by_the_api_is_explained(adc_
                    "sheets.googleapis.com API requires a quota project, which is not set by default."}}).encode()
     message = str(api_error(APIError(resp), resolve(), "k" * 30))
     assert QUOTA_PROJECT_FIX in message
+
+
+# ------------------------------------------------------------------- against the emulator's token endpoint
+
+
+def user_file(tmp_path, em, refresh_token: str, **fields) -> str:
+    path = tmp_path / "user.json"
+    path.write_text(json.dumps({"type": "authorized_user", "client_id": GCLOUD_CLIENT_ID, "client_secret": "s",
+                                "refresh_token": refresh_token, "token_uri": f"{em.url}/token", **fields}))
+    return str(path)
+
+
+def test_auth_check_warns_about_a_user_login_that_google_will_refuse(sheets_emulator, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from sheetsync.cli import cli
+
+    person = sheets_emulator.add_principal("me@example.com")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SHEETS_EMULATOR_HOST", sheets_emulator.address)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", user_file(tmp_path, sheets_emulator, person.refresh_token))
+    result = CliRunner().invoke(cli, ["auth", "check", "--spreadsheet", "Team labels"])
+    assert result.exit_code == 0, result.output
+    assert "(oauth user)" in result.stdout and "none named 'Team labels' yet" in result.stdout
+    assert "gcloud's own OAuth client" in result.stderr and "names no quota project" in result.stderr
+    assert any(e.identity == "me@example.com" for e in sheets_emulator.request_log)  # it really acted as them
+
+
+def test_a_revoked_user_login_is_a_message_saying_how_to_log_in(sheets_emulator, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from sheetsync.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SHEETS_EMULATOR_HOST", sheets_emulator.address)
+    path = user_file(tmp_path, sheets_emulator, "revoked-long-ago", quota_project_id="p")
+    (tmp_path / "sheetsync.toml").write_text(f'[google]\ncredentials = "{path}"\n')
+    result = CliRunner().invoke(cli, ["auth", "check", "--spreadsheet", "Team labels"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "invalid_grant" in result.stderr and "has expired or was revoked" in result.stderr
+    assert f"Create {path} again" in result.stderr and "--client-id-file=CLIENT.json" in result.stderr

@@ -42,6 +42,8 @@ def test_llama_cpp_python_500_on_json_schema_falls_back_at_once_without_retries(
     assert formats(fake) == ["json_schema"] + ["json_object"] * 6  # one refusal, then the level is learned
     assert stats["format_level"] == "json_object" and stats["format_refusals"] == 1
     assert [r.level for r in results] == ["json_object"] * 6
+    # json_object carries the schema flat beside it: llama.cpp and llama-cpp-python constrain the reply with it
+    assert fake.chat_requests[-1]["response_format"] == {"type": "json_object", "schema": SCHEMA}
 
 
 def test_pinned_level_is_used_and_a_refusal_of_it_is_a_clear_error() -> None:
@@ -207,3 +209,17 @@ def test_a_key_echoed_in_an_error_body_is_masked() -> None:
         [result], _ = go(make_calls(1), settings_for(fake))
     assert result.error is not None and result.error.startswith("HTTP 401: Incorrect API key provided")
     assert SECRET not in result.error and "***" in result.error and result.cause == "auth"
+
+
+def test_token_estimates_say_how_they_were_made_and_count_what_is_sent() -> None:
+    from sheetsync.llm import estimate_call_tokens, estimate_tokens, token_method
+
+    hello = [{"role": "user", "content": "Hello world"}]
+    assert estimate_tokens(hello, "gpt-4.1-mini") == 2 + 3 + 3  # o200k: "Hello", " world"; chat format overhead
+    assert token_method("gpt-4.1-mini").startswith("exact for gpt-4.1-mini (o200k_base")
+    assert token_method("smollm2").startswith("approximate")
+    call = make_calls(1)[0]
+    settings = LLMSettings(model="smollm2")
+    schema_level, instructions = estimate_call_tokens(settings, call, 0), estimate_call_tokens(settings, call, 2)
+    assert schema_level > estimate_tokens(call.messages, "smollm2")  # the response_format schema is sent too
+    assert instructions > estimate_tokens(call.messages, "smollm2")  # ...or its instruction in the system message

@@ -313,3 +313,29 @@ def test_push_to_a_read_only_workbook_exits_2_and_changes_nothing(tmp_path, monk
     assert "is read-only, so sheetsync will not replace it" in result.output
     assert "Traceback" not in result.output
     assert book.read_bytes() == before and not (tmp_path / "labels.xlsx.bak").exists()
+
+
+def test_a_new_context_column_is_inserted_and_the_experts_unnamed_column_survives(tmp_path):
+    cfg = make_workspace(tmp_path)
+    push(cfg, tmp_path / "data.csv")
+    book = tmp_path / "labels.xlsx"
+    Expert(book).label(LABELS)
+    wb = openpyxl.load_workbook(book)
+    ws = wb["Annotate"]
+    free = ws.max_column + 1
+    ws.cell(2, free).value = "my own scribble, no header"
+    wb.save(book)
+    rows = [{**r, "channel": "chat"} for r in default_rows()]
+    write_data(tmp_path / "data.csv", rows)
+    toml = tmp_path / "sheetsync.toml"
+    toml.write_text(toml.read_text().replace('context = ["tier"]', 'context = ["tier", "channel"]'))
+    from sheetsync.config import load_config as reload
+
+    cfg = reload(toml)
+    push(cfg, tmp_path / "data.csv")
+    got = Expert(book).rows()
+    assert got["r1"]["channel"] == "chat"
+    assert all(got[k]["Critique"] == LABELS[k][1] for k in LABELS)
+    ws = openpyxl.load_workbook(book)["Annotate"]
+    assert "my own scribble, no header" in [c.value for c in ws[2]]
+    assert pull(cfg).labelled == 4

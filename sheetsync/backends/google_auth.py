@@ -111,7 +111,7 @@ def resolve_credentials(
     origin = "[google] credentials" if credentials_file else KEY_ENV
     if host:
         if key_file and _made_for_emulator(Path(key_file).expanduser(), host):
-            return _from_key_file(Path(key_file).expanduser(), origin)
+            return _from_key_file(Path(key_file).expanduser(), origin, emulator=True)
         return AnonymousCredentials(), Principal("emulator", f"anonymous (emulator at {host})", EMULATOR_ENV)
     if key_file:
         return _from_key_file(Path(key_file).expanduser(), origin)
@@ -152,7 +152,7 @@ def _read_json(path: Path, origin: str, what: str) -> Mapping[str, Any]:
     return data
 
 
-def _from_key_file(path: Path, origin: str) -> tuple[Credentials, Principal]:
+def _from_key_file(path: Path, origin: str, *, emulator: bool = False) -> tuple[Credentials, Principal]:
     info = _read_json(path, origin, "Credentials file")
     kind = info.get("type")
     if kind == "service_account":
@@ -174,6 +174,8 @@ def _from_key_file(path: Path, origin: str) -> tuple[Credentials, Principal]:
                 "client_id, client_secret and refresh_token. Create it again "
                 "(`gcloud auth application-default login`) or use a service-account key."
             ) from None
+        if emulator:  # google-auth always sends user refresh tokens to Google's endpoint; this one is fake
+            creds = creds.with_token_uri(info["token_uri"])
         who = info.get("account") or "oauth user"
         relogin = f"Create {path} again (`{ADC_LOGIN}` writes one), or use a service-account key"
         return creds, Principal("oauth user", who, str(path), user_credential_warnings(info, str(path)), relogin)

@@ -140,7 +140,7 @@ class XlsxWorkbook(Workbook):
             return TabRead([], {}, -1)
         try:
             tab = read_tab(package, ref.part, **kw)
-            self._scans[ref.part] = Scan(tab.extents)
+            self._scans[ref.part] = Scan(tab.extents, tab.head, tab.tail)
             return tab
         except (PackageError, ValueError, UnicodeDecodeError, zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
             raise BackendError(

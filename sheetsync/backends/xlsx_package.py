@@ -14,8 +14,9 @@ styles are dates, and how to write a zip whose untouched members are copied with
 from __future__ import annotations
 
 import posixpath
-import re
+import queue
 import struct
+import threading
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -304,6 +305,9 @@ class _MemberWriter:
         self.head_len = len(head)
         self._pending: list[bytes] = []
         self._pending_len = 0
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+        self._worker: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     def write(self, data: bytes) -> None:
         # Many small pieces (one per row) are joined first: zlib and file calls cost per call.
@@ -318,6 +322,28 @@ class _MemberWriter:
         data = b"".join(self._pending)
         self._pending.clear()
         self._pending_len = 0
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._drain, name="sheetsync-deflate", daemon=True)
+            self._worker.start()
+        self._queue.put(data)
+        if self._error is not None:
+            raise self._error
+
+    def _drain(self) -> None:
+        """Deflate and write in a thread of its own: zlib releases the GIL, so compressing one piece
+        overlaps with building the next rows (on two cores, the deflate time mostly disappears)."""
+        while True:
+            data = self._queue.get()
+            if data is None:
+                return
+            if self._error is not None:
+                continue  # keep draining so the producer never blocks; the error is raised there
+            try:
+                self._deflate(data)
+            except BaseException as exc:
+                self._error = exc
+
+    def _deflate(self, data: bytes) -> None:
         self.crc = zlib.crc32(data, self.crc)
         self.usize += len(data)
         packed = self.compressor.compress(data)
@@ -326,7 +352,16 @@ class _MemberWriter:
             self.csize += len(packed)
 
     def close(self) -> None:
-        self._flush_pending()
+        if self._worker is None:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            self._deflate(data)
+        else:
+            self._flush_pending()
+            self._queue.put(None)
+            self._worker.join()
+            if self._error is not None:
+                raise self._error
         tail = self.compressor.flush()
         self.out.fh.write(tail)
         self.csize += len(tail)
@@ -344,5 +379,3 @@ def _dostime(dt: tuple[int, ...]) -> int:
     time = hour << 11 | minute << 5 | second // 2
     return date << 16 | time
 
-
-_SAFE_PART = re.compile(r"^[A-Za-z0-9_\-./\[\]]+$")

@@ -21,6 +21,7 @@ from openpyxl.chart import BarChart, LineChart, Reference
 
 from sheetsync.backends.xlsx_package import MAIN_NS, REL_NS, parse_xml
 from sheetsync.backends.xlsx_read import escape_text
+from sheetsync.backends.xlsx_shift import shift_anchors, shift_notes
 from sheetsync.layout import Chart, Protection, column_letter
 
 COMMENT_AUTHOR = "sheetsync"
@@ -50,12 +51,14 @@ class DrawingEdit:
 
 
 def edit_drawing(existing: bytes | None, used_rids: set[str], charts: list[Chart], title: str, n_rows: int,
-                 n_cols: int) -> DrawingEdit:
+                 n_cols: int, shift: Any = None) -> DrawingEdit:
     """Drop sheetsync's chart anchors from ``existing`` (a drawing part), add one per spec chart."""
     if existing is None:
         root = etree.fromstring(f'<xdr:wsDr xmlns:xdr="{XDR_NS}" xmlns:a="{A_NS}"/>'.encode())
     else:
         root = parse_xml(existing)
+        if shift:
+            shift_anchors(root, shift)
     edit = DrawingEdit(None)
     ids = [0]
     for anchor in list(root):
@@ -150,7 +153,8 @@ class NotesEdit:
 _COORD = re.compile(r"([A-Z]+)([0-9]+)$")
 
 
-def edit_notes(comments: bytes | None, vml: bytes | None, notes: dict[tuple[int, int], str]) -> NotesEdit | None:
+def edit_notes(comments: bytes | None, vml: bytes | None, notes: dict[tuple[int, int], str],
+               shift: Any = None) -> NotesEdit | None:
     """Replace sheetsync's notes by ``notes``. None: the existing parts cannot be edited safely (a VML
     drawing that is not XML): they are left exactly as they are."""
     if comments is None:
@@ -161,6 +165,8 @@ def edit_notes(comments: bytes | None, vml: bytes | None, notes: dict[tuple[int,
         shapes = _new_vml() if vml is None else etree.fromstring(vml, etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError:
         return None
+    if shift:
+        shift_notes(root, shapes, shift)
     authors = root.find(f"{_M}authors")
     if authors is None:
         authors = etree.Element(f"{_M}authors")

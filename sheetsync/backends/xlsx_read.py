@@ -60,13 +60,9 @@ _NEEDS_ESCAPE = re.compile("[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ud800-\udfff\ufffe\u
 def escape_text(text: str) -> str:
     """Text → what to put in a cell's XML so that any reader following ECMA-376 gets ``text`` back exactly
     (the XML serializer still escapes ``<``, ``&``…)."""
-    if "_x" not in text and not _has_special(text):
-        return text
+    if "_x" not in text and (text.isprintable() or _NEEDS_ESCAPE.search(text) is None):
+        return text  # isprintable is one C pass; most text needs nothing
     return _NEEDS_ESCAPE.sub(_escape_char, text)
-
-
-def _has_special(text: str) -> bool:
-    return _NEEDS_ESCAPE.search(text) is not None
 
 
 def _escape_char(m: re.Match[str]) -> str:
@@ -92,6 +88,8 @@ def attributes(tag: bytes) -> dict[bytes, bytes]:
 
 
 _LETTERS: dict[str, int] = {}
+_COLUMNS: dict[bytes, int] = {}
+_AFTER_NAME = (b" ", b">", b"/", b"\t", b"\n", b"\r")
 
 
 def column_index(letters: str) -> int:
@@ -467,6 +465,8 @@ class TabRead:
     last_value_row: int  # 0-based index of the last row holding any value; -1 when none
     max_row: int = -1  # the last row element, value or not
     max_col: int = -1  # the rightmost cell element
+    head: bytes = b""  # the part up to its rows, and from their end on (for a write that follows)
+    tail: bytes = b""
 
     @property
     def extents(self) -> Any:
@@ -496,6 +496,8 @@ def read_tab(
         tags = sheet.tags
         fast = tags.fast_cell.match
         f_open = tags.f_open
+        cell_tag, cell_end = tags.cell, tags.cell_end
+        n_tag, n_end = len(cell_tag), len(cell_end)
         for start, inner in rows:
             mr = _ROW_R.search(start)
             r = int(mr.group(1)) - 1 if mr else r + 1
@@ -503,26 +505,43 @@ def read_tab(
             c = -1
             line: dict[int, str] = {}
             any_value = False
-            for tag, content in iter_cells(inner, tags):
-                m = fast(tag)
+            pos = 0
+            while True:  # the cells, cut with byte searches (one regex match per usual start tag)
+                at = inner.find(cell_tag, pos)
+                if at == -1:
+                    break
+                m = fast(inner, at)
                 if m is not None:
-                    c = column_index(m.group(1).decode())
+                    letters = m.group(1)
+                    c = _COLUMNS.get(letters)
+                    if c is None:
+                        c = _COLUMNS[letters] = column_index(letters.decode())
+                    tag_end = m.end()
                 else:
-                    attrs = attributes(tag)
+                    if inner[at + n_tag : at + n_tag + 1] not in _AFTER_NAME:
+                        pos = at + n_tag  # another element whose name starts with "c"
+                        continue
+                    tag_end = inner.find(b">", at) + 1
+                    attrs = attributes(inner[at:tag_end])
                     ref = attrs.get(b"r")
                     mr = _COORD.match(ref.decode()) if ref is not None else None
                     c = column_index(mr.group(1)) if mr else c + 1
-                if content is None:
+                if inner[tag_end - 2 : tag_end - 1] == b"/":
+                    pos = tag_end  # <c …/>: no value
                     continue
+                stop = inner.find(cell_end, tag_end)
+                if stop == -1:
+                    raise ValueError(f"a cell of row {r + 1} is not closed")
+                pos = stop + n_end
                 keep = full or wanted(c)  # type: ignore[misc]
                 # Other cells are decoded only until the row is known to hold a value, and for formulas
                 # (a shared formula's text lives in its first cell, wherever that is).
-                if keep or not any_value or f_open in content:
+                if keep or not any_value or inner.find(f_open, tag_end, stop) != -1:
                     if m is not None:
                         attrs = {b"t": m.group(4) or b"n"}
                         if m.group(3) is not None:
                             attrs[b"s"] = m.group(3)
-                    text = decoder.text(attrs, content, r, c)
+                    text = decoder.text(attrs, inner[tag_end:stop], r, c)
                     if text != "":
                         any_value = True
                         if keep:
@@ -548,7 +567,7 @@ def read_tab(
         grid.pop()
     if head_rows is not None:  # the head as a full read would give it: empty rows inside it included
         grid.extend([] for _ in range(min(head_rows, last_value_row + 1) - len(grid)))
-    return TabRead(grid, cols, last_value_row, r, max_col)
+    return TabRead(grid, cols, last_value_row, r, max_col, sheet.head, rows.tail)
 
 
 def _put_row(grid: list[list[str]], r: int, cells: list[str]) -> None:

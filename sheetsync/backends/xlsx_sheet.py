@@ -22,7 +22,8 @@ from lxml import etree
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from sheetsync.backends.xlsx_package import MAIN_NS, REL_NS, parse_xml
-from sheetsync.backends.xlsx_read import Tags, attributes, column_index, escape_text, iter_cells
+from sheetsync.backends.xlsx_read import Tags, attributes, column_index, escape_text
+from sheetsync.backends.xlsx_shift import shift_cell_formula
 from sheetsync.backends.xlsx_styles import StyleBook, _in_main
 from sheetsync.errors import BackendError
 from sheetsync.layout import CellValue, Range, Style, TabSpec, Validation, column_letter, is_sheetsync_rule
@@ -78,6 +79,17 @@ def place(root: Any, el: Any) -> None:
         if name in ORDER and ORDER.index(name) <= position:
             index = i + 1
     root.insert(index, el)
+
+
+_LETTERS: dict[int, str] = {}
+
+
+def letter(col: int) -> str:
+    """Cached :func:`column_letter` (every cell written needs one)."""
+    found = _LETTERS.get(col)
+    if found is None:
+        found = _LETTERS[col] = column_letter(col)
+    return found
 
 
 def a1(r0: int, c0: int, r1: int, c1: int) -> str:
@@ -150,10 +162,17 @@ class Extents:
 class RowPlan:
     """For each row: the values the spec writes, the styles that cover each column, the height."""
 
-    def __init__(self, spec: TabSpec, book: StyleBook, append_at: int) -> None:
+    def __init__(self, spec: TabSpec, book: StyleBook, append_at: int, shift: Any = None) -> None:
         self.spec = spec
+        self.shift = shift  # a ColumnShift when the spec inserts columns: original cells move right
         self.book = book
         self.blocks = [(b.row, b.row + len(b.values), b.col, b.values) for b in spec.blocks if b.values]
+        # Row → the pieces of blocks in it, in block order: a re-push sends many small blocks, and looking
+        # through all of them for every row would cost rows × blocks.
+        self.by_row: dict[int, list[tuple[int, list[CellValue]]]] = {}
+        for start, _end, col, values in self.blocks:
+            for i, row in enumerate(values):
+                self.by_row.setdefault(start + i, []).append((col, row))
         self.append_at = append_at
         self.append_end = append_at + len(spec.append_rows)
         n_rows, n_cols = spec.n_rows, spec.n_cols
@@ -209,10 +228,9 @@ class RowPlan:
     def values(self, r: int) -> dict[int, CellValue]:
         """Column → value the spec writes in row ``r`` (later blocks win; appended rows last)."""
         out: dict[int, CellValue] = {}
-        for start, end, col, values in self.blocks:
-            if start <= r < end:
-                for j, v in enumerate(values[r - start]):
-                    out[col + j] = v
+        for col, row in self.by_row.get(r, ()):
+            for j, v in enumerate(row):
+                out[col + j] = v
         if self.append_at <= r < self.append_end:
             for j, v in enumerate(self.spec.append_rows[r - self.append_at]):
                 if v is not None:
@@ -251,7 +269,7 @@ def merge_rows(rows: Iterable[tuple[bytes, bytes]], tags: Tags, plan: RowPlan) -
             if out:
                 yield out
             next_new += 1
-        if r < plan.end:
+        if r < plan.end or plan.shift:
             yield _merged_row(r, start, inner, tags, p, plan)
         else:
             yield start + inner + (tags.row_end if not start.endswith(b"/>") else b"")
@@ -284,7 +302,7 @@ def _new_row(r: int, p: bytes, plan: RowPlan) -> bytes:
     for c in sorted(set(values) | set(band)):
         key = band.get(c)
         style = plan.restyle(b"", key) if key is not None else 0
-        cells.append(cell_xml(p, f"{column_letter(c)}{r + 1}", style, values.get(c), plan.spec.title))
+        cells.append(cell_xml(p, f"{letter(c)}{r + 1}", style, values.get(c), plan.spec.title))
     return _row_start(p, r, {}, height) + b"".join(cells) + b"</%brow>" % p
 
 
@@ -293,32 +311,73 @@ def _merged_row(r: int, start: bytes, inner: bytes, tags: Tags, p: bytes, plan: 
     height = plan.height(r, row_attrs.get(b"ht"))
     values = plan.values(r)
     band = plan.band(r)
-    if not values and not band and height is None:
+    shift = plan.shift
+    if not values and not band and height is None and not shift:
         return start + inner + (tags.row_end if not start.endswith(b"/>") else b"")
     cells: dict[int, bytes] = {}
     extra = b""  # a row's own extension elements, kept after its cells
     c = -1
-    fast = tags.fast_cell.match
-    for tag, content in iter_cells(inner, tags):
-        m = fast(tag)
-        if m is not None:
-            c = column_index(m.group(1).decode())
+    match = tags.fast_cell.match
+    cell_tag, cell_end = tags.cell, tags.cell_end
+    n_end = len(cell_end)
+    title = plan.spec.title
+    number = b"%d" % (r + 1)
+    pos = 0
+    while True:
+        at = inner.find(cell_tag, pos)
+        if at == -1:
+            break
+        m = match(inner, at)
+        if m is not None:  # the usual start tag (r, s, t): read without building a dict
+            letters = m.group(1)
+            c = _COLUMNS.get(letters)
+            if c is None:
+                c = _COLUMNS[letters] = column_index(letters.decode())
             old_style = m.group(3) or b""
+            tag_end = m.end()
+            tag = None
         else:
+            if inner[at + len(cell_tag) : at + len(cell_tag) + 1] not in (b" ", b">", b"/", b"\t", b"\n", b"\r"):
+                pos = at + len(cell_tag)
+                continue
+            tag_end = inner.find(b">", at) + 1
+            tag = inner[at:tag_end]
             attrs = attributes(tag)
             ref = attrs.get(b"r")
             c = column_index(ref.decode().rstrip("0123456789")) if ref else c + 1
             old_style = attrs.get(b"s", b"")
-        ref_s = f"{column_letter(c)}{r + 1}"
+        closed = inner[tag_end - 2 : tag_end - 1] == b"/"
+        stop = tag_end if closed else inner.find(cell_end, tag_end) + n_end
+        if stop < tag_end:
+            raise ValueError(f"a cell of row {r + 1} is not closed")
+        pos = stop
+        if shift:
+            c = shift.col(c)
+            tag = inner[at:tag_end]
+            m = None  # rebuilt below with its new reference
+            body = inner[tag_end:stop]
+            if tags.f_open in body:
+                body = shift_cell_formula(body, shift, title, tags.f_open)
+            if c not in values:
+                key = band.get(c)
+                style = plan.restyle(old_style, key) if key is not None else int(old_style or b"0")
+                cells[c] = _restyled(tag, style, f"{letter(c)}{r + 1}") + body
+                continue
         key = band.get(c)
         if c in values:
             style = plan.restyle(old_style, key) if key is not None else int(old_style or b"0")
-            cells[c] = cell_xml(p, ref_s, style, values[c], plan.spec.title)
+            cells[c] = cell_xml(p, f"{letter(c)}{r + 1}", style, values[c], title)
         elif key is not None:
             new_style = plan.restyle(old_style, key)
-            cells[c] = _restyled(tag, new_style, ref_s) + (b"" if content is None else content + tags.cell_end)
+            if m is not None:
+                s_attr = b' s="%d"' % new_style if new_style else b""
+                t_attr = b' t="%b"' % m.group(4) if m.group(4) else b""
+                head = b'<%bc r="%b%b"%b%b' % (p, m.group(1), number, s_attr, t_attr)
+                cells[c] = head + (b"/>" if closed else b">") + inner[tag_end:stop]
+            else:
+                cells[c] = _restyled(tag, new_style, f"{letter(c)}{r + 1}") + inner[tag_end:stop]
         else:
-            cells[c] = tag + (b"" if content is None else content + tags.cell_end)
+            cells[c] = inner[at:stop]
     ext_at = inner.find(b"<" + p + b"extLst")
     if ext_at != -1:
         extra = inner[ext_at:]
@@ -326,10 +385,10 @@ def _merged_row(r: int, start: bytes, inner: bytes, tags: Tags, p: bytes, plan: 
         if c not in cells:
             key = band.get(c)
             style = plan.restyle(b"", key) if key is not None else 0
-            cells[c] = cell_xml(p, f"{column_letter(c)}{r + 1}", style, v, plan.spec.title)
+            cells[c] = cell_xml(p, f"{letter(c)}{r + 1}", style, v, plan.spec.title)
     for c, key in band.items():
         if c not in cells:
-            cells[c] = cell_xml(p, f"{column_letter(c)}{r + 1}", plan.restyle(b"", key), None, plan.spec.title)
+            cells[c] = cell_xml(p, f"{letter(c)}{r + 1}", plan.restyle(b"", key), None, plan.spec.title)
     body = b"".join(cells[c] for c in sorted(cells))
     return _row_start(p, r, row_attrs, height) + body + extra + tags.row_end
 
@@ -338,13 +397,15 @@ def _restyled(tag: bytes, style: int, ref: str) -> bytes:
     """A cell's start tag with its style index replaced (every other attribute as it was)."""
     attrs = attributes(tag)
     attrs[b"r"] = ref.encode()
+    attrs.pop(b"s", None)
     if style:
-        attrs[b"s"] = str(style).encode()
-    else:
-        attrs.pop(b"s", None)
+        attrs[b"s"] = b"%d" % style
     name = tag[1 : tag.find(b" ")] if b" " in tag else tag[1:].rstrip(b"/>")
     body = b"".join(b' %b="%b"' % (k, v) for k, v in attrs.items())
     return b"<%b%b%b" % (name, body, b"/>" if tag.endswith(b"/>") else b">")
+
+
+_COLUMNS: dict[bytes, int] = {}
 
 
 def _row_number_pattern() -> Any:
@@ -396,6 +457,7 @@ class SheetDom:
         if spec.basic_filter is not None:  # rows the expert appended are inside the filter too
             r0, c0, r1, c1 = spec.basic_filter.resolve(max(spec.n_rows, max_row), n_cols)
             child(root, "autoFilter").set("ref", a1(r0, c0, r1, c1))
+            self.filter = (r0, c0, r1, c1)
         self._conditional_formats(spec, book)
         self._validations(spec)
 
@@ -509,6 +571,7 @@ class SheetDom:
             root.remove(holder)
 
     lists: Any = None  # set by the package writer: the hidden tab's choice lists
+    filter: tuple[int, int, int, int] | None = None  # the filter's bounds, for the workbook's defined name
 
     def _validation(self, validation: Validation, n_cols: int) -> Any:
         """A dropdown. Not strict: Excel warns and lets the expert keep free text; strict: Excel refuses

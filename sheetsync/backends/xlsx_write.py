@@ -36,9 +36,10 @@ from sheetsync.backends.xlsx_package import (
 from sheetsync.backends.xlsx_parts import edit_drawing, edit_notes, protection_notes
 from sheetsync.backends.xlsx_read import open_sheet, read_tab
 from sheetsync.backends.xlsx_sheet import Extents, RowPlan, SheetDom, merge_rows
+from sheetsync.backends.xlsx_shift import ColumnShift, shift_dom
 from sheetsync.backends.xlsx_styles import StyleBook
 from sheetsync.errors import BackendError
-from sheetsync.layout import Block, Range, TabSpec
+from sheetsync.layout import Block, Range, TabSpec, column_letter
 
 LISTS_SHEET = "_lists"
 """Hidden tab holding dropdown choices too long (or too comma-laden) for an inline list."""
@@ -48,6 +49,9 @@ OWNER_NAME = "_sheetsync_tab"
 renamed or moved): a tab without it is the expert's, and a write that would rebuild it is refused."""
 
 LEVEL = 1
+# workbook.xml's children that come before <definedNames> (the schema fixes their order)
+_BEFORE_NAMES = {"fileVersion", "fileSharing", "workbookPr", "workbookProtection", "bookViews", "sheets",
+                 "functionGroups", "externalReferences"}
 _M = f"{{{MAIN_NS}}}"
 _R = f"{{{REL_NS}}}"
 _P = f"{{{PKG_REL_NS}}}"
@@ -115,6 +119,8 @@ class Scan:
     """What a read learnt about a tab, kept so the write that follows need not read it again."""
 
     extents: Extents
+    head: bytes
+    tail: bytes
 
 
 class Rels:
@@ -237,7 +243,7 @@ class PackageWriter:
             el = next(el for el in self.sheets_el if el.get("name") == (ref.title if ref else spec.title))
             self.sheets_el.remove(el)
             self.sheets_el.insert(max(0, min(spec.index, len(self.sheets_el))), el)
-        extents = self._extents(part) if original else Extents()
+        extents = self._scan(part).extents if original else Extents()
         append_at = extents.last_value_row + 1
         if spec.append_rows:
             spec = grown(spec, append_at + len(spec.append_rows))
@@ -248,15 +254,19 @@ class PackageWriter:
         head: bytes | None = None
         tail: bytes | None = None
         if original:
-            head, tail = self._head_tail(part)
+            scan = self._scan(part)
+            head, tail = scan.head, scan.tail
         dom = SheetDom(head, tail)
         dom.lists = self.lists
-        plan = RowPlan(spec, self.book, append_at)
+        shift = ColumnShift(spec.insert_columns) if original and spec.insert_columns else None
+        if shift:
+            shift_dom(dom.root, shift, ref.title if ref else spec.title)
+        plan = RowPlan(spec, self.book, append_at, shift)
         max_row = max(extents.max_row + 1, plan.end)
-        max_col = max(extents.max_col + 1, spec.n_cols)
+        max_col = max(extents.max_col + 1 + len(spec.insert_columns), spec.n_cols)
         dom.apply(spec, self.book, max_row, max_col)
-        self._drawing(dom, rels, part, spec, original)
-        self._notes(dom, rels, part, spec, original)
+        self._drawing(dom, rels, part, spec, shift)
+        self._notes(dom, rels, part, spec, shift)
         if rels.items():
             self.changed[rels_part(part)] = rels.to_bytes()
             self.removed.discard(rels_part(part))
@@ -286,27 +296,22 @@ class PackageWriter:
         names = self.wb.find(f"{_M}definedNames")
         if names is None:
             names = etree.Element(f"{_M}definedNames")
-            after = [el for el in self.wb if etree.QName(el).localname in ("sheets", "functionGroups",
-                                                                           "externalReferences")]
-            self.wb.insert(list(self.wb).index(after[-1]) + 1, names)
+            after = [i for i, el in enumerate(self.wb) if etree.QName(el).localname in _BEFORE_NAMES]
+            self.wb.insert(after[-1] + 1 if after else 0, names)
         have = {n.get("localSheetId") for n in names if n.get("name") == OWNER_NAME}
         for index in mine:
             if index not in have:
                 el = etree.SubElement(names, f"{_M}definedName", name=OWNER_NAME, localSheetId=index, hidden="1")
                 el.text = '"sheetsync"'
 
-    def _extents(self, part: str) -> Extents:
+    def _scan(self, part: str) -> Scan:
+        """What the read before this write learnt about the tab (same file, checked by its stamp), or one
+        pass over it now: where its values end, and the XML around its rows."""
         scan = self.scans.get(part)
-        if scan is not None:
-            return scan.extents
-        return read_tab(self.pkg, part, columns=set(), head_rows=0).extents
-
-    def _head_tail(self, part: str) -> tuple[bytes, bytes]:
-        with self.pkg.open(part) as stream:
-            sheet, rows = open_sheet(stream)
-            for _ in rows:
-                pass
-            return sheet.head, rows.tail
+        if scan is None:
+            tab = read_tab(self.pkg, part, columns=set(), head_rows=0)
+            scan = self.scans[part] = Scan(tab.extents, tab.head, tab.tail)
+        return scan
 
     def _drop_rels_of(self, part: str) -> None:
         """A rebuilt tab keeps nothing of the old one: the parts only it pointed at go too."""
@@ -351,7 +356,7 @@ class PackageWriter:
         self.changed[part] = b""
         return part
 
-    def _drawing(self, dom: SheetDom, rels: Rels, part: str, spec: TabSpec, original: bool) -> None:
+    def _drawing(self, dom: SheetDom, rels: Rels, part: str, spec: TabSpec, shift: ColumnShift | None) -> None:
         found = rels.of_type(DRAWING_REL)
         drawing_part = rels.target(found[0]) if found else None
         if drawing_part is None and not spec.charts:
@@ -359,7 +364,7 @@ class PackageWriter:
         existing = self.pkg.read(drawing_part) if drawing_part and self.pkg.has(drawing_part) else None
         d_rels = Rels(self.pkg, drawing_part) if drawing_part else None
         used = d_rels.ids() if d_rels else set()
-        edit = edit_drawing(existing, used, spec.charts, spec.title, spec.n_rows, spec.n_cols)
+        edit = edit_drawing(existing, used, spec.charts, spec.title, spec.n_rows, spec.n_cols, shift)
         if drawing_part is None:
             drawing_part = self._new_part("xl/drawings/drawing{}.xml", CONTENT_TYPES["drawing"])
             d_rels = Rels(self.pkg, drawing_part, fresh=True)
@@ -392,7 +397,7 @@ class PackageWriter:
 
             place(dom.root, el)
 
-    def _notes(self, dom: SheetDom, rels: Rels, part: str, spec: TabSpec, original: bool) -> None:
+    def _notes(self, dom: SheetDom, rels: Rels, part: str, spec: TabSpec, shift: ColumnShift | None) -> None:
         notes = protection_notes(spec.protections, spec.frozen_rows)
         found = rels.of_type(COMMENTS_REL)
         vml_found = rels.of_type(VML_REL)
@@ -404,6 +409,7 @@ class PackageWriter:
             self.pkg.read(comments_part) if comments_part and self.pkg.has(comments_part) else None,
             self.pkg.read(vml_part) if vml_part and self.pkg.has(vml_part) else None,
             notes,
+            shift,
         )
         if edit is None:
             return  # a drawing we cannot parse: the notes stay exactly as they were
@@ -480,6 +486,29 @@ class PackageWriter:
                 self._unselect(ref.part)
         for part, (dom, plan, original) in self._doms.items():
             self.streams[part] = self._sheet_stream(part, dom, plan, original)
+        self._filter_names(sheets)
+
+    def _filter_names(self, sheets: list[Any]) -> None:
+        """Excel keeps a filter's range in the hidden name ``_xlnm._FilterDatabase`` too, and LibreOffice
+        shows a filter only when that name is there."""
+        rid_index = {el.get(f"{_R}id"): i for i, el in enumerate(sheets)}
+        for ref in self.pkg.sheets:
+            entry = self._doms.get(ref.part)
+            if entry is None or entry[0].filter is None or ref.rid not in rid_index:
+                continue
+            r0, c0, r1, c1 = entry[0].filter
+            index = str(rid_index[ref.rid])
+            title = "'" + ref.title.replace("'", "''") + "'"
+            text = f"{title}!${column_letter(c0)}${r0 + 1}:${column_letter(c1 - 1)}${r1}"
+            names = self.wb.find(f"{_M}definedNames")
+            if names is None:
+                names = etree.Element(f"{_M}definedNames")
+                after = [i for i, el in enumerate(self.wb) if etree.QName(el).localname in _BEFORE_NAMES]
+                self.wb.insert(after[-1] + 1 if after else 0, names)
+            found = [el for el in names if el.get("name") == "_xlnm._FilterDatabase" and el.get("localSheetId") == index]
+            el = found[0] if found else etree.SubElement(names, f"{_M}definedName", name="_xlnm._FilterDatabase",
+                                                         localSheetId=index, hidden="1")
+            el.text = text
 
     def _unselect(self, part: str) -> None:
         """A tab this write does not touch, still marked selected: only its head changes (rows streamed)."""

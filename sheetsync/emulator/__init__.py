@@ -30,12 +30,21 @@ Google's rules modelled, each cited beside its code:
   files.list ``corpora`` rules; Drive ``appProperties``; sharing notifications and invalidSharingRequest
   (:mod:`~sheetsync.emulator.identity`, :mod:`~sheetsync.emulator.drive_access`,
   :mod:`~sheetsync.emulator.drive_query`, :mod:`~sheetsync.emulator.drive_permissions`);
+* the spreadsheet's locale (``properties.locale``; Drive-created spreadsheets get
+  ``Emulator(default_locale=...)``, en_US by default) and formulas parsed in it: a conditional-format or
+  validation formula that does not parse there (``,`` between arguments in de_DE) refuses the batch; a
+  formula cell that does not parse is stored and shows ``#ERROR!`` (:mod:`~sheetsync.emulator.locales`,
+  :mod:`~sheetsync.emulator.formulas`);
+* ``updateSheetProperties.index`` counts positions before the move; setDataValidation skips rows a basic
+  filter hides unless ``filteredRowsIncluded``; rows inserted inside a validated range inherit the rule;
+  warning-only protections take no editors (:mod:`~sheetsync.emulator.filters`);
 * request bodies validated against Google's discovery document; batchUpdate atomic, errors worded like
   Google's; 10,000,000 cells per spreadsheet; 50,000 characters per cell;
 * rows and columns that move carry formats, validation, protections, conditional formats, filters,
-  named ranges and developer metadata with them.
+  named ranges, chart ranges and developer metadata with them.
 
-Formulas are stored but not evaluated (FORMULA returns the text, FORMATTED/UNFORMATTED return ``#NAME?``).
+Formulas are checked but not evaluated (FORMULA returns the text, FORMATTED/UNFORMATTED return ``#NAME?``,
+or ``#ERROR!`` for one the locale cannot parse).
 """
 
 from sheetsync.emulator.faults import LogEntry

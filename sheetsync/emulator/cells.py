@@ -4,6 +4,11 @@ A stored value is a plain Python object: ``str`` (stringValue), ``bool``, ``int`
 or :class:`Formula` (formulaValue). Formulas are stored, never evaluated: FORMULA renders their text, and
 FORMATTED_VALUE / UNFORMATTED_VALUE render ``#NAME?`` (effectiveValue is a NAME error), so a formula that
 slipped in through USER_ENTERED is visible to tests instead of looking like a harmless string.
+
+A formula that does not parse in the spreadsheet's locale (``=SUM(1,2;3)``, or ``,`` between arguments in
+de_DE) is accepted and stored, as Google does (googleapis/google-api-nodejs-client#1994: the cell shows an
+error, the request succeeds), as a :class:`BrokenFormula` that renders ``#ERROR!`` ("Formula parse error.").
+USER_ENTERED numbers follow the locale's decimal mark (``1,5`` is 1.5 in de_DE).
 """
 
 from __future__ import annotations
@@ -13,7 +18,10 @@ import math
 import re
 from typing import Any
 
+from sheetsync.emulator.locales import decimal_comma
+
 MAX_CELL_CHARS = 50_000
+_SWAP = str.maketrans(".,", ",.")
 FORMULA_ERROR = "#NAME?"
 _EPOCH = dt.date(1899, 12, 30)
 _NUMBER_RE = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?([eE][+-]?\d+)?$")
@@ -25,6 +33,25 @@ class Formula(str):
     """Marks a stored value as a formula (its text, starting with ``=``)."""
 
     __slots__ = ()
+
+
+class BrokenFormula(Formula):
+    """A formula the spreadsheet's locale cannot parse: shown as ``#ERROR!``."""
+
+    __slots__ = ()
+
+
+PARSE_ERROR = "#ERROR!"
+
+
+def in_locale(value: Any, locale: str | None) -> Any:
+    """``value``, or a :class:`BrokenFormula` when it is a formula ``locale`` cannot parse."""
+    if type(value) is Formula:
+        from sheetsync.emulator.formulas import problem
+
+        if problem(value, locale) is not None:
+            return BrokenFormula(value)
+    return value
 
 
 class Cell:
@@ -66,6 +93,8 @@ class Cell:
 
 def encode_value(v: Any) -> Any:
     """JSON form for the state file: formulas are tagged so they come back as Formula."""
+    if isinstance(v, BrokenFormula):
+        return {"f": str(v), "broken": True}
     if isinstance(v, Formula):
         return {"f": str(v)}
     return v
@@ -73,15 +102,15 @@ def encode_value(v: Any) -> Any:
 
 def decode_value(v: Any) -> Any:
     if isinstance(v, dict):
-        return Formula(v["f"])
+        return BrokenFormula(v["f"]) if v.get("broken") else Formula(v["f"])
     return v
 
 
 # ---- input -------------------------------------------------------------------------------------------
 
 
-def from_extended(ev: dict | None) -> Any:
-    """ExtendedValue JSON -> stored value (None when unset)."""
+def from_extended(ev: dict | None, locale: str | None = None) -> Any:
+    """ExtendedValue JSON -> stored value (None when unset); formulas are parsed in ``locale``."""
     if not ev:
         return None
     if ev.get("stringValue") is not None:
@@ -92,7 +121,7 @@ def from_extended(ev: dict | None) -> Any:
         return bool(ev["boolValue"])
     if ev.get("formulaValue") is not None:
         f = ev["formulaValue"]
-        return Formula(f) if f.startswith("=") else f
+        return in_locale(Formula(f), locale) if f.startswith("=") else f
     return None
 
 
@@ -110,7 +139,7 @@ def parse_raw(v: Any) -> Any:
     return _num(v)
 
 
-def parse_user_entered(v: Any) -> tuple[Any, dict | None]:
+def parse_user_entered(v: Any, locale: str | None = None) -> tuple[Any, dict | None]:
     """USER_ENTERED input, parsed as if typed into the UI: returns (value, numberFormat or None).
 
     ``=...`` becomes a formula; ``'text`` keeps the text without the apostrophe; numbers (``007``,
@@ -123,9 +152,15 @@ def parse_user_entered(v: Any) -> tuple[Any, dict | None]:
     if s.startswith("'"):
         return s[1:], None
     if len(s) > 1 and s.startswith("="):
-        return Formula(s), None
+        return in_locale(Formula(s), locale), None
     t = s.strip()
     if not t:
+        return s, None
+    if locale is not None and decimal_comma(locale) and any(ch.isdigit() for ch in t):
+        swapped = t.translate(_SWAP)  # "1.000,5" reads as "1,000.5" does in en_US
+        value, fmt = parse_user_entered(swapped)
+        if not isinstance(value, str):
+            return value, fmt
         return s, None
     up = t.upper()
     if up in ("TRUE", "FALSE"):
@@ -178,6 +213,8 @@ def extended(v: Any) -> dict | None:
 
 
 def effective(v: Any) -> dict | None:
+    if isinstance(v, BrokenFormula):
+        return {"errorValue": {"type": "ERROR", "message": "Formula parse error."}}
     if isinstance(v, Formula):
         return {"errorValue": {"type": "NAME", "message": "The sheetsync emulator does not evaluate formulas."}}
     return extended(v)
@@ -188,7 +225,7 @@ def formatted(v: Any, fmt: dict | None) -> str:
     if v is None:
         return ""
     if isinstance(v, Formula):
-        return FORMULA_ERROR
+        return PARSE_ERROR if isinstance(v, BrokenFormula) else FORMULA_ERROR
     if isinstance(v, bool):
         return "TRUE" if v else "FALSE"
     if isinstance(v, str):
@@ -249,7 +286,7 @@ def _apply_number_format(v: float | int, nf: dict) -> str | None:
 
 def unformatted(v: Any) -> Any:
     if isinstance(v, Formula):
-        return FORMULA_ERROR
+        return PARSE_ERROR if isinstance(v, BrokenFormula) else FORMULA_ERROR
     return v
 
 

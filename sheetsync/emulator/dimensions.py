@@ -1,8 +1,8 @@
 """Moving rows and columns: insert, delete, append, move and sort, carrying everything anchored to them.
 
 Cells move with their value, format, validation and note. Protected ranges, merges, conditional-format
-ranges, the basic filter, named ranges and row/column developer metadata shift (and shrink or vanish when
-their rows are deleted), as on Google. A full-width sortRange also carries single-row developer metadata
+ranges, the basic filter, named ranges, chart source ranges and anchors, and row/column developer metadata
+shift (and shrink or vanish when their rows are deleted), as on Google. A full-width sortRange also carries single-row developer metadata
 with its row, so a row's identity survives an expert re-ordering the sheet.
 """
 
@@ -43,6 +43,17 @@ def _shift_anchored(ss: Spreadsheet, sheet: Sheet, dim: str, op: str, index: int
     if sheet.basic_filter and "range" in sheet.basic_filter:
         new = move(sheet.basic_filter["range"])
         sheet.basic_filter = dict(sheet.basic_filter, range=new) if new is not None else None
+    for other in ss.sheets:  # a chart on any sheet may read from this one
+        for chart in other.charts:
+            _shift_chart(chart.get("spec"), move)
+            anchor = ((chart.get("position") or {}).get("overlayPosition") or {}).get("anchorCell")
+            if anchor and anchor.get("sheetId", 0) == sid:
+                key = "rowIndex" if dim == "ROWS" else "columnIndex"
+                at = anchor.get(key, 0)
+                if op == "insert" and at >= index:
+                    anchor[key] = at + count
+                elif op == "delete" and at >= index:
+                    anchor[key] = at - count if at >= index + count else index
     kept_nr = []
     for nr in ss.named_ranges:
         new = move(nr.get("range"))
@@ -65,6 +76,20 @@ def _shift_anchored(ss: Spreadsheet, sheet: Sheet, dim: str, op: str, index: int
     ss.developer_metadata = kept_md
 
 
+def _shift_chart(node: Any, move: Any) -> None:
+    """Chart source ranges follow their rows and columns, as in Sheets (a range whose rows are all deleted
+    drops out of the chart)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "sources" and isinstance(value, list):
+                node[key] = [g for g in (move(gr) for gr in value) if g is not None]
+            else:
+                _shift_chart(value, move)
+    elif isinstance(node, list):
+        for value in node:
+            _shift_chart(value, move)
+
+
 def _shift_props(props: dict[int, dict], op: str, index: int, count: int) -> dict[int, dict]:
     out: dict[int, dict] = {}
     for k, v in props.items():
@@ -78,13 +103,18 @@ def _shift_props(props: dict[int, dict], op: str, index: int, count: int) -> dic
 
 
 def insert_dimension(ss: Spreadsheet, sheet: Sheet, dim: str, start: int, count: int, inherit_before: bool) -> None:
-    """Insert ``count`` empty rows/columns at ``start``; the new ones take the formats of their neighbour."""
+    """Insert ``count`` empty rows/columns at ``start``; the new ones take the formats of their neighbour
+    (and its data validation inside a validated range)."""
     if count <= 0:
         return
     if dim == "ROWS":
         src = start - 1 if inherit_before else start
+        other = start if inherit_before else start - 1
         template = sheet.rows[src] if 0 <= src < len(sheet.rows) else []
-        new_row = [Cell(None, c.fmt) if c is not None and c.fmt else None for c in template]
+        across = sheet.rows[other] if 0 <= other < len(sheet.rows) else []
+        new_row = [_inherited(c, across[i] if i < len(across) else None) for i, c in enumerate(template)]
+        while new_row and new_row[-1] is None:
+            new_row.pop()
         if start < len(sheet.rows):
             sheet.rows[start:start] = [new_row[:] for _ in range(count)]
         elif any(new_row):
@@ -99,10 +129,11 @@ def insert_dimension(ss: Spreadsheet, sheet: Sheet, dim: str, start: int, count:
         sheet.props["gridProperties"]["rowCount"] = sheet.row_count + count
     else:
         src = start - 1 if inherit_before else start
+        other = start if inherit_before else start - 1
         for r, row in enumerate(sheet.rows):
             if start < len(row):
                 tmpl = row[src] if 0 <= src < len(row) else None
-                fill = Cell(None, tmpl.fmt) if tmpl is not None and tmpl.fmt else None
+                fill = _inherited(tmpl, row[other] if 0 <= other < len(row) else None)
                 sheet.rows[r] = row[:start] + [fill] * count + row[start:]
         props = sheet.col_props.get(src)
         sheet.col_props = _shift_props(sheet.col_props, "insert", start, count)
@@ -111,6 +142,18 @@ def insert_dimension(ss: Spreadsheet, sheet: Sheet, dim: str, start: int, count:
                 sheet.col_props[i] = props
         sheet.props["gridProperties"]["columnCount"] = sheet.col_count + count
     _shift_anchored(ss, sheet, dim, "insert", start, count)
+
+
+def _inherited(template: Cell | None, across: Cell | None) -> Cell | None:
+    """A new cell: its neighbour's format and, when the insert falls inside a range validated by one rule
+    (the cells on both sides carry it), that data validation too, as the Sheets UI extends a validated
+    range [Sheets UI behaviour, google-reality.md "data validation"; the API docs do not say]."""
+    if template is None:
+        return None
+    dv = template.dv if template.dv is not None and across is not None and across.dv == template.dv else None
+    if not template.fmt and dv is None:
+        return None
+    return Cell(None, template.fmt or None, dv)
 
 
 def delete_dimension(ss: Spreadsheet, sheet: Sheet, dim: str, start: int, end: int) -> None:

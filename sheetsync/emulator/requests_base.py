@@ -31,6 +31,11 @@ class Ctx:
         self.ss = ss
         self.where = f"requests[{index}].{kind}"
 
+    @property
+    def locale(self) -> str | None:
+        """The spreadsheet's locale: formulas in cells and rules are parsed in it."""
+        return self.ss.props.get("locale")
+
     def fail(self, message: str) -> ApiError:
         return bad_request(self.where, message)
 

@@ -4,7 +4,7 @@ A field mask decides which parts of a cell change; the rest of each stored cell 
 
 from __future__ import annotations
 
-from sheetsync.emulator import a1, cells
+from sheetsync.emulator import a1, cells, filters, formulas
 from sheetsync.emulator.cells import Cell
 from sheetsync.emulator.fieldmask import Mask, apply_mask
 from sheetsync.emulator.requests_base import Ctx, as_int, fields
@@ -25,19 +25,20 @@ def _check_cell_json(ctx: Ctx, cd: dict | None) -> None:
                 raise ctx.fail(TOO_LONG)
 
 
-def apply_cell(old: Cell | None, cd: dict | None, tree: Mask | None, memo: dict | None = None) -> Cell | None:
+def apply_cell(old: Cell | None, cd: dict | None, tree: Mask | None, memo: dict | None = None,
+               locale: str | None = None) -> Cell | None:
     """Apply CellData under a field mask to a stored cell; fields outside the mask stay as they were."""
     cd = cd or {}
     if tree is None or "*" in tree:
         extra = {k: v for k, v in cd.items() if k not in _CELL_FIELDS and k not in _READ_ONLY_CELL_FIELDS and v is not None}
-        new = Cell(cells.from_extended(cd.get("userEnteredValue")), cd.get("userEnteredFormat") or None,
+        new = Cell(cells.from_extended(cd.get("userEnteredValue"), locale), cd.get("userEnteredFormat") or None,
                    cd.get("dataValidation"), cd.get("note"), extra or None)
         return None if new.is_empty() else new
     value, fmt, dv, note, extra = (None, None, None, None, None) if old is None else (
         old.value, old.fmt, old.dv, old.note, old.extra)
     for key, sub in tree.items():
         if key == "userEnteredValue":
-            value = cells.from_extended(cd.get("userEnteredValue"))
+            value = cells.from_extended(cd.get("userEnteredValue"), locale)
         elif key == "userEnteredFormat":
             if sub is None:
                 fmt = cd.get("userEnteredFormat") or None
@@ -87,6 +88,7 @@ def update_cells(ctx: Ctx, req: dict) -> None:
     values_only = tree == {"userEnteredValue": None}
     limit = cells.MAX_CELL_CHARS
     from_extended = cells.from_extended
+    locale = ctx.locale
     for i, rd in enumerate(rows):
         r = sr + i
         if r >= er:
@@ -100,17 +102,17 @@ def update_cells(ctx: Ctx, req: dict) -> None:
         for j, cd in enumerate(vals):
             c = sc + j
             if values_only and cd and len(cd) == 1 and (uev := cd.get("userEnteredValue")):  # the bulk-write fast path
-                value = from_extended(uev)
+                value = from_extended(uev, locale)
                 if type(value) is str and len(value) > limit:
                     raise ctx.fail(TOO_LONG)
                 old = target[c]
                 if old is None:
                     target[c] = Cell(value) if value is not None else None
                 else:
-                    target[c] = apply_cell(old, cd, tree)
+                    target[c] = apply_cell(old, cd, tree, locale=locale)
                 continue
             _check_cell_json(ctx, cd)
-            target[c] = apply_cell(None if whole else target[c], cd, tree)
+            target[c] = apply_cell(None if whole else target[c], cd, tree, locale=locale)
         while target and target[-1] is None:
             target.pop()
     if "range" in req:  # cells of the range not covered by rows have the masked fields cleared
@@ -131,7 +133,7 @@ def repeat_cell(ctx: Ctx, req: dict) -> None:
     for r in range(sr, er):
         row = sheet.row_for_write(r, ec)
         for c in range(sc, ec):
-            row[c] = apply_cell(row[c], cd, tree, memo)
+            row[c] = apply_cell(row[c], cd, tree, memo, ctx.locale)
         while row and row[-1] is None:
             row.pop()
 
@@ -155,7 +157,14 @@ def set_data_validation(ctx: Ctx, req: dict) -> None:
         cond = rule.get("condition") or {}
         if cond.get("type") in ("ONE_OF_LIST", "ONE_OF_RANGE") and not cond.get("values"):
             raise ctx.fail(f"Invalid ConditionValue.values: {cond.get('type')} requires at least one value.")
+        why = formulas.condition_problem(cond, ctx.locale)  # parsed in the locale: see requests_objects
+        if why:
+            raise ctx.fail(why)
+    # filteredRowsIncluded defaults to false: rows the basic filter hides are skipped (see filters.py)
+    skipped = set() if req.get("filteredRowsIncluded") else filters.hidden_rows(sheet)
     for r in range(sr, er):
+        if r in skipped:
+            continue
         row = sheet.row_for_write(r, ec) if rule is not None else (sheet.rows[r] if r < len(sheet.rows) else [])
         for c in range(sc, min(ec, len(row))):
             old = row[c]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from sheetsync.emulator import formulas
 from sheetsync.emulator.dimensions import sort_rows
 from sheetsync.emulator.fieldmask import apply_mask
 from sheetsync.emulator.model import Sheet, Spreadsheet, new_int_id
@@ -17,6 +18,11 @@ def _all_protected(ss: Spreadsheet) -> list[dict]:
 
 
 def _check_editors(ctx: Ctx, pr: dict) -> None:
+    """A warning-only protection that names editors is refused, as Google refused it in
+    burnash/gspread#1437 (2024: 400 "ProtectedRange is warningOnly. Editors cannot be set on it.", fixed
+    on the client side by burnash/gspread#1439). The discovery document says editors "are ignored" when
+    warningOnly is set; the recorded answer wins over the prose. Empty editor lists (``editors: {}`` or
+    ``{"users": []}``) are accepted and dropped, as #1439's review observed."""
     ed = pr.get("editors") or {}
     if pr.get("warningOnly") and (ed.get("users") or ed.get("groups") or ed.get("domainUsersCanEdit")):
         raise ctx.fail("ProtectedRange is warningOnly. Editors cannot be set on it.")
@@ -92,7 +98,24 @@ def _rule_sheet(ctx: Ctx, rule: dict) -> Sheet:
         raise ctx.fail("All ranges of a conditional format rule must be on the same sheet.")
     if ("booleanRule" in rule) == ("gradientRule" in rule):
         raise ctx.fail("A conditional format rule needs exactly one of booleanRule or gradientRule.")
+    _check_formulas(ctx, rule)
     return ctx.sheet(ranges[0].get("sheetId"))
+
+
+def _check_formulas(ctx: Ctx, rule: dict) -> None:
+    """Rule formulas are parsed in the spreadsheet's locale, as if typed into a cell (ConditionValue and
+    InterpolationPoint in the sheets.v4 discovery document; see sheetsync.emulator.locales). Google's exact
+    text for an unparsable rule formula was not found in the notes or issue threads: the answer keeps
+    Google's batchUpdate shape, ``Invalid requests[N].addConditionalFormatRule: ...``."""
+    why = formulas.condition_problem((rule.get("booleanRule") or {}).get("condition") or {}, ctx.locale)
+    for key in ("minpoint", "midpoint", "maxpoint"):
+        value = ((rule.get("gradientRule") or {}).get(key) or {}).get("value")
+        if why is None and isinstance(value, str) and value.startswith("="):
+            problem = formulas.problem(value, ctx.locale)
+            if problem:
+                why = f"Invalid InterpolationPoint.value: {value} (formula parse error in locale {ctx.locale}: {problem})"
+    if why:
+        raise ctx.fail(why)
 
 
 def add_conditional_format_rule(ctx: Ctx, req: dict) -> None:

@@ -4,9 +4,12 @@ spreadsheet properties, dimension properties, insert/delete/append/move dimensio
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from typing import Any
 
-from sheetsync.emulator import cells
+from sheetsync.emulator import cells, locales
 from sheetsync.emulator.dimensions import delete_dimension, insert_dimension, move_dimension, sort_rows
+from sheetsync.emulator.errors import ApiError
 from sheetsync.emulator.fieldmask import apply_mask
 from sheetsync.emulator.model import Sheet, new_int_id
 from sheetsync.emulator.requests_base import Ctx, as_int, fields
@@ -70,16 +73,29 @@ def update_sheet_properties(ctx: Ctx, req: dict) -> None:
     cols = as_int(gp_new.get("columnCount", gp_old.get("columnCount", 0)))
     if gp_new.get("frozenRowCount", 0) >= rows > 0 or gp_new.get("frozenColumnCount", 0) >= cols > 0:
         raise ctx.fail("You can't freeze all visible rows on the sheet.")
-    index = new.get("index", old.get("index"))
+    moving = "*" in tree or "index" in tree
+    wanted = props.get("index")
     old_size = (sheet.row_count, sheet.col_count)
     sheet.props = new
     if sheet.is_grid and (rows, cols) != old_size:
         sheet.set_size(rows, cols)
         ctx.ss.check_cell_limit(ctx.where)
-    if index is not None and index != ctx.ss.sheets.index(sheet):
-        ctx.ss.sheets.remove(sheet)
-        ctx.ss.sheets.insert(min(max(0, as_int(index)), len(ctx.ss.sheets)), sheet)
+    if moving:
+        _move_sheet(ctx.ss.sheets, sheet, len(ctx.ss.sheets) if wanted is None else as_int(wanted))
     ctx.ss.reindex()
+
+
+def _move_sheet(sheets: list[Sheet], sheet: Sheet, wanted: int) -> None:
+    """SheetProperties.index (sheets.v4 discovery document): "movement is considered in 'before the move'
+    indexes": to move S1 ahead of S2 in (S1, S2, S3) the index is 2; a request for the current index, or
+    for the current index + 1, is ignored; an index left out of the properties (but in the field mask)
+    moves the sheet to the end."""
+    current = sheets.index(sheet)
+    wanted = min(max(0, wanted), len(sheets))
+    if wanted in (current, current + 1):
+        return
+    sheets.remove(sheet)
+    sheets.insert(wanted - 1 if wanted > current else wanted, sheet)
 
 
 def update_spreadsheet_properties(ctx: Ctx, req: dict) -> None:
@@ -88,7 +104,16 @@ def update_spreadsheet_properties(ctx: Ctx, req: dict) -> None:
     new = apply_mask(ctx.ss.props, props, tree) or {}
     if not new.get("title"):
         raise ctx.fail("Spreadsheet title cannot be empty.")
+    check_locale(new.get("locale"), ctx.fail)
     ctx.ss.props = new
+
+
+def check_locale(locale: Any, fail: Callable[[str], ApiError]) -> None:
+    """SpreadsheetProperties.locale: "an ISO 639-1 language code such as en", "an ISO 639-2 language code
+    such as fil", or "a combination of the ISO language code and country code, such as en_US" (sheets.v4
+    discovery document). Google's wording for a refused locale is not known; the shape is its batchUpdate 400."""
+    if locale is not None and not (isinstance(locale, str) and locales.valid(locale)):
+        raise fail(f"Invalid locale: {locale!r} (expected a language code such as en, or language_COUNTRY such as de_DE)")
 
 
 def duplicate_sheet(ctx: Ctx, req: dict) -> dict:

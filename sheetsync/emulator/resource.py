@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from sheetsync.emulator import cells
+from sheetsync.emulator import cells, filters
 from sheetsync.emulator.cells import Cell
 from sheetsync.emulator.model import deep_merge
 
@@ -104,6 +104,9 @@ def _grid_data(self: Spreadsheet, sheet: Sheet, sr: int | None, sc: int | None, 
         for i in range(dr.get("startIndex", 0), dr.get("endIndex", sheet.col_count)):
             cols_md.setdefault(i, []).append(md)
     data["rowMetadata"] = [_dim_props(sheet.row_props.get(i), DEFAULT_ROW_PX, rows_md.get(i)) for i in range(sr, er)]
+    for i in filters.hidden_rows(sheet):  # DimensionProperties.hiddenByFilter (read-only)
+        if sr <= i < er:
+            data["rowMetadata"][i - sr]["hiddenByFilter"] = True
     data["columnMetadata"] = [_dim_props(sheet.col_props.get(i), DEFAULT_COL_PX, cols_md.get(i)) for i in range(sc, ec)]
     return data
 

@@ -11,6 +11,7 @@ from sheetsync.emulator.fieldmask import mask, project
 from sheetsync.emulator.identity import ANONYMOUS_EMAIL
 from sheetsync.emulator.model import Spreadsheet, State, new_id, new_spreadsheet
 from sheetsync.emulator.params import Params
+from sheetsync.emulator.requests_sheets import check_locale
 from sheetsync.emulator.schema import validate
 
 
@@ -26,6 +27,7 @@ def create(state: State, body: dict | None, owner: str = ANONYMOUS_EMAIL, locale
     ss = new_spreadsheet(title, new_id()) if not sheets else Spreadsheet(new_id(), title)
     ss.props["locale"] = locale
     ss.props.update({k: v for k, v in (body.get("properties") or {}).items() if k != "title"})
+    check_locale(ss.props.get("locale"), invalid_argument)
     ss.owner, ss.permissions, ss.viewers = owner, [owner_permission(owner)], [owner.lower()]
     work_requests = []
     for i, sh in enumerate(sheets):

@@ -9,6 +9,7 @@ range is too small for it.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sheetsync.emulator import a1, cells
@@ -160,7 +161,8 @@ def write_values(
     if sr + n_rows > sheet.row_count or sc + n_cols > sheet.col_count:
         sheet.set_size(max(sheet.row_count, sr + n_rows), max(sheet.col_count, sc + n_cols))
         ss.check_cell_limit("")
-    parse = cells.parse_user_entered if option == "USER_ENTERED" else None
+    locale = ss.props.get("locale")
+    parse = functools.partial(cells.parse_user_entered, locale=locale) if option == "USER_ENTERED" else None
     updated_cells = 0
     touched_rows = 0
     max_col = -1

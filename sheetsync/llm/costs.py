@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from functools import lru_cache
 from typing import Any
 
@@ -45,20 +46,24 @@ def _content_text(content: Any) -> str:
 @lru_cache(maxsize=8)
 def _encoding(model: str) -> Any:
     """The exact tokenizer of an OpenAI model, or None (not an OpenAI model, or bpe-openai not installed)."""
-    try:
-        import bpe_openai
-    except ImportError:
-        return None
-    try:
-        name = bpe_openai.encoding_name_for_model(model)
-    except Exception:
-        name = "o200k_base" if model.startswith(_O200K_PREFIXES) else None
-    if name is None:
-        return None
-    try:
-        return bpe_openai.get_encoding(name)
-    except Exception:
-        return None
+    with warnings.catch_warnings():  # bpe-openai 0.1.4 reads its data with a deprecated importlib call
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            import bpe_openai
+        except ImportError:
+            return None
+        try:
+            name = bpe_openai.encoding_name_for_model(model)
+        except Exception:
+            name = "o200k_base" if model.startswith(_O200K_PREFIXES) else None
+        if name is None:
+            return None
+        try:
+            encoding = bpe_openai.get_encoding(name)
+            encoding.encode("warm-up")  # the vocabulary is read on first use
+        except Exception:
+            return None
+    return encoding
 
 
 def token_method(model: str) -> str:

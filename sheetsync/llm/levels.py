@@ -59,7 +59,9 @@ def request_body(
             "json_schema": {"name": call.schema_name, "schema": call.schema, "strict": True},
         }
     elif call.schema is not None and level == LEVEL_JSON_OBJECT:
-        kwargs["response_format"] = {"type": "json_object"}
+        # The flat "schema" is how llama.cpp's server and llama-cpp-python constrain json_object to a schema
+        # (a grammar); servers that do not know it ignore it, and the schema is in the instruction too.
+        kwargs["response_format"] = {"type": "json_object", "schema": call.schema}
     if settings.temperature is not None:
         kwargs["temperature"] = settings.temperature
     if settings.max_tokens is not None:

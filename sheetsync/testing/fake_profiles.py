@@ -12,8 +12,9 @@ token) so tests can compute what a profile will say.
   automatic prompt caching: a prefix of ≥1,024 tokens identical to an earlier request is reported in
   ``usage.prompt_tokens_details.cached_tokens``, in 128-token steps (openai-sdk.md §0.7, local-llm.md).
 * ``llama-cpp-python`` — ``response_format`` ``json_schema`` → **HTTP 500** with a pydantic body "Input should
-  be 'text' or 'json_object'" at ``('body', 'response_format', 'type')``; ``json_object`` works
-  (local-llm.md, measured on 0.3.x); a prompt (plus its reply budget) over ``n_ctx``: 400 "This model's maximum
+  be 'text' or 'json_object'" at ``('body', 'response_format', 'type')``; ``json_object`` works, and a flat
+  ``response_format.schema`` beside it constrains the reply to that schema with a grammar (local-llm.md,
+  measured on 0.3.x; checked with scripts/check_local_llm); a prompt (plus its reply budget) over ``n_ctx``: 400 "This model's maximum
   context length is M tokens. However, you requested N tokens (P in the messages, C in the completion)"
   (llama_cpp/server/errors.py reformats llama.py's "Requested tokens (N) exceed context window of M");
   no cached-token details in usage.

@@ -13,12 +13,6 @@ per user. Here every method is a known, small number of requests:
   applied atomically by Google), preceded by one metadata read only if no ``read(with_layout=True)``
   came before. A 20,000-row tab makes a request body of several MB: larger than Google's recommended
   2 MB, but accepted (there is no hard limit), and still one request against the quota.
-* Each batch is applied at most once: it opens by creating a developer-metadata token with a fresh id
-  (:data:`BATCH_TOKEN_KEY`), so if the transport sends it again because the answer was lost (or came back
-  as a 5xx after Google applied it), the copy is refused atomically — nothing in it is applied twice (no
-  row appended twice, no tab added twice). A batch refused with a 400 is then looked up by its token (one
-  read): found, it had landed. Each batch deletes the token before it; the last one goes with the next
-  write.
 * ``share``: one Drive permissions list, then one permission create per email that lacks the role;
   ``tab_titles``: one metadata read.
 
@@ -31,8 +25,8 @@ from __future__ import annotations
 
 import functools
 import os
-import random
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -41,7 +35,7 @@ import gspread
 import requests
 from google.auth.credentials import Credentials
 from gspread.exceptions import APIError
-from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL, SPREADSHEET_DRIVE_URL, SPREADSHEET_URL
+from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL, SPREADSHEET_DRIVE_URL
 from gspread.utils import absolute_range_name
 
 from sheetsync.backends.base import ColumnsRead, Grid, Identity, Workbook, WriteProgress
@@ -57,7 +51,7 @@ from sheetsync.backends.google_drive import (
 from sheetsync.backends.google_errors import api_error
 from sheetsync.backends.google_http import EMULATOR_ENV, SheetsyncHTTPClient, log
 from sheetsync.backends.google_pacing import Pacer, Pacing, shared_pacer
-from sheetsync.backends.google_writes import DEFAULT_BODY_LIMIT, WritePlan, dumps, plan_write
+from sheetsync.backends.google_writes import DEFAULT_BODY_LIMIT, WRITE_MARK, Batch, WritePlan, plan_write
 from sheetsync.backends.sheets_requests import (
     METADATA_FIELDS,
     SheetMeta,
@@ -74,9 +68,7 @@ URL_KEY_RE = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]+)|/_emulator/spreadshee
 KEY_RE = re.compile(r"[A-Za-z0-9_-]{25,}")
 
 T = TypeVar("T")
-
-#: Developer metadata (spreadsheet-level) that makes each batch of a write apply at most once (see above).
-BATCH_TOKEN_KEY = "sheetsync.batch"
+LOST_ANSWER_TRIES = 4  # sends of one batch whose answers were lost, each after checking it did not land
 
 
 def spreadsheet_key(spreadsheet: str) -> str | None:
@@ -248,8 +240,6 @@ class GoogleWorkbook(Workbook):
         self.url = spreadsheet_url(client, key)
         #: Metadata of every tab as last read, for the next ``write``; dropped after each write.
         self._meta: dict[str, SheetMeta] | None = None
-        #: Batch tokens an earlier write left (found by the last metadata read): the next write deletes them.
-        self._tokens: list[int] = []
         #: We created the spreadsheet: its default empty "Sheet1" goes on the first write.
         self._created = created
         #: The largest request body a write may send ([google] max_request_bytes).
@@ -275,8 +265,6 @@ class GoogleWorkbook(Workbook):
         params = {"includeGridData": "false", "fields": METADATA_FIELDS}
         raw = self._call(lambda: self.client.http_client.fetch_sheet_metadata(self.key, params=params))
         self._meta = parse_metadata(raw)
-        self._tokens = [int(m["metadataId"]) for m in raw.get("developerMetadata", []) or []
-                        if m.get("metadataKey") == BATCH_TOKEN_KEY and "metadataId" in m]
         self.locale = spreadsheet_locale(raw)
         return self._meta
 
@@ -407,39 +395,18 @@ class GoogleWorkbook(Workbook):
             (only,) = meta.values()
             if only.title not in {s.title for s in specs}:
                 default_tab = only.sheet_id  # the empty "Sheet1" of a spreadsheet we just created
-        room = len(dumps(_create_token(2**31 - 1))) + len(dumps(_delete_token(2**31 - 1))) * max(1, len(self._tokens))
         return plan_write(
-            specs, meta, limit=self.max_request_bytes - room - 2, locale=self.locale, default_tab=default_tab
+            specs, meta, limit=self.max_request_bytes, locale=self.locale, default_tab=default_tab
         )
 
     def _send(self, plan: WritePlan, *, first_refusal: bool) -> None:
-        """Send the plan's batches in order, each with its token (see the module docstring), reporting
-        progress; a failure after the first batch says what stands (whole rows, or the old tab) and that
-        running the command again finishes the job."""
+        """Send the plan's batches in order, reporting progress; a failure after the first batch says
+        what stands (whole rows, or the old tab) and that running the command again finishes the job."""
         total, sent_bytes = len(plan), 0
         self.last_write_requests, self.last_write_bytes = 0, 0
-        rng = random.SystemRandom()
-        before = list(self._tokens)
-        for number, planned in enumerate(plan, start=1):
-            token = rng.randint(1, 2**31 - 1)
-            body = _with_token(planned, token, before)
+        for number, batch in enumerate(plan, start=1):
             try:
-                try:
-                    self._call(lambda body=body: _catch_400(lambda: self._post_batch(body)))
-                except _Refused:
-                    if not self._landed(token):
-                        raise
-            except _Refused as refused:
-                if number == 1 and first_refusal:
-                    raise
-                exc = api_error(refused.error, self.principal, self.key)
-                if number == 1:
-                    raise exc from None
-                raise BackendError(
-                    f"{exc} — after {number - 1} of {total} requests of this write had landed. Every row "
-                    "written is complete and tabs being rebuilt are unchanged until their last request; "
-                    "run the command again to finish."
-                ) from None
+                self._send_once(batch, refusable=number == 1 and first_refusal)
             except BackendError as exc:
                 if number == 1:
                     raise
@@ -448,33 +415,53 @@ class GoogleWorkbook(Workbook):
                     "written is complete and tabs being rebuilt are unchanged until their last request; "
                     "run the command again to finish."
                 ) from exc
-            before = [token]
-            self._tokens = [token]
-            sent_bytes += len(body)
+            sent_bytes += len(batch.body)
             self.last_write_requests, self.last_write_bytes = number, sent_bytes
             if self.progress is not None:
                 self.progress(WriteProgress(number, total, sent_bytes, plan.total_bytes))
 
-    def _landed(self, token: int) -> bool:
-        """Whether the batch carrying ``token`` was applied (ONE read): a refused copy of a batch that had
-        landed, or a batch that was simply refused."""
-        def get() -> bool:
+    def _send_once(self, batch: Batch, *, refusable: bool) -> None:
+        """One batch, applied exactly once. A batch is not safe to send twice (appended rows or inserted
+        columns would be doubled), so after a lost answer — a dropped connection, a timeout, a 5xx, any of
+        which may come after Google applied it — the spreadsheet's write mark (one metadata read) says
+        whether it landed, and only a batch that did not is sent again."""
+        sleep = getattr(self.client.http_client, "sleep", time.sleep)
+        for attempt in range(1, LOST_ANSWER_TRIES + 1):
             try:
-                self.client.http_client.request("get", f"{SPREADSHEET_URL % self.key}/developerMetadata/{token}")
-            except APIError as e:
-                if e.code == 404:
-                    return False
-                raise
-            return True
+                if refusable:
+                    self._call(lambda: _catch_400(lambda: self._post_batch(batch.body)))
+                else:
+                    self._call(lambda: self._post_batch(batch.body))
+                return
+            except _LostAnswer as lost:
+                if self._applied(batch.token):
+                    return
+                if attempt == LOST_ANSWER_TRIES:
+                    raise BackendError(
+                        f"spreadsheet {self.key}: a write request failed {attempt} times without an answer "
+                        f"({lost}); it was not applied. Check the connection and run the command again."
+                    ) from None
+                sleep(min(2.0**attempt, 16.0))
 
-        return self._call(get)
+    def _applied(self, token: str) -> bool:
+        params = {"fields": "developerMetadata(metadataKey,metadataValue)"}
+        raw = self._call(lambda: self.client.http_client.fetch_sheet_metadata(self.key, params=params))
+        return any(m.get("metadataKey") == WRITE_MARK and m.get("metadataValue") == token
+                   for m in raw.get("developerMetadata", []) or [])
 
     def _post_batch(self, body: bytes) -> Any:
         self.last_request_bytes = len(body)
-        return self.client.http_client.request(
-            "post", SPREADSHEET_BATCH_UPDATE_URL % self.key, data=body,
-            headers={"Content-Type": "application/json; charset=utf-8"},
-        )
+        try:
+            return self.client.http_client.request(
+                "post", SPREADSHEET_BATCH_UPDATE_URL % self.key, data=body,
+                headers={"Content-Type": "application/json; charset=utf-8"}, repeat_safe=False,
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise _LostAnswer(f"{type(exc).__name__}") from None
+        except APIError as exc:
+            if exc.code >= 500:
+                raise _LostAnswer(f"HTTP {exc.code}") from None
+            raise
 
     def tab_titles(self) -> list[str]:
         """Titles in tab order (one metadata read, kept for a following ``write``)."""
@@ -496,6 +483,10 @@ class _MissingTab(Exception):
     """A ``values:batchGet`` named a tab that does not exist."""
 
 
+class _LostAnswer(Exception):
+    """A batchUpdate got no usable answer: it may or may not have been applied."""
+
+
 class _OutsideGrid(Exception):
     """A ``values:batchGet`` range reached past the tab's grid."""
 
@@ -506,26 +497,6 @@ class _Refused(Exception):
     def __init__(self, error: APIError) -> None:
         super().__init__(str(error))
         self.error = error
-
-
-def _create_token(token: int) -> dict[str, Any]:
-    return {"createDeveloperMetadata": {"developerMetadata": {
-        "metadataId": token, "metadataKey": BATCH_TOKEN_KEY, "location": {"spreadsheet": True},
-        "visibility": "DOCUMENT"}}}
-
-
-def _delete_token(token: int) -> dict[str, Any]:
-    return {"deleteDeveloperMetadata": {"dataFilter": {"developerMetadataLookup": {"metadataId": token}}}}
-
-
-def _with_token(body: bytes, token: int, before: list[int]) -> bytes:
-    """The batch with its token first (a copy sent again is refused before anything in it is applied) and
-    the tokens of earlier batches deleted."""
-    head = ",".join(dumps(r) for r in [_create_token(token), *map(_delete_token, before)]).encode()
-    opening = b'{"requests":['
-    assert body.startswith(opening)
-    rest = body[len(opening):]
-    return opening + head + (b"" if rest.startswith(b"]") else b",") + rest
 
 
 def _missing_tab_aware(call: Callable[[], T]) -> T:

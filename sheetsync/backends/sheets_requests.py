@@ -69,7 +69,7 @@ STAGING_KEY = "sheetsync.staging"
 
 #: The ``fields`` mask of the ``spreadsheets.get`` that :func:`parse_metadata` needs.
 METADATA_FIELDS = (
-    "properties(locale),developerMetadata(metadataId,metadataKey),"
+    "properties(locale),"
     "sheets(properties(sheetId,title,index,hidden,gridProperties),"
     "protectedRanges(protectedRangeId,description),"
     "conditionalFormats(ranges,booleanRule(condition(values))),charts(chartId),basicFilter,"

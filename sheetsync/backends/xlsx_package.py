@@ -229,7 +229,8 @@ class ZipOut:
     def __init__(self, fh: IO[bytes], *, level: int) -> None:
         self.fh = fh
         self.level = level
-        self.entries: list[tuple[bytes, int, int, int, int, int, int]] = []
+        # name, method, crc, compressed size, size, DOS time, offset of the local header, flags
+        self.entries: list[tuple[bytes, int, int, int, int, int, int, int]] = []
         self.offset = 0
 
     def _local_header(self, name: bytes, method: int, crc: int, csize: int, usize: int, dostime: int, flags: int) -> bytes:
@@ -239,7 +240,7 @@ class ZipOut:
     def _record(self, name: bytes, method: int, crc: int, csize: int, usize: int, dostime: int, flags: int) -> None:
         if csize >= 0xFFFFFFFF or usize >= 0xFFFFFFFF or self.offset >= 0xFFFFFFFF:
             raise OverflowError("a workbook part of 4 GiB or more")
-        self.entries.append((name, method, crc, csize, usize, dostime, self.offset, flags))  # type: ignore[arg-type]
+        self.entries.append((name, method, crc, csize, usize, dostime, self.offset, flags))
 
     def copy(self, src: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
         """Copy a member of ``src`` as it is stored (its compressed bytes and CRC)."""
@@ -279,7 +280,7 @@ class ZipOut:
     def close(self) -> None:
         start = self.offset
         central = bytearray()
-        for name, method, crc, csize, usize, dostime, offset, flags in self.entries:  # type: ignore[misc]
+        for name, method, crc, csize, usize, dostime, offset, flags in self.entries:
             central += struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, flags, method, dostime & 0xFFFF,
                                    dostime >> 16, crc, csize, usize, len(name), 0, 0, 0, 0, 0, offset) + name
         n = len(self.entries)
@@ -350,6 +351,14 @@ class _MemberWriter:
         if packed:
             self.out.fh.write(packed)
             self.csize += len(packed)
+
+    def abort(self) -> None:
+        """Stop the deflate thread after a failure elsewhere (the temp file is thrown away anyway)."""
+        if self._worker is not None:
+            self._error = self._error or RuntimeError("aborted")
+            self._queue.put(None)
+            self._worker.join()
+            self._worker = None
 
     def close(self) -> None:
         if self._worker is None:

@@ -34,7 +34,7 @@ from sheetsync.backends.xlsx_package import (
     resolve_target,
 )
 from sheetsync.backends.xlsx_parts import edit_drawing, edit_notes, protection_notes
-from sheetsync.backends.xlsx_read import open_sheet, read_tab
+from sheetsync.backends.xlsx_read import Tags, open_sheet, read_tab
 from sheetsync.backends.xlsx_sheet import Extents, RowPlan, SheetDom, merge_rows
 from sheetsync.backends.xlsx_shift import ColumnShift, shift_dom
 from sheetsync.backends.xlsx_styles import StyleBook
@@ -497,18 +497,20 @@ class PackageWriter:
 
         def stream_it(out: ZipOut) -> None:
             writer = out.stream(part)
-            writer.write(before)
-            if original:
-                with self.pkg.open(part) as src:
-                    sheet, rows = open_sheet(src)
-                    for chunk in merge_rows(rows, sheet.tags, plan):
+            try:
+                writer.write(before)
+                if original:
+                    with self.pkg.open(part) as src:
+                        sheet, rows = open_sheet(src)
+                        for chunk in merge_rows(rows, sheet.tags, plan):
+                            writer.write(chunk)
+                else:
+                    for chunk in merge_rows((), Tags.for_prefix(dom.prefix), plan):
                         writer.write(chunk)
-            else:
-                from sheetsync.backends.xlsx_read import Tags
-
-                for chunk in merge_rows((), Tags.for_prefix(dom.prefix), plan):
-                    writer.write(chunk)
-            writer.write(after)
+                writer.write(after)
+            except BaseException:
+                writer.abort()  # e.g. a cell too long for Excel, found mid-stream: nothing is kept
+                raise
             writer.close()
 
         return stream_it

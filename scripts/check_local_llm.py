@@ -49,23 +49,34 @@ class Server:
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
 
+    def answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.base_url + "/models", timeout=2):
+                return True
+        except OSError:
+            return False
+
     def start(self) -> float:
+        if self.answers():
+            raise SystemExit(f"something already answers on {self.base_url}: stop it or pass --port")
         started = time.perf_counter()
         self.proc = subprocess.Popen(self.command, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         for _ in range(240):
-            try:
-                with urllib.request.urlopen(self.base_url + "/models", timeout=2):
-                    return time.perf_counter() - started
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise SystemExit(f"the server exited: see {self.log}") from None
-                time.sleep(0.5)
+            if self.answers():
+                return time.perf_counter() - started
+            if self.proc.poll() is not None:
+                raise SystemExit(f"the server exited: see {self.log}")
+            time.sleep(0.5)
         raise SystemExit(f"the server did not start in 120 s: see {self.log}")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=30)
+        for _ in range(150):  # the port is free again before the next server starts (bounded: 30 s)
+            if not self.answers():
+                break
+            time.sleep(0.2)
 
 
 def sheetsync(ws: Path, *args: str, env: dict[str, str]) -> tuple[int, str, str, float]:
@@ -117,10 +128,18 @@ def play_expert(ws: Path, labels: dict[str, Any]) -> int:
     return fill_expert_cells(cfg, labels, workbook=open_workspace_workbook(cfg, store, None), store=store)
 
 
-def verdict_count(db: Path) -> int:
+def run_count(db: Path) -> int:
+    with sqlite3.connect(db) as con:
+        return int(con.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
+
+def verdict_count(db: Path, runs_before: int) -> int:
+    """Verdicts of the newest run, once a run newer than the first ``runs_before`` exists (else 0)."""
+    if run_count(db) <= runs_before:
+        return 0
     with sqlite3.connect(db) as con:
         row = con.execute("SELECT COUNT(*) FROM verdicts WHERE run_id = (SELECT run_id FROM runs ORDER BY "
-                          "started_at DESC, rowid DESC LIMIT 1)").fetchone()
+                          "rowid DESC LIMIT 1)").fetchone()
     return int(row[0])
 
 
@@ -152,6 +171,18 @@ def prefix_cache_saving(ws: Path, base_url: str, n: int = 4) -> dict[str, Any]:
     return out
 
 
+def prefix_hits(log: Path) -> dict[str, Any]:
+    """Prompt tokens the server took from its prefix cache, from llama-cpp-python's own log lines
+    ("Llama.generate: N prefix-match hit, remaining M prompt tokens to eval")."""
+    import re
+
+    pairs = [(int(a), int(b)) for a, b in re.findall(r"(\d+) prefix-match hit, remaining (\d+) prompt tokens",
+                                                     log.read_text(errors="replace"))]
+    reused, fresh = sum(a for a, _ in pairs), sum(b for _, b in pairs)
+    return {"calls": len(pairs), "tokens_reused": reused, "tokens_processed": fresh,
+            "share_reused": round(reused / max(1, reused + fresh), 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server-python", required=True)
@@ -169,6 +200,7 @@ def main() -> None:
         steps[name] = {"ok": ok, **facts}
         print(f"{'ok  ' if ok else 'FAIL'} {name}: " + ", ".join(f"{k}={v}" for k, v in facts.items()), flush=True)
 
+    judge_run: subprocess.Popen[str] | None = None
     tmp = tempfile.TemporaryDirectory()
     ws = Path(args.keep).resolve() if args.keep else Path(tmp.name)
     ws.mkdir(parents=True, exist_ok=True)
@@ -210,13 +242,17 @@ def main() -> None:
             "median per-row-prefix s": saving["per_row_prefix"]["median_s"],
             "median shared-prefix s": saving["shared_prefix"]["median_s"], "saving": saving["saving"]})
         results["prefix_cache"] = saving
+        results["server_prefix_cache"] = prefix_hits(server.log)
+        step("server prefix cache (its log)", True, **results["server_prefix_cache"])
 
+        db = ws / ".sheetsync" / "state.db"
+        runs_before = run_count(db)
         judge_run = subprocess.Popen([sys.executable, "-m", "sheetsync", "judge", "--split", "test", "--json"],
                                      cwd=ws, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         started = time.perf_counter()
-        db = ws / ".sheetsync" / "state.db"
-        while verdict_count(db) < 2 and judge_run.poll() is None:
+        while verdict_count(db, runs_before) < 2 and judge_run.poll() is None:
             time.sleep(0.5)
+        at_kill = verdict_count(db, runs_before)
         server.stop()
         killed_at = time.perf_counter() - started
         time.sleep(15)
@@ -225,7 +261,8 @@ def main() -> None:
         test = json.loads(out) if out.strip().startswith("{") else {}
         step("server restart mid-run", judge_run.returncode == 0 and not test.get("errors")
              and "not answering" in err and "resuming" in err,
-             killed_after_s=round(killed_at, 1), outages=test.get("outages"), errors=len(test.get("errors", [])),
+             killed_after_s=round(killed_at, 1), verdicts_before_kill=at_kill,
+             outages=test.get("outages"), errors=len(test.get("errors", [])),
              rows=test.get("n_rows"), seconds=round(time.perf_counter() - started, 1))
 
         code, out, err, secs = sheetsync(ws, "report", "--json", env=env)
@@ -237,6 +274,8 @@ def main() -> None:
              calls=gen.get("calls_made"), level=gen.get("format_level"), errors=gen.get("errors"),
              exit_code=code, seconds=round(secs, 1))
     finally:
+        if judge_run is not None and judge_run.poll() is None:
+            judge_run.kill()
         server.stop()
         (state / "result.json").write_text(json.dumps(results, indent=2))
         tmp.cleanup()

@@ -24,6 +24,7 @@ from sheetsync.annotate import CRITIQUE, EXPERT_HEADERS, KEY, LEGACY_KEY, NOTES,
 from sheetsync.backends.base import Workbook
 
 HEAD_ROWS = 20  # the header row is looked for in the first rows (someone may insert rows above it)
+HEADER_ROW = "\x00header row"  # in a read hint: where the header row was (no header can be named so)
 _KEY_RE = re.compile(r"([0-9a-f]{16})\.([0-9a-f]{8}):(.+)", re.DOTALL)
 
 
@@ -81,6 +82,11 @@ class AnnotateSheet:
     def by_id(self) -> dict[str, SheetRow]:
         return {r.id: r for r in self.rows if r.id}
 
+    def hint(self) -> dict[str, int]:
+        """What the store remembers so the next read is one small request: where the header row and each
+        column are."""
+        return {**self.at, HEADER_ROW: self.header_row}
+
     @property
     def key_header(self) -> str:
         return LEGACY_KEY if self.legacy_key else KEY
@@ -94,26 +100,36 @@ def needed_headers(id_header: str) -> set[str]:
 def read_annotate(
     wb: Workbook, tab: str, *, id_header: str, hint: dict[str, int] | None = None, data_headers: Sequence[str] = ()
 ) -> AnnotateSheet | None:
-    """Read the tab (``None`` if it does not exist) in one request when ``hint`` is right, else two.
+    """Read the tab (``None`` if it does not exist) in one request when ``hint`` (:meth:`AnnotateSheet.hint`
+    of the last read) is right, else two: the second reads the first rows in full to find the header row
+    and then the columns where they are now.
 
     ``data_headers`` are sheetsync's data columns (id, dimensions, context, input, output): a near-miss of
     one of them is reported too. Raises :class:`SheetStructureError` with what to do.
     """
     wanted = needed_headers(id_header)
-    guess = sorted({c for h, c in (hint or {}).items() if h in wanted})
-    got = wb.read_columns(tab, guess, head_rows=HEAD_ROWS)
-    if got is None:
-        return None
-    header_row, headers = _find_header(got.head, id_header, tab)
-    at = _locate(headers, id_header, tab, data_headers)
-    need = sorted({c for h, c in at.items() if h in wanted})
-    if not set(need) <= set(got.columns):  # the columns moved since the hint: read the right ones
-        got = wb.read_columns(tab, need, head_rows=HEAD_ROWS)
+    hint = hint or {}
+    cols = sorted({c for h, c in hint.items() if h in wanted})
+    head_rows = hint[HEADER_ROW] + 1 if HEADER_ROW in hint else HEAD_ROWS
+    for _ in range(3):
+        got = wb.read_columns(tab, cols, head_rows=head_rows)
         if got is None:
             return None
-        header_row, headers = _find_header(got.head, id_header, tab)
+        try:
+            header_row, headers = _find_header(got.head, id_header, tab)
+        except SheetStructureError:
+            if head_rows >= HEAD_ROWS:
+                raise
+            head_rows = HEAD_ROWS  # rows were inserted above the header: look further down
+            continue
         at = _locate(headers, id_header, tab, data_headers)
-    return _rows(got.columns, header_row, headers, at, id_header, tab)
+        need = sorted({c for h, c in at.items() if h in wanted})
+        if set(need) <= set(got.columns):
+            return _rows(got.columns, header_row, headers, at, id_header, tab)
+        cols, head_rows = need, header_row + 1  # the columns moved: read them where they are now
+    raise SheetStructureError(
+        f"tab “{tab}”: its columns kept moving while sheetsync read it; run the command again."
+    )
 
 
 def _find_header(head: list[list[str]], id_header: str, tab: str) -> tuple[int, list[str]]:

@@ -12,13 +12,12 @@ No pandas here (only Parquet needs it, imported when read): ``pull`` writes its 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,22 +54,35 @@ def read_records_with_lines(path: Path) -> tuple[list[dict[str, Any]], list[int]
         raise UserInputError(f"{path}: file not found.")
     if fmt == "parquet":
         return _read_parquet(path), None
+    if fmt in ("csv", "tsv", "jsonl"):  # streamed: a large file is never held twice (bytes, then text)
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as fh:
+                if fmt == "jsonl":
+                    return _read_jsonl(path, fh)
+                return _read_delimited(path, fh, "," if fmt == "csv" else "\t")
+        except UnicodeDecodeError:
+            _raise_not_utf8(path, path.read_bytes())
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        _raise_not_utf8(path, raw)
+    del raw
+    if not text.strip():
+        raise UserInputError(f"{path}: the file is empty.")
+    return _read_json_array(path, text)
+
+
+def _raise_not_utf8(path: Path, raw: bytes) -> None:
+    try:
+        raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise UserInputError(
             f"{path}: line {line}: byte 0x{raw[exc.start]:02x} at offset {exc.start} is not UTF-8. "
             "Re-save the file as UTF-8 (in Excel: Save As → CSV UTF-8)."
         ) from exc
-    if not text.strip():
-        raise UserInputError(f"{path}: the file is empty.")
-    if fmt in ("csv", "tsv"):
-        return _read_delimited(path, text, "," if fmt == "csv" else "\t")
-    if fmt == "jsonl":
-        return _read_jsonl(path, text)
-    return _read_json_array(path, text)
+    raise UserInputError(f"{path}: not readable as UTF-8 text. Re-save the file as UTF-8.")
 
 
 def _read_parquet(path: Path) -> list[dict[str, Any]]:
@@ -88,16 +100,19 @@ def _read_parquet(path: Path) -> list[dict[str, Any]]:
 # -- CSV / TSV ---------------------------------------------------------------------------------------------
 
 
-def _read_delimited(path: Path, text: str, sep: str) -> tuple[list[dict[str, Any]], list[int]]:
+def _read_delimited(path: Path, lines: Iterable[str], sep: str) -> tuple[list[dict[str, Any]], list[int]]:
     """RFC 4180, strictly: every row has exactly the header's number of fields, and a quote opened is
     closed before the value ends (``strict=True`` makes the csv module refuse what it would otherwise
     paper over)."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True)
+    reader = csv.reader(lines, delimiter=sep, strict=True)
     rows = _rows(path, reader)
     try:
-        header = next(rows)[1]
+        while True:  # blank lines before the header do not count
+            header = next(rows)[1]
+            if any(h.strip() for h in header):
+                break
     except StopIteration:
-        return [], []
+        raise UserInputError(f"{path}: the file is empty.") from None
     header = [h.strip() for h in header]
     blank = [i + 1 for i, h in enumerate(header) if not h]
     if blank:
@@ -167,11 +182,12 @@ def _csv_problem(error: str, start: int, now: int) -> str:
 # -- JSON / JSONL ------------------------------------------------------------------------------------------
 
 
-def _read_jsonl(path: Path, text: str) -> tuple[list[dict[str, Any]], list[int]]:
+def _read_jsonl(path: Path, fh: Iterable[str]) -> tuple[list[dict[str, Any]], list[int]]:
     records, lines = [], []
     decoder = _Decoder()
-    # split on "\n" only: str.splitlines() would also cut at U+2028 and friends, which JSON strings may hold
-    for n, line in enumerate(text.split("\n"), start=1):
+    # a file opened with newline="" yields lines cut at "\n" (and "\r") only, never at U+2028 and
+    # friends, which JSON strings may hold; "\r\n" endings are cut at "\r\n"
+    for n, line in enumerate(_lf_lines(fh), start=1):
         if not line.strip():
             continue
         marked = decoder.non_finite
@@ -187,6 +203,20 @@ def _read_jsonl(path: Path, text: str) -> tuple[list[dict[str, Any]], list[int]]
         records.append(obj)
         lines.append(n)
     return records, lines
+
+
+def _lf_lines(fh: Iterable[str]) -> Iterator[str]:
+    """Lines ending at "\n" only (a lone "\r" stays inside its line, as ``text.split("\n")`` kept it)."""
+    pending = ""
+    for chunk in fh:
+        if chunk.endswith("\r") and not chunk.endswith("\r\n"):
+            pending += chunk
+            continue
+        line = pending + chunk
+        pending = ""
+        yield line[:-1] if line.endswith("\n") else line
+    if pending:
+        yield pending
 
 
 def _read_json_array(path: Path, text: str) -> tuple[list[dict[str, Any]], list[int]]:

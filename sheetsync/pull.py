@@ -143,7 +143,7 @@ def pull(
             )
         )
     summary.pull_id = store.save_pull(wb.locator, labels, states)
-    store.set_meta(HINT_KEY, json.dumps(sheet.at))
+    store.set_meta(HINT_KEY, json.dumps(sheet.hint()))
     if out is not None:
         summary.exported_to = str(export_labels(labels, Path(out)))
     return summary

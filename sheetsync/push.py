@@ -28,7 +28,7 @@ from sheetsync.annotate import (
     default_columns,
     instructions_spec,
 )
-from sheetsync.annotate_sheet import AnnotateSheet, SheetStructureError, read_annotate
+from sheetsync.annotate_sheet import HEADER_ROW, AnnotateSheet, SheetStructureError, read_annotate
 from sheetsync.backends import Workbook
 from sheetsync.backends.base import WriteProgress
 from sheetsync.config import Config
@@ -138,7 +138,7 @@ def push(
         _write(wb, specs, result)
     shown_now = {rid: (pr.content, pr.display) for rid, pr in rows.items()}
     if plan is not None and plan.writes and not getattr(wb, "atomic_writes", False):
-        plan = _verify(wb, cfg, id_header, ds, rows, plan, cols, result)
+        plan = _verify(wb, cfg, id_header, ds, rows, plan, cols, result, sheet)
         shown_now = {rid: v for rid, v in shown_now.items() if rid not in plan.unsettled}
     remember_spreadsheet(store, wb)
     store.record_push(
@@ -150,7 +150,7 @@ def push(
             LAYOUT_KEY: json.dumps({"id": ds.id, "input": ds.input, "output": ds.output, "context": ds.context,
                                     "dimensions": ds.dimensions}),
             INSTRUCTIONS_KEY: instructions_hash,
-            **({HINT_KEY: json.dumps({h: cols.index(h) for h in cols.headers if h})}),
+            HINT_KEY: json.dumps(_hint(cols, sheet)),
         },
     )
     if share:
@@ -318,12 +318,17 @@ def _write(wb: Workbook, specs, result: PushResult) -> None:
     result.bytes_sent += getattr(wb, "last_write_bytes", 0)
 
 
-def _verify(wb, cfg, id_header, ds, rows, plan: UpdatePlan, cols, result) -> UpdatePlan:
+def _hint(cols: AnnotateColumns, sheet: AnnotateSheet | None) -> dict[str, int]:
+    """Where the tab's header row and columns are after this push, for the next read."""
+    return {**{h: cols.index(h) for h in cols.headers if h}, HEADER_ROW: sheet.header_row if sheet else 0}
+
+
+def _verify(wb, cfg, id_header, ds, rows, plan: UpdatePlan, cols, result, sheet_before) -> UpdatePlan:
     """Read the id and key columns again and put back every row whose text landed beside another id
     (the expert sorted, inserted or deleted rows while the write was in flight). Bounded; each round is
     whole-row writes addressed by the positions just read. Returns the last round's plan: its label
     states are the latest, and ``unsettled`` names rows still not right."""
-    hint = {h: cols.index(h) for h in cols.headers if h}
+    hint = _hint(cols, sheet_before)
     for _ in range(REPAIR_ROUNDS):
         sheet = _read(wb, cfg, id_header, hint, ds)
         if sheet is None:

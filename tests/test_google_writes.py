@@ -14,7 +14,7 @@ from sheetsync.layout import Block, Range, Style, TabSpec
 
 
 def bodies(plan) -> list[dict]:
-    return [json.loads(b) for b in plan]
+    return [json.loads(b.body) for b in plan]
 
 
 def kinds(body: dict) -> list[str]:
@@ -45,7 +45,7 @@ def test_a_write_that_fits_is_one_batch():
 @pytest.mark.parametrize("limit", [20_000, 50_000, 200_000])
 def test_every_body_stays_under_the_limit_and_every_row_lands_whole(limit):
     plan = plan_write([annotate(300, appends=40)], EXISTING, limit=limit, rng=random.Random(1))
-    sent = list(plan)
+    sent = [b.body for b in plan]
     assert len(sent) > 1 and all(len(b) <= limit for b in sent)
     assert all(len(b) <= size for b, size in zip(sent, plan.sizes, strict=True))  # sizes are upper bounds
     seen: dict[int, int] = {}  # row -> the batch that carried it
@@ -70,8 +70,8 @@ def test_formatting_comes_first_and_stays_in_one_batch():
 
 def test_utf8_text_is_sent_as_utf8_not_escapes():
     spec = TabSpec.table("Report", [["Ærlig talt — 日本語"]])
-    (body,) = list(plan_write([spec], {}, rng=random.Random(1)))
-    assert "日本語".encode() in body and b"\\u" not in body
+    (batch,) = list(plan_write([spec], {}, rng=random.Random(1)))
+    assert "日本語".encode() in batch.body and b"\\u" not in batch.body
 
 
 def test_a_rebuilt_tab_too_big_for_one_request_is_built_hidden_and_swapped_in_last():

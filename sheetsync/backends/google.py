@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -50,7 +51,7 @@ from sheetsync.backends.google_drive import (
 from sheetsync.backends.google_errors import api_error
 from sheetsync.backends.google_http import EMULATOR_ENV, SheetsyncHTTPClient, log
 from sheetsync.backends.google_pacing import Pacer, Pacing, shared_pacer
-from sheetsync.backends.google_writes import DEFAULT_BODY_LIMIT, WritePlan, plan_write
+from sheetsync.backends.google_writes import DEFAULT_BODY_LIMIT, WRITE_MARK, Batch, WritePlan, plan_write
 from sheetsync.backends.sheets_requests import (
     METADATA_FIELDS,
     SheetMeta,
@@ -67,6 +68,7 @@ URL_KEY_RE = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]+)|/_emulator/spreadshee
 KEY_RE = re.compile(r"[A-Za-z0-9_-]{25,}")
 
 T = TypeVar("T")
+LOST_ANSWER_TRIES = 4  # sends of one batch whose answers were lost, each after checking it did not land
 
 
 def spreadsheet_key(spreadsheet: str) -> str | None:
@@ -402,12 +404,9 @@ class GoogleWorkbook(Workbook):
         what stands (whole rows, or the old tab) and that running the command again finishes the job."""
         total, sent_bytes = len(plan), 0
         self.last_write_requests, self.last_write_bytes = 0, 0
-        for number, body in enumerate(plan, start=1):
+        for number, batch in enumerate(plan, start=1):
             try:
-                if number == 1 and first_refusal:
-                    self._call(lambda body=body: _catch_400(lambda: self._post_batch(body)))
-                else:
-                    self._call(lambda body=body: self._post_batch(body))
+                self._send_once(batch, refusable=number == 1 and first_refusal)
             except BackendError as exc:
                 if number == 1:
                     raise
@@ -416,17 +415,53 @@ class GoogleWorkbook(Workbook):
                     "written is complete and tabs being rebuilt are unchanged until their last request; "
                     "run the command again to finish."
                 ) from exc
-            sent_bytes += len(body)
+            sent_bytes += len(batch.body)
             self.last_write_requests, self.last_write_bytes = number, sent_bytes
             if self.progress is not None:
                 self.progress(WriteProgress(number, total, sent_bytes, plan.total_bytes))
 
+    def _send_once(self, batch: Batch, *, refusable: bool) -> None:
+        """One batch, applied exactly once. A batch is not safe to send twice (appended rows or inserted
+        columns would be doubled), so after a lost answer — a dropped connection, a timeout, a 5xx, any of
+        which may come after Google applied it — the spreadsheet's write mark (one metadata read) says
+        whether it landed, and only a batch that did not is sent again."""
+        sleep = getattr(self.client.http_client, "sleep", time.sleep)
+        for attempt in range(1, LOST_ANSWER_TRIES + 1):
+            try:
+                if refusable:
+                    self._call(lambda: _catch_400(lambda: self._post_batch(batch.body)))
+                else:
+                    self._call(lambda: self._post_batch(batch.body))
+                return
+            except _LostAnswer as lost:
+                if self._applied(batch.token):
+                    return
+                if attempt == LOST_ANSWER_TRIES:
+                    raise BackendError(
+                        f"spreadsheet {self.key}: a write request failed {attempt} times without an answer "
+                        f"({lost}); it was not applied. Check the connection and run the command again."
+                    ) from None
+                sleep(min(2.0**attempt, 16.0))
+
+    def _applied(self, token: str) -> bool:
+        params = {"fields": "developerMetadata(metadataKey,metadataValue)"}
+        raw = self._call(lambda: self.client.http_client.fetch_sheet_metadata(self.key, params=params))
+        return any(m.get("metadataKey") == WRITE_MARK and m.get("metadataValue") == token
+                   for m in raw.get("developerMetadata", []) or [])
+
     def _post_batch(self, body: bytes) -> Any:
         self.last_request_bytes = len(body)
-        return self.client.http_client.request(
-            "post", SPREADSHEET_BATCH_UPDATE_URL % self.key, data=body,
-            headers={"Content-Type": "application/json; charset=utf-8"},
-        )
+        try:
+            return self.client.http_client.request(
+                "post", SPREADSHEET_BATCH_UPDATE_URL % self.key, data=body,
+                headers={"Content-Type": "application/json; charset=utf-8"}, repeat_safe=False,
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise _LostAnswer(f"{type(exc).__name__}") from None
+        except APIError as exc:
+            if exc.code >= 500:
+                raise _LostAnswer(f"HTTP {exc.code}") from None
+            raise
 
     def tab_titles(self) -> list[str]:
         """Titles in tab order (one metadata read, kept for a following ``write``)."""
@@ -446,6 +481,10 @@ class GoogleWorkbook(Workbook):
 
 class _MissingTab(Exception):
     """A ``values:batchGet`` named a tab that does not exist."""
+
+
+class _LostAnswer(Exception):
+    """A batchUpdate got no usable answer: it may or may not have been applied."""
 
 
 class _OutsideGrid(Exception):

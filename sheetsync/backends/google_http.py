@@ -184,6 +184,9 @@ class SheetsyncHTTPClient(HTTPClient):
         url = self.rewrite(endpoint)
         kind = request_kind(method, url)
         safe = safe_to_repeat(method, url) if repeat_safe is None else repeat_safe
+        if not args:  # Google indents every JSON answer unless asked not to (cloud.google.com/apis/docs/
+            # system-parameters, "prettyPrint"): on a read of many short cells that is most of the bytes
+            kwargs["params"] = {**(kwargs.get("params") or {}), "prettyPrint": "false"}
         attempt = failures = quota_tries = 0
         waited = quota_waited = 0.0
         while True:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import random
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,24 @@ MAX_COLUMNS = 18_278
 STAGING_SUFFIX = " (sheetsync: building)"
 
 _OPEN, _CLOSE = b'{"requests":[', b"]}"
+#: Developer metadata (on the spreadsheet) naming the last batch applied: a batch whose answer was lost is
+#: looked up by it, never blindly sent again (appendCells or insertDimension applied twice would duplicate
+#: rows or columns). Every batch replaces it with its own token.
+WRITE_MARK = "sheetsync.write"
+_TOKEN_CHARS = 32
+
+
+def marker_requests(token: str) -> list[Request]:
+    return [
+        {"deleteDeveloperMetadata": {"dataFilter": {"developerMetadataLookup": {
+            "metadataKey": WRITE_MARK, "locationType": "SPREADSHEET"}}}},
+        {"createDeveloperMetadata": {"developerMetadata": {
+            "metadataKey": WRITE_MARK, "metadataValue": token, "location": {"spreadsheet": True},
+            "visibility": "DOCUMENT"}}},
+    ]
+
+
+_MARKER = len(",".join(json.dumps(r, separators=(",", ":")) for r in marker_requests("x" * _TOKEN_CHARS))) + 1
 # The largest possible head and tail of an updateCells / appendCells around its rows (ids of 10 digits,
 # rows of 9, columns of 5): the planner counts these, the renderer writes the real, shorter ones.
 _UPDATE_OVERHEAD = len(
@@ -131,10 +150,19 @@ class WritePlan:
     def __len__(self) -> int:
         return len(self.sizes)
 
-    def __iter__(self) -> Iterator[bytes]:
+    def __iter__(self) -> Iterator[Batch]:
         atoms = _atoms(self, [])
         for count in self.counts:
-            yield _render([next(atoms) for _ in range(count)])
+            token = uuid.uuid4().hex
+            yield Batch(_render([next(atoms) for _ in range(count)], token), token)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One request body, and the token its :data:`WRITE_MARK` carries once Google applied it."""
+
+    body: bytes
+    token: str
 
 
 def plan_write(
@@ -156,7 +184,7 @@ def plan_write(
     _check_cells(specs, meta, default_tab)
     seed = (rng or random.SystemRandom()).randrange(2**31)
     plan = WritePlan(list(specs), meta, limit, locale, default_tab, seed)
-    room = limit - len(_OPEN) - len(_CLOSE)
+    room = limit - len(_OPEN) - len(_CLOSE) - _MARKER
     size = count = 0
     opened: set[tuple[int, int]] = set()  # (sheet, block) with an updateCells in the current batch
     appending: set[int] = set()
@@ -171,7 +199,7 @@ def plan_write(
             if fresh > room:
                 raise UserInputError(_too_big(atom, fresh, limit))
         if count and size + need > room:
-            plan.sizes.append(size + len(_OPEN) + len(_CLOSE))
+            plan.sizes.append(size + len(_OPEN) + len(_CLOSE) + _MARKER)
             plan.counts.append(count)
             size = count = 0
             opened, appending = set(), set()
@@ -185,7 +213,7 @@ def plan_write(
         else:  # a group ends the runs before it: what follows opens new requests
             opened, appending = set(), set()
     if count:
-        plan.sizes.append(size + len(_OPEN) + len(_CLOSE))
+        plan.sizes.append(size + len(_OPEN) + len(_CLOSE) + _MARKER)
         plan.counts.append(count)
     return plan
 
@@ -275,7 +303,7 @@ def _atoms(plan: WritePlan, staged: list[str]) -> Iterator[_Atom]:
             whole = _Group(without_default_tab(
                 tab.setup + value_requests(tab.sheet_id, spec) + append_requests(tab.sheet_id, spec) + tab.finish
             ))
-            if whole.size + len(_OPEN) + len(_CLOSE) <= plan.limit:
+            if whole.size + len(_OPEN) + len(_CLOSE) + _MARKER <= plan.limit:
                 taken.add(tab.sheet_id)
                 yield whole
                 continue
@@ -341,7 +369,7 @@ def _appends(sheet_id: int, spec: TabSpec) -> Iterator[_Append]:
         yield _Append(sheet_id, row_json(values))
 
 
-def _render(atoms: list[_Atom]) -> bytes:
+def _render(atoms: list[_Atom], token: str) -> bytes:
     """One batch body. Consecutive rows become one ``updateCells`` per block, consecutive appends one
     ``appendCells`` per tab, in the order the atoms came."""
     parts: list[str] = []
@@ -382,4 +410,5 @@ def _render(atoms: list[_Atom]) -> bytes:
             flush()
             parts.extend(dumps(r) for r in atom.requests)
     flush()
+    parts.extend(dumps(r) for r in marker_requests(token))
     return _OPEN + ",".join(parts).encode() + _CLOSE

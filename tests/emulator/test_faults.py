@@ -50,7 +50,7 @@ def test_request_log_counts_calls(gspread_client, sheets_emulator):
     ws.batch_get(["A1"])
     log = sheets_emulator.request_log
     assert [(e.method, e.kind, e.status) for e in log] == [("PUT", "write", 200), ("GET", "read", 200)]
-    assert log[0].body_size > 0 and log[0].query == "valueInputOption=RAW"
+    assert log[0].body_size > 0 and log[0].query == "valueInputOption=RAW&prettyPrint=false"
 
 
 def test_http_controls_and_token(sheets_emulator, gspread_client):
@@ -64,3 +64,17 @@ def test_http_controls_and_token(sheets_emulator, gspread_client):
     assert ok(call(sheets_emulator, "GET", f"/_emulator/spreadsheets/{sh.id}"))["spreadsheetId"] == sh.id
     ok(call(sheets_emulator, "POST", "/_emulator/reset"))
     assert call(sheets_emulator, "GET", f"/v4/spreadsheets/{sh.id}").status_code == 404
+
+
+def test_answers_are_indented_unless_the_request_says_prettyprint_false(gspread_client, sheets_emulator):
+    """Google's system parameter prettyPrint defaults to true: an answer is indented JSON. sheetsync's
+    transport asks for compact answers; a request that does not gets what Google would send."""
+    import requests
+
+    sh = gspread_client.create("P")
+    url = f"http://{sheets_emulator.address}/v4/spreadsheets/{sh.id}?fields=properties.title"
+    assert requests.get(url, timeout=5).text == '{\n  "properties": {\n    "title": "P"\n  }\n}'
+    assert requests.get(url + "&prettyPrint=false", timeout=5).text == '{"properties":{"title":"P"}}'
+    sheets_emulator.clear_log()
+    sh.fetch_sheet_metadata({"fields": "properties.title"})
+    assert "prettyPrint=false" in sheets_emulator.request_log[0].query

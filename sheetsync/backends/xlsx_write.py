@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from lxml import etree
 
+from sheetsync.backends.xlsx_names import mark_owned, owned
 from sheetsync.backends.xlsx_package import (
     BLANK,
     CHART_REL,
@@ -53,10 +54,6 @@ from sheetsync.layout import Block, TabSpec, column_letter
 
 LISTS_SHEET = "_lists"
 """Hidden tab holding dropdown choices too long (or too comma-laden) for an inline list."""
-
-OWNER_NAME = "_sheetsync_tab"
-"""A hidden defined name scoped to each tab sheetsync made (Excel and LibreOffice keep it when the tab is
-renamed or moved): a tab without it is the expert's, and a write that would rebuild it is refused."""
 
 # workbook.xml's children that come before <definedNames> (the schema fixes their order)
 _BEFORE_NAMES = {"fileVersion", "fileSharing", "workbookPr", "workbookProtection", "bookViews", "sheets",
@@ -185,32 +182,15 @@ class PackageWriter:
         self._doms[part] = (dom, plan, original)
 
     def _owned(self, ref: SheetRef) -> bool:
-        """The tab carries :data:`OWNER_NAME` (names point at tabs by their position before this write)."""
+        """The tab carries sheetsync's mark (names point at tabs by their position before this write)."""
         el = self._sheet_el(ref)
-        if el not in self.order_before:
-            return True  # added by this write
-        index = str(self.order_before.index(el))
-        names = self.wb.find(f"{_M}definedNames")
-        return names is not None and any(n.get("name") == OWNER_NAME and n.get("localSheetId") == index for n in names)
+        return el not in self.order_before or owned(self.wb, self.order_before.index(el))
 
     def _mark_owned(self) -> None:
-        """Every tab this write made or rebuilt carries :data:`OWNER_NAME` (after the indices were remapped)."""
-        sheets = list(self.sheets_el)
+        """Every tab this write made or rebuilt carries sheetsync's mark (after the indices were remapped)."""
         parts = {ref.rid: ref.part for ref in self.pkg.sheets}
-        mine = [str(i) for i, el in enumerate(sheets) if parts.get(el.get(f"{_R}id")) in self.written
-                and el.get("name") != LISTS_SHEET]
-        if not mine:
-            return
-        names = self.wb.find(f"{_M}definedNames")
-        if names is None:
-            names = etree.Element(f"{_M}definedNames")
-            after = [i for i, el in enumerate(self.wb) if etree.QName(el).localname in _BEFORE_NAMES]
-            self.wb.insert(after[-1] + 1 if after else 0, names)
-        have = {n.get("localSheetId") for n in names if n.get("name") == OWNER_NAME}
-        for index in mine:
-            if index not in have:
-                el = etree.SubElement(names, f"{_M}definedName", name=OWNER_NAME, localSheetId=index, hidden="1")
-                el.text = '"sheetsync"'
+        mark_owned(self.wb, [i for i, el in enumerate(self.sheets_el) if parts.get(el.get(f"{_R}id")) in self.written
+                             and el.get("name") != LISTS_SHEET])
 
     def _scan(self, part: str) -> Scan:
         """What the read before this write learnt about the tab (same file, checked by its stamp), or one

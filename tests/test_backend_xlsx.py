@@ -716,3 +716,18 @@ def test_a_read_only_workbook_is_never_replaced(tmp_path: Path) -> None:
         wb.write([TabSpec.table("T", [["v2"]])])
     assert (sorted(p.name for p in tmp_path.iterdir()), path.read_bytes()) == before
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o444
+
+
+def test_a_cell_too_long_found_mid_stream_leaves_no_file_and_no_thread(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "late.xlsx"
+    XlsxWorkbook(path).write([TabSpec.table("T", [["v1"]])])
+    before = path.read_bytes()
+    threads = threading.active_count()
+    rows = [[f"r{i}", "x" * 2000] for i in range(3000)] + [["last", "y" * 32768]]
+    with pytest.raises(BackendError, match=r"T!B3001 holds 32,768 characters"):
+        XlsxWorkbook(path).write([TabSpec.table("T", rows)])
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["late.xlsx"]
+    assert threading.active_count() == threads

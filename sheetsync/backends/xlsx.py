@@ -44,11 +44,11 @@ from pathlib import Path
 from typing import Any
 
 from sheetsync.backends.base import ColumnsRead, Grid, Identity, Workbook
-from sheetsync.backends.xlsx_package import Package, PackageError, SheetRef
+from sheetsync.backends.xlsx_package import Package, PackageError, SheetRef, blank_package
 from sheetsync.backends.xlsx_parts import COMMENT_AUTHOR
 from sheetsync.backends.xlsx_read import TabRead, cell_text, read_tab
-from sheetsync.backends.xlsx_sheet import MAX_CELL_CHARS
-from sheetsync.backends.xlsx_write import LISTS_SHEET, PackageWriter, Scan, blank_package
+from sheetsync.backends.xlsx_rows import MAX_CELL_CHARS
+from sheetsync.backends.xlsx_write import LISTS_SHEET, PackageWriter, Scan
 from sheetsync.errors import BackendError, SheetsyncError
 from sheetsync.layout import TabSpec
 

@@ -20,8 +20,8 @@ from lxml import etree
 from openpyxl.chart import BarChart, LineChart, Reference
 
 from sheetsync.backends.xlsx_package import MAIN_NS, REL_NS, parse_xml
-from sheetsync.backends.xlsx_read import escape_text
 from sheetsync.backends.xlsx_shift import shift_anchors, shift_notes
+from sheetsync.backends.xlsx_text import escape_text
 from sheetsync.layout import Chart, Protection, column_letter
 
 COMMENT_AUTHOR = "sheetsync"

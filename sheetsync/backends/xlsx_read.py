@@ -19,259 +19,23 @@ that does not compute has no result to show.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from typing import IO, Any
 
 from openpyxl.formula.translate import Translator
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
 from sheetsync.backends.xlsx_package import Package
+from sheetsync.backends.xlsx_scan import Tags, attributes, column_index, iter_cells, open_sheet
+from sheetsync.backends.xlsx_text import cell_text, escape_text, unescape_text
 
-CHUNK = 1 << 20
+__all__ = ["Tags", "attributes", "cell_text", "column_index", "escape_text", "iter_cells", "open_sheet",
+           "read_tab", "unescape_text"]
 
-_ENTITY = re.compile(rb"&(#x[0-9A-Fa-f]+|#[0-9]+|lt|gt|amp|quot|apos);")
-_ENTITY_VALUES = {b"lt": "<", b"gt": ">", b"amp": "&", b"quot": '"', b"apos": "'"}
-_X_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
-_ATTR = re.compile(rb"""\s([A-Za-z_:][\w.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-_SHEET_DATA = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?sheetData[\s/>]")
 _COORD = re.compile(r"([A-Z]{1,3})([0-9]+)$")
 _ROW_R = re.compile(rb"""\sr\s*=\s*["']([0-9]+)["']""")
-
-
-def unescape_text(raw: bytes) -> str:
-    """XML character data (the bytes between tags) → the text it stands for, Excel's escapes included."""
-    if b"\r" in raw:  # XML 1.0 §2.11: a parser sees every raw line end as "\n"
-        raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    raw_text = _ENTITY.sub(_entity, raw).decode("utf-8") if b"&" in raw else raw.decode("utf-8")
-    if "_x" in raw_text:
-        raw_text = _X_ESCAPE.sub(_x_char, raw_text)
-    return raw_text
-
-
-# What XML 1.0 cannot carry (control characters, lone surrogates, U+FFFE/U+FFFF) and "\r" (XML parsing
-# turns a raw one into "\n"): written as Excel's own ``_xHHHH_`` escapes, which Excel, LibreOffice and this
-# reader decode back to the very character. A literal "_xHHHH_" in the text gets its "_" escaped
-# (``_x005F_``), so it reads back as typed.
-_NEEDS_ESCAPE = re.compile("[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ud800-\udfff\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
-
-
-def escape_text(text: str) -> str:
-    """Text → what to put in a cell's XML so that any reader following ECMA-376 gets ``text`` back exactly
-    (the XML serializer still escapes ``<``, ``&``…)."""
-    if "_x" not in text and (text.isprintable() or _NEEDS_ESCAPE.search(text) is None):
-        return text  # isprintable is one C pass; most text needs nothing
-    return _NEEDS_ESCAPE.sub(_escape_char, text)
-
-
-def _escape_char(m: re.Match[str]) -> str:
-    return f"_x{ord(m.group(0)):04X}_"
-
-
-def _entity(m: re.Match[bytes]) -> bytes:
-    name = m.group(1)
-    if name.startswith(b"#x"):
-        return chr(int(name[2:], 16)).encode("utf-8", "surrogatepass")
-    if name.startswith(b"#"):
-        return chr(int(name[1:])).encode("utf-8", "surrogatepass")
-    return _ENTITY_VALUES[name].encode()
-
-
-def _x_char(m: re.Match[str]) -> str:
-    return chr(int(m.group(1), 16))
-
-
-def attributes(tag: bytes) -> dict[bytes, bytes]:
-    """The attributes of one start tag (names with their prefix, values still escaped)."""
-    return {m.group(1): m.group(2) if m.group(2) is not None else m.group(3) for m in _ATTR.finditer(tag)}
-
-
-_LETTERS: dict[str, int] = {}
 _COLUMNS: dict[bytes, int] = {}
 _AFTER_NAME = (b" ", b">", b"/", b"\t", b"\n", b"\r")
-
-
-def column_index(letters: str) -> int:
-    """``"A"`` → 0, ``"AA"`` → 26 (cached: a tab has few distinct column letters)."""
-    index = _LETTERS.get(letters)
-    if index is None:
-        index = 0
-        for ch in letters:
-            index = index * 26 + (ord(ch) - 64)
-        index -= 1
-        _LETTERS[letters] = index
-    return index
-
-
-def split_coordinate(ref: str) -> tuple[int, int]:
-    """``"B3"`` → (row 2, column 1), both 0-based."""
-    m = _COORD.match(ref)
-    if m is None:
-        raise ValueError(f"bad cell reference {ref!r}")
-    return int(m.group(2)) - 1, column_index(m.group(1))
-
-
-# ---------------------------------------------------------------------- cutting the sheet into rows
-
-
-@dataclass
-class Tags:
-    """The byte patterns of one sheet's elements (a few writers put a prefix on SpreadsheetML tags)."""
-
-    row: bytes
-    row_end: bytes
-    cell: bytes
-    cell_end: bytes
-    sheet_data_end: bytes
-    t_tag: bytes
-    t_end: bytes
-    f_open: bytes
-    v_open: bytes
-    v_end: bytes
-    is_open: bytes
-    rph: re.Pattern[bytes]
-    fast_cell: re.Pattern[bytes]  # the usual start tag: r, then s and t only (Excel, LibreOffice, openpyxl)
-
-    @classmethod
-    def for_prefix(cls, prefix: bytes) -> Tags:
-        p = prefix + b":" if prefix else b""
-        return cls(
-            row=b"<" + p + b"row",
-            row_end=b"</" + p + b"row>",
-            cell=b"<" + p + b"c",
-            cell_end=b"</" + p + b"c>",
-            sheet_data_end=b"</" + p + b"sheetData>",
-            t_tag=b"<" + p + b"t",
-            t_end=b"</" + p + b"t>",
-            f_open=b"<" + p + b"f",
-            v_open=b"<" + p + b"v>",
-            v_end=b"</" + p + b"v>",
-            is_open=b"<" + p + b"is",
-            rph=re.compile(rb"<" + re.escape(p) + rb"rPh\b.*?</" + re.escape(p) + rb"rPh>", re.S),
-            fast_cell=re.compile(
-                rb"<" + re.escape(p) + rb'c r="([A-Z]{1,3})([0-9]+)"(?: s="([0-9]+)")?(?: t="([A-Za-z]+)")?\s*/?>'
-            ),
-        )
-
-
-@dataclass
-class SheetXml:
-    """A sheet part cut in three: what precedes the rows, the rows (streamed), what follows them."""
-
-    head: bytes  # up to and including the <sheetData> start tag (or a self-closing <sheetData/>)
-    tags: Tags
-    empty: bool  # <sheetData/>: no rows at all
-
-
-def open_sheet(stream: IO[bytes]) -> tuple[SheetXml, RowStream]:
-    """Start reading a sheet part: its head, and a stream of its rows."""
-    buf = b""
-    while True:
-        chunk = stream.read(CHUNK)
-        buf += chunk
-        m = _SHEET_DATA.search(buf)
-        if m is not None:
-            end = buf.find(b">", m.end() - 1)
-            if end != -1:
-                break
-        if not chunk:
-            raise ValueError("no <sheetData> element")
-    prefix = m.group(1) or b""
-    tags = Tags.for_prefix(prefix)
-    empty = buf[end - 1 : end] == b"/"
-    sheet = SheetXml(buf[: end + 1], tags, empty)
-    return sheet, RowStream(stream, buf[end + 1 :], tags, empty)
-
-
-class RowStream:
-    """Yields ``(row_start_tag, row_inner_bytes)`` in file order; afterwards ``tail`` holds the rest of
-    the part (from ``</sheetData>`` on)."""
-
-    def __init__(self, stream: IO[bytes], buf: bytes, tags: Tags, empty: bool) -> None:
-        self.stream = stream
-        self.buf = buf
-        self.tags = tags
-        self.empty = empty
-        self.tail = b""
-
-    def _more(self) -> bool:
-        chunk = self.stream.read(CHUNK)
-        if not chunk:
-            return False
-        self.buf += chunk
-        return True
-
-    def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
-        tags = self.tags
-        row_tag, row_end, data_end = tags.row, tags.row_end, tags.sheet_data_end
-        buf = self.buf
-        pos = 0
-        if self.empty:
-            while self._more():
-                pass
-            self.tail = self.buf
-            return
-        while True:
-            start = buf.find(row_tag, pos)
-            stop = buf.find(data_end, pos, None if start == -1 else start)  # only between rows
-            if stop != -1:
-                self.tail = buf[stop:]
-                while True:
-                    chunk = self.stream.read(CHUNK)
-                    if not chunk:
-                        break
-                    self.tail += chunk
-                return
-            if start == -1 or buf.find(b">", start) == -1:
-                self.buf = buf[pos:]
-                if not self._more():
-                    raise ValueError("the sheet ends inside <sheetData>")
-                buf, pos = self.buf, 0
-                continue
-            close = buf.find(b">", start)
-            if buf[close - 1 : close] == b"/":
-                yield buf[start : close + 1], b""
-                pos = close + 1
-                continue
-            end = buf.find(row_end, close)
-            if end == -1:
-                self.buf = buf[start:]
-                if not self._more():
-                    raise ValueError("the sheet ends inside a row")
-                buf, pos = self.buf, 0
-                continue
-            yield buf[start : close + 1], buf[close + 1 : end]
-            pos = end + len(row_end)
-            if pos > CHUNK:  # drop what was consumed, so the buffer stays about one chunk long
-                buf = buf[pos:]
-                self.buf = buf
-                pos = 0
-
-
-def iter_cells(inner: bytes, tags: Tags) -> Iterator[tuple[bytes, bytes | None]]:
-    """The cells of one row: ``(start_tag, content)``; content is None for a self-closing cell."""
-    cell_tag, cell_end = tags.cell, tags.cell_end
-    n = len(cell_tag)
-    pos = 0
-    while True:
-        start = inner.find(cell_tag, pos)
-        if start == -1:
-            return
-        after = inner[start + n : start + n + 1]
-        if after not in (b" ", b">", b"/", b"\t", b"\n", b"\r"):
-            pos = start + n  # another element whose name starts with "c" (none in a row today)
-            continue
-        close = inner.find(b">", start)
-        if inner[close - 1 : close] == b"/":
-            yield inner[start : close + 1], None
-            pos = close + 1
-        else:
-            end = inner.find(cell_end, close)
-            if end == -1:
-                raise ValueError("a cell is not closed")
-            yield inner[start : close + 1], inner[close + 1 : end]
-            pos = end + len(cell_end)
 
 
 # ---------------------------------------------------------------------- cell values
@@ -427,33 +191,16 @@ def read_shared_strings(data: bytes) -> list[str]:
         pos = end + len(si_end)
 
 
-def cell_text(value: Any) -> str:
-    """A cell value as the person sees it: what the Google backend's FORMATTED_VALUE-like reads give."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        return f"{value:.15g}"  # Excel shows 15 significant digits: 0.1+0.2 reads "0.3"
-    if isinstance(value, datetime):
-        if value.time() == time(0):
-            return value.date().isoformat()
-        return value.isoformat(sep=" ")
-    if isinstance(value, date | time):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return str(value)
-    text = getattr(value, "text", None)  # ArrayFormula and friends
-    return text if isinstance(text, str) else str(value)
-
-
 # ---------------------------------------------------------------------- reading a tab
+
+
+@dataclass
+class Extents:
+    """What a pass over the original rows learnt: needed before the rows are rewritten."""
+
+    last_value_row: int = -1  # 0-based; -1: no value anywhere
+    max_row: int = -1  # last row element, value or not
+    max_col: int = -1
 
 
 @dataclass
@@ -469,9 +216,7 @@ class TabRead:
     tail: bytes = b""
 
     @property
-    def extents(self) -> Any:
-        from sheetsync.backends.xlsx_sheet import Extents
-
+    def extents(self) -> Extents:
         return Extents(self.last_value_row, self.max_row, self.max_col)
 
 

@@ -17,6 +17,7 @@ from openpyxl.formula.tokenizer import Token, Tokenizer
 
 from sheetsync.backends.xlsx_package import MAIN_NS
 from sheetsync.backends.xlsx_read import column_index
+from sheetsync.backends.xlsx_text import unescape_text
 from sheetsync.layout import column_letter
 
 _M = f"{{{MAIN_NS}}}"
@@ -131,8 +132,6 @@ def shift_cell_formula(content: bytes, shift: ColumnShift, title: str, f_open: b
     if tag.endswith(b"/>"):
         return content[:at] + tag + content[close + 1 :]
     end = content.find(b"</", close)
-    from sheetsync.backends.xlsx_read import unescape_text
-
     text = unescape_text(content[close + 1 : end])
     moved = shift.formula(text, title).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return content[:at] + tag + moved.encode() + content[end:]

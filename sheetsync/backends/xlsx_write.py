@@ -9,105 +9,57 @@ the default level for a file about a quarter larger, and it is what the expert w
 
 from __future__ import annotations
 
-import io
 import posixpath
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import IO, Any
 
 from lxml import etree
 
+from sheetsync.backends.xlsx_names import mark_owned, owned
 from sheetsync.backends.xlsx_package import (
+    BLANK,
+    CHART_REL,
+    COMMENTS_REL,
+    CONTENT_TYPES,
+    CT,
     CT_NS,
+    DRAWING_REL,
+    LEVEL,
     MAIN_NS,
-    PKG_REL_NS,
     REL_NS,
     STYLES_REL,
+    VML_REL,
+    VML_TYPE,
     WORKSHEET_REL,
     Package,
+    Rels,
     SheetRef,
-    ZipOut,
+    owner_of,
     parse_xml,
-    relative_target,
     rels_part,
     resolve_target,
+    tree_bytes,
 )
 from sheetsync.backends.xlsx_parts import edit_drawing, edit_notes, protection_notes
-from sheetsync.backends.xlsx_read import open_sheet, read_tab
-from sheetsync.backends.xlsx_sheet import Extents, RowPlan, SheetDom, merge_rows
+from sheetsync.backends.xlsx_read import Extents, Tags, open_sheet, read_tab
+from sheetsync.backends.xlsx_rows import RowPlan, grown, merge_rows
+from sheetsync.backends.xlsx_sheet import SheetDom, place
 from sheetsync.backends.xlsx_shift import ColumnShift, shift_dom
 from sheetsync.backends.xlsx_styles import StyleBook
+from sheetsync.backends.xlsx_zip import ZipOut
 from sheetsync.errors import BackendError
-from sheetsync.layout import Block, Range, TabSpec, column_letter
+from sheetsync.layout import Block, TabSpec, column_letter
 
 LISTS_SHEET = "_lists"
 """Hidden tab holding dropdown choices too long (or too comma-laden) for an inline list."""
 
-LEVEL = 1
 # workbook.xml's children that come before <definedNames> (the schema fixes their order)
 _BEFORE_NAMES = {"fileVersion", "fileSharing", "workbookPr", "workbookProtection", "bookViews", "sheets",
                  "functionGroups", "externalReferences"}
 _M = f"{{{MAIN_NS}}}"
 _R = f"{{{REL_NS}}}"
-_P = f"{{{PKG_REL_NS}}}"
-DRAWING_REL = f"{REL_NS}/drawing"
-CHART_REL = f"{REL_NS}/chart"
-COMMENTS_REL = f"{REL_NS}/comments"
-VML_REL = f"{REL_NS}/vmlDrawing"
-CT = "application/vnd.openxmlformats-officedocument."
-CONTENT_TYPES = {
-    "worksheet": CT + "spreadsheetml.worksheet+xml",
-    "drawing": CT + "drawing+xml",
-    "chart": CT + "drawingml.chart+xml",
-    "comments": CT + "spreadsheetml.comments+xml",
-}
-VML_TYPE = CT + "vmlDrawing"
-
-_BLANK = {
-    "[Content_Types].xml": (
-        f'<Types xmlns="{CT_NS}"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
-        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
-        f'<Override PartName="/xl/workbook.xml" ContentType="{CT}spreadsheetml.sheet.main+xml"/>'
-        f'<Override PartName="/xl/styles.xml" ContentType="{CT}spreadsheetml.styles+xml"/></Types>'
-    ),
-    "_rels/.rels": (
-        f'<Relationships xmlns="{PKG_REL_NS}"><Relationship Id="rId1" Type="{REL_NS}/officeDocument" '
-        'Target="xl/workbook.xml"/></Relationships>'
-    ),
-    "xl/workbook.xml": (
-        f'<workbook xmlns="{MAIN_NS}" xmlns:r="{REL_NS}"><workbookPr/><bookViews><workbookView activeTab="0"/>'
-        "</bookViews><sheets/><calcPr calcId=\"191029\"/></workbook>"
-    ),
-    "xl/_rels/workbook.xml.rels": (
-        f'<Relationships xmlns="{PKG_REL_NS}"><Relationship Id="rId1" Type="{STYLES_REL}" Target="styles.xml"/>'
-        "</Relationships>"
-    ),
-    "xl/styles.xml": (
-        f'<styleSheet xmlns="{MAIN_NS}"><fonts count="1"><font><sz val="11"/><name val="Calibri"/>'
-        '<family val="2"/></font></fonts><fills count="2"><fill><patternFill patternType="none"/></fill><fill>'
-        '<patternFill patternType="gray125"/></fill></fills><borders count="1"><border><left/><right/><top/>'
-        '<bottom/><diagonal/></border></borders><cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" '
-        'borderId="0"/></cellStyleXfs><cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" '
-        'xfId="0"/></cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
-        "</styleSheet>"
-    ),
-}
-
-
-def blank_package() -> Package:
-    """A workbook with no tabs yet, for a file that does not exist."""
-    buf = io.BytesIO()
-    out = ZipOut(buf, level=LEVEL)
-    for name, xml in _BLANK.items():
-        out.write(name, b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + xml.encode())
-    out.close()
-    buf.seek(0)
-    return Package(buf)
-
-
-def _tree_bytes(root: Any) -> bytes:
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
 
 
 @dataclass
@@ -117,49 +69,6 @@ class Scan:
     extents: Extents
     head: bytes
     tail: bytes
-
-
-class Rels:
-    """A part's relationships, as an editable tree."""
-
-    def __init__(self, package: Package, part: str, *, fresh: bool = False) -> None:
-        self.part = part
-        name = rels_part(part)
-        if not fresh and package.has(name):
-            self.root = parse_xml(package.read(name))
-        else:
-            self.root = etree.fromstring(f'<Relationships xmlns="{PKG_REL_NS}"/>'.encode())
-
-    def items(self) -> list[Any]:
-        return self.root.findall(f"{_P}Relationship")
-
-    def ids(self) -> set[str]:
-        return {el.get("Id") for el in self.items()}
-
-    def of_type(self, rel_type: str) -> list[Any]:
-        return [el for el in self.items() if el.get("Type") == rel_type]
-
-    def target(self, el: Any) -> str:
-        return resolve_target(self.part, el.get("Target", ""))
-
-    def add(self, rel_type: str, target_part: str, rid: str | None = None) -> str:
-        taken = self.ids()
-        if rid is None:
-            n = 1
-            while f"rId{n}" in taken:
-                n += 1
-            rid = f"rId{n}"
-        etree.SubElement(self.root, f"{_P}Relationship", Id=rid, Type=rel_type,
-                         Target=relative_target(self.part, target_part))
-        return rid
-
-    def remove(self, rid: str) -> None:
-        for el in self.items():
-            if el.get("Id") == rid:
-                self.root.remove(el)
-
-    def to_bytes(self) -> bytes:
-        return _tree_bytes(self.root)
 
 
 class PackageWriter:
@@ -179,7 +88,7 @@ class PackageWriter:
             styles_part = posixpath.join(posixpath.dirname(package.workbook_part), "styles.xml")
             self.wb_rels.add(STYLES_REL, styles_part)
             self.new_types[styles_part] = CT + "spreadsheetml.styles+xml"
-            self.book = StyleBook(_BLANK["xl/styles.xml"].encode())
+            self.book = StyleBook(BLANK["xl/styles.xml"].encode())
             self.book.changed = True
         else:
             self.book = StyleBook(package.read(styles_part))
@@ -224,6 +133,11 @@ class PackageWriter:
                 f"The tab {ref.title!r} is a chart sheet, which sheetsync did not make and will not replace. "
                 "Rename or delete it, or choose another tab name in sheetsync.toml. Nothing was written."
             )
+        if ref is not None and spec.replace and ref.title != LISTS_SHEET and not self._owned(ref):
+            raise BackendError(
+                f"the tab “{ref.title}” exists and was not made by sheetsync, so it is not replaced. Rename that "
+                "tab, or give sheetsync's tab another name in sheetsync.toml [tabs]. Nothing was written."
+            )
         if ref is None:
             part = self._new_sheet(spec.title)
             original = False
@@ -267,6 +181,17 @@ class PackageWriter:
         self._views[part] = view
         self._doms[part] = (dom, plan, original)
 
+    def _owned(self, ref: SheetRef) -> bool:
+        """The tab carries sheetsync's mark (names point at tabs by their position before this write)."""
+        el = self._sheet_el(ref)
+        return el not in self.order_before or owned(self.wb, self.order_before.index(el))
+
+    def _mark_owned(self) -> None:
+        """Every tab this write made or rebuilt carries sheetsync's mark (after the indices were remapped)."""
+        parts = {ref.rid: ref.part for ref in self.pkg.sheets}
+        mark_owned(self.wb, [i for i, el in enumerate(self.sheets_el) if parts.get(el.get(f"{_R}id")) in self.written
+                             and el.get("name") != LISTS_SHEET])
+
     def _scan(self, part: str) -> Scan:
         """What the read before this write learnt about the tab (same file, checked by its stamp), or one
         pass over it now: where its values end, and the XML around its rows."""
@@ -291,7 +216,7 @@ class PackageWriter:
         for name in self.pkg.names:
             if not name.endswith(".rels") or name == rels_part(source):
                 continue
-            owner = _owner_of(name)
+            owner = owner_of(name)
             for rel in parse_xml(self.pkg.read(name)):
                 if rel.get("TargetMode") != "External" and resolve_target(owner, rel.get("Target", "")) == target:
                     return True
@@ -356,8 +281,6 @@ class PackageWriter:
             rid = rels.add(DRAWING_REL, drawing_part)
             el = etree.Element(f"{_M}drawing")
             el.set(f"{_R}id", rid)
-            from sheetsync.backends.xlsx_sheet import place
-
             place(dom.root, el)
 
     def _notes(self, dom: SheetDom, rels: Rels, part: str, spec: TabSpec, shift: ColumnShift | None) -> None:
@@ -394,8 +317,6 @@ class PackageWriter:
             rid = rels.add(VML_REL, vml_part)
             legacy = dom.root.find(f"{_M}legacyDrawing")
             if legacy is None:
-                from sheetsync.backends.xlsx_sheet import place
-
                 legacy = etree.Element(f"{_M}legacyDrawing")
                 place(dom.root, legacy)
             legacy.set(f"{_R}id", rid)
@@ -422,6 +343,7 @@ class PackageWriter:
             local = name.get("localSheetId")
             if local is not None and local.isdigit() and int(local) in moved:
                 name.set("localSheetId", str(moved[int(local)]))
+        self._mark_owned()
         views = self.wb.find(f"{_M}bookViews")
         if views is None:
             views = etree.Element(f"{_M}bookViews")
@@ -497,18 +419,20 @@ class PackageWriter:
 
         def stream_it(out: ZipOut) -> None:
             writer = out.stream(part)
-            writer.write(before)
-            if original:
-                with self.pkg.open(part) as src:
-                    sheet, rows = open_sheet(src)
-                    for chunk in merge_rows(rows, sheet.tags, plan):
+            try:
+                writer.write(before)
+                if original:
+                    with self.pkg.open(part) as src:
+                        sheet, rows = open_sheet(src)
+                        for chunk in merge_rows(rows, sheet.tags, plan):
+                            writer.write(chunk)
+                else:
+                    for chunk in merge_rows((), Tags.for_prefix(dom.prefix), plan):
                         writer.write(chunk)
-            else:
-                from sheetsync.backends.xlsx_read import Tags
-
-                for chunk in merge_rows((), Tags.for_prefix(dom.prefix), plan):
-                    writer.write(chunk)
-            writer.write(after)
+                writer.write(after)
+            except BaseException:
+                writer.abort()  # e.g. a cell too long for Excel, found mid-stream: nothing is kept
+                raise
             writer.close()
 
         return stream_it
@@ -532,11 +456,11 @@ class PackageWriter:
             el.get("Extension", "").lower() == "vml" for el in root
         ):
             root.insert(0, etree.Element(f"{{{CT_NS}}}Default", Extension="vml", ContentType=VML_TYPE))
-        return _tree_bytes(root)
+        return tree_bytes(root)
 
     def save(self, fh: IO[bytes]) -> None:
         self.finish()
-        self.changed[self.pkg.workbook_part] = _tree_bytes(self.wb)
+        self.changed[self.pkg.workbook_part] = tree_bytes(self.wb)
         self.changed[rels_part(self.pkg.workbook_part)] = self.wb_rels.to_bytes()
         types = self._content_types()
         if types is not None:
@@ -566,11 +490,6 @@ class PackageWriter:
         else:
             out.copy(self.pkg.zip, self.pkg.names[self.styles_part])
         out.close()
-
-
-def _owner_of(rels_name: str) -> str:
-    folder, name = posixpath.split(rels_name)
-    return posixpath.join(posixpath.dirname(folder), name[: -len(".rels")])
 
 
 class _Lists:
@@ -612,25 +531,3 @@ class _Lists:
         rows = [[col[r] if r < len(col) else None for col in self.values] for r in range(height)]
         self.writer.apply(TabSpec(title=LISTS_SHEET, blocks=[Block(0, 0, rows)], n_rows=height,
                                   n_cols=len(self.values)))
-
-
-def grown(spec: TabSpec, end: int) -> TabSpec:
-    """The spec for a grid that reaches row ``end`` (exclusive) because appended rows landed lower than
-    the workflow could know (the expert typed rows meanwhile): every range that ran to the spec's last row
-    runs to the new last row, so appended rows get the styles, dropdowns and highlights of the rows above."""
-    if end <= spec.n_rows:
-        return spec
-    old = spec.n_rows
-
-    def stretch(rng: Range) -> Range:
-        return replace(rng, row1=end) if rng.row1 == old else rng
-
-    return replace(
-        spec,
-        n_rows=end,
-        styles=[replace(s, range=stretch(s.range)) for s in spec.styles],
-        validations=[replace(v, range=stretch(v.range)) for v in spec.validations],
-        protections=[replace(p, range=stretch(p.range)) for p in spec.protections],
-        conditional_formats=[replace(c, range=stretch(c.range)) for c in spec.conditional_formats],
-        basic_filter=None if spec.basic_filter is None else stretch(spec.basic_filter),
-    )

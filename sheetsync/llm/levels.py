@@ -133,13 +133,22 @@ def parse_json_reply(text: str) -> dict[str, Any]:
 
 
 def schema_errors(value: dict[str, Any], schema: dict[str, Any], validators: dict[str, Any]) -> str | None:
-    """First JSON-schema violation, or None. Validators are cached per schema for the run."""
+    """First JSON-schema violation, or None. Validators are cached per schema for the run: by the schema
+    object first (every call of a run shares one), by its content otherwise; a valid reply (the usual case)
+    costs one ``is_valid``, and only an invalid one pays for finding the best error to report."""
     import jsonschema  # lazy: only schema calls need it
 
-    token = json.dumps(schema, sort_keys=True)
-    validator = validators.get(token)
-    if validator is None:
-        validator = jsonschema.validators.validator_for(schema)(schema)
-        validators[token] = validator
+    known = validators.get(id(schema))
+    if known is not None and known[0] is schema:
+        validator = known[1]
+    else:
+        token = json.dumps(schema, sort_keys=True)
+        validator = validators.get(token)
+        if validator is None:
+            validator = jsonschema.validators.validator_for(schema)(schema)
+            validators[token] = validator
+        validators[id(schema)] = (schema, validator)  # keeps the schema alive, so its id stays its own
+    if validator.is_valid(value):
+        return None
     error = jsonschema.exceptions.best_match(validator.iter_errors(value))
     return None if error is None else error.message

@@ -6,7 +6,8 @@ row the same way:
 
 * a label seen before, unchanged, keeps the content it was given for — unless the row was flagged stale
   and the expert cleared its Status cell while the row showed the new content: then it was re-checked and
-  counts for the new content;
+  counts for the new content (a tab without its Status column shows no flags at all, so nothing there
+  counts as re-checked);
 * a new or changed label was given for what the row shows now: the content its key names, when the key
   names this row's id; otherwise (the row's text is another row's, or unknown) for nothing sheetsync can
   vouch for — the label is kept, and counted again once the expert re-checks it.
@@ -43,13 +44,17 @@ def shown_content(row: SheetRow, *, key_missing: bool, remembered: str | None) -
     return None if row.misplaced or row.key is None else row.key.content
 
 
-def observe(row: SheetRow, before: LabelState | None, shown: str | None) -> LabelState | None:
-    """The row's label state after this read (``None``: the row holds no label)."""
+def observe(
+    row: SheetRow, before: LabelState | None, shown: str | None, *, flags_readable: bool = True
+) -> LabelState | None:
+    """The row's label state after this read (``None``: the row holds no label). ``flags_readable`` is
+    false when the tab has no Status column (renamed or deleted): an empty flag then says nothing, so no
+    stale label counts as re-checked."""
     if not row.labelled:
         return None
     sig = label_signature(row.expert)
     if before is not None and before.sig == sig:
-        if before.flagged_for and not row.status.strip() and shown == before.flagged_for:
+        if before.flagged_for and flags_readable and not row.status.strip() and shown == before.flagged_for:
             return LabelState(sig, before.flagged_for)  # re-checked: the expert cleared the flag
         return before
     return LabelState(sig, shown or "", before.flagged_for if before else "")

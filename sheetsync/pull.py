@@ -132,7 +132,8 @@ def pull(
             summary.changed_since_last_pull.append(f"{srow.id}: {before.verdict} → {verdict}")
         remembered = shown.get(srow.id, ("", ""))[0] or None
         state = observe(srow, states_before.get(srow.id), shown_content(srow, key_missing=key_missing,
-                                                                         remembered=remembered))
+                                                                         remembered=remembered),
+                        flags_readable=STATUS not in sheet.missing)
         states[srow.id] = state
         if state is not None and not state.given_for and srow.labelled:
             summary.beside_other_text.append(srow.id)

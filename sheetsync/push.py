@@ -333,16 +333,29 @@ def _verify(wb, cfg, id_header, ds, rows, plan: UpdatePlan, cols, result, sheet_
         sheet = _read(wb, cfg, id_header, hint, ds)
         if sheet is None:
             raise UserInputError(f"{wb.url}: the “{cfg.tabs.annotate}” tab disappeared during the push.")
+        # The columns as they are now (the expert may have moved, inserted or deleted some meanwhile): a
+        # repair written at the positions of the first read would land in other columns.
+        cols, missing = _columns(ds, sheet)
+        hint = {h: cols.index(h) for h in cols.headers if h}
+        if missing:  # one of sheetsync's columns went away meanwhile: the next push adds it back
+            break
         check = plan_update(sheet, rows, states={k: v for k, v in plan.states.items() if v}, shown={}, cols=cols)
         plan.states.update(check.states)
         if not check.writes and not check.appends:
             return plan
         result.repaired += [w.id or f"row {w.row + 1}" for w in check.writes if w.id not in result.repaired]
         _write(wb, [_update_spec(cfg, cols, sheet, check, ())], result)
-    plan.unsettled = {w.id for w in check.writes} | {pr.id for pr in check.appends}
+    else:
+        plan.unsettled = {w.id for w in check.writes} | {pr.id for pr in check.appends}
+        result.warnings.append(
+            "the Annotate tab kept changing while sheetsync wrote (rows sorted, inserted or deleted); some rows "
+            "may show another row's text until the next push. Labels stay with their ids."
+        )
+        return plan
+    plan.unsettled = set(rows)
     result.warnings.append(
-        "the Annotate tab kept changing while sheetsync wrote (rows sorted, inserted or deleted); some rows may "
-        "show another row's text until the next push. Labels stay with their ids."
+        "one of sheetsync's columns was deleted or renamed while sheetsync wrote; run `sheetsync push` again to "
+        "add it back. Labels stay with their ids."
     )
     return plan
 
@@ -366,8 +379,9 @@ def fill_expert_cells(
     workbook: Workbook,
     store: Store,
 ) -> int:
-    """Write labels into EMPTY expert cells (header -> text, by id), e.g. to import an earlier annotation
-    round or to let the demo play the expert. A cell the expert already filled is never changed.
+    """Write labels into the expert cells of rows the expert has not labelled (header -> text, by id), e.g.
+    to import an earlier annotation round or to let the demo play the expert. A row where the expert typed
+    anything keeps exactly what they typed: an import never adds, say, a root cause to the expert's label.
 
     Returns the number of cells written. One read and one write.
     """
@@ -380,6 +394,12 @@ def fill_expert_cells(
         raise UserInputError(f"{workbook.url}: {exc}") from exc
     if sheet is None:
         raise UserInputError(f"{workbook.url}: there is no “{tab}” tab. Run `sheetsync push DATA` first.")
+    if sheet.missing:  # the write re-applies the tab's formatting, which needs every sheetsync column
+        raise UserInputError(
+            f"{workbook.url}: the “{tab}” tab has no {' or '.join(f'“{m}”' for m in sheet.missing)} column "
+            "(renamed or deleted?). Run `sheetsync push DATA` to add it back, then run this again; nothing was "
+            "written."
+        )
     cols = AnnotateColumns(
         headers=[KEY if h == LEGACY_KEY else h for h in sheet.headers],
         id_header=id_header,
@@ -391,8 +411,10 @@ def fill_expert_cells(
     )
     blocks: list[Block] = []
     for srow in sheet.rows:
+        if srow.labelled or any(srow.expert.values()):
+            continue
         for header, text in labels.get(srow.id, {}).items():
-            if header in EXPERT_HEADERS and text and not srow.expert.get(header, "").strip():
+            if header in EXPERT_HEADERS and text:
                 blocks.append(Block(srow.row, cols.index(header), [[text]]))
     if blocks:
         workbook.write([annotate_spec(cfg, cols, blocks, sheet.last_row + 1, replace=False, top=sheet.header_row)])

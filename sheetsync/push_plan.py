@@ -87,7 +87,8 @@ def plan_update(
             continue
         before = states.get(srow.id)
         remembered = shown.get(srow.id, ("", ""))[0] or None
-        state = observe(srow, before, shown_content(srow, key_missing=key_missing, remembered=remembered))
+        state = observe(srow, before, shown_content(srow, key_missing=key_missing, remembered=remembered),
+                        flags_readable=STATUS not in sheet.missing)
         pr = rows.get(srow.id)
         if pr is None:  # not in the dataset any more: kept, with its label, and marked
             plan.states[srow.id] = state

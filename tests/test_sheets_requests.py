@@ -435,6 +435,7 @@ def test_parse_metadata():
         frozen_rows=1,
         protections=((11, PROTECTION_PREFIX + "x"), (12, "")),
         conditional_formulas=("=A1", ""),
+        conditional_ranges=((), ()),
         chart_ids=(5,),
         basic_filter={"range": {"sheetId": 7}},
     )

@@ -94,6 +94,8 @@ class SheetMeta:
     protections: tuple[tuple[int, str], ...] = ()
     #: The first formula of each conditional-format rule on the tab, in order ("" for non-formula rules).
     conditional_formulas: tuple[str, ...] = ()
+    #: Each rule's ranges, in the same order (see :func:`_ranges_key`).
+    conditional_ranges: tuple[tuple[tuple[int, int, int | None, int, int | None], ...], ...] = ()
     chart_ids: tuple[int, ...] = ()
     #: The charts sheetsync made on the tab (:data:`CHARTS_KEY`), of those still there.
     our_charts: tuple[int, ...] = ()
@@ -135,6 +137,7 @@ def parse_metadata(spreadsheet: Mapping[str, Any]) -> dict[str, SheetMeta]:
                 if "protectedRangeId" in p
             ),
             conditional_formulas=tuple(_rule_formula(r) for r in sheet.get("conditionalFormats", []) or []),
+            conditional_ranges=tuple(_ranges_key(r.get("ranges") or []) for r in sheet.get("conditionalFormats", []) or []),
             chart_ids=(charts := tuple(int(c["chartId"]) for c in sheet.get("charts", []) or [] if "chartId" in c)),
             our_charts=tuple(c for c in _ids(marks.get(CHARTS_KEY)) if c in charts),
             basic_filter=sheet.get("basicFilter") or None,
@@ -144,6 +147,15 @@ def parse_metadata(spreadsheet: Mapping[str, Any]) -> dict[str, SheetMeta]:
             marks=frozenset(k for k in marks if isinstance(k, str) and k.startswith("sheetsync.")),
         )
     return out
+
+
+def _ranges_key(ranges: Iterable[Mapping[str, Any]]) -> tuple[tuple[int, int, int | None, int, int | None], ...]:
+    """GridRanges compared as Google gives them back (it leaves zero indices out)."""
+    return tuple(
+        (int(g.get("sheetId", 0)), int(g.get("startRowIndex", 0)), g.get("endRowIndex"),
+         int(g.get("startColumnIndex", 0)), g.get("endColumnIndex"))
+        for g in ranges
+    )
 
 
 def _ids(text: str | None) -> list[int]:
@@ -515,6 +527,7 @@ def tab_requests(
     used, cols = needed_size(spec)
     rows = max(used, MIN_ROWS)
     setup: list[Request] = []
+    keep_rules = False
     if meta is None:
         sheet_id = new_sheet_id(taken, rng)
         taken.add(sheet_id)
@@ -526,7 +539,8 @@ def tab_requests(
             setup.append(_mark(sheet_id, STAGING_KEY, staging_for))
     else:
         sheet_id = meta.sheet_id
-        setup += _reset_existing(spec, meta)
+        keep_rules = _rules_in_place(spec, meta, locale)
+        setup += _reset_existing(spec, meta, keep_rules=keep_rules)
         for c in sorted(set(spec.insert_columns), reverse=True):  # right to left: positions stay valid
             n = spec.insert_columns.count(c)
             setup.append({
@@ -557,7 +571,7 @@ def tab_requests(
     taken_charts = set(meta.chart_ids) if meta is not None else set()
     chart_ids = [new_sheet_id(taken_charts, rng) for _ in spec.charts]
     taken_charts.update(chart_ids)
-    finish = _finish_layout(spec, sheet_id, meta, locale, chart_ids)
+    finish = _finish_layout(spec, sheet_id, meta, locale, chart_ids, keep_rules=meta is not None and keep_rules)
     if chart_ids:
         finish.append(_mark(sheet_id, CHARTS_KEY, json.dumps(chart_ids)))
     return TabRequests(sheet_id, setup, finish)
@@ -613,9 +627,25 @@ def _add_sheet(
     return {"addSheet": {"properties": props}}
 
 
-def _reset_existing(spec: TabSpec, meta: SheetMeta) -> list[Request]:
+def _rules_in_place(spec: TabSpec, meta: SheetMeta, locale: str) -> bool:
+    """sheetsync's conditional-format rules on an updated tab are already the spec's (same ranges and
+    formulas, in order), so the write leaves them alone. Rules can only be deleted by index, and an index
+    read a moment earlier is wrong once the expert adds a rule above it: a write that deletes no rule
+    cannot delete the expert's."""
+    if spec.replace or len(meta.conditional_ranges) != len(meta.conditional_formulas):
+        return False
+    ours = [(r, f) for r, f in zip(meta.conditional_ranges, meta.conditional_formulas, strict=True)
+            if is_sheetsync_rule(f)]
+    want = []
+    for i, cf in enumerate(spec.conditional_formats):
+        rule = _conditional_format_request(meta.sheet_id, cf, i, locale)["addConditionalFormatRule"]["rule"]
+        want.append((_ranges_key(rule["ranges"]), rule["booleanRule"]["condition"]["values"][0]["userEnteredValue"]))
+    return ours == want
+
+
+def _reset_existing(spec: TabSpec, meta: SheetMeta, *, keep_rules: bool = False) -> list[Request]:
     """Remove what a previous write put on the tab (everything, for ``replace``), so re-adding the spec's
-    protections, rules and charts never duplicates them."""
+    protections, rules and charts never duplicates them (sheetsync's rules stay when ``keep_rules``)."""
     sid = meta.sheet_id
     out: list[Request] = []
     for pid, desc in meta.protections:
@@ -623,7 +653,8 @@ def _reset_existing(spec: TabSpec, meta: SheetMeta) -> list[Request]:
             out.append({"deleteProtectedRange": {"protectedRangeId": pid}})
     # Rules are addressed by position: delete from the last, so earlier indices stay valid. Without
     # ``replace`` only sheetsync's (tagged) rules go; the expert's own highlighting stays.
-    doomed = [i for i, f in enumerate(meta.conditional_formulas) if spec.replace or is_sheetsync_rule(f)]
+    doomed = [i for i, f in enumerate(meta.conditional_formulas)
+              if spec.replace or (is_sheetsync_rule(f) and not keep_rules)]
     out += [{"deleteConditionalFormatRule": {"sheetId": sid, "index": i}} for i in reversed(doomed)]
     # Every chart of a rebuilt tab; on an updated tab only the ones sheetsync made (the expert's stay).
     out += [{"deleteEmbeddedObject": {"objectId": c}} for c in (meta.chart_ids if spec.replace else meta.our_charts)]
@@ -687,16 +718,21 @@ def _setup_layout(spec: TabSpec, sheet_id: int, rows: int) -> list[Request]:
 
 
 def _finish_layout(
-    spec: TabSpec, sheet_id: int, meta: SheetMeta | None, locale: str, chart_ids: list[int]
+    spec: TabSpec, sheet_id: int, meta: SheetMeta | None, locale: str, chart_ids: list[int], *,
+    keep_rules: bool = False,
 ) -> list[Request]:
     out: list[Request] = [_protection_request(sheet_id, p) for p in spec.protections]
-    out += [
-        _conditional_format_request(sheet_id, cf, i, locale) for i, cf in enumerate(spec.conditional_formats)
-    ]
+    if not keep_rules:
+        out += [
+            _conditional_format_request(sheet_id, cf, i, locale) for i, cf in enumerate(spec.conditional_formats)
+        ]
     out += [_chart_request(sheet_id, ch, cid) for ch, cid in zip(spec.charts, chart_ids, strict=True)]
-    if spec.basic_filter is not None:
-        filt: dict[str, Any] = {"range": grid_range(sheet_id, spec.basic_filter)}
-        old = meta.basic_filter if (meta is not None and not spec.replace) else None
+    old = meta.basic_filter if (meta is not None and not spec.replace) else None
+    wanted = None if spec.basic_filter is None else grid_range(sheet_id, spec.basic_filter)
+    if old and wanted and _ranges_key([old.get("range") or {}]) == _ranges_key([wanted]):
+        wanted = None  # already there: setting it again would drop criteria the expert set since our read
+    if wanted is not None:
+        filt: dict[str, Any] = {"range": wanted}
         for key in ("sortSpecs", "filterSpecs", "criteria"):  # keep the expert's active filter and sort
             if old and old.get(key):
                 filt[key] = old[key]

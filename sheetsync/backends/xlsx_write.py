@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from lxml import etree
 
+from sheetsync.backends.xlsx_names import mark_owned, owned
 from sheetsync.backends.xlsx_package import (
     BLANK,
     CHART_REL,
@@ -120,6 +121,11 @@ class PackageWriter:
                 f"The tab {ref.title!r} is a chart sheet, which sheetsync did not make and will not replace. "
                 "Rename or delete it, or choose another tab name in sheetsync.toml. Nothing was written."
             )
+        if ref is not None and spec.replace and ref.title != LISTS_SHEET and not self._owned(ref):
+            raise BackendError(
+                f"the tab “{ref.title}” exists and was not made by sheetsync, so it is not replaced. Rename that "
+                "tab, or give sheetsync's tab another name in sheetsync.toml [tabs]. Nothing was written."
+            )
         if ref is None:
             part = self._new_sheet(spec.title)
             original = False
@@ -162,6 +168,17 @@ class PackageWriter:
         view = dom.root.find(f"{_M}sheetViews/{_M}sheetView")
         self._views[part] = view
         self._doms[part] = (dom, plan, original)
+
+    def _owned(self, ref: SheetRef) -> bool:
+        """The tab carries sheetsync's mark (names point at tabs by their position before this write)."""
+        el = self._sheet_el(ref)
+        return el not in self.order_before or owned(self.wb, self.order_before.index(el))
+
+    def _mark_owned(self) -> None:
+        """Every tab this write made or rebuilt carries sheetsync's mark (after the indices were remapped)."""
+        parts = {ref.rid: ref.part for ref in self.pkg.sheets}
+        mark_owned(self.wb, [i for i, el in enumerate(self.sheets_el) if parts.get(el.get(f"{_R}id")) in self.written
+                             and el.get("name") != LISTS_SHEET])
 
     def _scan(self, part: str) -> Scan:
         """What the read before this write learnt about the tab (same file, checked by its stamp), or one
@@ -314,6 +331,7 @@ class PackageWriter:
             local = name.get("localSheetId")
             if local is not None and local.isdigit() and int(local) in moved:
                 name.set("localSheetId", str(moved[int(local)]))
+        self._mark_owned()
         views = self.wb.find(f"{_M}bookViews")
         if views is None:
             views = etree.Element(f"{_M}bookViews")

@@ -1,4 +1,4 @@
-"""Moving rows and columns: insert, delete, append and sort, carrying everything anchored to them.
+"""Moving rows and columns: insert, delete, append, move and sort, carrying everything anchored to them.
 
 Cells move with their value, format, validation and note. Protected ranges, merges, conditional-format
 ranges, the basic filter, named ranges, chart source ranges and anchors, and row/column developer metadata
@@ -171,6 +171,80 @@ def delete_dimension(ss: Spreadsheet, sheet: Sheet, dim: str, start: int, end: i
         sheet.col_props = _shift_props(sheet.col_props, "delete", start, count)
         sheet.props["gridProperties"]["columnCount"] = sheet.col_count - count
     _shift_anchored(ss, sheet, dim, "delete", start, count)
+
+
+def _moved(order: list[int], start: int, end: int, destination: int) -> list[int]:
+    """``order`` with the items at [start, end) moved: ``destination`` counts positions *before* they are
+    removed (MoveDimensionRequest.destinationIndex: "based on the coordinates before the source data is
+    removed from the grid"; moving rows 1..3 of 0,1,2,3,4 to 4 gives 0,3,1,2,4)."""
+    rest = order[:start] + order[end:]
+    at = destination if destination <= start else destination - (end - start)
+    return rest[:at] + order[start:end] + rest[at:]
+
+
+def _remap(start: int | None, end: int | None, new_at: dict[int, int], size: int) -> tuple[int | None, int | None]:
+    """A half-open range after a move: the span of where its indices went (open sides stay open)."""
+    if start is None and end is None:
+        return None, None
+    lo, hi = start or 0, size if end is None else end
+    if lo >= hi:
+        return start, end
+    moved = [new_at.get(i, i) for i in range(lo, hi)]
+    return (None if start is None else min(moved)), (None if end is None else max(moved) + 1)
+
+
+def move_dimension(ss: Spreadsheet, sheet: Sheet, dim: str, start: int, end: int, destination: int) -> None:
+    """Move rows/columns [start, end) to ``destination`` (see :func:`_moved`), with their cells, sizes and
+    everything anchored to them."""
+    size = sheet.row_count if dim == "ROWS" else sheet.col_count
+    order = _moved(list(range(size)), start, end, destination)
+    if order == list(range(size)):
+        return
+    new_at = {old: new for new, old in enumerate(order)}
+    if dim == "ROWS":
+        rows = sheet.rows + [[] for _ in range(size - len(sheet.rows))]
+        sheet.rows = [rows[old] for old in order]
+        while sheet.rows and not sheet.rows[-1]:
+            sheet.rows.pop()
+        sheet.row_props = {new_at[k]: v for k, v in sheet.row_props.items() if k in new_at}
+    else:
+        for r, row in enumerate(sheet.rows):
+            full = row + [None] * (size - len(row))
+            moved_row = [full[old] for old in order]
+            while moved_row and moved_row[-1] is None:
+                moved_row.pop()
+            sheet.rows[r] = moved_row
+        sheet.col_props = {new_at[k]: v for k, v in sheet.col_props.items() if k in new_at}
+    sk, ek = _KEYS_OF[dim]
+    sid = sheet.sheet_id
+
+    def move(gr: dict | None) -> dict | None:
+        if gr is None or gr.get("sheetId", 0) != sid:
+            return gr
+        s, e = _remap(gr.get(sk), gr.get(ek), new_at, size)
+        out = dict(gr)
+        for k, v in ((sk, s), (ek, e)):
+            if v is not None:
+                out[k] = v
+        return out
+
+    sheet.merges = [move(m) for m in sheet.merges]
+    for pr in sheet.protected_ranges:
+        if "range" in pr:
+            pr["range"] = move(pr["range"])
+    sheet.conditional_formats = [dict(rule, ranges=[move(r) for r in rule.get("ranges", [])])
+                                 for rule in sheet.conditional_formats]
+    if sheet.basic_filter and "range" in sheet.basic_filter:
+        sheet.basic_filter = dict(sheet.basic_filter, range=move(sheet.basic_filter["range"]))
+    ss.named_ranges = [dict(nr, range=move(nr.get("range"))) if nr.get("range") else nr for nr in ss.named_ranges]
+    for md in ss.developer_metadata:
+        dr = md["location"].get("dimensionRange")
+        if dr and dr.get("sheetId") == sid and dr.get("dimension") == dim:
+            s, e = _remap(dr.get("startIndex"), dr.get("endIndex"), new_at, size)
+            md["location"] = dict(md["location"], dimensionRange=dict(dr, startIndex=s, endIndex=e))
+
+
+_KEYS_OF = {"ROWS": ("startRowIndex", "endRowIndex"), "COLUMNS": ("startColumnIndex", "endColumnIndex")}
 
 
 def _sort_key(cell: Cell | None) -> tuple[int, Any]:

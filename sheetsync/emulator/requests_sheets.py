@@ -1,5 +1,5 @@
 """batchUpdate requests on tabs and their rows and columns: add/delete/duplicate sheets, sheet and
-spreadsheet properties, dimension properties, insert/delete/append dimensions, sortRange."""
+spreadsheet properties, dimension properties, insert/delete/append/move dimensions, sortRange."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sheetsync.emulator import cells, locales
-from sheetsync.emulator.dimensions import delete_dimension, insert_dimension, sort_rows
+from sheetsync.emulator.dimensions import delete_dimension, insert_dimension, move_dimension, sort_rows
 from sheetsync.emulator.errors import ApiError
 from sheetsync.emulator.fieldmask import apply_mask
 from sheetsync.emulator.model import Sheet, new_int_id
@@ -217,6 +217,20 @@ def delete_dimension_req(ctx: Ctx, req: dict) -> None:
         kind = "rows" if dim == "ROWS" else "columns"
         raise ctx.fail(f"You can't delete all the {kind} on the sheet.")
     delete_dimension(ctx.ss, sheet, dim, start, end)
+
+
+def move_dimension_req(ctx: Ctx, req: dict) -> None:
+    """What dragging rows or columns in the UI sends: the source range moves to ``destinationIndex``."""
+    sheet, dim, start, end = ctx.dim_range(req.get("source"))
+    size = sheet.row_count if dim == "ROWS" else sheet.col_count
+    if end > size or start >= end:
+        raise ctx.fail(f"Invalid source range: startIndex {start}, endIndex {end} ({size} {dim.lower()}).")
+    if "destinationIndex" not in req:
+        raise ctx.fail("destinationIndex is required.")
+    dest = as_int(req["destinationIndex"])
+    if not 0 <= dest <= size:
+        raise ctx.fail(f"Invalid destinationIndex {dest}: the sheet has {size} {dim.lower()}.")
+    move_dimension(ctx.ss, sheet, dim, start, end, dest)
 
 
 def sort_range(ctx: Ctx, req: dict) -> None:

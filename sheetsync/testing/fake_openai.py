@@ -36,55 +36,26 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from sheetsync.testing import fake_profiles as profiles
 from sheetsync.testing.fake_batch import BATCH_ENDINGS, BatchAPI, _parse_multipart
+from sheetsync.testing.fake_faults import FAULT_KINDS, Faults, _Fault
+from sheetsync.testing.fake_profiles import format_type, messages_text, prompt_tokens
+
+__all__ = ["FAULT_KINDS", "BATCH_ENDINGS", "FakeOpenAI", "default_responder", "messages_text"]
 
 Answer = dict[str, Any] | str
 Responder = Callable[[dict[str, Any]], Answer]
 
 _ROUTE = re.compile(r"^/v1/(files|batches)(?:/([^/]+))?(?:/(content|cancel))?$")
-FAULT_KINDS = ("429", "500", "400", "context", "401", "runaway", "malformed", "refuse_json_schema",
-               "refuse_json_object", "drop", "hang")
 DEFAULT_ANSWER: dict[str, Any] = {"critique": "The response meets the criteria.", "verdict": "pass"}
 
 
 def default_responder(request: dict[str, Any]) -> Answer:
     """Answer every request with a passing judgement (scripts and a custom responder override it)."""
     return dict(DEFAULT_ANSWER)
-
-
-def messages_text(request: dict[str, Any]) -> str:
-    """All message text of a chat request joined together, for ``match`` lookups."""
-    parts: list[str] = []
-    for message in request.get("messages") or []:
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, str):
-            parts.append(content)
-        elif isinstance(content, list):
-            parts.extend(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return "\n".join(parts)
-
-
-def _prompt_tokens(body: dict[str, Any]) -> int:
-    """Prompt tokens as the fake counts them (4 characters per token, as sheetsync's approximation)."""
-    return len(messages_text(body)) // 4 + 4 * len(body.get("messages") or []) + 3
-
-
-def _format_type(request: dict[str, Any]) -> str | None:
-    response_format = request.get("response_format")
-    return response_format.get("type") if isinstance(response_format, dict) else None
-
-
-@dataclass
-class _Fault:
-    kind: str
-    remaining: int
-    match: str | None
-    seconds: float
 
 
 class _Server(ThreadingHTTPServer):
@@ -125,7 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.fake._handle(self, "POST")
 
 
-class FakeOpenAI(BatchAPI):
+class FakeOpenAI(Faults, BatchAPI):
     """An OpenAI-compatible server on 127.0.0.1 with scripted answers and fault injection.
 
     ``responder(request_json)`` returns a dict (the judge's JSON answer, serialised into
@@ -240,30 +211,6 @@ class FakeOpenAI(BatchAPI):
         with self._lock:
             self._scripts.append((match, answer))
 
-    def fail_next(
-        self,
-        kind: str,
-        count: int = 1,
-        *,
-        match: str | None = None,
-        retry_after: float | None = 0.0,
-        seconds: float = 30.0,
-    ) -> None:
-        """Make the next ``count`` chat requests (optionally only those containing ``match``) fail.
-
-        Kinds: ``"429"`` (with ``Retry-After``/``retry-after-ms`` set from ``retry_after``; None sends no
-        header), ``"500"``, ``"400"`` (a vague request error: "Invalid request."), ``"context"`` (OpenAI's
-        context-length error), ``"401"`` (an error body echoing the API key, as some proxies do),
-        ``"runaway"`` (a reply that never ends: cut at the request's budget with finish_reason=length), ``"malformed"`` (200 with a truncated JSON body), ``"refuse_json_schema"`` /
-        ``"refuse_json_object"`` (400 like OpenAI's; only consumed by requests using that format), ``"drop"``
-        (close the connection without answering), ``"hang"`` (sleep ``seconds``, or until close).
-        """
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
-        secs = seconds if kind == "hang" else (-1.0 if retry_after is None else float(retry_after))
-        with self._lock:
-            self._faults.append(_Fault(kind, count, match, secs))
-
     def reset(self) -> None:
         """Forget scripts, pending faults, the request log and the counters."""
         with self._lock:
@@ -359,14 +306,14 @@ class FakeOpenAI(BatchAPI):
                 return
             if self.latency > 0:
                 time.sleep(self.latency)
-            fmt = _format_type(body)
+            fmt = format_type(body)
             if fmt == "json_schema" and self.refuse_json_schema:
                 self._refuse(h, "json_schema")
                 return
             if fmt == "json_object" and self.refuse_json_object:
                 self._refuse(h, "json_object")
                 return
-            refused = profiles.refusal(self.profile, body, _prompt_tokens(body))
+            refused = profiles.refusal(self.profile, body, prompt_tokens(body))
             if refused is not None:
                 with self._lock:
                     self.refusals_served += 1
@@ -389,7 +336,7 @@ class FakeOpenAI(BatchAPI):
             self.cached_tokens_served += cached
             served = self.call_count
         if self.profile.per_token_latency:
-            time.sleep(max(0, _prompt_tokens(body) - cached) * self.profile.per_token_latency)
+            time.sleep(max(0, prompt_tokens(body) - cached) * self.profile.per_token_latency)
         reply = self._completion(body, self._answer(body) if content is None else content, cached)
         self._send_json(h, 200, reply, profiles.ratelimit_headers(self.profile, served))
 
@@ -400,75 +347,6 @@ class FakeOpenAI(BatchAPI):
         answer = scripted if scripted is not None else self.responder(body)
         return answer if isinstance(answer, str) else json.dumps(answer)
 
-    def _take_fault(self, body: dict[str, Any]) -> _Fault | None:
-        text: str | None = None
-        fmt = _format_type(body)
-        with self._lock:
-            for i, fault in enumerate(self._faults):
-                if fault.kind == "refuse_json_schema" and fmt != "json_schema":
-                    continue
-                if fault.kind == "refuse_json_object" and fmt != "json_object":
-                    continue
-                if fault.match is not None:
-                    if text is None:
-                        text = messages_text(body)
-                    if fault.match not in text:
-                        continue
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    del self._faults[i]
-                return fault
-        return None
-
-    def _serve_fault(self, h: _Handler, fault: _Fault, body: dict[str, Any]) -> None:
-        if fault.kind == "429":
-            headers = {}
-            if fault.seconds >= 0:
-                headers = {"retry-after": f"{fault.seconds:g}", "retry-after-ms": f"{fault.seconds * 1000:g}"}
-            self._send_error(
-                h,
-                429,
-                "Rate limit reached for requests. Please try again later.",
-                "requests",
-                "rate_limit_exceeded",
-                headers,
-            )
-        elif fault.kind == "500":
-            self._send_error(
-                h, 500, "The server had an error while processing your request.", "server_error", None
-            )
-        elif fault.kind == "400":
-            self._send_error(h, 400, "Invalid request.", "invalid_request_error", None)
-        elif fault.kind == "context":
-            message = (f"This model's maximum context length is 128000 tokens. However, your messages resulted in "
-                       f"{_prompt_tokens(body) + 128000} tokens. Please reduce the length of the messages.")
-            self._send_error(
-                h, 400, message, "invalid_request_error", "context_length_exceeded", param="messages"
-            )
-        elif fault.kind == "401":  # a proxy that echoes the credentials it was given
-            key = (h.headers.get("authorization") or "").removeprefix("Bearer ")
-            self._send_error(h, 401, f"Incorrect API key provided: {key}. You can find your API key at "
-                             "https://platform.openai.com/account/api-keys.", "invalid_request_error",
-                             "invalid_api_key")
-        elif fault.kind == "runaway":  # a small model that never stops: cut by the budget, if there is one
-            self._serve(h, body, content='{"critique": "' + "and so on " * 4000)
-        elif fault.kind == "malformed":
-            self._send_raw(
-                h,
-                200,
-                b'{"id": "chatcmpl-broken", "object": "chat.completion", "choices": [{"index": 0, "mess',
-            )
-        elif fault.kind in ("refuse_json_schema", "refuse_json_object"):
-            self._refuse(h, fault.kind.removeprefix("refuse_"))
-        elif fault.kind == "drop":
-            h.close_connection = True
-            with contextlib.suppress(OSError):
-                h.connection.shutdown(socket.SHUT_RDWR)
-        elif fault.kind == "hang":
-            self._closing.wait(fault.seconds)
-            h.close_connection = True
-            self._send_json(h, 200, self._completion(body, self._answer(body)))
-
     def _refuse(self, h: _Handler, fmt: str) -> None:
         with self._lock:
             self.refusals_served += 1
@@ -476,20 +354,20 @@ class FakeOpenAI(BatchAPI):
         self._send_error(h, 400, message, "invalid_request_error", None, param="response_format")
 
     def _completion(self, body: dict[str, Any], content: str, cached: int = 0) -> dict[str, Any]:
-        prompt_tokens = _prompt_tokens(body)
+        n_prompt = prompt_tokens(body)
         if self.profile.name == "ollama" and self.profile.context:
-            prompt_tokens = min(prompt_tokens, self.profile.context)  # Ollama cuts over-long prompts silently
+            n_prompt = min(n_prompt, self.profile.context)  # Ollama cuts over-long prompts silently
         finish_reason = "stop"
         budget = profiles.reply_budget(self.profile, body)
         if budget and profiles.count_tokens(content) > budget:
             content, finish_reason = content[: budget * 4], "length"
         completion_tokens = max(1, profiles.count_tokens(content))
         usage: dict[str, Any] = {
-            "prompt_tokens": prompt_tokens,
+            "prompt_tokens": n_prompt,
             "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
+            "total_tokens": n_prompt + completion_tokens,
         }
-        details = profiles.usage_details(self.profile, prompt_tokens, cached)
+        details = profiles.usage_details(self.profile, n_prompt, cached)
         if details is not None:
             usage["prompt_tokens_details"] = details
         return {

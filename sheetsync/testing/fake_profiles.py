@@ -49,6 +49,28 @@ OPENAI_CACHE_MIN = 1024
 OPENAI_CACHE_STEP = 128
 
 
+def messages_text(request: dict[str, Any]) -> str:
+    """All message text of a chat request joined together, for ``match`` lookups."""
+    parts: list[str] = []
+    for message in request.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts.extend(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return "\n".join(parts)
+
+
+def prompt_tokens(body: dict[str, Any]) -> int:
+    """Prompt tokens as the fake counts them (4 characters per token, as sheetsync's approximation)."""
+    return len(messages_text(body)) // 4 + 4 * len(body.get("messages") or []) + 3
+
+
+def format_type(request: dict[str, Any]) -> str | None:
+    response_format = request.get("response_format")
+    return response_format.get("type") if isinstance(response_format, dict) else None
+
+
 def count_tokens(text: str) -> int:
     return math.ceil(len(text) / 4)
 

@@ -280,3 +280,29 @@ def test_big_tab_written_in_one_request_and_read_back(sh, sheets_emulator):
         "rowCount": 15_000, "columnCount": 12}}}}, {"updateCells": {"start": {"sheetId": 9}, "rows": rows, "fields": "userEnteredValue"}}))
     got = sh.worksheet("Big").batch_get(["A1:L15000"])
     assert len(got[0]) == 15_000 and got[0][-1][-1] == "r14999c11"
+
+
+def test_move_dimension_follows_googles_example_and_carries_what_is_anchored(sh, sheets_emulator):
+    # MoveDimensionRequest's own example: A1..A5 = 0..4, rows [1, 3) to 4 -> 0, 3, 1, 2, 4
+    sh.sheet1.update(values=[["0"], ["1"], ["2"], ["3"], ["4"]], range_name="A1:A5", raw=True)
+    ok(batch(sheets_emulator, sh.id, {"moveDimension": {
+        "source": {"sheetId": 0, "dimension": "ROWS", "startIndex": 1, "endIndex": 3}, "destinationIndex": 4}}))
+    assert sh.sheet1.col_values(1) == ["0", "3", "1", "2", "4"]
+    # a column dragged left takes its cells, width and conditional-format range with it
+    sh.sheet1.update(values=[["a", "b", "c"]], range_name="A1:C1", raw=True)
+    ok(batch(sheets_emulator, sh.id,
+             {"updateDimensionProperties": {"range": {"sheetId": 0, "dimension": "COLUMNS", "startIndex": 2,
+                                                      "endIndex": 3}, "properties": {"pixelSize": 333},
+                                            "fields": "pixelSize"}},
+             {"addConditionalFormatRule": {"index": 0, "rule": {
+                 "ranges": [{"sheetId": 0, "startColumnIndex": 2, "endColumnIndex": 3}],
+                 "booleanRule": {"condition": {"type": "NOT_BLANK"}, "format": {"textFormat": {"bold": True}}}}}},
+             {"moveDimension": {"source": {"sheetId": 0, "dimension": "COLUMNS", "startIndex": 2, "endIndex": 3},
+                                "destinationIndex": 0}}))
+    assert sh.sheet1.row_values(1) == ["c", "a", "b"]
+    meta = sh.fetch_sheet_metadata({"includeGridData": "true", "ranges": "A1:C1"})["sheets"][0]
+    assert meta["data"][0]["columnMetadata"][0]["pixelSize"] == 333
+    assert meta["conditionalFormats"][0]["ranges"][0] == {"sheetId": 0, "startColumnIndex": 0, "endColumnIndex": 1}
+    assert "destinationIndex" in error(batch(sheets_emulator, sh.id, {"moveDimension": {
+        "source": {"sheetId": 0, "dimension": "ROWS", "startIndex": 0, "endIndex": 1}, "destinationIndex": 5000}}))[
+        "message"]

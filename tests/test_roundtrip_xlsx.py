@@ -339,3 +339,17 @@ def test_a_new_context_column_is_inserted_and_the_experts_unnamed_column_survive
     ws = openpyxl.load_workbook(book)["Annotate"]
     assert "my own scribble, no header" in [c.value for c in ws[2]]
     assert pull(cfg).labelled == 4
+
+
+def test_pull_keeps_the_experts_text_byte_for_byte(tmp_path):
+    """Leading spaces, a tab and a line break pasted from another program (Excel stores its carriage
+    return as _x000D_) reach the store exactly as typed."""
+    cfg = make_workspace(tmp_path)
+    push(cfg, tmp_path / "data.csv")
+    book = tmp_path / "labels.xlsx"
+    typed = "  The fee quoted is wrong:_x000D_\n\tFlex fares change for free, the answer says €60. "
+    Expert(book).label({"r1": ("Fail", typed, " wrong fare")})
+    pull(cfg)
+    label = Store.for_workspace(cfg.state_dir).labels()["r1"]
+    assert label.critique == "  The fee quoted is wrong:\r\n\tFlex fares change for free, the answer says €60. "
+    assert label.root_cause == " wrong fare" and label.verdict == "fail"

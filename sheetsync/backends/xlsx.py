@@ -41,18 +41,26 @@ import zipfile
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sheetsync.backends.base import ColumnsRead, Grid, Identity, Workbook
-from sheetsync.backends.xlsx_package import Package, PackageError, SheetRef, blank_package
-from sheetsync.backends.xlsx_parts import COMMENT_AUTHOR
-from sheetsync.backends.xlsx_read import TabRead, cell_text, read_tab
-from sheetsync.backends.xlsx_rows import MAX_CELL_CHARS
-from sheetsync.backends.xlsx_write import LISTS_SHEET, PackageWriter, Scan
+from sheetsync.backends.xlsx_package import (
+    COMMENT_AUTHOR,
+    LISTS_SHEET,
+    Package,
+    PackageError,
+    SheetRef,
+    blank_package,
+)
+from sheetsync.backends.xlsx_read import Scan, TabRead, cell_text, read_tab
+from sheetsync.backends.xlsx_text import MAX_CELL_CHARS
 from sheetsync.errors import BackendError, SheetsyncError
 from sheetsync.layout import TabSpec
 
 __all__ = ["COMMENT_AUTHOR", "LISTS_SHEET", "XlsxWorkbook", "cell_text"]
+
+if TYPE_CHECKING:
+    from sheetsync.backends.xlsx_write import PackageWriter
 
 _MAX_TITLE = 31
 _BAD_TITLE_CHARS = re.compile(r"[\[\]:*?/\\]")
@@ -183,6 +191,8 @@ class XlsxWorkbook(Workbook):
                 raise self._changed_error()
             package = _open_package(self.path, fh) if fh is not None else blank_package()
             scans = self._scans if self._scans_stamp == loaded else {}
+            from sheetsync.backends.xlsx_write import PackageWriter  # openpyxl's serializers: writes only
+
             writer = PackageWriter(package, scans)
             try:
                 for spec in specs:

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from lxml import etree
-from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelta_format
 
 from sheetsync.backends.xlsx_zip import ZipOut
 
@@ -39,6 +38,12 @@ _M = f"{{{MAIN_NS}}}"
 _R = f"{{{REL_NS}}}"
 _P = f"{{{PKG_REL_NS}}}"
 LEVEL = 1  # zlib level of what sheetsync writes (see xlsx_write)
+
+LISTS_SHEET = "_lists"
+"""Hidden tab holding dropdown choices too long (or too comma-laden) for an inline list."""
+
+COMMENT_AUTHOR = "sheetsync"
+"""Author of the notes sheetsync puts on cells; notes by anyone else are never touched."""
 
 # A safe parser for the package's small parts: no network, no entity expansion, no DTDs.
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_blank_text=False)
@@ -194,6 +199,9 @@ class Package:
 
 def read_date_styles(data: bytes) -> Styles:
     """Which ``cellXfs`` entries format numbers as dates or durations (as openpyxl decides it)."""
+    # Imported here: a read that meets no number never loads openpyxl (nor the numpy it pulls in).
+    from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelta_format
+
     root = parse_xml(data)
     custom = {}
     fmts = root.find(f"{_M}numFmts")

@@ -19,12 +19,11 @@ from xml.sax.saxutils import escape
 from lxml import etree
 from openpyxl.chart import BarChart, LineChart, Reference
 
-from sheetsync.backends.xlsx_package import MAIN_NS, REL_NS, parse_xml
+from sheetsync.backends.xlsx_package import COMMENT_AUTHOR, MAIN_NS, REL_NS, parse_xml
 from sheetsync.backends.xlsx_shift import shift_anchors, shift_notes
 from sheetsync.backends.xlsx_text import escape_text
 from sheetsync.layout import Chart, Protection, column_letter
 
-COMMENT_AUTHOR = "sheetsync"
 CHART_NAME = "sheetsync chart"
 
 XDR_NS = "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"

@@ -22,9 +22,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from openpyxl.formula.translate import Translator
-from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
-
 from sheetsync.backends.xlsx_package import Package
 from sheetsync.backends.xlsx_scan import Tags, attributes, column_index, iter_cells, open_sheet
 from sheetsync.backends.xlsx_text import cell_text, escape_text, unescape_text
@@ -48,10 +45,7 @@ class CellDecoder:
         self.package = package
         self.tags = tags
         self._strings: list[str] | None = None
-        styles = package.styles()
-        self.date_styles = styles.date_styles
-        self.timedelta_styles = styles.timedelta_styles
-        self.epoch = CALENDAR_MAC_1904 if package.date1904 else CALENDAR_WINDOWS_1900
+        self._dates: tuple[set[int], set[int]] | None = None  # styles.xml is read at the first styled number
         self.shared_formulas: dict[bytes, tuple[str, str]] = {}  # si -> (formula, master cell)
 
     def strings(self) -> list[str]:
@@ -91,11 +85,17 @@ class CellDecoder:
         number = raw.decode().strip()
         value: int | float = float(number) if ("." in number or "E" in number or "e" in number) else int(number)
         style = attrs.get(b"s")
-        if style is not None and self.date_styles:
+        if style is not None and style != b"0":
+            if self._dates is None:
+                styles = self.package.styles()
+                self._dates = (styles.date_styles, styles.timedelta_styles)
             index = int(style)
-            if index in self.date_styles:
+            if index in self._dates[0]:
+                from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
+
+                epoch = CALENDAR_MAC_1904 if self.package.date1904 else CALENDAR_WINDOWS_1900
                 try:
-                    return cell_text(from_excel(value, self.epoch, timedelta=index in self.timedelta_styles))
+                    return cell_text(from_excel(value, epoch, timedelta=index in self._dates[1]))
                 except (OverflowError, ValueError):
                     return "#VALUE!"  # a date serial outside what dates can be (openpyxl reads the same)
         return cell_text(value)
@@ -120,6 +120,8 @@ class CellDecoder:
             if text:
                 self.shared_formulas[si] = ("=" + text, ref)
             elif si in self.shared_formulas:
+                from openpyxl.formula.translate import Translator
+
                 formula, master = self.shared_formulas[si]
                 return Translator(formula, origin=master).translate_formula(ref)
         if kind == b"dataTable":
@@ -201,6 +203,15 @@ class Extents:
     last_value_row: int = -1  # 0-based; -1: no value anywhere
     max_row: int = -1  # last row element, value or not
     max_col: int = -1
+
+
+@dataclass
+class Scan:
+    """What a read learnt about a tab, kept so the write that follows need not read it again."""
+
+    extents: Extents
+    head: bytes
+    tail: bytes
 
 
 @dataclass

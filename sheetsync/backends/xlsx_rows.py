@@ -17,12 +17,11 @@ from typing import Any
 from sheetsync.backends.xlsx_read import Tags, attributes, column_index
 from sheetsync.backends.xlsx_shift import shift_cell_formula
 from sheetsync.backends.xlsx_styles import StyleBook
-from sheetsync.backends.xlsx_text import escape_text
+from sheetsync.backends.xlsx_text import MAX_CELL_CHARS, escape_text
 from sheetsync.errors import BackendError
 from sheetsync.layout import CellValue, Range, Style, TabSpec, column_letter
 
 EXCEL_MAX_ROWS = 1_048_576
-MAX_CELL_CHARS = 32767
 EXACT_INT_LIMIT = 2**53  # larger ints would lose digits as Excel doubles: written as text
 ROW_HEIGHT_CELL_LIMIT = 200_000  # above this many data rows, only the sheet's default row height is set
 HEADER_HEIGHT_PT = 15  # Excel's default row height for 11 pt text

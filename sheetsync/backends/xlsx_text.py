@@ -11,6 +11,8 @@ import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+MAX_CELL_CHARS = 32767  # Excel's limit for the text of one cell
+
 _ENTITY = re.compile(rb"&(#x[0-9A-Fa-f]+|#[0-9]+|lt|gt|amp|quot|apos);")
 _ENTITY_VALUES = {b"lt": "<", b"gt": ">", b"amp": "&", b"quot": '"', b"apos": "'"}
 _X_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")

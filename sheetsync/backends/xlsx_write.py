@@ -12,7 +12,6 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import IO, Any
 
 from lxml import etree
@@ -27,6 +26,7 @@ from sheetsync.backends.xlsx_package import (
     CT_NS,
     DRAWING_REL,
     LEVEL,
+    LISTS_SHEET,
     MAIN_NS,
     REL_NS,
     STYLES_REL,
@@ -43,7 +43,7 @@ from sheetsync.backends.xlsx_package import (
     tree_bytes,
 )
 from sheetsync.backends.xlsx_parts import edit_drawing, edit_notes, protection_notes
-from sheetsync.backends.xlsx_read import Extents, Tags, open_sheet, read_tab
+from sheetsync.backends.xlsx_read import Extents, Scan, Tags, open_sheet, read_tab
 from sheetsync.backends.xlsx_rows import RowPlan, grown, merge_rows
 from sheetsync.backends.xlsx_sheet import SheetDom, place
 from sheetsync.backends.xlsx_shift import ColumnShift, shift_dom
@@ -52,23 +52,11 @@ from sheetsync.backends.xlsx_zip import ZipOut
 from sheetsync.errors import BackendError
 from sheetsync.layout import Block, TabSpec, column_letter
 
-LISTS_SHEET = "_lists"
-"""Hidden tab holding dropdown choices too long (or too comma-laden) for an inline list."""
-
 # workbook.xml's children that come before <definedNames> (the schema fixes their order)
 _BEFORE_NAMES = {"fileVersion", "fileSharing", "workbookPr", "workbookProtection", "bookViews", "sheets",
                  "functionGroups", "externalReferences"}
 _M = f"{{{MAIN_NS}}}"
 _R = f"{{{REL_NS}}}"
-
-
-@dataclass
-class Scan:
-    """What a read learnt about a tab, kept so the write that follows need not read it again."""
-
-    extents: Extents
-    head: bytes
-    tail: bytes
 
 
 class PackageWriter:

@@ -51,6 +51,9 @@ CREATE TABLE IF NOT EXISTS shown (id TEXT PRIMARY KEY, content TEXT NOT NULL, di
 #: the structured-output level the answer came at, what was done to the row (e.g. cut to fit the model's
 #: context), and the prompt tokens the server served from its cache.
 VERDICT_COLUMNS = {"level": "TEXT", "note": "TEXT", "cached_tokens": "INTEGER"}
+#: Columns added to ``runs`` later: which judge a run was of ("" = the judge; a ``[judges.NAME]`` name for a
+#: specialized judge). Every judge shares the runs and verdicts tables: a judge is a configuration.
+RUN_COLUMNS = {"judge": "TEXT NOT NULL DEFAULT ''"}
 
 
 def now() -> str:
@@ -81,6 +84,10 @@ class Store:
         for name, kind in VERDICT_COLUMNS.items():
             if name not in have:
                 self.db.execute(f"ALTER TABLE verdicts ADD COLUMN {name} {kind}")
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(runs)")}
+        for name, kind in RUN_COLUMNS.items():
+            if name not in have:
+                self.db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
 
     @classmethod
     def for_workspace(cls, state_dir: Path) -> Store:
@@ -251,11 +258,11 @@ class Store:
 
     # -- judge runs ------------------------------------------------------------------------------------
     def start_run(self, run_id: str, *, model: str, params: dict, template: str, template_hash: str,
-                  split: str, n_rows: int) -> None:
+                  split: str, n_rows: int, judge: str = "") -> None:
         self.db.execute(
-            """INSERT INTO runs (run_id, started_at, model, params, template, template_hash, split, n_rows, status)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')""",
-            (run_id, now(), model, json.dumps(params, sort_keys=True), template, template_hash, split, n_rows),
+            """INSERT INTO runs (run_id, started_at, model, params, template, template_hash, split, n_rows, status,
+               judge) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)""",
+            (run_id, now(), model, json.dumps(params, sort_keys=True), template, template_hash, split, n_rows, judge),
         )
 
     def finish_run(self, run_id: str, status: str, summary: dict[str, Any] | None = None) -> None:
@@ -278,10 +285,11 @@ class Store:
              level, note, cached_tokens),
         )
 
-    def runs(self) -> list[dict[str, Any]]:
+    def runs(self, judge: str = "") -> list[dict[str, Any]]:
+        """The runs of one judge ("" = the judge; a ``[judges.NAME]`` name), oldest first."""
         cur = self.db.execute(
             """SELECT run_id, started_at, finished_at, model, params, template_hash, split, n_rows, status
-               FROM runs ORDER BY started_at, rowid"""
+               FROM runs WHERE judge = ? ORDER BY started_at, rowid""", (judge,)
         )
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r, strict=True)) for r in cur]
@@ -295,11 +303,11 @@ class Store:
         cols = [d[0] for d in cur.description]
         return {r[0]: dict(zip(cols, r, strict=True)) for r in cur}
 
-    def latest_verdicts(self) -> dict[str, dict[str, Any]]:
-        """For each row, the judgement of the most recent run that judged it (with that run's id)."""
+    def latest_verdicts(self, judge: str = "") -> dict[str, dict[str, Any]]:
+        """For each row, the judgement of the most recent run of ``judge`` that judged it (with its run id)."""
         cur = self.db.execute(
             """SELECT v.id, v.verdict, v.critique, v.error, v.run_id, v.level, v.note FROM verdicts v
-               JOIN runs r USING (run_id) ORDER BY r.started_at, r.rowid"""
+               JOIN runs r USING (run_id) WHERE r.judge = ? ORDER BY r.started_at, r.rowid""", (judge,)
         )
         out: dict[str, dict[str, Any]] = {}
         for rid, verdict, critique, error, run_id, level, note in cur:

@@ -46,6 +46,19 @@ CREATE TABLE IF NOT EXISTS label_state (
     id TEXT PRIMARY KEY, sig TEXT NOT NULL, given_for TEXT NOT NULL, flagged_for TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS shown (id TEXT PRIMARY KEY, content TEXT NOT NULL, display TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS proposals (
+    proposal_id TEXT PRIMARY KEY, name TEXT NOT NULL, definition TEXT NOT NULL, critique_ids TEXT NOT NULL,
+    first_proposed_at TEXT NOT NULL, proposed_at TEXT NOT NULL, triage_run TEXT NOT NULL,
+    current INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS decisions (
+    pull_id INTEGER NOT NULL REFERENCES pulls(pull_id), proposal_id TEXT NOT NULL, decision TEXT NOT NULL,
+    definition TEXT NOT NULL, trusted INTEGER NOT NULL, PRIMARY KEY (pull_id, proposal_id)
+);
+CREATE TABLE IF NOT EXISTS classifications (
+    run_id TEXT NOT NULL REFERENCES runs(run_id), id TEXT NOT NULL, causes TEXT, reason TEXT, error TEXT,
+    PRIMARY KEY (run_id, id)
+);
 """
 #: Columns added to ``verdicts`` after its first release (a store written before them gains them on open):
 #: the structured-output level the answer came at, what was done to the row (e.g. cut to fit the model's
@@ -58,6 +71,20 @@ RUN_COLUMNS = {"judge": "TEXT NOT NULL DEFAULT ''"}
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+DECISIONS_PULL_KEY = "decisions_pull"  # the last pull that read the Root-cause proposals tab
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The expert's cells of one Root-cause proposals row, as pulled, exactly as typed. ``trusted`` is False
+    when the row showed another proposal's text (a write landed mid-sort): such a decision is not applied."""
+
+    proposal_id: str
+    decision: str
+    definition: str
+    trusted: bool = True
 
 
 @dataclass(frozen=True)
@@ -184,9 +211,11 @@ class Store:
 
     # -- pulls -----------------------------------------------------------------------------------------
     def save_pull(
-        self, spreadsheet: str, labels: list[Label], states: dict[str, LabelState | None] | None = None
+        self, spreadsheet: str, labels: list[Label], states: dict[str, LabelState | None] | None = None,
+        decisions: list[Decision] | None = None,
     ) -> int:
-        """One pull's labels (and the label states it observed), in one transaction."""
+        """One pull's labels (and the label states it observed, and the expert's decisions on root-cause
+        proposals when it read them), in one transaction."""
         with self.transaction() as db:
             self._save_states(db, states or {})
             cur = db.execute(
@@ -201,6 +230,12 @@ class Store:
                     for lb in labels
                 ),
             )
+            if decisions is not None:
+                db.executemany(
+                    "INSERT INTO decisions (pull_id, proposal_id, decision, definition, trusted) VALUES (?, ?, ?, ?, ?)",
+                    ((pull_id, d.proposal_id, d.decision, d.definition, int(d.trusted)) for d in decisions),
+                )
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (DECISIONS_PULL_KEY, str(pull_id)))
         return pull_id
 
     def latest_pull_id(self, before: int | None = None) -> int | None:
@@ -315,3 +350,57 @@ class Store:
                         "note": note}
         return out
 
+    # -- root-cause proposals (sheetsync triage) and the expert's decisions on them ----------------------
+    def save_proposals(self, run_id: str, proposals: list[dict[str, Any]]) -> None:
+        """One triage's proposals (``proposal_id``, ``name``, ``definition``, ``critique_ids``): upserted by id;
+        proposals of earlier triages stay (with the expert's decisions), no longer ``current``."""
+        stamp = now()
+        with self.transaction() as db:
+            db.execute("UPDATE proposals SET current = 0")
+            db.executemany(
+                """INSERT INTO proposals (proposal_id, name, definition, critique_ids, first_proposed_at, proposed_at,
+                   triage_run, current) VALUES (?, ?, ?, ?, ?, ?, ?, 1)
+                   ON CONFLICT(proposal_id) DO UPDATE SET name = excluded.name, definition = excluded.definition,
+                     critique_ids = excluded.critique_ids, proposed_at = excluded.proposed_at,
+                     triage_run = excluded.triage_run, current = 1""",
+                ((p["proposal_id"], p["name"], p["definition"], json.dumps(p["critique_ids"]), stamp, stamp, run_id)
+                 for p in proposals),
+            )
+
+    def proposals(self) -> dict[str, dict[str, Any]]:
+        """Every proposal ever made, first proposed first."""
+        cur = self.db.execute(
+            """SELECT proposal_id, name, definition, critique_ids, first_proposed_at, proposed_at, triage_run, current
+               FROM proposals ORDER BY first_proposed_at, rowid"""
+        )
+        cols = [d[0] for d in cur.description]
+        out = {}
+        for r in cur:
+            rec = dict(zip(cols, r, strict=True))
+            rec["critique_ids"], rec["current"] = json.loads(rec["critique_ids"]), bool(rec["current"])
+            out[rec["proposal_id"]] = rec
+        return out
+
+    def decisions(self) -> dict[str, Decision]:
+        """The decisions as the last pull that read the Root-cause proposals tab found them, by proposal."""
+        pull_id = self.get_meta(DECISIONS_PULL_KEY)
+        if pull_id is None:
+            return {}
+        cur = self.db.execute(
+            "SELECT proposal_id, decision, definition, trusted FROM decisions WHERE pull_id = ?", (int(pull_id),)
+        )
+        return {r[0]: Decision(r[0], r[1], r[2], bool(r[3])) for r in cur}
+
+    # -- root causes the classifier gave (sheetsync classify) ----------------------------------------------
+    def save_classification(self, run_id: str, row_id: str, *, causes: list[str] | None, reason: str | None,
+                            error: str | None) -> None:
+        """One row's root causes, committed at once: an interrupted run keeps every finished row."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO classifications (run_id, id, causes, reason, error) VALUES (?, ?, ?, ?, ?)",
+            (run_id, row_id, None if causes is None else json.dumps(causes, ensure_ascii=False), reason, error),
+        )
+
+    def run_classifications(self, run_id: str) -> dict[str, dict[str, Any]]:
+        cur = self.db.execute("SELECT id, causes, reason, error FROM classifications WHERE run_id = ?", (run_id,))
+        return {r[0]: {"causes": None if r[1] is None else json.loads(r[1]), "reason": r[2], "error": r[3]}
+                for r in cur}

@@ -175,6 +175,9 @@ def cli() -> None:
       sheetsync pull                     # the expert's labels, validated and stored
       sheetsync judge --split dev        # the judge, taught by the expert's critiques
       sheetsync report                   # agreement, corrected pass rate, root causes
+      sheetsync triage                   # root-cause proposals the expert decides on
+      sheetsync classify                 # root causes of the judge's failures, measured
+      sheetsync judge --judge NAME       # a specialized judge per failure mode ([judges.NAME])
     """
     _show_google_notices()
 
@@ -500,6 +503,17 @@ def demo(out: str, spreadsheet: str | None) -> None:
     from sheetsync.demo import run_demo
 
     run_demo(out, spreadsheet=spreadsheet, echo=click.echo)
+
+
+def _register_steps() -> None:
+    """Step 6's commands live in their own module (this one stays a thin layer of manageable size)."""
+    from sheetsync.cli_triage import classify, triage
+
+    cli.add_command(triage)
+    cli.add_command(classify)
+
+
+_register_steps()
 
 
 def main() -> None:

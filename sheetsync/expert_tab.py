@@ -206,16 +206,20 @@ def _locate(headers: list[str], layout: ExpertTabLayout) -> dict[str, int]:
     return at
 
 
-def update_spec(layout: ExpertTabLayout, tab: ExpertTab | None,
-                rows: Mapping[str, Mapping[str, CellValue]]) -> TabSpec | None:
+def update_spec(layout: ExpertTabLayout, tab: ExpertTab | None, rows: Mapping[str, Mapping[str, CellValue]],
+                first_answers: Mapping[str, Mapping[str, CellValue]] | None = None) -> TabSpec | None:
     """The write that brings the tab up to date with ``rows`` (id -> sheetsync's cells), or None when it
     already is. A new tab is built whole; an existing one gets only its changed rows, the appended ones and
     any of sheetsync's columns that went missing (added at the right end, never over the expert's). Ids
-    in the tab but not in ``rows`` are left exactly as they are."""
+    in the tab but not in ``rows`` are left exactly as they are.
+
+    ``first_answers`` (id -> expert header -> text) fill the expert's cells of rows this write adds — the
+    answers the store kept for a row the expert deleted — and are never written into an existing row."""
+    answers = first_answers or {}
     if tab is None:
         headers = list(layout.headers)
         values: list[list[CellValue]] = [headers]
-        values += [_row_values(headers, layout, rid, own) for rid, own in rows.items()]
+        values += [_row_values(headers, layout, rid, own, answers.get(rid)) for rid, own in rows.items()]
         return _spec(layout, headers, [Block(0, 0, values)], len(values), replace=True, top=0)
     headers = [*tab.headers, *tab.missing]
     inserts = (len(tab.headers),) * len(tab.missing)
@@ -231,7 +235,8 @@ def update_spec(layout: ExpertTabLayout, tab: ExpertTab | None,
             continue
         cells = {at[h]: own.get(h) for h in layout.own} | {at[KEY]: key}
         blocks += _runs(srow.row, cells)
-    appends = [_row_values(headers, layout, rid, own) for rid, own in rows.items() if rid not in in_tab]
+    appends = [_row_values(headers, layout, rid, own, answers.get(rid)) for rid, own in rows.items()
+               if rid not in in_tab]
     if not blocks and not appends:
         return None
     n_rows = max(tab.last_row + 1, tab.header_row + 2) + len(appends)
@@ -250,10 +255,11 @@ def _runs(row: int, cells: dict[int, CellValue]) -> list[Block]:
     return blocks
 
 
-def _row_values(headers: list[str], layout: ExpertTabLayout, rid: str,
-                own: Mapping[str, CellValue]) -> list[CellValue]:
+def _row_values(headers: list[str], layout: ExpertTabLayout, rid: str, own: Mapping[str, CellValue],
+                answers: Mapping[str, CellValue] | None = None) -> list[CellValue]:
     values: dict[str, CellValue] = {**own, layout.id_header: rid, KEY: make_key(own, rid, layout.own)}
-    return [None if h in layout.expert else values.get(h) for h in headers]
+    given = answers or {}
+    return [(given.get(h) or None) if h in layout.expert else values.get(h) for h in headers]
 
 
 def _spec(layout: ExpertTabLayout, headers: list[str], blocks: list[Block], n_rows: int, *, replace: bool,

@@ -22,6 +22,8 @@ from sheetsync.config import Config
 from sheetsync.dataset import write_records
 from sheetsync.errors import UserInputError
 from sheetsync.store import Label, Store
+from sheetsync.taxonomy import fold
+from sheetsync.triage.tab import pull_decisions
 from sheetsync.verdicts import normalize_verdict
 from sheetsync.workspace import existing_store, open_store, open_workspace_workbook
 
@@ -51,6 +53,7 @@ class PullSummary:
     labels_without_id: list[str] = field(default_factory=list)  # "row N"
     warnings: list[str] = field(default_factory=list)
     exported_to: str | None = None
+    taxonomy: dict = field(default_factory=dict)  # the root causes after the expert's proposal decisions
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,10 +83,11 @@ def pull(
         raise UserInputError(f"{wb.url}: {exc}") from exc
     if sheet is None:
         raise UserInputError(f"{wb.url}: there is no “{tab}” tab. Run `sheetsync push DATA` first.")
+    decided = pull_decisions(cfg, wb, store)  # the Root-cause proposals tab, once triage wrote it (one read)
     store = store or open_store(cfg)  # the labels are kept from here on
 
     lab = cfg.labels
-    known_causes = {c.strip().lower() for c in lab.root_causes}
+    known_causes = decided.known()
     previous = store.labels()
     states_before, shown = store.label_states(), store.shown()
     key_missing = KEY in sheet.missing
@@ -123,7 +127,7 @@ def pull(
             if critique.strip() and len(critique.split()) < lab.min_critique_words:
                 summary.terse_critiques.append(srow.id)
         for part in _split_causes(cause):
-            if part.lower() not in known_causes:
+            if fold(part) not in known_causes:
                 summary.unknown_root_causes.setdefault(part, []).append(srow.id)
         if srow.status.startswith(STALE[:5]):
             summary.stale.append(srow.id)
@@ -143,7 +147,9 @@ def pull(
                 notes=cells[NOTES], content_hash=state.given_for if state is not None else "",
             )
         )
-    summary.pull_id = store.save_pull(wb.locator, labels, states)
+    summary.pull_id = store.save_pull(wb.locator, labels, states, decided.decisions)
+    summary.taxonomy = decided.summary()
+    summary.warnings += decided.warnings
     store.set_meta(HINT_KEY, json.dumps(sheet.hint()))
     if out is not None:
         summary.exported_to = str(export_labels(labels, Path(out)))

@@ -38,11 +38,13 @@ from sheetsync.layout import Block, CellValue
 from sheetsync.push_plan import PushRow, UpdatePlan, append_values, plan_update, write_blocks
 from sheetsync.sampling import focus_sample, stratified_sample
 from sheetsync.store import Store
+from sheetsync.taxonomy import with_taxonomy
 from sheetsync.workspace import open_store, open_workspace_workbook, remember_spreadsheet
 
 LAYOUT_KEY = "annotate_layout"
 HINT_KEY = "annotate_columns"  # where the last read found each needed column: the next read is one request
 INSTRUCTIONS_KEY = "instructions_hash"
+CAUSES_KEY = "annotate_root_causes"  # the Root cause dropdown's list as last written (it grows with the taxonomy)
 REPAIR_ROUNDS = 3
 
 
@@ -100,6 +102,9 @@ def push(
     _check_headers(ds)
     _check_options(ds, sample, stratify_by, focus, random_share)
     store = store or open_store(cfg)
+    configured = json.dumps(list(cfg.labels.root_causes), ensure_ascii=False)
+    cfg = with_taxonomy(cfg, store)  # the Root cause dropdown offers the causes the expert accepted too
+    causes = json.dumps(list(cfg.labels.root_causes), ensure_ascii=False)
     wb = workbook or open_workspace_workbook(cfg, store, spreadsheet)
     if progress is not None and hasattr(wb, "progress"):
         wb.progress = progress  # type: ignore[attr-defined]
@@ -128,7 +133,8 @@ def push(
     else:
         plan = plan_update(sheet, rows, states=states, shown=shown, cols=cols, rewrite_all=bool(inserts))
         _report(plan, result)
-        if plan.writes or plan.appends or inserts:
+        dropdown_changed = (store.get_meta(CAUSES_KEY) or configured) != causes
+        if plan.writes or plan.appends or inserts or dropdown_changed:
             specs.append(_update_spec(cfg, cols, sheet, plan, inserts))
     instructions = instructions_spec(cfg, n_rows=len(in_sheet) + len(result.added), dimensions=ds.dimensions)
     instructions_hash = content_hash(json.dumps(instructions.blocks[0].values, ensure_ascii=False))
@@ -151,6 +157,7 @@ def push(
                                     "dimensions": ds.dimensions}),
             INSTRUCTIONS_KEY: instructions_hash,
             HINT_KEY: json.dumps(_hint(cols, sheet)),
+            CAUSES_KEY: causes,
         },
     )
     if share:
@@ -393,6 +400,7 @@ def fill_expert_cells(
     Returns the number of cells written. One read and one write.
     """
     tab = cfg.tabs.annotate
+    cfg = with_taxonomy(cfg, store)
     layout = json.loads(store.get_meta(LAYOUT_KEY) or "{}")
     id_header = layout.get("id", cfg.columns.id)
     try:

@@ -13,6 +13,7 @@ from ._correction import (
     corrected_success_rate_by,
 )
 from ._labels import normalize_label
+from ._multilabel import per_label_precision_recall
 from ._root_causes import NONE_GIVEN, root_cause_tally, split_root_causes
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "corrected_success_rate",
     "corrected_success_rate_by",
     "normalize_label",
+    "per_label_precision_recall",
     "root_cause_tally",
     "split_root_causes",
     "wilson_interval",

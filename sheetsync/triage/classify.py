@@ -89,8 +89,12 @@ SCHEMA_BASE: dict[str, Any] = {
 
 
 def schema(tax: Taxonomy) -> dict[str, Any]:
+    """The answer's shape. The names are listed in the prompt rather than as an ``enum``: an answer that
+    spells a name another way (case, an alias of a renamed proposal) is mapped through the taxonomy, and
+    one outside it is dropped and counted, instead of failing validation and being paid for again."""
+    names = "; ".join(tax.names)
     props = dict(SCHEMA_BASE["properties"])
-    props["root_causes"] = {"type": "array", "items": {"type": "string", "enum": tax.names}}
+    props["root_causes"] = {"type": "array", "items": {"type": "string"}, "description": f"Some of: {names}"}
     return {**SCHEMA_BASE, "properties": props}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -14,6 +14,8 @@ from sheetsync.config import Config
 from sheetsync.errors import UserInputError
 from sheetsync.judge.splits import split_of
 from sheetsync.store import Store
+from sheetsync.taxonomy import load_taxonomy
+from sheetsync.triage.measure import current_classifications
 
 BLANK = "(blank)"
 LABELLED_SPLITS = ("dev", "test")
@@ -26,6 +28,9 @@ class Data:
     runs: list[dict[str, Any]]  # store.runs() in order, each with its "verdicts" (store.run_verdicts)
     n_stale: int
     n_pulls: int
+    taxonomy: Any = None  # sheetsync.taxonomy.Taxonomy: the config's causes and the expert's accepted proposals
+    classified: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> the classifier's latest answer
+    judges: dict[str, dict[str, Any]] = field(default_factory=dict)  # [judges.NAME] -> latest verdicts and runs
 
     def split(self, *names: str) -> pd.DataFrame:
         return self.frame[self.frame["split"].isin(names)]
@@ -102,4 +107,6 @@ def load(cfg: Config, store: Store) -> Data:
     frame = pd.DataFrame.from_records(records, columns=columns).astype(object)
     frame = frame.where(frame.notna(), None)
     runs = [{**run, "verdicts": store.run_verdicts(run["run_id"])} for run in store.runs()]
-    return Data(frame, dims, runs, n_stale, store.pull_count())
+    tax = load_taxonomy(cfg, store)
+    judges = {name: {"latest": store.latest_verdicts(name), "runs": store.runs(name)} for name in cfg.judges}
+    return Data(frame, dims, runs, n_stale, store.pull_count(), tax, current_classifications(store, tax), judges)

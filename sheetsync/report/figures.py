@@ -21,6 +21,7 @@ from sheetsync.metrics import (
     root_cause_tally,
     wilson_interval,
 )
+from sheetsync.report.classifier import classifier_figures
 from sheetsync.report.data import LABELLED_SPLITS, Data, dim_col
 from sheetsync.report.records import dim_records, records
 
@@ -49,6 +50,7 @@ def compute(cfg: Config, data: Data) -> tuple[dict[str, Any], AgreementFigures]:
     fig["disagreements"] = _disagreements(data, ag)
     fig["root_causes"] = _root_causes(data)
     fig["error_analysis"] = _error_analysis(data, ag)
+    fig["classifier"] = classifier_figures(cfg, data)
     fig["summary"] = _summary_figures(fig)
     fig["next_steps"] = _next_steps(fig)
     return fig, ag

@@ -379,16 +379,18 @@ def pull(cfg, spreadsheet, out, json_) -> None:
               help="Collect an interrupted --batch run's batch (ids printed when it started) instead of paying again.")
 @click.option("--poll-interval", type=click.FloatRange(0), default=30.0, show_default=True, metavar="S",
               help="With --batch: seconds between status checks.")
+@click.option("judge_name", "--judge", metavar="NAME",
+              help="Run the specialized judge [judges.NAME] (an LLM prompt or a code assertion) instead.")
 @spreadsheet_option
 @click.option("json_", "--json", is_flag=True, help="Print the outcome as JSON.")
 @config_option
 def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prompt, batch, resume_batch,
-          poll_interval, spreadsheet, json_) -> None:
+          poll_interval, judge_name, spreadsheet, json_) -> None:
     """Run the LLM judge (few-shot from the expert's train critiques) and report TPR/TNR."""
     from sheetsync import judge as j
 
     if show_prompt:
-        messages = j.show_prompt(cfg, show_prompt, prompt_file=prompt_file)
+        messages = j.show_prompt(cfg, show_prompt, prompt_file=prompt_file, judge_name=judge_name)
         if json_:
             print_json(messages)
         else:
@@ -397,7 +399,7 @@ def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prom
         return
     out = j.judge(cfg, split=split, model=model, concurrency=concurrency, limit=limit, prompt_file=prompt_file,
                   dry_run=dry_run, spreadsheet=spreadsheet, progress=not json_, batch=batch,
-                  resume_batch=resume_batch, poll_interval=poll_interval)
+                  resume_batch=resume_batch, poll_interval=poll_interval, judge_name=judge_name)
     for message in out.warnings:
         warn(message)
     if json_:
@@ -411,7 +413,8 @@ def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prom
                    f"estimated cost {cost}; {out.n_examples} few-shot examples; template {out.template_hash}")
         click.echo(f"  tokens: {out.token_method}")
         return
-    click.echo(f"Judged {out.n_rows} {split} rows with {out.model}: {out.calls_made} calls, {out.cache_hits} cached, "
+    who = f" (judge “{out.judge}”{', a code assertion' if out.kind == 'code' else ''})" if out.judge else ""
+    click.echo(f"Judged {out.n_rows} {split} rows with {out.model}{who}: {out.calls_made} calls, {out.cache_hits} cached, "
                f"{len(out.errors)} errors, {out.prompt_tokens + out.completion_tokens:,} tokens "
                f"({out.cached_tokens:,} prompt tokens cached by the server), cost {cost}, {out.wall_time:.1f}s "
                f"(run {out.run_id})")

@@ -3,6 +3,11 @@
 Every call is cached by everything that determines its answer, so an unchanged re-run makes no calls and
 an interrupted run resumes where it stopped. Few-shot examples come only from train, which is never scored.
 
+``judge_name`` runs a ``[judges.NAME]`` instead (``sheetsync.judge.specs``): the same runner, splits, cache,
+Batch API and metrics with the judge's own prompt, criterion and ground truth, its runs recorded under its
+name; a code assertion (``sheetsync.judge.assertions``) runs in place of the calls. Only the judge itself
+writes the Judge tab; the report has a section per specialized judge.
+
 ``batch=True`` sends the uncached calls through OpenAI's Batch API (``sheetsync.batch``) instead of live
 calls: about half the price, answers within 24 h. It is meant for big ``--split unlabeled`` runs but allowed
 on any split. The batch ids go to the store's meta as ``judge_batch:<run_id>`` the moment they exist, and an
@@ -24,12 +29,15 @@ from sheetsync import llm
 from sheetsync.batch import BATCH_DISCOUNT, run_batch
 from sheetsync.config import Config
 from sheetsync.errors import UserInputError
+from sheetsync.judge.assertions import load_assertion, run_assertion
 from sheetsync.judge.prompt import ANSWER_SCHEMA, Item, JudgePrompt, build_examples, cut_to_fit
+from sheetsync.judge.specs import FAILURE_MODE_TEMPLATE, JudgeSpec, judge_spec
 from sheetsync.judge.splits import split_of
 from sheetsync.judge.tab import judge_tab
-from sheetsync.metrics import agreement
+from sheetsync.metrics import agreement, split_root_causes
 from sheetsync.store import Store
-from sheetsync.workspace import existing_store, open_workspace_workbook, resolve_spreadsheet
+from sheetsync.taxonomy import load_taxonomy
+from sheetsync.workspace import existing_store, open_workspace_workbook, resolve_spreadsheet, template_text
 
 CHOICES = ("dev", "test", "unlabeled", "all")
 SALT_KEY = "marker_salt"
@@ -41,6 +49,8 @@ class JudgeOutcome:
     split: str
     model: str
     n_rows: int
+    judge: str = ""  # "" = the judge; else the [judges.NAME] that ran
+    kind: str = "llm"  # "llm", or "code" for an assertion
     run_id: str | None = None
     dry_run: bool = False
     calls_made: int = 0
@@ -74,8 +84,8 @@ class JudgeOutcome:
 
 @dataclass
 class _Workspace:
-    items: dict[str, Item]  # every pushed row still in the dataset, with its current label (if fresh)
-    splits: dict[str, str]  # labelled id -> split
+    items: dict[str, Item]  # every pushed row still in the dataset, with its ground truth for this judge (if any)
+    splits: dict[str, str]  # labelled id -> split (a labelled row may have no ground truth for a specialized judge)
     stale: list[str]
 
 
@@ -86,7 +96,11 @@ def _require_store(cfg: Config, what: str) -> Store:
     return store
 
 
-def _load(cfg: Config, store: Store) -> _Workspace:
+def _load(cfg: Config, store: Store, spec: JudgeSpec | None = None) -> _Workspace:
+    """The rows with their fresh labels, each label read as ``spec``'s ground truth (the expert's verdict for
+    the judge; for a specialized judge, fail only for its root cause)."""
+    spec = spec or JudgeSpec()
+    tax = load_taxonomy(cfg, store) if spec.name else None
     rows = store.rows()
     if not rows:
         raise UserInputError("nothing to judge: no rows in the local store. Run `sheetsync push DATA` first.")
@@ -102,14 +116,24 @@ def _load(cfg: Config, store: Store) -> _Workspace:
         verdict = critique = ""
         if label is not None:
             verdict, critique = label.verdict or "", label.critique
+            if tax is not None:
+                verdict = spec.truth(verdict, tuple(split_root_causes(label.root_cause)), tax)
             splits[rid] = split_of(rid, cfg.judge.train, cfg.judge.dev)
         context = {c: row["fields"].get(c, "") for c in context_cols}
         items[rid] = Item(rid, row["input"], row["output"], context, verdict, critique)
     return _Workspace(items, splits, stale)
 
 
-def _prompt(cfg: Config, store: Store, ws: _Workspace, prompt_file: str | None) -> JudgePrompt:
-    path = cfg.path(prompt_file or cfg.judge.prompt)
+def _prompt(cfg: Config, store: Store, ws: _Workspace, prompt_file: str | None,
+            spec: JudgeSpec | None = None) -> JudgePrompt:
+    spec = spec or JudgeSpec(prompt=cfg.judge.prompt, criterion=cfg.labels.criteria)
+    if spec.name and not (prompt_file or spec.prompt):  # a specialized judge's built-in template
+        text, path = template_text(FAILURE_MODE_TEMPLATE), f"built-in {FAILURE_MODE_TEMPLATE}"
+        return _make_prompt(cfg, store, ws, text, path, spec)
+    path = cfg.path(prompt_file or spec.prompt)
+    if spec.name and not path.is_file():
+        raise UserInputError(f"{path}: the prompt of [judges.{spec.name}] is missing (--prompt, or prompt in the "
+                             "table). Set prompt = \"\" for the built-in failure-mode template.")
     if not path.is_file():
         if prompt_file:
             raise UserInputError(f"{path}: prompt file not found (--prompt).")
@@ -118,14 +142,17 @@ def _prompt(cfg: Config, store: Store, ws: _Workspace, prompt_file: str | None) 
             "`sheetsync init` to write the default one (it never overwrites your files), or point [judge] prompt "
             "at your template."
         )
-    text = path.read_text(encoding="utf-8")
+    return _make_prompt(cfg, store, ws, path.read_text(encoding="utf-8"), str(path), spec)
+
+
+def _make_prompt(cfg: Config, store: Store, ws: _Workspace, text: str, source: str, spec: JudgeSpec) -> JudgePrompt:
     salt = store.get_meta(SALT_KEY)
     if salt is None:
         salt = secrets.token_hex(16)
         store.set_meta(SALT_KEY, salt)
     train = [it for rid, it in ws.items.items() if ws.splits.get(rid) == "train"]
     examples = build_examples(train, max_examples=cfg.judge.max_examples, max_chars=cfg.judge.max_example_chars)
-    return JudgePrompt(text, criteria=cfg.labels.criteria, examples=examples, salt=salt, source=str(path))
+    return JudgePrompt(text, criteria=spec.criterion, examples=examples, salt=salt, source=source)
 
 
 def _targets(ws: _Workspace, split: str) -> list[str]:
@@ -137,7 +164,7 @@ def _targets(ws: _Workspace, split: str) -> list[str]:
     labelled = {"dev": ["dev"], "test": ["test"], "unlabeled": [], "all": ["dev", "test"]}[split]
     out = []
     for rid, it in ws.items.items():
-        if ws.splits.get(rid) in labelled or (split in ("unlabeled", "all") and not it.verdict):
+        if (ws.splits.get(rid) in labelled and it.verdict) or (split in ("unlabeled", "all") and rid not in ws.splits):
             out.append(rid)
     return out
 
@@ -199,13 +226,17 @@ def failure_summary(n_rows: int, errors: int, by_cause: dict[str, int], max_shar
             "command again (finished rows are kept and not paid for twice).")
 
 
-def show_prompt(cfg: Config, row_id: str, *, prompt_file: str | None = None) -> list[dict[str, str]]:
-    """The exact messages the judge would receive for one row."""
+def show_prompt(cfg: Config, row_id: str, *, prompt_file: str | None = None,
+                judge_name: str | None = None) -> list[dict[str, str]]:
+    """The exact messages the judge (or ``[judges.NAME]``) would receive for one row."""
     store = _require_store(cfg, "nothing to show")
-    ws = _load(cfg, store)
+    spec = judge_spec(cfg, judge_name)
+    if spec.kind == "code":
+        raise UserInputError(f"--judge {spec.name} is a code assertion ({spec.assertion}): it has no prompt.")
+    ws = _load(cfg, store, spec)
     if row_id not in ws.items:
         raise UserInputError(f"no row with id {row_id!r} in the pushed dataset.")
-    prompt = _prompt(cfg, store, ws, prompt_file)
+    prompt = _prompt(cfg, store, ws, prompt_file, spec)
     return prompt.messages(ws.items[row_id])
 
 
@@ -224,27 +255,35 @@ def judge(
     batch: bool = False,
     resume_batch: str | None = None,
     poll_interval: float = 30.0,
+    judge_name: str | None = None,
 ) -> JudgeOutcome:
     """Judge the rows of ``split`` (see the module docstring) and write the Judge tab."""
     store = store or _require_store(cfg, "nothing to judge")
+    spec = judge_spec(cfg, judge_name)
     batch = batch or bool(resume_batch)
-    open_batch = store.get_meta(BATCH_OPEN_KEY) if batch and not resume_batch and not dry_run else None
+    if spec.kind == "code" and batch:
+        raise UserInputError(f"--judge {spec.name} is a code assertion: it runs here, not through the Batch API.")
+    open_key = BATCH_OPEN_KEY + (f":{spec.name}" if spec.name else "")
+    open_batch = store.get_meta(open_key) if batch and not resume_batch and not dry_run else None
     if open_batch:
+        flag = f" --judge {spec.name}" if spec.name else ""
         raise UserInputError(
-            f"an earlier --batch run left batch {open_batch} unfinished; collect it with `sheetsync judge --batch "
+            f"an earlier --batch run left batch {open_batch} unfinished; collect it with `sheetsync judge{flag} --batch "
             f"--resume-batch {open_batch}` (rows it does not cover are sent in a new batch). Starting another "
             "batch would pay for the same rows twice."
         )
     clock = _Clock()
-    ws = _load(cfg, store)
-    prompt = _prompt(cfg, store, ws, prompt_file)
+    ws = _load(cfg, store, spec)
+    if spec.kind == "code":
+        return _judge_with_code(cfg, store, ws, spec, split=split, limit=limit, dry_run=dry_run)
+    prompt = _prompt(cfg, store, ws, prompt_file, spec)
     targets = _targets(ws, split)
     clock.lap("load")
     if limit is not None:
         targets = targets[: max(limit, 0)]
-    settings = settings_for(cfg, model, concurrency)
+    settings = settings_for(cfg, model or spec.model or None, concurrency)
     outcome = JudgeOutcome(split=split, model=settings.model, n_rows=len(targets), dry_run=dry_run,
-                           n_examples=len(prompt.examples), template_hash=prompt.template_hash)
+                           n_examples=len(prompt.examples), template_hash=prompt.template_hash, judge=spec.name)
     if ws.stale:
         outcome.warnings.append(f"{len(ws.stale)} label(s) are stale (the row changed after labelling) and are "
                                 "left out until the expert re-checks them.")
@@ -276,9 +315,9 @@ def judge(
               "structured_output": settings.structured_output}
     llm.make_client(settings)  # no key and no server: say so before a run is recorded or a bar drawn
     store.start_run(run_id, model=settings.model, params=params, template=prompt.template_text,
-                    template_hash=prompt.template_hash, split=split, n_rows=len(targets))
+                    template_hash=prompt.template_hash, split=split, n_rows=len(targets), judge=spec.name)
     if split in ("test", "all"):
-        outcome.test_runs = sum(1 for r in store.runs() if r["split"] in ("test", "all"))
+        outcome.test_runs = sum(1 for r in store.runs(spec.name) if r["split"] in ("test", "all"))
         if outcome.test_runs > 1:
             outcome.warnings.append(
                 f"the test split has now been judged {outcome.test_runs} times: every look at it while you change "
@@ -300,14 +339,14 @@ def judge(
 
     def remember_batch(batch_ids: str) -> None:
         store.set_meta(f"judge_batch:{run_id}", batch_ids)
-        store.set_meta(BATCH_OPEN_KEY, batch_ids)
+        store.set_meta(open_key, batch_ids)
 
     try:
         if batch:
             summary = run_batch(calls, settings, cache=store, on_result=record, progress=progress,
                                 store_batch_id=remember_batch, resume_batch_id=resume_batch,
                                 poll_interval=poll_interval)
-            store.set_meta(BATCH_OPEN_KEY, "")  # every batch ended and was collected
+            store.set_meta(open_key, "")  # every batch ended and was collected
         else:
             summary = llm.run(calls, settings, cache=store, on_result=record, progress=progress,
                               label=f"Judging {split}")
@@ -316,11 +355,20 @@ def judge(
         store.finish_run(run_id, "interrupted" if interrupted else "failed")
         raise
     clock.lap("calls")
+    _finish(cfg, store, ws, outcome, summary, targets, run_id, hint)
+    if spec.name:  # a specialized judge's figures are in the report's Judges tab
+        return outcome
+    return _write_judge_tab(cfg, store, ws, outcome, spreadsheet, clock)
+
+
+def _finish(cfg: Config, store: Store, ws: _Workspace, outcome: JudgeOutcome, summary: llm.RunSummary,
+            targets: list[str], run_id: str, hint: str = "") -> None:
+    """A finished run's totals, errors and agreement into ``outcome``, and its status into the store."""
     outcome.calls_made, outcome.cache_hits = summary.calls_made, summary.cache_hits
     outcome.prompt_tokens, outcome.completion_tokens = summary.prompt_tokens, summary.completion_tokens
     outcome.cached_tokens = summary.cached_tokens
     outcome.wall_time = summary.wall_time
-    outcome.estimated_cost = summary.estimated_cost(settings.model, llm.price_table(cfg.prices))
+    outcome.estimated_cost = summary.estimated_cost(outcome.model, llm.price_table(cfg.prices))
     outcome.format_level, outcome.outages = summary.format_level, summary.outages
     outcome.errors_by_cause = dict(summary.errors_by_cause)
     for r in summary.results:
@@ -347,6 +395,9 @@ def judge(
         )
         outcome.agreement = agr.to_dict()
 
+
+def _write_judge_tab(cfg: Config, store: Store, ws: _Workspace, outcome: JudgeOutcome, spreadsheet: str | None,
+                     clock: _Clock) -> JudgeOutcome:
     try:
         name = resolve_spreadsheet(cfg, store, spreadsheet)
     except Exception:  # no spreadsheet known: verdicts are in the store; the tab is written next time
@@ -383,3 +434,40 @@ def llm_time_id() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+
+
+def _judge_with_code(cfg: Config, store: Store, ws: _Workspace, spec: JudgeSpec, *, split: str, limit: int | None,
+                     dry_run: bool) -> JudgeOutcome:
+    """A code assertion over the split's rows: recorded and measured exactly like an LLM judge's run."""
+    targets = _targets(ws, split)
+    if limit is not None:
+        targets = targets[: max(limit, 0)]
+    outcome = JudgeOutcome(split=split, model=spec.assertion, n_rows=len(targets), dry_run=dry_run, judge=spec.name,
+                           kind="code", estimated_cost=0.0, token_method="no tokens: a code assertion")
+    fn = load_assertion(spec.assertion, cfg.root, f"[judges.{spec.name}] assertion")
+    if dry_run or not targets:
+        if not targets:
+            outcome.warnings.append(f"no rows in split {split!r} to judge.")
+        return outcome
+    run_id = f"{llm_time_id()}-{uuid.uuid4().hex[:6]}"
+    outcome.run_id = run_id
+    store.start_run(run_id, model=spec.assertion, params={"split": split, "assertion": spec.assertion,
+                                                          "limit": limit}, template=spec.assertion,
+                    template_hash=spec.assertion, split=split, n_rows=len(targets), judge=spec.name)
+    if split in ("test", "all"):
+        outcome.test_runs = sum(1 for r in store.runs(spec.name) if r["split"] in ("test", "all"))
+
+    def record(result: llm.Result) -> None:
+        value = result.value or {}
+        store.save_verdict(run_id, result.key, verdict=value.get("verdict"), critique=value.get("critique"),
+                           error=result.error, latency=result.latency, prompt_tokens=0, completion_tokens=0,
+                           cached=False)
+
+    try:
+        summary = run_assertion(fn, [ws.items[rid] for rid in targets], record)
+    except BaseException:
+        store.finish_run(run_id, "interrupted")
+        raise
+    _finish(cfg, store, ws, outcome, summary, targets, run_id)
+    outcome.estimated_cost = 0.0
+    return outcome

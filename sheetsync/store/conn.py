@@ -62,6 +62,10 @@ class Conn:
         """The workspace's tables, sorted."""
         raise NotImplementedError
 
+    def references(self, table: str) -> list[str]:
+        """The tables ``table``'s foreign keys point at."""
+        raise NotImplementedError
+
     def ensure_namespace(self) -> None:
         """Create what holds the workspace's tables, if the engine has one (inside a write transaction)."""
 

@@ -108,15 +108,24 @@ class PostgresConn(Conn):
         return self.one("SELECT 1 FROM pg_namespace WHERE nspname = ?", (self.schema,)) is not None
 
     def ensure_namespace(self) -> None:
-        from psycopg import sql
-
-        self.raw.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
-        self.raw.execute(sql.SQL("COMMENT ON SCHEMA {} IS {}").format(
-            sql.Identifier(self.schema), sql.Literal(f"sheetsync workspace: {self.workspace}")))
+        sql = self.psycopg.sql
+        try:
+            self.raw.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+            self.raw.execute(sql.SQL("COMMENT ON SCHEMA {} IS {}").format(
+                sql.Identifier(self.schema), sql.Literal(f"sheetsync workspace: {self.workspace}")))
+        except self.psycopg.Error as exc:
+            raise self._explain(exc) from exc
 
     def tables(self) -> list[str]:
         cur = self.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = ? "
                            "AND table_type = 'BASE TABLE' ORDER BY table_name", (self.schema,))
+        return [r[0] for r in cur]
+
+    def references(self, table: str) -> list[str]:
+        cur = self.execute(
+            """SELECT DISTINCT parent.relname FROM pg_constraint c JOIN pg_class child ON c.conrelid = child.oid
+               JOIN pg_namespace n ON child.relnamespace = n.oid JOIN pg_class parent ON c.confrelid = parent.oid
+               WHERE c.contype = 'f' AND n.nspname = ? AND child.relname = ? ORDER BY 1""", (self.schema, table))
         return [r[0] for r in cur]
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from sheetsync.errors import StoreError
 from sheetsync.state_file import explain, open_state_file
-from sheetsync.store.conn import Conn
+from sheetsync.store.conn import Conn, quote
 
 
 class SqliteConn(Conn):
@@ -50,6 +50,9 @@ class SqliteConn(Conn):
         cur = self.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
                            "ORDER BY name")
         return [r[0] for r in cur]
+
+    def references(self, table: str) -> list[str]:
+        return sorted({r[2] for r in self.execute(f"PRAGMA foreign_key_list({quote(table)})")})
 
     def close(self) -> None:
         self.raw.close()

@@ -508,15 +508,12 @@ def demo(out: str, spreadsheet: str | None) -> None:
     run_demo(out, spreadsheet=spreadsheet, echo=click.echo)
 
 
-def _register_steps() -> None:
-    """Step 6's commands live in their own module (this one stays a thin layer of manageable size)."""
-    from sheetsync.cli_triage import classify, triage
+from sheetsync.cli_store import store  # noqa: E402 - it builds on the helpers above
+from sheetsync.cli_triage import classify, triage  # noqa: E402 - step 6's commands, in their own module
 
-    cli.add_command(triage)
-    cli.add_command(classify)
-
-
-_register_steps()
+cli.add_command(store)
+cli.add_command(triage)
+cli.add_command(classify)
 
 
 def main() -> None:

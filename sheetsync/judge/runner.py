@@ -146,10 +146,7 @@ def _prompt(cfg: Config, store: Store, ws: _Workspace, prompt_file: str | None,
 
 
 def _make_prompt(cfg: Config, store: Store, ws: _Workspace, text: str, source: str, spec: JudgeSpec) -> JudgePrompt:
-    salt = store.get_meta(SALT_KEY)
-    if salt is None:
-        salt = secrets.token_hex(16)
-        store.set_meta(SALT_KEY, salt)
+    salt = store.get_meta(SALT_KEY) or store.meta_default(SALT_KEY, secrets.token_hex(16))  # one salt for all
     train = [it for rid, it in ws.items.items() if ws.splits.get(rid) == "train"]
     examples = build_examples(train, max_examples=cfg.judge.max_examples, max_chars=cfg.judge.max_example_chars)
     return JudgePrompt(text, criteria=spec.criterion, examples=examples, salt=salt, source=source)
@@ -317,7 +314,7 @@ def judge(
     store.start_run(run_id, model=settings.model, params=params, template=prompt.template_text,
                     template_hash=prompt.template_hash, split=split, n_rows=len(targets), judge=spec.name)
     if split in ("test", "all"):
-        outcome.test_runs = sum(1 for r in store.runs(spec.name) if r["split"] in ("test", "all"))
+        outcome.test_runs = store.test_looks(run_id)  # every look at this judge's test split, by anyone
         if outcome.test_runs > 1:
             outcome.warnings.append(
                 f"the test split has now been judged {outcome.test_runs} times: every look at it while you change "
@@ -455,7 +452,7 @@ def _judge_with_code(cfg: Config, store: Store, ws: _Workspace, spec: JudgeSpec,
                                                           "limit": limit}, template=spec.assertion,
                     template_hash=spec.assertion, split=split, n_rows=len(targets), judge=spec.name)
     if split in ("test", "all"):
-        outcome.test_runs = sum(1 for r in store.runs(spec.name) if r["split"] in ("test", "all"))
+        outcome.test_runs = store.test_looks(run_id)
 
     def record(result: llm.Result) -> None:
         value = result.value or {}

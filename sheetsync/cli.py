@@ -360,6 +360,13 @@ def pull(cfg, spreadsheet, out, json_) -> None:
             click.echo(f"  {len(items)} {title}: " + ", ".join(items[:10]) + (" …" if len(items) > 10 else ""))
     for cause, ids in s.unknown_root_causes.items():
         click.echo(f"  new root cause {cause!r} on {len(ids)} row(s) (add it to [labels] root_causes?)")
+    t = s.taxonomy
+    if t.get("read"):
+        click.echo(f"  root-cause proposals: {t['decided']} decided, {t['pending']} pending"
+                   + (f"; added {', '.join(t['added'])}" if t["added"] else "")
+                   + (f"; removed {', '.join(t['removed'])}" if t["removed"] else ""))
+        for problem in t["problems"]:
+            click.echo(f"  decision not applied: {problem}")
     if s.exported_to:
         click.echo(f"  exported to {s.exported_to}")
 
@@ -381,11 +388,14 @@ def pull(cfg, spreadsheet, out, json_) -> None:
               help="With --batch: seconds between status checks.")
 @click.option("judge_name", "--judge", metavar="NAME",
               help="Run the specialized judge [judges.NAME] (an LLM prompt or a code assertion) instead.")
+@click.option("--examples", type=click.Choice(["fixed", "similar", "compare"]),
+              help="Few-shot examples: the balanced fixed set, the train rows most similar to each row, or both "
+                   "on the same rows side by side (default: [judge] examples).")
 @spreadsheet_option
 @click.option("json_", "--json", is_flag=True, help="Print the outcome as JSON.")
 @config_option
 def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prompt, batch, resume_batch,
-          poll_interval, judge_name, spreadsheet, json_) -> None:
+          poll_interval, judge_name, examples, spreadsheet, json_) -> None:
     """Run the LLM judge (few-shot from the expert's train critiques) and report TPR/TNR."""
     from sheetsync import judge as j
 
@@ -397,9 +407,15 @@ def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prom
             for m in messages:
                 click.echo(f"----- {m['role']} -----\n{m['content']}\n")
         return
+    if examples == "compare":
+        from sheetsync.cli_triage import compare_examples
+
+        return compare_examples(cfg, split=split, model=model, concurrency=concurrency, limit=limit,
+                                prompt_file=prompt_file, dry_run=dry_run, spreadsheet=spreadsheet, json_=json_,
+                                judge_name=judge_name)
     out = j.judge(cfg, split=split, model=model, concurrency=concurrency, limit=limit, prompt_file=prompt_file,
                   dry_run=dry_run, spreadsheet=spreadsheet, progress=not json_, batch=batch,
-                  resume_batch=resume_batch, poll_interval=poll_interval, judge_name=judge_name)
+                  resume_batch=resume_batch, poll_interval=poll_interval, judge_name=judge_name, examples=examples)
     for message in out.warnings:
         warn(message)
     if json_:
@@ -420,6 +436,10 @@ def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prom
                f"(run {out.run_id})")
     if out.format_level:
         click.echo(f"  {_levels(out.format_level, out.levels)}")
+    if out.embeddings:
+        e = out.embeddings
+        click.echo(f"  few-shot examples chosen per row: {e['texts']} texts embedded with {e['model']} "
+                   f"({e['cached']} cached, {e['requests']} request(s))")
     for note in out.notes[:10]:
         click.echo(f"  note: {note}")
     for err in out.errors[:10]:

@@ -95,3 +95,33 @@ def _pct(x: float | None, low: float | None, high: float | None) -> str:
     if x is None:
         return "n/a"
     return f"{x:.0%}" + (f" [{low:.0%}, {high:.0%}]" if low is not None and high is not None else "")
+
+
+def compare_examples(cfg, *, json_: bool, **kw) -> None:
+    """``judge --examples compare``: both example modes on the same rows, side by side."""
+    from sheetsync.judge.compare import compare_examples as do_compare
+
+    out = do_compare(cfg, progress=not json_, **kw)
+    for message in [*out.fixed.warnings, *out.similar.warnings]:
+        warn(message)
+    if json_:
+        print_json(out.to_dict())
+        return
+    for name, o in (("fixed", out.fixed), ("similar", out.similar)):
+        if o.dry_run:
+            click.echo(f"Dry run, {name} examples: {o.calls_needed} calls needed, ~{o.estimated_prompt_tokens:,} prompt "
+                       f"tokens, estimated cost {_cost(o.estimated_cost)}")
+            continue
+        a = o.agreement or {}
+        emb = f", {o.embeddings['requests']} embedding request(s)" if o.embeddings else ""
+        click.echo(f"{name:>7} examples: TPR {_rate(a.get('tpr'))}, TNR {_rate(a.get('tnr'))}, n={a.get('n', 0)} "
+                   f"({o.calls_made} calls, {o.cache_hits} cached{emb}; run {o.run_id})")
+    p = out.paired
+    if p:
+        click.echo(f"  on the same {p['n']} {out.split} rows: both right {p['both_right']}, only fixed right "
+                   f"{p['only_fixed_right']}, only similar right {p['only_similar_right']}, both wrong "
+                   f"{p['both_wrong']}; McNemar exact p = {p['mcnemar_p']:.3g}")
+
+
+def _rate(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}"

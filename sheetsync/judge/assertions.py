@@ -14,13 +14,17 @@ from __future__ import annotations
 import importlib
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sheetsync import llm
+from sheetsync.config import Config
 from sheetsync.errors import UserInputError
 from sheetsync.judge.prompt import Item
+from sheetsync.judge.specs import JudgeSpec
+from sheetsync.store import Store
 
 Assertion = Callable[[dict[str, Any]], Any]
 
@@ -92,3 +96,47 @@ def run_assertion(fn: Assertion, items: list[Item], on_result: Callable[[llm.Res
     return llm.RunSummary(results=results, total=len(results), calls_made=0, requests=0, cache_hits=0,
                           errors=errors, prompt_tokens=0, completion_tokens=0, wall_time=time.perf_counter() - start,
                           format_level="", errors_by_cause={"assertion": errors} if errors else {})
+
+
+def judge_with_code(cfg: Config, store: Store, ws: Any, spec: JudgeSpec, *, split: str, limit: int | None,
+                     dry_run: bool) -> Any:
+    """A code assertion over the split's rows: recorded and measured exactly like an LLM judge's run."""
+    from sheetsync.judge.runner import (  # runner imports this module
+        JudgeOutcome,
+        _finish,
+        _targets,
+        llm_time_id,
+    )
+
+    targets = _targets(ws, split)
+    if limit is not None:
+        targets = targets[: max(limit, 0)]
+    outcome = JudgeOutcome(split=split, model=spec.assertion, n_rows=len(targets), dry_run=dry_run, judge=spec.name,
+                           kind="code", estimated_cost=0.0, token_method="no tokens: a code assertion")
+    fn = load_assertion(spec.assertion, cfg.root, f"[judges.{spec.name}] assertion")
+    if dry_run or not targets:
+        if not targets:
+            outcome.warnings.append(f"no rows in split {split!r} to judge.")
+        return outcome
+    run_id = f"{llm_time_id()}-{uuid.uuid4().hex[:6]}"
+    outcome.run_id = run_id
+    store.start_run(run_id, model=spec.assertion, params={"split": split, "assertion": spec.assertion,
+                                                          "limit": limit}, template=spec.assertion,
+                    template_hash=spec.assertion, split=split, n_rows=len(targets), judge=spec.name)
+    if split in ("test", "all"):
+        outcome.test_runs = store.test_looks(run_id)
+
+    def record(result: llm.Result) -> None:
+        value = result.value or {}
+        store.save_verdict(run_id, result.key, verdict=value.get("verdict"), critique=value.get("critique"),
+                           error=result.error, latency=result.latency, prompt_tokens=0, completion_tokens=0,
+                           cached=False)
+
+    try:
+        summary = run_assertion(fn, [ws.items[rid] for rid in targets], record)
+    except BaseException:
+        store.finish_run(run_id, "interrupted")
+        raise
+    _finish(cfg, store, ws, outcome, summary, targets, run_id)
+    outcome.estimated_cost = 0.0
+    return outcome

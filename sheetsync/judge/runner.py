@@ -27,9 +27,8 @@ from typing import Any
 
 from sheetsync import llm
 from sheetsync.batch import BATCH_DISCOUNT, run_batch
-from sheetsync.config import Config
+from sheetsync.config import EXAMPLE_MODES, Config
 from sheetsync.errors import UserInputError
-from sheetsync.judge.assertions import load_assertion, run_assertion
 from sheetsync.judge.prompt import ANSWER_SCHEMA, Item, JudgePrompt, build_examples, cut_to_fit
 from sheetsync.judge.specs import FAILURE_MODE_TEMPLATE, JudgeSpec, judge_spec
 from sheetsync.judge.splits import split_of
@@ -51,6 +50,8 @@ class JudgeOutcome:
     n_rows: int
     judge: str = ""  # "" = the judge; else the [judges.NAME] that ran
     kind: str = "llm"  # "llm", or "code" for an assertion
+    examples: str = "fixed"  # "fixed", or "similar": per row, the most similar train rows (embeddings)
+    embeddings: dict[str, Any] | None = None  # with "similar": texts embedded, cached, requests, tokens
     run_id: str | None = None
     dry_run: bool = False
     calls_made: int = 0
@@ -253,6 +254,7 @@ def judge(
     resume_batch: str | None = None,
     poll_interval: float = 30.0,
     judge_name: str | None = None,
+    examples: str | None = None,
 ) -> JudgeOutcome:
     """Judge the rows of ``split`` (see the module docstring) and write the Judge tab."""
     store = store or _require_store(cfg, "nothing to judge")
@@ -272,7 +274,9 @@ def judge(
     clock = _Clock()
     ws = _load(cfg, store, spec)
     if spec.kind == "code":
-        return _judge_with_code(cfg, store, ws, spec, split=split, limit=limit, dry_run=dry_run)
+        from sheetsync.judge.assertions import judge_with_code
+
+        return judge_with_code(cfg, store, ws, spec, split=split, limit=limit, dry_run=dry_run)
     prompt = _prompt(cfg, store, ws, prompt_file, spec)
     targets = _targets(ws, split)
     clock.lap("load")
@@ -280,7 +284,18 @@ def judge(
         targets = targets[: max(limit, 0)]
     settings = settings_for(cfg, model or spec.model or None, concurrency)
     outcome = JudgeOutcome(split=split, model=settings.model, n_rows=len(targets), dry_run=dry_run,
-                           n_examples=len(prompt.examples), template_hash=prompt.template_hash, judge=spec.name)
+                           n_examples=len(prompt.examples), template_hash=prompt.template_hash, judge=spec.name,
+                           examples=examples or cfg.judge.examples)
+    if outcome.examples not in EXAMPLE_MODES:
+        raise UserInputError(f"--examples {outcome.examples}: choose one of {', '.join(EXAMPLE_MODES)}.")
+    if outcome.examples == "similar" and targets:
+        from sheetsync.judge.similar import similar_prompt
+
+        train = [it for rid, it in ws.items.items() if ws.splits.get(rid) == "train"]
+        prompt, outcome.embeddings = similar_prompt(  # type: ignore[assignment]
+            prompt, train, [ws.items[rid] for rid in targets], settings, cfg.judge.embedding_model, store,
+            max_examples=cfg.judge.max_examples, max_chars=cfg.judge.max_example_chars, dry_run=dry_run,
+            prices=cfg.prices)
     if ws.stale:
         outcome.warnings.append(f"{len(ws.stale)} label(s) are stale (the row changed after labelling) and are "
                                 "left out until the expert re-checks them.")
@@ -303,12 +318,22 @@ def judge(
         )
         if batch and outcome.estimated_cost is not None:
             outcome.estimated_cost *= BATCH_DISCOUNT
+        if outcome.embeddings and outcome.estimated_cost is not None:
+            extra = outcome.embeddings.get("estimated_cost")
+            outcome.estimated_cost = None if extra is None and outcome.embeddings["needed"] else (
+                outcome.estimated_cost + (extra or 0.0))
+        if outcome.embeddings and outcome.embeddings["needed"]:
+            outcome.token_method += (f"; similar examples: {outcome.embeddings['needed']} texts to embed "
+                                     f"(~{outcome.embeddings['estimated_tokens']:,} tokens), prompts estimated "
+                                     "with the fixed set")
         return outcome
 
     run_id = f"{llm_time_id()}-{uuid.uuid4().hex[:6]}"
     outcome.run_id = run_id
     params = {"temperature": settings.temperature, "max_tokens": settings.max_tokens, "split": split,
-              "examples": [e.id for e in prompt.examples], "limit": limit,
+              "examples": [e.id for e in prompt.examples] if outcome.examples == "fixed" else "similar",
+              "embedding_model": cfg.judge.embedding_model if outcome.examples == "similar" else None,
+              "limit": limit,
               "structured_output": settings.structured_output}
     llm.make_client(settings)  # no key and no server: say so before a run is recorded or a bar drawn
     store.start_run(run_id, model=settings.model, params=params, template=prompt.template_text,
@@ -432,39 +457,3 @@ def llm_time_id() -> str:
 
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
 
-
-def _judge_with_code(cfg: Config, store: Store, ws: _Workspace, spec: JudgeSpec, *, split: str, limit: int | None,
-                     dry_run: bool) -> JudgeOutcome:
-    """A code assertion over the split's rows: recorded and measured exactly like an LLM judge's run."""
-    targets = _targets(ws, split)
-    if limit is not None:
-        targets = targets[: max(limit, 0)]
-    outcome = JudgeOutcome(split=split, model=spec.assertion, n_rows=len(targets), dry_run=dry_run, judge=spec.name,
-                           kind="code", estimated_cost=0.0, token_method="no tokens: a code assertion")
-    fn = load_assertion(spec.assertion, cfg.root, f"[judges.{spec.name}] assertion")
-    if dry_run or not targets:
-        if not targets:
-            outcome.warnings.append(f"no rows in split {split!r} to judge.")
-        return outcome
-    run_id = f"{llm_time_id()}-{uuid.uuid4().hex[:6]}"
-    outcome.run_id = run_id
-    store.start_run(run_id, model=spec.assertion, params={"split": split, "assertion": spec.assertion,
-                                                          "limit": limit}, template=spec.assertion,
-                    template_hash=spec.assertion, split=split, n_rows=len(targets), judge=spec.name)
-    if split in ("test", "all"):
-        outcome.test_runs = store.test_looks(run_id)
-
-    def record(result: llm.Result) -> None:
-        value = result.value or {}
-        store.save_verdict(run_id, result.key, verdict=value.get("verdict"), critique=value.get("critique"),
-                           error=result.error, latency=result.latency, prompt_tokens=0, completion_tokens=0,
-                           cached=False)
-
-    try:
-        summary = run_assertion(fn, [ws.items[rid] for rid in targets], record)
-    except BaseException:
-        store.finish_run(run_id, "interrupted")
-        raise
-    _finish(cfg, store, ws, outcome, summary, targets, run_id)
-    outcome.estimated_cost = 0.0
-    return outcome

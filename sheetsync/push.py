@@ -32,6 +32,8 @@ from sheetsync.annotate_sheet import HEADER_ROW, AnnotateSheet, SheetStructureEr
 from sheetsync.backends import Workbook
 from sheetsync.backends.base import WriteProgress
 from sheetsync.config import Config
+from sheetsync.conversation import cell_text
+from sheetsync.conversation import truncate as truncate  # where other modules have imported it from
 from sheetsync.dataset import Dataset, content_hash, load_dataset
 from sheetsync.errors import UserInputError
 from sheetsync.layout import Block, CellValue
@@ -65,15 +67,6 @@ class PushResult:
 
     def to_dict(self) -> dict:
         return self.__dict__.copy()
-
-
-def truncate(text: str, limit: int) -> tuple[str, bool]:
-    """Cut text to fit a cell, with a marker the expert can see; the full text stays in the local store."""
-    if len(text) <= limit:
-        return text, False
-    marker = "\n… [cut by sheetsync: {:,} more characters; full text in .sheetsync/state.db]"
-    keep = limit - len(marker.format(len(text)))  # the marker never gets longer than this
-    return text[:keep] + marker.format(len(text) - keep), True
 
 
 def push(
@@ -241,7 +234,7 @@ def _push_rows(ds: Dataset, frame: pd.DataFrame, limit: int, result: PushResult)
         rid = rec[ds.id]
         cells: dict[str, CellValue] = {}
         for header in ds.shown_columns:
-            text, cut = truncate(rec[header], limit)
+            text, cut = cell_text(rec[header], limit)  # conversations folded, as every tab shows them
             if cut:
                 result.truncated.append(f"{rid}: {header} ({len(rec[header]):,} characters)")
             cells[header] = text

@@ -25,7 +25,7 @@ from sheetsync.config import Config
 from sheetsync.datastream import iter_records
 from sheetsync.errors import UserInputError
 from sheetsync.importers.assemble import Assembler
-from sheetsync.importers.rows import CONTEXT, FIXED_DIMENSIONS, RecordError, header, to_row
+from sheetsync.importers.rows import CONTEXT, FIXED_DIMENSIONS, RecordError, header, located, to_row
 from sheetsync.sampling import PROBABILITY_COLUMN, StreamSample
 
 FORMATS = ("openai", "otel", "langsmith", "langfuse", "mapping")
@@ -120,7 +120,7 @@ def _rows(fmt: str, records: Iterator[tuple[str, dict[str, Any]]], source: Path,
     """(where, row) per interaction; a record that cannot be one stops the import, naming where it is."""
     where = "record 1"
 
-    def located() -> Iterator[tuple[str, dict[str, Any]]]:
+    def tracked() -> Iterator[tuple[str, dict[str, Any]]]:
         nonlocal where
         for item in records:
             where = item[0]  # read by the error handler below
@@ -130,13 +130,12 @@ def _rows(fmt: str, records: Iterator[tuple[str, dict[str, Any]]], source: Path,
         if fmt == "mapping":
             from sheetsync.importers import mapping
 
-            yield from mapping.rows(located(), cfg.columns.map)
+            yield from mapping.rows(tracked(), cfg.columns.map)
             return
-        for at, trace in _traces(fmt, located(), link, host, assembler):
-            where = at
-            yield at, to_row(trace, dimensions)
+        for at, trace in _traces(fmt, tracked(), link, host, assembler):
+            yield at, located(at, to_row, trace, dimensions)
     except RecordError as exc:
-        raise UserInputError(f"{source}: {where}: {exc}. Nothing was written.") from exc
+        raise UserInputError(f"{source}: {exc.where or where}: {exc}. Nothing was written.") from exc
 
 
 def _traces(fmt, records, link, host, assembler):

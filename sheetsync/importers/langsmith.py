@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sheetsync.importers.assemble import Assembler
-from sheetsync.importers.rows import RecordError, Trace, as_list, chat_messages, get
+from sheetsync.importers.rows import RecordError, Trace, as_list, chat_messages, get, located
 
 HOST = "https://smith.langchain.com"
 _TEXT_KEYS = ("messages", "input", "question", "query", "prompt", "output", "answer", "text", "content", "result")
@@ -30,9 +30,9 @@ def traces(records: Iterator[tuple[str, dict[str, Any]]], link: str, host: str =
         for run in _flatten(rec):
             trace_id = str(run.get("trace_id") or run.get("id"))
             for group in asm.add(trace_id, run, root=not run.get("parent_run_id"), where=where):
-                yield group.where, trace_of(group.root, group.parts, link, host)
+                yield group.where, located(group.where, trace_of, group.root, group.parts, link, host)
     for group in asm.finish():
-        yield group.where, trace_of(group.root, group.parts, link, host)
+        yield group.where, located(group.where, trace_of, group.root, group.parts, link, host)
 
 
 def _flatten(run: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sheetsync.importers.assemble import Assembler
-from sheetsync.importers.rows import RecordError, Trace, as_list, chat_messages
+from sheetsync.importers.rows import RecordError, Trace, as_list, chat_messages, located
 
 LLM_OPERATIONS = ("chat", "text_completion", "generate_content")
 _OWN = ("gen_ai.", "llm.", "input.", "output.", "retrieval.", "openinference.", "traceloop.", "tag.", "metadata")
@@ -49,9 +49,9 @@ def traces(records: Iterator[tuple[str, dict[str, Any]]], link: str, window: int
     for where, rec in records:
         for trace_id, span, is_root in _spans(rec):
             for group in asm.add(trace_id, span, root=is_root, where=where):
-                yield group.where, trace_of(group.trace_id, group.root, group.parts, link)
+                yield group.where, located(group.where, trace_of, group.trace_id, group.root, group.parts, link)
     for group in asm.finish():
-        yield group.where, trace_of(group.trace_id, group.root, group.parts, link)
+        yield group.where, located(group.where, trace_of, group.trace_id, group.root, group.parts, link)
 
 
 def _spans(rec: dict[str, Any]) -> Iterator[tuple[str, Span, bool]]:

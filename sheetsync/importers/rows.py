@@ -24,7 +24,19 @@ FIXED_DIMENSIONS = ("model", "tags")
 
 
 class RecordError(ValueError):
-    """A record that cannot be an interaction; the message names what is missing, the caller adds where."""
+    """A record that cannot be an interaction; the message names what is missing, the caller adds where
+    (``where`` when the problem belongs to an earlier record, e.g. the first part of a trace)."""
+
+    where: str | None = None
+
+
+def located(where: str, build, *args):
+    """``build(*args)``, a RecordError from it placed at ``where``."""
+    try:
+        return build(*args)
+    except RecordError as exc:
+        exc.where = exc.where or where
+        raise
 
 
 @dataclass

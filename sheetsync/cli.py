@@ -311,17 +311,7 @@ def import_(cfg, fmt, export, out, sample, stratify_by, seed, dimensions, link, 
     if json_:
         print_json(r.to_dict())
         return
-    of = f" (a sample of {r.interactions:,}, each row's chance of being drawn in {r.sampled and 'sample_probability'})"
-    click.echo(f"Imported {r.written:,} interaction(s) from {r.records:,} record(s) of {export} into {r.out}"
-               + (of if r.sampled else "") + ".")
-    missing_ctx = [c for c in r.context if c not in cfg.columns.context]
-    missing_dims = [d for d in r.dimensions if d not in cfg.columns.dimensions]
-    if missing_ctx or missing_dims:
-        click.echo("To show the system prompt, documents, metadata, link and dimensions, set in sheetsync.toml:")
-        click.echo("  [columns]")
-        if r.context:
-            click.echo(f"  context = {json.dumps(list(dict.fromkeys([*cfg.columns.context, *r.context])))}")
-        click.echo(f"  dimensions = {json.dumps(list(dict.fromkeys([*cfg.columns.dimensions, *r.dimensions])))}")
+    click.echo(r.summary(export, cfg.columns))
     click.echo(f"Next: sheetsync push {r.out}")
 
 

@@ -268,3 +268,16 @@ def test_summaries_say_the_shape():
     assert summarise('[{"a": 1}, {"a": 2}]') == '[2 items: {…}, …]'
     assert summarise("first line\nsecond") == "first line"
     assert summarise('{"ok": true, "items": []}') == "{ok: true, items: 0 items}"
+
+
+def test_import_never_loads_pandas(tmp_path):
+    """The point of streaming: pandas (and the whole-file frame it would build) stays out of `sheetsync import`."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from click.testing import CliRunner; from sheetsync.cli import cli; "
+            f"r = CliRunner().invoke(cli, ['import', 'openai', {str(FIXTURES / 'openai_chat.jsonl')!r}, '--out', "
+            f"{str(tmp_path / 't.jsonl')!r}, '--sample', '2']); assert r.exit_code == 0, r.output; "
+            "print(sorted(m for m in ('pandas', 'numpy', 'openai', 'openpyxl', 'gspread') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert done.stdout.strip() == "[]"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sheetsync.config import Config
+from sheetsync.config import Columns, Config
 from sheetsync.datastream import iter_records
 from sheetsync.errors import UserInputError
 from sheetsync.importers.assemble import Assembler
@@ -47,6 +47,19 @@ class ImportResult:
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
+
+    def summary(self, export: str, columns: Columns) -> str:
+        """What was imported, and the ``[columns]`` lines that show it all, if sheetsync.toml lacks them."""
+        lines = [f"Imported {self.written:,} interaction(s) from {self.records:,} record(s) of {export} into {self.out}"
+                 + (f" (a sample of {self.interactions:,}; each row's chance of being drawn is in {PROBABILITY_COLUMN})"
+                    if self.sampled else "") + "."]
+        if any(c not in columns.context for c in self.context) or any(d not in columns.dimensions for d in self.dimensions):
+            lines += ["To show the system prompt, documents, metadata, link and dimensions, set in sheetsync.toml:",
+                      "  [columns]"]
+            if self.context:
+                lines.append(f"  context = {json.dumps(list(dict.fromkeys([*columns.context, *self.context])))}")
+            lines.append(f"  dimensions = {json.dumps(list(dict.fromkeys([*columns.dimensions, *self.dimensions])))}")
+        return "\n".join(lines)
 
 
 def import_traces(

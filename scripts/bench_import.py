@@ -1,12 +1,13 @@
 """Peak memory of `sheetsync import … --sample 500` on a large export, beside loading the export whole.
 
     python scripts/bench_import.py                 # 1,000,000 records (about 0.9 GB of JSONL in $TMPDIR)
-    python scripts/bench_import.py --records 100000 --pandas
+    python scripts/bench_import.py --records 100000 --sides sheetsync,json,pandas
 
 Each side runs in a fresh process and its peak resident memory (ru_maxrss) is read when it exits, so
 neither pays for the other: sheetsync's streaming import with a stratified sample of 500, and the obvious
-alternative — read every record with json (what a short script would do), then draw 500 with random.sample;
-``--pandas`` adds ``pandas.read_json(lines=True)``. The export is OpenAI Chat Completions logs (request with a
+alternative — read every record with json (what a short script would do), then draw 500 with random.sample
+(``pandas`` — ``pandas.read_json(lines=True)`` — on request); and, to show that memory does not follow the
+file, the import of everything without ``--sample``, rows streamed to the output file. The export is OpenAI Chat Completions logs (request with a
 tool round trip, response), like tests/fixtures/traces/openai_chat.jsonl, each record different.
 """
 
@@ -54,13 +55,13 @@ def write_export(path: Path, n: int) -> None:
 def child(kind: str, export: str, out: str) -> None:
     """Runs in its own process: one side of the comparison."""
     start = time.perf_counter()
-    if kind == "sheetsync":
+    if kind.startswith("sheetsync"):
         from sheetsync.config import load_config
         from sheetsync.importers import import_traces
 
         cfg = load_config(cwd=Path(out).parent)
-        r = import_traces(cfg, "openai", export, out, sample=500, stratify_by=("feature",), seed=7,
-                          dimensions=("feature", "persona"))
+        sample = {"sample": 500, "stratify_by": ("feature",)} if kind == "sheetsync" else {}
+        r = import_traces(cfg, "openai", export, out, seed=7, dimensions=("feature", "persona"), **sample)
         kept = r.written
     elif kind == "json":
         import random
@@ -88,7 +89,8 @@ def measure(kind: str, export: Path, out: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=int, default=1_000_000)
-    ap.add_argument("--pandas", action="store_true", help="also measure pandas.read_json(lines=True)")
+    ap.add_argument("--sides", default="sheetsync,sheetsync-all,json",
+                    help="which to measure, of sheetsync, sheetsync-all (no --sample), json, pandas")
     ap.add_argument("--child", nargs=3, metavar=("KIND", "EXPORT", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -104,16 +106,17 @@ def main() -> None:
                                    "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"],
                                   capture_output=True, text=True, check=True)
         print(f"interpreter + sheetsync.importers, doing nothing: {float(baseline.stdout):.0f} MB")
-        sides = ["sheetsync", "json"] + (["pandas"] if args.pandas else [])
-        print(f"{'side':<44} {'peak memory':>12} {'time':>8}  kept")
+        sides = args.sides.split(",")
+        print(f"{'side':<52} {'peak memory':>12} {'time':>8}  kept")
         names = {"sheetsync": "sheetsync import --sample 500 --stratify-by feature",
+                 "sheetsync-all": "sheetsync import (everything, streamed out)",
                  "json": "json.loads every line, random.sample(500)", "pandas": "pandas.read_json(lines=True).sample(500)"}
         for kind in sides:
             m = measure(kind, export, Path(tmp) / "sample.jsonl")
             if "error" in m:
-                print(f"{names[kind]:<44} failed: {m['error']}")
+                print(f"{names[kind]:<52} failed: {m['error']}")
                 continue
-            print(f"{names[kind]:<44} {m['peak_mb']:>9,.0f} MB {m['seconds']:>7.1f}s  {m['kept']}")
+            print(f"{names[kind]:<52} {m['peak_mb']:>9,.0f} MB {m['seconds']:>7.1f}s  {m['kept']:,}")
 
 
 if __name__ == "__main__":

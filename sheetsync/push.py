@@ -38,7 +38,7 @@ from sheetsync.dataset import Dataset, content_hash, load_dataset
 from sheetsync.errors import UserInputError
 from sheetsync.layout import Block, CellValue
 from sheetsync.push_plan import PushRow, UpdatePlan, append_values, plan_update, write_blocks
-from sheetsync.sampling import focus_sample, stratified_sample
+from sheetsync.sampling import PROBABILITY_COLUMN, focus_sample, stratified_sample
 from sheetsync.store import Store
 from sheetsync.workspace import open_store, open_workspace_workbook, remember_spreadsheet
 
@@ -46,6 +46,7 @@ LAYOUT_KEY = "annotate_layout"
 HINT_KEY = "annotate_columns"  # where the last read found each needed column: the next read is one request
 INSTRUCTIONS_KEY = "instructions_hash"
 REPAIR_ROUNDS = 3
+_KEPT = (PROBABILITY_COLUMN,)  # not shown, but kept in the store: `import --sample` drew the row with this chance
 
 
 @dataclass
@@ -252,7 +253,7 @@ def _store_rows(ds: Dataset):
     for rec in _records(ds.frame):
         yield {
             "id": rec[ds.id], "input": rec[ds.input], "output": rec[ds.output], "content_hash": _content(ds, rec),
-            "fields": {c: rec[c] for c in (*ds.dimensions, *ds.context)},
+            "fields": {c: rec[c] for c in (*ds.dimensions, *ds.context, *_KEPT) if c in rec},
         }
 
 

@@ -234,6 +234,17 @@ def test_import_sample_writes_each_rows_probability(tmp_path, cfg):
     again = import_traces(cfg, "openai", export, tmp_path / "s2.csv", sample=10, stratify_by=("feature",), seed=3,
                           dimensions=("feature",))
     assert again.written == 10 and (tmp_path / "s2.csv").read_text() == (tmp_path / "s.csv").read_text()
+    # push keeps each row's probability in the store (not on the sheet), for the estimates that weight by it
+    from sheetsync.push import push
+    from sheetsync.store import Store
+    from sheetsync.workspace import init_workspace
+
+    init_workspace(tmp_path, spreadsheet="labels.xlsx")
+    cfg = load_config(tmp_path / "sheetsync.toml")
+    push(cfg, tmp_path / "s.csv")
+    stored = Store.for_workspace(cfg.state_dir).rows()
+    assert {rid: r["fields"][PROBABILITY_COLUMN] for rid, r in stored.items()} == {
+        row["id"]: row[PROBABILITY_COLUMN] for row in rows}
 
 
 # -- readable in a cell ------------------------------------------------------------------------------------

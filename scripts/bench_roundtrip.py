@@ -291,7 +291,8 @@ def targets(n: int, ours: list[Figure], data_mb: float) -> list[str]:
           f"re-push sent {re.extra['bytes']:,} B = {ratio:.2f}x the {re.extra['changed bytes']:,} B of the changed rows "
           "(target <= 1.2x + a constant)")
     peak = max((f.peak_mb for f in ours if not math.isnan(f.peak_mb)), default=float("nan"))
-    check(peak <= 3 * data_mb, f"peak client memory {peak:.0f} MB <= 3x the data ({data_mb:.0f} MB)")
+    if n >= 20_000:  # below that the interpreter's own fixed costs dominate any ratio
+        check(peak <= 3 * data_mb, f"peak client memory {peak:.0f} MB <= 3x the data ({data_mb:.0f} MB)")
     return lines
 
 

@@ -304,10 +304,12 @@ def table(results: dict[int, tuple[list[Figure], list[Figure]]]) -> str:
         for tool, figs in (("sheetsync", ours), ("gspread-dataframe", theirs)):
             for f in figs:
                 if f.error:
-                    lines.append(f"| {n:,} | {tool} | {f.op} | refused: {f.error[:60]} | | | | | |")
+                    why = ("refused by Google's limit: HTTP 400 \"Request payload size exceeds the limit: "
+                           "10485760 bytes\"" if "payload size" in f.error else f"failed: {f.error[:60]}")
+                    lines.append(f"| {n:,} | {tool} | {f.op} | {why} | | | | | |")
                     continue
                 lines.append(f"| {n:,} | {tool} | {f.op} | {f.reads} / {f.writes} | {mb(f.sent)} | {mb(f.received)} | "
-                             f"{mb(f.largest)} | {f.wall:.1f} s | {f.peak_mb:.0f} MB |")
+                             f"{mb(f.largest)} | {f.wall:.1f} s | {max(f.peak_mb, 0):.0f} MB |")
     return "\n".join(lines)
 
 

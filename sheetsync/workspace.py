@@ -11,6 +11,7 @@ from sheetsync.config import CONFIG_NAME, STATE_DIR, Config
 from sheetsync.errors import ConfigError
 from sheetsync.locator import check_locator
 from sheetsync.store import Store
+from sheetsync.store import open_store as _open_store
 
 SPREADSHEET_KEY = "spreadsheet"
 SPREADSHEET_NAME_KEY = "spreadsheet_requested_as"
@@ -18,13 +19,16 @@ GITIGNORE_LINES = (".env", f"{STATE_DIR}/", "*.xlsx.bak")
 
 
 def open_store(cfg: Config) -> Store:
-    return Store.for_workspace(cfg.state_dir)
+    """The workspace's store (``[store] url``, else ``.sheetsync/state.db``), made if missing."""
+    store = _open_store(cfg)
+    assert store is not None
+    return store
 
 
 def existing_store(cfg: Config) -> Store | None:
     """The workspace's store if a command already made one: commands that only read never leave a
-    `.sheetsync/` folder behind in a directory that is not a workspace."""
-    return open_store(cfg) if (cfg.state_dir / "state.db").exists() else None
+    `.sheetsync/` folder (or a team store's schema) behind for a directory that is not a workspace."""
+    return _open_store(cfg, create=False)
 
 
 def resolve_spreadsheet(cfg: Config, store: Store | None, option: str | None) -> str:
@@ -65,8 +69,12 @@ def remember_spreadsheet(store: Store, workbook: Workbook) -> None:
 
 
 def template_text(name: str) -> str:
-    """A default file shipped inside the package (``sheetsync/templates/``)."""
-    return resources.files("sheetsync").joinpath("templates", name).read_text(encoding="utf-8")
+    """A default file from the repository's top-level ``templates/`` folder: inside an installed wheel it is
+    ``sheetsync/templates/`` (setup.py puts it there), in a source checkout it is read where it is."""
+    shipped = resources.files("sheetsync").joinpath("templates", name)
+    if shipped.is_file():
+        return shipped.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parent.parent / "templates" / name).read_text(encoding="utf-8")
 
 
 def init_workspace(directory: str | Path, *, spreadsheet: str = "") -> list[Path]:

@@ -46,11 +46,28 @@ CREATE TABLE IF NOT EXISTS label_state (
     id TEXT PRIMARY KEY, sig TEXT NOT NULL, given_for TEXT NOT NULL, flagged_for TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS shown (id TEXT PRIMARY KEY, content TEXT NOT NULL, display TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS revisions (
+    revision_id INTEGER PRIMARY KEY AUTOINCREMENT, pull_id INTEGER NOT NULL, id TEXT NOT NULL, at TEXT NOT NULL,
+    verdict_before TEXT, verdict_after TEXT, critique_before TEXT NOT NULL, critique_after TEXT NOT NULL,
+    root_cause_before TEXT NOT NULL, root_cause_after TEXT NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS answers (
+    answer_id INTEGER PRIMARY KEY AUTOINCREMENT, tab TEXT NOT NULL, id TEXT NOT NULL, instance TEXT NOT NULL,
+    resolution TEXT NOT NULL, why TEXT NOT NULL, sig TEXT NOT NULL, seen_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS questions (
+    question_id INTEGER PRIMARY KEY AUTOINCREMENT, tab TEXT NOT NULL, id TEXT NOT NULL, asked_at TEXT NOT NULL,
+    question TEXT NOT NULL, settled_at TEXT, settled_as TEXT, decision TEXT
+);
+CREATE TABLE IF NOT EXISTS verdicts_shown (id TEXT PRIMARY KEY, after_pull INTEGER NOT NULL, shown_at TEXT NOT NULL);
 """
 #: Columns added to ``verdicts`` after its first release (a store written before them gains them on open):
 #: the structured-output level the answer came at, what was done to the row (e.g. cut to fit the model's
 #: context), and the prompt tokens the server served from its cache.
 VERDICT_COLUMNS = {"level": "TEXT", "note": "TEXT", "cached_tokens": "INTEGER"}
+#: Columns added to ``labels`` later: whether the expert could have seen a judge verdict for the row before
+#: giving this label (NULL: pulled before sheetsync recorded it).
+LABEL_COLUMNS = {"judge_seen": "INTEGER"}
 
 
 def now() -> str:
@@ -68,6 +85,51 @@ class Label:
     root_cause: str
     notes: str
     content_hash: str
+    judge_seen: bool | None = None  # a judge verdict for the row had been shown before this label was seen
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A change to a label the expert had given, between two pulls, and the reason when the expert gave one."""
+
+    id: str
+    verdict_before: str | None
+    verdict_after: str | None
+    critique_before: str
+    critique_after: str
+    root_cause_before: str
+    root_cause_after: str
+    reason: str = ""
+    source: str = "annotate"  # "review": the expert answered the judge on this row; "annotate": a direct edit
+    pull_id: int = 0
+    at: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The expert's answer in one row of a tab with answer columns (Review, Calibration), as last seen.
+    ``instance`` names what it answers (the judge run, or the rater's label); "" when unknown."""
+
+    tab: str
+    id: str
+    instance: str
+    resolution: str
+    why: str
+    sig: str
+    seen_at: str = ""
+
+
+@dataclass(frozen=True)
+class Question:
+    """An open criteria question (an answer "Unclear"), until the expert settles it."""
+
+    tab: str
+    id: str
+    asked_at: str
+    question: str
+    settled_at: str | None = None
+    settled_as: str | None = None
+    decision: str | None = None
 
 
 class Store:
@@ -81,6 +143,10 @@ class Store:
         for name, kind in VERDICT_COLUMNS.items():
             if name not in have:
                 self.db.execute(f"ALTER TABLE verdicts ADD COLUMN {name} {kind}")
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(labels)")}
+        for name, kind in LABEL_COLUMNS.items():
+            if name not in have:
+                self.db.execute(f"ALTER TABLE labels ADD COLUMN {name} {kind}")
 
     @classmethod
     def for_workspace(cls, state_dir: Path) -> Store:
@@ -187,10 +253,11 @@ class Store:
             )
             pull_id = int(cur.lastrowid or 0)
             db.executemany(
-                """INSERT INTO labels (pull_id, id, verdict, raw_verdict, critique, root_cause, notes, content_hash)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                """INSERT INTO labels (pull_id, id, verdict, raw_verdict, critique, root_cause, notes, content_hash,
+                   judge_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
-                    (pull_id, lb.id, lb.verdict, lb.raw_verdict, lb.critique, lb.root_cause, lb.notes, lb.content_hash)
+                    (pull_id, lb.id, lb.verdict, lb.raw_verdict, lb.critique, lb.root_cause, lb.notes, lb.content_hash,
+                     None if lb.judge_seen is None else int(lb.judge_seen))
                     for lb in labels
                 ),
             )
@@ -209,10 +276,11 @@ class Store:
         if pull_id is None:
             return {}
         cur = self.db.execute(
-            "SELECT id, verdict, raw_verdict, critique, root_cause, notes, content_hash FROM labels WHERE pull_id = ?",
+            "SELECT id, verdict, raw_verdict, critique, root_cause, notes, content_hash, judge_seen FROM labels "
+            "WHERE pull_id = ?",
             (pull_id,),
         )
-        return {r[0]: Label(*r) for r in cur}
+        return {r[0]: Label(*r[:7], None if r[7] is None else bool(r[7])) for r in cur}
 
     def fresh_labels(self) -> tuple[dict[str, Label], list[str]]:
         """The latest pass/fail labels of rows still in the dataset, and the ids of stale ones.
@@ -237,6 +305,11 @@ class Store:
 
     def pull_count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM pulls").fetchone()[0])
+
+    def pulls(self) -> list[dict[str, Any]]:
+        """Every pull, oldest first: its id and time."""
+        cur = self.db.execute("SELECT pull_id, pulled_at FROM pulls ORDER BY pull_id")
+        return [{"pull_id": r[0], "pulled_at": r[1]} for r in cur]
 
     # -- judge-call cache (implements sheetsync.llm.Cache) ---------------------------------------------
     def get(self, key: str) -> dict | None:
@@ -307,3 +380,82 @@ class Store:
                         "note": note}
         return out
 
+
+    # -- the expert's answers to the judge and to a second rater (sheetsync.review) -------------------------
+    def latest_answers(self, tab: str) -> dict[str, Answer]:
+        """For each row of ``tab`` ("review", "calibration"), the answer as last seen."""
+        cur = self.db.execute(
+            "SELECT tab, id, instance, resolution, why, sig, seen_at FROM answers WHERE tab = ? ORDER BY answer_id",
+            (tab,),
+        )
+        return {r[1]: Answer(*r) for r in cur}
+
+    def answers(self) -> list[Answer]:
+        """Every answer ever seen (each change once), oldest first."""
+        cur = self.db.execute("SELECT tab, id, instance, resolution, why, sig, seen_at FROM answers ORDER BY answer_id")
+        return [Answer(*r) for r in cur]
+
+    def questions(self, *, open_only: bool = False) -> list[Question]:
+        where = " WHERE settled_at IS NULL" if open_only else ""
+        cur = self.db.execute(
+            "SELECT tab, id, asked_at, question, settled_at, settled_as, decision FROM questions"
+            f"{where} ORDER BY question_id"
+        )
+        return [Question(*r) for r in cur]
+
+    def revisions(self) -> list[Revision]:
+        """Every label revision, oldest first."""
+        cur = self.db.execute(
+            """SELECT id, verdict_before, verdict_after, critique_before, critique_after, root_cause_before,
+               root_cause_after, reason, source, pull_id, at FROM revisions ORDER BY revision_id"""
+        )
+        return [Revision(*r) for r in cur]
+
+    def save_review(
+        self,
+        *,
+        answers: Iterable[Answer] = (),
+        asked: Iterable[Question] = (),
+        settled: Iterable[Question] = (),
+        revisions: Iterable[Revision] = (),
+    ) -> None:
+        """What one read of the answer tabs (and one pull) learnt, in one transaction: new or changed
+        answers, questions opened (or re-worded: same tab, id and time) and settled, label revisions."""
+        stamp = now()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO answers (tab, id, instance, resolution, why, sig, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                ((a.tab, a.id, a.instance, a.resolution, a.why, a.sig, a.seen_at or stamp) for a in answers),
+            )
+            for q in asked:
+                cur = db.execute("UPDATE questions SET question = ? WHERE tab = ? AND id = ? AND asked_at = ?",
+                                 (q.question, q.tab, q.id, q.asked_at))
+                if not cur.rowcount:
+                    db.execute("INSERT INTO questions (tab, id, asked_at, question) VALUES (?, ?, ?, ?)",
+                               (q.tab, q.id, q.asked_at or stamp, q.question))
+            db.executemany(
+                """UPDATE questions SET settled_at = ?, settled_as = ?, decision = ?
+                   WHERE tab = ? AND id = ? AND asked_at = ? AND settled_at IS NULL""",
+                ((q.settled_at or stamp, q.settled_as, q.decision, q.tab, q.id, q.asked_at) for q in settled),
+            )
+            db.executemany(
+                """INSERT INTO revisions (pull_id, id, at, verdict_before, verdict_after, critique_before,
+                   critique_after, root_cause_before, root_cause_after, reason, source)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                ((r.pull_id, r.id, r.at or stamp, r.verdict_before, r.verdict_after, r.critique_before,
+                  r.critique_after, r.root_cause_before, r.root_cause_after, r.reason, r.source) for r in revisions),
+            )
+
+    # -- which rows' judge verdicts the expert could have seen (blind labelling) ---------------------------
+    def record_verdicts_shown(self, ids: Iterable[str]) -> None:
+        """These rows' judge verdicts were just written where the expert can see them (first time kept)."""
+        after = self.latest_pull_id() or 0
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO verdicts_shown (id, after_pull, shown_at) VALUES (?, ?, ?)",
+                ((i, after, now()) for i in ids),
+            )
+
+    def verdicts_shown(self) -> dict[str, int]:
+        """id -> the latest pull before its judge verdict was first shown to the expert (0: before any pull)."""
+        return {r[0]: r[1] for r in self.db.execute("SELECT id, after_pull FROM verdicts_shown")}

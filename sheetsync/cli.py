@@ -293,21 +293,38 @@ def respond(cfg, inputs, out, call, command, endpoint, model, system_prompt, con
 @click.option("--folder", metavar="URL",
               help="Drive folder (URL or id) to create a new spreadsheet in, e.g. on a shared drive so a service "
                    "account can create it (default: [google] folder).")
+@click.option("--rater", metavar="NAME",
+              help="Push to a second rater's own workbook instead (the rows the expert has; none of their labels).")
 @click.option("json_", "--json", is_flag=True, help="Print the result as JSON.")
 @config_option
-def push(cfg, data, spreadsheet, share, sample, stratify_by, seed, focus, random_share, folder, json_) -> None:
+def push(cfg, data, spreadsheet, share, sample, stratify_by, seed, focus, random_share, folder, rater, json_) -> None:
     """Build or update the expert's Annotate tab from DATA (CSV, TSV, JSONL, JSON, Parquet)."""
-    from sheetsync.push import push as do_push
+    from sheetsync.raters import push_rater, push_with_rater
 
     if folder:
         from dataclasses import replace
 
         cfg = replace(cfg, google=replace(cfg.google, folder=folder))
-
-    result = do_push(
+    if rater is not None:
+        if focus:
+            raise click.UsageError("--focus picks the expert's next rows; a second rater gets the rows the expert has.")
+        pushed = push_rater(cfg, data, rater=rater, spreadsheet=spreadsheet, share=share, sample=sample,
+                            stratify_by=stratify_by, seed=seed)
+        _print_push(pushed.result, json_, f"{pushed.name}'s workbook")
+        return
+    result, pushed = push_with_rater(
         cfg, data, spreadsheet=spreadsheet, share=share, sample=sample, stratify_by=stratify_by, seed=seed,
         focus=focus, random_share=random_share,
     )
+    if json_ and pushed is not None:
+        print_json({**result.to_dict(), "rater": {"name": pushed.name, **pushed.result.to_dict()}})
+        return
+    _print_push(result, json_, "")
+    if pushed is not None:
+        _print_push(pushed.result, False, f"{pushed.name}'s workbook")
+
+
+def _print_push(result, json_: bool, whose: str) -> None:
     for message in result.warnings:
         warn(message)
     if result.truncated:
@@ -316,7 +333,7 @@ def push(cfg, data, spreadsheet, share, sample, stratify_by, seed, focus, random
     if json_:
         print_json(result.to_dict())
         return
-    click.echo(f"Pushed to {result.url}")
+    click.echo(f"Pushed to {result.url}" + (f" ({whose})" if whose else ""))
     click.echo(f"  {len(result.added)} new, {result.updated} updated, {len(result.stale)} stale, "
                f"{len(result.removed)} no longer in the dataset (kept)")
     if result.stale:
@@ -357,8 +374,38 @@ def pull(cfg, spreadsheet, out, json_) -> None:
             click.echo(f"  {len(items)} {title}: " + ", ".join(items[:10]) + (" …" if len(items) > 10 else ""))
     for cause, ids in s.unknown_root_causes.items():
         click.echo(f"  new root cause {cause!r} on {len(ids)} row(s) (add it to [labels] root_causes?)")
+    _print_review(s.review)
+    for r in s.raters:
+        a = r["agreement"]
+        kappa = "n/a" if a["kappa"] is None else f"{a['kappa']:.2f}" + (
+            f" [{a['kappa_ci'][0]:.2f}, {a['kappa_ci'][1]:.2f}]" if a["kappa_ci"] else "")
+        raw = "n/a" if a["agreement"] is None else f"{a['agreement']:.0%}"
+        click.echo(f"  second rater {r['name']}: {r['pulled']['labelled']} labelled; with the expert on {a['n']} rows: "
+                   f"κ {kappa}, agreement {raw}, {len(r['disagreements'])} disagreement(s) (Calibration tab "
+                   "after `sheetsync report`)")
     if s.exported_to:
         click.echo(f"  exported to {s.exported_to}")
+    for message in s.warnings:
+        warn(message)
+
+
+def _print_review(review: dict) -> None:
+    """What pull found on the Review and Calibration tabs, and the label revisions."""
+    if not review:
+        return
+    for tab, n in review["answers"].items():
+        if n:
+            click.echo(f"  {n} new or changed answer(s) on the {tab} tab")
+    lists = [("label revisions recorded", review["revisions"]),
+             ("answers that say the other side is right, label unchanged", review["relabel_reminders"]),
+             ("open criteria questions", review["open_questions"]),
+             ("questions settled", review["settled_questions"]),
+             ("answers in rows without an id (not stored)", review["answers_without_id"])]
+    for title, items in lists:
+        if items:
+            click.echo(f"  {len(items)} {title}:")
+            for item in items[:10]:
+                click.echo(f"    {item}")
 
 
 @cli.command()
@@ -444,6 +491,8 @@ def report(cfg, spreadsheet, json_, fail_under) -> None:
     from sheetsync.report import report as do_report
 
     rep = do_report(cfg, spreadsheet=spreadsheet)  # tabs first, so a CI gate still publishes them
+    for message in rep.warnings:
+        warn(message)
     failures = rep.gate(fail_under) if fail_under is not None else []
     if json_:
         print_json({**rep.to_dict(), "gate": None if fail_under is None

@@ -153,10 +153,12 @@ def pull(
     raters = registered(store) if with_review else {}
     rater_verdicts = {i: lb.verdict for i, lb in rater_labels(cfg, next(iter(raters))).items()} if raters else {}
     labels = with_provenance(labels, previous, store.verdicts_shown())
-    summary.pull_id = store.save_pull(wb.locator, labels, states)
-    store.set_meta(HINT_KEY, json.dumps(sheet.hint()))
+    with store.transaction():  # the pull, the answers and revisions it found, the tabs' layouts: together or not
+        summary.pull_id = store.save_pull(wb.locator, labels, states)
+        store.set_meta(HINT_KEY, json.dumps(sheet.hint()))
+        if with_review:
+            summary.review = record(store, sheets, previous, labels, summary.pull_id, rater_verdicts).to_dict()
     if with_review:
-        summary.review = record(store, sheets, previous, labels, summary.pull_id, rater_verdicts).to_dict()
         summary.raters, problems = pull_raters(cfg, store)
         summary.warnings += problems
     if out is not None:

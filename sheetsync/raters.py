@@ -4,7 +4,7 @@ their disagreements for the principal expert to settle. The principal expert's l
 the rater's labels never teach or measure the judge.
 
 The rater's workbook is an ordinary sheetsync workbook (Instructions + Annotate), kept by an ordinary
-push and pull with a store of its own (``.sheetsync/raters/<name>/``): every guarantee the principal's
+push and pull with a store of its own (:func:`rater_location`): every guarantee the principal's
 Annotate tab has — matched by id, never a label overwritten, stale flags, repair after a write that
 landed mid-sort — holds for the rater's too, because it is the same code. A separate workbook, not a tab
 beside the principal's, because anyone who can open a spreadsheet can open every tab in it.
@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from sheetsync.backends import is_local
 from sheetsync.config import Config
 from sheetsync.errors import UserInputError
-from sheetsync.store import Label, Store
+from sheetsync.store import Label, Store, open_location
+from sheetsync.store.location import Location, locate
 from sheetsync.workspace import SPREADSHEET_KEY, open_store
 
 if TYPE_CHECKING:
@@ -45,17 +46,25 @@ def registered(store: Store | None) -> dict[str, str]:
     return json.loads(store.get_meta(RATERS_KEY) or "{}") if store is not None else {}
 
 
-def rater_dir(cfg: Config, name: str) -> Path:
-    slug = _SLUG.sub("-", name).strip("-")[:40] or "rater"
-    return cfg.state_dir / "raters" / f"{slug}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+def rater_location(cfg: Config, name: str) -> Location:
+    """The rater's store, beside the workspace's: ``.sheetsync/raters/<name>/state.db`` for the default file,
+    ``<file>.rater-<name>.db`` beside another SQLite file, a workspace of its own on a team's PostgreSQL."""
+    loc = locate(cfg)
+    slug = f"{_SLUG.sub('-', name).strip('-')[:40] or 'rater'}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+    if loc.engine == "sqlite":
+        assert loc.path is not None
+        path = (cfg.state_dir / "raters" / slug / "state.db" if loc.default_file
+                else loc.path.with_name(f"{loc.path.stem}.rater-{slug}{loc.path.suffix}"))
+        return replace(loc, path=path, shown=str(path))
+    return replace(loc, workspace=f"{loc.workspace} rater {name}")
 
 
 def rater_store(cfg: Config, name: str, *, create: bool) -> Store | None:
-    path = rater_dir(cfg, name)
-    if not create and not (path / "state.db").exists():
-        return None
-    path.mkdir(parents=True, exist_ok=True)
-    return Store.for_workspace(path)
+    loc = rater_location(cfg, name)
+    if loc.engine == "sqlite" and create:
+        assert loc.path is not None
+        loc.path.parent.mkdir(parents=True, exist_ok=True)
+    return open_location(loc, create=create)
 
 
 def rater_config(cfg: Config, locator: str) -> Config:

@@ -213,7 +213,11 @@ def verify(wb: Workbook, prepared: Prepared, warn: Callable[[str], None]) -> lis
     repaired: list[str] = []
     hint = prepared.hint
     for _ in range(REPAIR_ROUNDS):
-        sheet = read_answer_tab(wb, prepared.tab, hint)
+        try:
+            sheet = read_answer_tab(wb, prepared.tab, hint)
+        except AnswerTabError as exc:  # the expert changed a header meanwhile: the write landed, the check waits
+            warn(f"{exc} (sheetsync's write landed; it checks the rows again at the next command)")
+            return repaired
         if sheet is None:
             warn(f"the “{prepared.tab.title}” tab disappeared while sheetsync wrote it; the next command builds it "
                  "again (answers already pulled are kept in .sheetsync/state.db).")
@@ -223,6 +227,7 @@ def verify(wb: Workbook, prepared: Prepared, warn: Callable[[str], None]) -> lis
         if cols.inserts:
             return repaired  # a column went missing meanwhile: the next write puts it back
         p = plan(prepared.tab, sheet, prepared.wanted)
+        p.appends = []  # a row missing now was deleted by the expert meanwhile: the next refresh decides about it
         spec = update_spec(prepared.tab, sheet, p, cols)
         if spec is None:
             return repaired

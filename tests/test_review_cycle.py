@@ -6,6 +6,7 @@ change into the prompt's part and the labels' part. No answer is ever overwritte
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import openpyxl
@@ -109,13 +110,20 @@ def world(request, tmp_path, monkeypatch, sheets_emulator, gspread_client):
     return World(request.param, tmp_path, monkeypatch, gspread_client, sheets_emulator)
 
 
-@pytest.fixture
-def fake_judge(monkeypatch):
+@contextlib.contextmanager
+def judge_server(monkeypatch):
+    """The fake OpenAI-compatible server answering as :class:`Judge` (``server.judge`` switches versions)."""
     responder = Judge()
     with FakeOpenAI(responder=responder) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
         server.judge = responder
+        yield server
+
+
+@pytest.fixture
+def fake_judge(monkeypatch):
+    with judge_server(monkeypatch) as server:
         yield server
 
 

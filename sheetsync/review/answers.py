@@ -37,8 +37,9 @@ def answer_signature(resolution: str, why: str) -> str:
 
 
 def observe(kind: str, sheet: AnswerSheet, latest: dict[str, Answer]) -> list[Answer]:
-    """The answers in ``sheet`` that are new or changed since ``latest`` (a cleared answer included: the
-    expert withdrew it). Rows without an id are never attributed."""
+    """The answers in ``sheet`` that are new or changed since ``latest``. An emptied answer is not read as
+    withdrawn (a row the expert deleted comes back blank): to take an answer back, change it. Rows
+    without an id are never attributed."""
     found: list[Answer] = []
     for r in sheet.rows:
         if not r.id:
@@ -48,8 +49,8 @@ def observe(kind: str, sheet: AnswerSheet, latest: dict[str, Answer]) -> list[An
         before = latest.get(r.id)
         if before is not None and before.sig == sig:
             continue
-        if before is None and not (res.strip() or why.strip()):
-            continue
+        if not (res.strip() or why.strip()):
+            continue  # a blank row never withdraws an answer: sheetsync adds a deleted row back blank
         instance = r.key.instance if r.key is not None and not r.misplaced else ""
         found.append(Answer(kind, r.id, instance, res, why, sig))
     return found

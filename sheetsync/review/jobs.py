@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sheetsync.answer_tab import AnswerSheet
 from sheetsync.config import Config
+from sheetsync.judge.splits import split_of
 from sheetsync.report.data import Data, load
 from sheetsync.report.figures import disagreements
 from sheetsync.review.answers import REVIEW_CHOICES
@@ -19,8 +20,19 @@ def run_numbers(store: Store) -> dict[str, int]:
     return {r["run_id"]: i for i, r in enumerate(store.runs(), start=1)}
 
 
+def _any_disagreement(cfg: Config, store: Store) -> bool:
+    """Whether a scored row's latest verdict differs from its label — without building the report's frame
+    (a judge run over unlabelled rows only should not pay for it)."""
+    latest = store.latest_verdicts()
+    return any(split_of(rid, cfg.judge.train, cfg.judge.dev) in ("dev", "test")
+               and (latest.get(rid) or {}).get("verdict") in ("pass", "fail") and latest[rid]["verdict"] != lb.verdict
+               for rid, lb in store.fresh_labels()[0].items())
+
+
 def review_job(cfg: Config, store: Store, data: Data | None = None) -> Job | None:
     """The Review tab's job, or None while there is nothing to review and no tab to keep up to date."""
+    if not store.get_meta(written_key("review")) and not _any_disagreement(cfg, store):
+        return None
     data = data or load(cfg, store)
     rows = disagreements(data)
     if not rows and not store.get_meta(written_key("review")):

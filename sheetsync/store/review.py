@@ -128,6 +128,10 @@ class ReviewStore(StoreBase):
         ids = list(ids)
         if not ids:
             return
+        known = self.verdicts_shown()
+        ids = [i for i in dict.fromkeys(ids) if i not in known]  # most were shown before: no write for them
+        if not ids:
+            return
         with self.db.write() as db:
             row = db.one("SELECT MAX(pull_id) FROM pulls")
             after = int(row[0] or 0) if row else 0

@@ -167,13 +167,16 @@ def cli() -> None:
     """Critique shadowing for LLM judges, with a spreadsheet as the expert's workbench.
 
     \b
-    The loop:
+    The loop (`sheetsync demo` runs it on a bundled example, no account or key needed):
       sheetsync init                     # a workspace: sheetsync.toml, prompts/
       sheetsync generate -d dimensions.toml                 # optional: synthetic inputs
       sheetsync respond inputs.csv --call app:answer --out traces.csv
-      sheetsync push traces.csv          # the expert's Annotate tab
+      sheetsync push traces.csv          # the expert's Annotate tab (--sample N: a stratified sample)
       sheetsync pull                     # the expert's labels, validated and stored
-      sheetsync judge --split dev        # the judge, taught by the expert's critiques
+      sheetsync judge --split dev        # the judge, taught by the expert's critiques: TPR/TNR
+                                         # (edit prompts/judge.md and repeat until they stop improving)
+      sheetsync judge --split test       # the final check, on labels never looked at
+      sheetsync judge --split unlabeled  # the judge counts failures on everything else
       sheetsync report                   # agreement, corrected pass rate, root causes
     """
     _show_google_notices()
@@ -191,6 +194,11 @@ def init(directory: str, spreadsheet: str) -> None:
         click.echo(f"wrote {path}")
     if not written:
         click.echo("Nothing to do: the workspace is already set up.")
+    where = "" if os.path.abspath(directory) == os.getcwd() else f"cd {directory} && "
+    target = "" if spreadsheet else ' --spreadsheet labels.xlsx   # or a Google Sheets title or URL'
+    click.echo("\nNext: name your dataset's columns in sheetsync.toml ([columns] input, output, context, "
+               "dimensions), then push it for the expert:")
+    click.echo(f"  {where}sheetsync push traces.csv{target}")
 
 
 @cli.command()
@@ -416,12 +424,14 @@ def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prom
 @click.option("json_", "--json", is_flag=True, help="Print every figure as JSON.")
 @click.option("--fail-under", type=click.FloatRange(0, 1), metavar="X",
               help="Exit 1 when TPR or TNR (on test, else dev) is below X; exit 2 if they cannot be measured.")
+@click.option("--no-tabs", is_flag=True,
+              help="Compute the figures (and the gate) from the store alone; write no tabs (CI without Google).")
 @config_option
-def report(cfg, spreadsheet, json_, fail_under) -> None:
+def report(cfg, spreadsheet, json_, fail_under, no_tabs) -> None:
     """Write the report tabs: agreement, disagreements, root causes, error analysis, summary."""
     from sheetsync.report import report as do_report
 
-    rep = do_report(cfg, spreadsheet=spreadsheet)  # tabs first, so a CI gate still publishes them
+    rep = do_report(cfg, spreadsheet=spreadsheet, write=not no_tabs)  # tabs first: a CI gate publishes them
     for message in rep.warnings:
         warn(message)
     failures = rep.gate(fail_under) if fail_under is not None else []
@@ -429,7 +439,7 @@ def report(cfg, spreadsheet, json_, fail_under) -> None:
         print_json({**rep.to_dict(), "gate": None if fail_under is None
                     else {"threshold": fail_under, "basis": rep.basis, "failures": failures}})
     else:
-        click.echo(f"Report written to {rep.url}")
+        click.echo(f"Report written to {rep.url}" if rep.url else "Report computed (no tabs written)")
         for line in rep.lines():
             click.echo(f"  {line}")
     for failure in failures:

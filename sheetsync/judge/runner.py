@@ -35,6 +35,7 @@ from sheetsync.judge.specs import FAILURE_MODE_TEMPLATE, JudgeSpec, judge_spec
 from sheetsync.judge.splits import split_of
 from sheetsync.judge.tab import judge_tab
 from sheetsync.metrics import agreement, split_root_causes
+from sheetsync.review.guidance import Guidance, guidance_rows
 from sheetsync.store import Store
 from sheetsync.taxonomy import load_taxonomy
 from sheetsync.workspace import existing_store, open_workspace_workbook, resolve_spreadsheet, template_text
@@ -89,6 +90,7 @@ class _Workspace:
     items: dict[str, Item]  # every pushed row still in the dataset, with its ground truth for this judge (if any)
     splits: dict[str, str]  # labelled id -> split (a labelled row may have no ground truth for a specialized judge)
     stale: list[str]
+    guidance: list[Guidance] = field(default_factory=list)  # resolutions that teach (their rows count as train)
 
 
 def _require_store(cfg: Config, what: str) -> Store:
@@ -123,7 +125,12 @@ def _load(cfg: Config, store: Store, spec: JudgeSpec | None = None) -> _Workspac
             splits[rid] = split_of(rid, cfg.judge.train, cfg.judge.dev)
         context = {c: row["fields"].get(c, "") for c in context_cols}
         items[rid] = Item(rid, row["input"], row["output"], context, verdict, critique)
-    return _Workspace(items, splits, stale)
+    # the expert's resolutions guide the judge itself; a specialized judge has its own criterion and ground truth
+    taught = guidance_rows(cfg, store, labels, context_cols) if not spec.name else {}
+    for rid in taught:
+        if rid in splits:
+            splits[rid] = "train"  # in the prompt as guidance: never scored again
+    return _Workspace(items, splits, stale, list(taught.values()))
 
 
 def _prompt(cfg: Config, store: Store, ws: _Workspace, prompt_file: str | None,
@@ -151,7 +158,8 @@ def _make_prompt(cfg: Config, store: Store, ws: _Workspace, text: str, source: s
     salt = store.get_meta(SALT_KEY) or store.meta_default(SALT_KEY, secrets.token_hex(16))  # one salt for all
     train = [it for rid, it in ws.items.items() if ws.splits.get(rid) == "train"]
     examples = build_examples(train, max_examples=cfg.judge.max_examples, max_chars=cfg.judge.max_example_chars)
-    return JudgePrompt(text, criteria=spec.criterion, examples=examples, salt=salt, source=source)
+    return JudgePrompt(text, criteria=spec.criterion, examples=examples, salt=salt, source=source,
+                       guidance=ws.guidance)
 
 
 MIN_EXAMPLES_PER_VERDICT = 2
@@ -346,6 +354,11 @@ def judge(
     thin = thin_examples(ws, prompt.examples, cfg.judge.train)
     if thin:
         outcome.warnings.append(thin)
+    if ws.guidance and "guidance" not in prompt.template_text:
+        outcome.warnings.append(
+            f"[review] guidance is on and {len(ws.guidance)} resolution(s) qualify, but the judge prompt never uses "
+            "`guidance`: add the guidance block of the default template (`sheetsync init` in an empty folder "
+            "writes it). Those rows count as train all the same.")
     if not targets:
         outcome.warnings.append(f"--limit {limit}: no rows to judge.")
         return outcome
@@ -378,8 +391,8 @@ def judge(
     params = {"temperature": settings.temperature, "max_tokens": settings.max_tokens, "split": split,
               "examples": [e.id for e in prompt.examples] if outcome.examples == "fixed" else "similar",
               "embedding_model": cfg.judge.embedding_model if outcome.examples == "similar" else None,
-              "limit": limit,
-              "structured_output": settings.structured_output}
+              "limit": limit, "structured_output": settings.structured_output, "pull_id": store.latest_pull_id(),
+              "guidance": [g.id for g in ws.guidance]}
     llm.make_client(settings)  # no key and no server: say so before a run is recorded or a bar drawn
     store.start_run(run_id, model=settings.model, params=params, template=prompt.template_text,
                     template_hash=prompt.template_hash, split=split, n_rows=len(targets), judge=spec.name)
@@ -474,7 +487,12 @@ def _write_judge_tab(cfg: Config, store: Store, ws: _Workspace, outcome: JudgeOu
     clock.lap("agreement")
     tab, cut = judge_tab(cfg, ws, store, wb.max_cell_chars)
     clock.lap("judge_tab")
-    wb.write([tab])
+    from sheetsync.review.jobs import answer_jobs  # the report's figures: loaded only when a tab is written
+    from sheetsync.review.refresh import refresh
+
+    refreshed = refresh(cfg, store, wb, answer_jobs(cfg, store), [tab])
+    store.record_verdicts_shown(row[0] for row in tab.blocks[0].values[1:])
+    outcome.warnings += refreshed.warnings
     clock.lap("write")
     outcome.timings = clock.laps
     if cut:

@@ -171,6 +171,7 @@ def cli() -> None:
       sheetsync init                     # a workspace: sheetsync.toml, prompts/
       sheetsync generate -d dimensions.toml                 # optional: synthetic inputs
       sheetsync respond inputs.csv --call app:answer --out traces.csv
+      sheetsync import langsmith runs.jsonl --out traces.jsonl   # or: your traces
       sheetsync push traces.csv          # the expert's Annotate tab (--sample N: a stratified sample)
       sheetsync pull                     # the expert's labels, validated and stored
       sheetsync judge --split dev        # the judge, taught by the expert's critiques: TPR/TNR
@@ -284,6 +285,42 @@ def respond(cfg, inputs, out, call, command, endpoint, model, system_prompt, con
         click.echo(redact(f"  error: {err}"), err=True)
     if r.errors:
         click.echo("  re-run the same command to retry only the failed rows", err=True)
+
+
+class _ImportCommand(GreedyCommand):
+    greedy = ("--stratify-by", "--dimensions")
+
+
+@cli.command("import", cls=_ImportCommand)
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(["openai", "otel", "langsmith", "langfuse", "mapping"]))
+@click.argument("export", type=click.Path(dir_okay=False))
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False),
+              help="The dataset to write (.jsonl, .csv or .json), for `sheetsync push`.")
+@click.option("--sample", type=int, help="Keep only N interactions, drawn while the export streams by.")
+@click.option("--stratify-by", multiple=True, metavar="COLUMN...",
+              help="With --sample: cover every combination of these imported dimensions first.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --sample.")
+@click.option("--dimensions", multiple=True, metavar="KEY...",
+              help="Metadata keys to lift into dimension columns (e.g. feature persona).")
+@click.option("--link", metavar="TEMPLATE", default="",
+              help="Link to each trace, {id} standing for its id (default: the export's own link, if any).")
+@click.option("--host", metavar="URL", default="",
+              help="LangSmith/Langfuse host the export's links are relative to (default: their cloud).")
+@click.option("json_", "--json", is_flag=True, help="Print the result as JSON.")
+@config_option
+def import_(cfg, fmt, export, out, sample, stratify_by, seed, dimensions, link, host, json_) -> None:
+    """Turn a trace export (OpenAI logs, OTLP GenAI spans, LangSmith runs, Langfuse traces) into a dataset."""
+    from sheetsync.importers import import_traces
+
+    r = import_traces(cfg, fmt, export, out, sample=sample, stratify_by=stratify_by, seed=seed,
+                      dimensions=dimensions, link=link, host=host)
+    for w in r.warnings:
+        warn(w)
+    if json_:
+        print_json(r.to_dict())
+        return
+    click.echo(r.summary(export, cfg.columns))
+    click.echo(f"Next: sheetsync push {r.out}")
 
 
 @cli.command(cls=GreedyCommand)

@@ -73,6 +73,12 @@ def _roles(section: Columns) -> Iterator[Problem]:
 _COLUMN_NAMES = (each(not_blank, trimmed), unique())
 
 
+def _map_entry(entry: str) -> str | None:
+    from sheetsync.importers.mapping import check_entry
+
+    return check_entry(entry)
+
+
 @dataclass(frozen=True)
 class Columns(Section):
     """Which dataset columns play which role. Empty ``input``/``output`` mean: guess from common names;
@@ -85,6 +91,8 @@ class Columns(Section):
     output: str = setting("", trimmed)
     context: tuple[str, ...] = setting((), *_COLUMN_NAMES)
     dimensions: tuple[str, ...] = setting((), *_COLUMN_NAMES)
+    # `sheetsync import mapping`: each column from a path into a JSON record ("input = $.request.messages")
+    map: tuple[str, ...] = setting((), each(_map_entry), unique(lambda e: e.partition("=")[0].strip()))
 
 
 _LABEL = (not_blank, lambda v: None if _word(v) else "must be a word, not only full stops",

@@ -32,11 +32,13 @@ from sheetsync.annotate_sheet import HEADER_ROW, AnnotateSheet, SheetStructureEr
 from sheetsync.backends import Workbook
 from sheetsync.backends.base import WriteProgress
 from sheetsync.config import Config
+from sheetsync.conversation import cell_text
+from sheetsync.conversation import truncate as truncate  # where other modules have imported it from
 from sheetsync.dataset import Dataset, content_hash, load_dataset
 from sheetsync.errors import UserInputError
 from sheetsync.layout import Block, CellValue
 from sheetsync.push_plan import PushRow, UpdatePlan, append_values, plan_update, write_blocks
-from sheetsync.sampling import focus_sample, stratified_sample
+from sheetsync.sampling import PROBABILITY_COLUMN, focus_sample, stratified_sample
 from sheetsync.store import Store
 from sheetsync.workspace import open_store, open_workspace_workbook, remember_spreadsheet
 
@@ -44,6 +46,7 @@ LAYOUT_KEY = "annotate_layout"
 HINT_KEY = "annotate_columns"  # where the last read found each needed column: the next read is one request
 INSTRUCTIONS_KEY = "instructions_hash"
 REPAIR_ROUNDS = 3
+_KEPT = (PROBABILITY_COLUMN,)  # not shown, but kept in the store: `import --sample` drew the row with this chance
 
 
 @dataclass
@@ -65,15 +68,6 @@ class PushResult:
 
     def to_dict(self) -> dict:
         return self.__dict__.copy()
-
-
-def truncate(text: str, limit: int) -> tuple[str, bool]:
-    """Cut text to fit a cell, with a marker the expert can see; the full text stays in the local store."""
-    if len(text) <= limit:
-        return text, False
-    marker = "\n… [cut by sheetsync: {:,} more characters; full text in .sheetsync/state.db]"
-    keep = limit - len(marker.format(len(text)))  # the marker never gets longer than this
-    return text[:keep] + marker.format(len(text) - keep), True
 
 
 def push(
@@ -254,7 +248,7 @@ def _push_rows(ds: Dataset, frame: pd.DataFrame, limit: int, result: PushResult)
         rid = rec[ds.id]
         cells: dict[str, CellValue] = {}
         for header in ds.shown_columns:
-            text, cut = truncate(rec[header], limit)
+            text, cut = cell_text(rec[header], limit)  # conversations folded, as every tab shows them
             if cut:
                 result.truncated.append(f"{rid}: {header} ({len(rec[header]):,} characters)")
             cells[header] = text
@@ -272,7 +266,7 @@ def _store_rows(ds: Dataset):
     for rec in _records(ds.frame):
         yield {
             "id": rec[ds.id], "input": rec[ds.input], "output": rec[ds.output], "content_hash": _content(ds, rec),
-            "fields": {c: rec[c] for c in (*ds.dimensions, *ds.context)},
+            "fields": {c: rec[c] for c in (*ds.dimensions, *ds.context, *_KEPT) if c in rec},
         }
 
 

@@ -446,18 +446,20 @@ def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prom
 @click.option("json_", "--json", is_flag=True, help="Print every figure as JSON.")
 @click.option("--fail-under", type=click.FloatRange(0, 1), metavar="X",
               help="Exit 1 when TPR or TNR (on test, else dev) is below X; exit 2 if they cannot be measured.")
+@click.option("--no-tabs", is_flag=True,
+              help="Compute the figures (and the gate) from the store alone; write no tabs (CI without Google).")
 @config_option
-def report(cfg, spreadsheet, json_, fail_under) -> None:
+def report(cfg, spreadsheet, json_, fail_under, no_tabs) -> None:
     """Write the report tabs: agreement, disagreements, root causes, error analysis, summary."""
     from sheetsync.report import report as do_report
 
-    rep = do_report(cfg, spreadsheet=spreadsheet)  # tabs first, so a CI gate still publishes them
+    rep = do_report(cfg, spreadsheet=spreadsheet, write=not no_tabs)  # tabs first: a CI gate publishes them
     failures = rep.gate(fail_under) if fail_under is not None else []
     if json_:
         print_json({**rep.to_dict(), "gate": None if fail_under is None
                     else {"threshold": fail_under, "basis": rep.basis, "failures": failures}})
     else:
-        click.echo(f"Report written to {rep.url}")
+        click.echo(f"Report written to {rep.url}" if rep.url else "Report computed (no tabs written)")
         for line in rep.lines():
             click.echo(f"  {line}")
     for failure in failures:

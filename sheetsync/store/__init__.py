@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sheetsync.errors import StoreError
 from sheetsync.store.base import now
 from sheetsync.store.conn import Conn
 from sheetsync.store.labels import Label, LabelsStore
@@ -66,7 +67,14 @@ def open_location(loc: Location, *, create: bool = True) -> Store | None:
     if not create and not conn.exists():
         conn.close()
         return None
-    return Store(conn)
+    store = Store(conn)
+    problem = conn.write_problem() if create else None  # a command that only reads may use a read-only login
+    if problem:
+        store.close()
+        raise StoreError(f"{loc.shown}: {problem}. This command records what it does there, so it stops before "
+                         "changing anything: use a login that may write (reports alone work read-only). "
+                         "Nothing was written.")
+    return store
 
 
 def open_store(cfg: Config, *, create: bool = True) -> Store | None:

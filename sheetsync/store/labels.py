@@ -32,6 +32,7 @@ class Label:
     root_cause: str
     notes: str
     content_hash: str
+    judge_seen: bool | None = None  # a judge verdict for the row had been shown before this label was seen
 
 
 class LabelsStore(StoreBase):
@@ -113,10 +114,10 @@ class LabelsStore(StoreBase):
             db.execute("INSERT INTO pulls (pull_id, pulled_at, spreadsheet, n_rows) VALUES (?, ?, ?, ?)",
                        (pull_id, now(), spreadsheet, len(labels)))
             db.executemany(
-                """INSERT INTO labels (pull_id, id, verdict, raw_verdict, critique, root_cause, notes, content_hash)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                ((pull_id, lb.id, lb.verdict, lb.raw_verdict, lb.critique, lb.root_cause, lb.notes, lb.content_hash)
-                 for lb in labels),
+                """INSERT INTO labels (pull_id, id, verdict, raw_verdict, critique, root_cause, notes, content_hash,
+                   judge_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                ((pull_id, lb.id, lb.verdict, lb.raw_verdict, lb.critique, lb.root_cause, lb.notes, lb.content_hash,
+                  None if lb.judge_seen is None else int(lb.judge_seen)) for lb in labels),
             )
         return pull_id
 
@@ -134,10 +135,10 @@ class LabelsStore(StoreBase):
             if pull_id is None:
                 return {}
             cur = db.execute(
-                "SELECT id, verdict, raw_verdict, critique, root_cause, notes, content_hash FROM labels "
+                "SELECT id, verdict, raw_verdict, critique, root_cause, notes, content_hash, judge_seen FROM labels "
                 "WHERE pull_id = ?", (pull_id,),
             )
-            return {r[0]: Label(*r) for r in cur}
+            return {r[0]: Label(*r[:7], None if r[7] is None else bool(r[7])) for r in cur}
 
     def fresh_labels(self) -> tuple[dict[str, Label], list[str]]:
         """The latest pass/fail labels of rows still in the dataset, and the ids of stale ones.
@@ -164,3 +165,8 @@ class LabelsStore(StoreBase):
 
     def pull_count(self) -> int:
         return int(self.db.one("SELECT COUNT(*) FROM pulls")[0])  # type: ignore[index]
+
+    def pulls(self) -> list[dict[str, Any]]:
+        """Every pull, oldest first: its id and time."""
+        return [{"pull_id": r[0], "pulled_at": r[1]} for r in self.db.all(
+            "SELECT pull_id, pulled_at FROM pulls ORDER BY pull_id")]

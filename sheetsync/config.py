@@ -141,6 +141,8 @@ class Tabs(Section):
     root_causes: str = setting("Root causes", *_TAB)
     error_analysis: str = setting("Error analysis", *_TAB)
     summary: str = setting("Summary", *_TAB)
+    review: str = setting("Review", *_TAB)
+    calibration: str = setting("Calibration", *_TAB)
 
 
 def _ratios(section: Judge) -> Iterator[Problem]:
@@ -223,6 +225,25 @@ class Report(Section):
     floor: float = setting(0.80, fraction)
 
 
+_RATER = (trimmed, no_control_characters, without("[]:*?/\\", "a tab or file name cannot hold it"))
+
+
+@dataclass(frozen=True)
+class Review(Section):
+    """The expert's answers to the judge (the Review tab), blind labelling and a second rater.
+
+    ``guidance`` puts the expert's resolutions of dev disagreements into the judge prompt; those rows then
+    count as train (the judge's teaching rows), so they are never scored again. ``blind`` keeps judge
+    verdicts out of the expert's sight until the expert has labelled the row. ``rater`` names a second
+    rater whose workbook (``rater_spreadsheet``; default beside the principal's) every ``push`` updates."""
+
+    name: ClassVar[str] = "review"
+    guidance: bool = setting(False)
+    blind: bool = setting(False)
+    rater: str = setting("", *_RATER)
+    rater_spreadsheet: str = setting("")
+
+
 def _store_url(url: str) -> str | None:
     """A store URL sheetsync can open (``sheetsync.store.location`` reads it); the loader's message shows the
     value, and the CLI masks a password in it (``sheetsync.redact``)."""
@@ -259,6 +280,7 @@ class Config:
     generate: Generate = field(default_factory=Generate)
     google: Google = field(default_factory=Google)
     report: Report = field(default_factory=Report)
+    review: Review = field(default_factory=Review)
     store: StoreSettings = field(default_factory=StoreSettings)
     prices: dict[str, tuple[float, ...]] = field(default_factory=dict)  # (input, output[, cached input]) per 1M
     source: Path | None = None  # the sheetsync.toml read, if any
@@ -274,7 +296,7 @@ class Config:
 
 
 _SECTIONS = {"columns": Columns, "labels": Labels, "tabs": Tabs, "judge": Judge, "generate": Generate,
-             "google": Google, "report": Report, "store": StoreSettings}
+             "google": Google, "report": Report, "review": Review, "store": StoreSettings}
 
 
 def load_config(config_path: str | Path | None = None, *, cwd: Path | None = None) -> Config:

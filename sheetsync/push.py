@@ -38,6 +38,7 @@ from sheetsync.dataset import Dataset, content_hash, load_dataset
 from sheetsync.errors import UserInputError
 from sheetsync.layout import Block, CellValue
 from sheetsync.push_plan import PushRow, UpdatePlan, append_values, plan_update, write_blocks
+from sheetsync.review.questions import questions_text
 from sheetsync.sampling import PROBABILITY_COLUMN, focus_sample, stratified_sample
 from sheetsync.store import Store
 from sheetsync.workspace import open_store, open_workspace_workbook, remember_spreadsheet
@@ -84,13 +85,19 @@ def push(
     store: Store | None = None,
     workbook: Workbook | None = None,
     progress: Callable[[WriteProgress], None] | None = None,
+    only_ids: set[str] | None = None,
 ) -> PushResult:
     """Validate the dataset, then upsert it into the Annotate tab by id (see the module docstring).
+
+    ``only_ids`` keeps just those rows of the dataset (a second rater's workbook shows the rows the
+    principal expert has, and no other).
 
     ``focus="fails"`` (with ``sample``) over-samples rows the latest judge run failed or disagreed with
     the expert on, keeping ``random_share`` of the batch random; rows already annotated are never re-sent.
     """
     ds = load_dataset(data, cfg.columns)
+    if only_ids is not None:
+        ds.frame = ds.frame[ds.frame[ds.id].isin(only_ids)].reset_index(drop=True)
     _check_headers(ds)
     _check_options(ds, sample, stratify_by, focus, random_share)
     store = store or open_store(cfg)
@@ -127,7 +134,8 @@ def push(
         _report(plan, result)
         if plan.writes or plan.appends or inserts:
             specs.append(_update_spec(cfg, cols, sheet, plan, inserts))
-    instructions = instructions_spec(cfg, n_rows=len(in_sheet) + len(result.added), dimensions=ds.dimensions)
+    instructions = instructions_spec(cfg, n_rows=len(in_sheet) + len(result.added), dimensions=ds.dimensions,
+                                     questions=questions_text(store))
     instructions_hash = content_hash(json.dumps(instructions.blocks[0].values, ensure_ascii=False))
     if specs or store.get_meta(INSTRUCTIONS_KEY) != instructions_hash:
         specs.insert(0, instructions)

@@ -84,7 +84,7 @@ def test_readme_commands_run_in_order(tmp_path, monkeypatch, sheets_emulator, fa
     monkeypatch.setenv("SHEETS_EMULATOR_HOST", sheets_emulator.address)
     runner = CliRunner()
     found = sections()
-    assert [h for h, _ in found][0] == "## The loop in seven commands"
+    assert [h for h, _ in found][0] == "## The loop"
     ran = 0
     for heading, commands in found:
         # the dataset section starts a workspace of its own (its `respond --out traces.csv` would replace the

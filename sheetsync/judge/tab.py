@@ -26,6 +26,9 @@ def judge_tab(cfg: Config, ws: _Rows, store: Store, max_cell_chars: int) -> tupl
     The interaction is shown as the Annotate tab shows it (:func:`~sheetsync.conversation.cell_text`:
     tool results folded, long documents cut); the judge itself was given the full text.
 
+    With ``[review] blind`` only rows the expert has labelled (as they are now) are listed, so no verdict is
+    seen before the expert's own label.
+
     ``format`` is the structured-output level each answer came at; ``note`` says what was done to the row
     (e.g. a field cut to fit the model's context).
     """
@@ -48,8 +51,8 @@ def judge_tab(cfg: Config, ws: _Rows, store: Store, max_cell_chars: int) -> tupl
 
     for rid, it in ws.items.items():
         v = latest.get(rid)
-        if v is None:
-            continue
+        if v is None or (cfg.review.blind and not it.verdict):
+            continue  # blind labelling: a verdict is shown only once the expert labelled the row
         split = ws.splits.get(rid, "unlabeled")
         agree = "" if not (it.verdict and v["verdict"]) else ("yes" if it.verdict == v["verdict"] else "no")
         rows.append([rid, split, it.verdict, v["verdict"] or "", agree, cell(it.critique), cell(v["critique"]),

@@ -73,6 +73,9 @@ class Agreement:
     accuracy_ci: tuple[float, float] | None
     undefined: dict[str, str]
     confidence: float = 0.95
+    weighted: bool = False  # rates weighted by 1/(probability of being drawn); counts stay counts
+    n_eff_pass: float | None = None  # Kish effective sizes behind the weighted TPR and TNR intervals
+    n_eff_fail: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Every figure as plain Python values (intervals as (low, high) tuples; json.dumps-able)."""
@@ -149,16 +152,66 @@ def agreement_from_counts(
     )
 
 
-def agreement(expert: Iterable[Any], judge: Iterable[Any], *, confidence: float = 0.95) -> Agreement:
+def agreement(expert: Iterable[Any], judge: Iterable[Any], *, confidence: float = 0.95,
+              weights: Iterable[float | None] | None = None) -> Agreement:
     """Agreement of the judge's verdicts with the expert's, paired by position.
 
     Labels are read with normalize_label (pass/True/1 = pass). A pair is excluded, and counted in
     n_excluded, when either side is missing or the judge value is the error marker "error". Undefined
     figures (no expert fails, say, or n == 0) are None with a reason in `undefined`, never an error or a
     silent 0. Intervals are Wilson score intervals at `confidence`.
+
+    ``weights`` (one per pair, e.g. from ``design_weights``; None leaves the pair out) make every rate a
+    weighted share (Hájek) and every interval Wilson's at Kish's effective size; the confusion counts stay
+    plain counts. Equal weights give exactly the unweighted figures.
     """
-    counts = _confusion(as_list(expert, "expert"), as_list(judge, "judge"))
-    return agreement_from_counts(*counts, confidence=confidence)
+    e_list, j_list = as_list(expert, "expert"), as_list(judge, "judge")
+    if weights is None:
+        return agreement_from_counts(*_confusion(e_list, j_list), confidence=confidence)
+    w_list = as_list(weights, "weights")
+    if len(w_list) != len(e_list):
+        raise ValueError(f"weights must have one value per pair, got {len(w_list)} for {len(e_list)}")
+    keep = [i for i, w in enumerate(w_list) if w is not None]
+    e_list, j_list = [e_list[i] for i in keep], [j_list[i] for i in keep]
+    w_list = [float(w_list[i]) for i in keep]
+    plain = agreement_from_counts(*_confusion(e_list, j_list), confidence=confidence)
+    if len(set(w_list)) <= 1:
+        return plain
+    return _weighted(plain, e_list, j_list, w_list, confidence)
+
+
+def _weighted(plain: Agreement, expert: list[Any], judge: list[Any], weights: list[float],
+              confidence: float) -> Agreement:
+    from ._design import weighted_rate, wilson_at
+
+    cells: dict[str, list[float]] = {"tp": [], "fn": [], "fp": [], "tn": []}
+    for e_raw, j_raw, w in zip(expert, judge, weights, strict=True):
+        e, j = normalize_label(e_raw), normalize_judge(j_raw)
+        if e is None or j is None:
+            continue
+        cells["tp" if e and j else "fn" if e else "fp" if j else "tn"].append(w)
+    tp, fn, fp, tn = (sum(cells[k]) for k in ("tp", "fn", "fp", "tn"))
+    pos_w, neg_w = cells["tp"] + cells["fn"], cells["fp"] + cells["tn"]
+    pos, neg, total = tp + fn, fp + tn, tp + fn + fp + tn
+    tpr, n_pos = weighted_rate([True] * len(cells["tp"]) + [False] * len(cells["fn"]), pos_w)
+    tnr, n_neg = weighted_rate([True] * len(cells["tn"]) + [False] * len(cells["fp"]), cells["tn"] + cells["fp"])
+    accuracy, n_all = weighted_rate([True] * len(cells["tp"] + cells["tn"]) + [False] * len(cells["fn"] + cells["fp"]),
+                                    cells["tp"] + cells["tn"] + cells["fn"] + cells["fp"])
+    pe = pos * (tp + fp) + neg * (fn + tn)
+    kappa = (total * (tp + tn) - pe) / (total * total - pe) if total and abs(total * total - pe) > 1e-12 else None
+    return dataclasses.replace(
+        plain, tpr=tpr, tnr=tnr, accuracy=accuracy, fail_recall=tnr,
+        balanced_accuracy=(tpr + tnr) / 2 if tpr is not None and tnr is not None else None, kappa=kappa,
+        fail_precision=_ratio_f(tn, tn + fn), fail_f1=_ratio_f(2 * tn, 2 * tn + fn + fp),
+        tpr_ci=wilson_at(tpr, n_pos, confidence) if tpr is not None else None,
+        tnr_ci=wilson_at(tnr, n_neg, confidence) if tnr is not None else None,
+        accuracy_ci=wilson_at(accuracy, n_all, confidence) if accuracy is not None else None,
+        weighted=True, n_eff_pass=n_pos if pos_w else None, n_eff_fail=n_neg if neg_w else None,
+    )
+
+
+def _ratio_f(num: float, den: float) -> float | None:
+    return num / den if den > 0 else None
 
 
 _RATE_FIELDS = ("tpr", "tnr", "accuracy", "balanced_accuracy", "kappa", "fail_precision", "fail_recall",

@@ -502,6 +502,11 @@ def demo(out: str, spreadsheet: str | None) -> None:
     run_demo(out, spreadsheet=spreadsheet, echo=click.echo)
 
 
+from sheetsync.cli_store import store  # noqa: E402 - it builds on the helpers above
+
+cli.add_command(store)
+
+
 def main() -> None:
     install_log_redaction()
     cli(prog_name="sheetsync")

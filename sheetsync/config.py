@@ -215,6 +215,31 @@ class Report(Section):
     floor: float = setting(0.80, fraction)
 
 
+def _store_url(url: str) -> str | None:
+    """A store URL sheetsync can open (``sheetsync.store.location`` reads it); the loader's message shows the
+    value, and the CLI masks a password in it (``sheetsync.redact``)."""
+    if not url:
+        return None
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme == "sqlite":
+        return None if url.startswith("sqlite:///") and len(url) > len("sqlite:///") else (
+            "an SQLite URL is sqlite:///relative/path.db or sqlite:////absolute/path.db")
+    if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        return None if url.split("://", 1)[1] else "names no server (postgresql://user:password@host:5432/dbname)"
+    return ("must be a PostgreSQL URL (postgresql://user:password@host:5432/dbname) or an SQLite one "
+            "(sqlite:///path.db); leave it empty for the local file .sheetsync/state.db")
+
+
+@dataclass(frozen=True)
+class StoreSettings(Section):
+    """Where the workspace's history is kept: empty ``url`` = ``.sheetsync/state.db``; a PostgreSQL URL = a
+    store the team and CI share, where ``workspace`` names this workspace (default: the spreadsheet's id)."""
+
+    name: ClassVar[str] = "store"
+    url: str = setting("", trimmed, no_control_characters, _store_url)
+    workspace: str = setting("", trimmed, no_control_characters)
+
+
 @dataclass(frozen=True)
 class Config:
     root: Path
@@ -226,6 +251,7 @@ class Config:
     generate: Generate = field(default_factory=Generate)
     google: Google = field(default_factory=Google)
     report: Report = field(default_factory=Report)
+    store: StoreSettings = field(default_factory=StoreSettings)
     prices: dict[str, tuple[float, ...]] = field(default_factory=dict)  # (input, output[, cached input]) per 1M
     source: Path | None = None  # the sheetsync.toml read, if any
 
@@ -240,7 +266,7 @@ class Config:
 
 
 _SECTIONS = {"columns": Columns, "labels": Labels, "tabs": Tabs, "judge": Judge, "generate": Generate,
-             "google": Google, "report": Report}
+             "google": Google, "report": Report, "store": StoreSettings}
 
 
 def load_config(config_path: str | Path | None = None, *, cwd: Path | None = None) -> Config:

@@ -143,8 +143,9 @@ def pull(
                 notes=cells[NOTES], content_hash=state.given_for if state is not None else "",
             )
         )
-    summary.pull_id = store.save_pull(wb.locator, labels, states)
-    store.set_meta(HINT_KEY, json.dumps(sheet.hint()))
+    with store.transaction():  # the pull and what it learnt of the tab's layout land together, or neither
+        summary.pull_id = store.save_pull(wb.locator, labels, states)
+        store.set_meta(HINT_KEY, json.dumps(sheet.hint()))
     if out is not None:
         summary.exported_to = str(export_labels(labels, Path(out)))
     return summary

@@ -11,6 +11,7 @@ from sheetsync.config import CONFIG_NAME, STATE_DIR, Config
 from sheetsync.errors import ConfigError
 from sheetsync.locator import check_locator
 from sheetsync.store import Store
+from sheetsync.store import open_store as _open_store
 
 SPREADSHEET_KEY = "spreadsheet"
 SPREADSHEET_NAME_KEY = "spreadsheet_requested_as"
@@ -18,13 +19,16 @@ GITIGNORE_LINES = (".env", f"{STATE_DIR}/", "*.xlsx.bak")
 
 
 def open_store(cfg: Config) -> Store:
-    return Store.for_workspace(cfg.state_dir)
+    """The workspace's store (``[store] url``, else ``.sheetsync/state.db``), made if missing."""
+    store = _open_store(cfg)
+    assert store is not None
+    return store
 
 
 def existing_store(cfg: Config) -> Store | None:
     """The workspace's store if a command already made one: commands that only read never leave a
-    `.sheetsync/` folder behind in a directory that is not a workspace."""
-    return open_store(cfg) if (cfg.state_dir / "state.db").exists() else None
+    `.sheetsync/` folder (or a team store's schema) behind for a directory that is not a workspace."""
+    return _open_store(cfg, create=False)
 
 
 def resolve_spreadsheet(cfg: Config, store: Store | None, option: str | None) -> str:

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-pytest_plugins = ["sheetsync.testing.emulator", "tests.attack.tally"]
+pytest_plugins = ["sheetsync.testing.emulator", "sheetsync.testing.postgres", "tests.attack.tally"]
 
 
 @pytest.fixture(autouse=True)

@@ -119,10 +119,7 @@ def _prompt(cfg: Config, store: Store, ws: _Workspace, prompt_file: str | None) 
             "at your template."
         )
     text = path.read_text(encoding="utf-8")
-    salt = store.get_meta(SALT_KEY)
-    if salt is None:
-        salt = secrets.token_hex(16)
-        store.set_meta(SALT_KEY, salt)
+    salt = store.get_meta(SALT_KEY) or store.meta_default(SALT_KEY, secrets.token_hex(16))  # one salt for all
     train = [it for rid, it in ws.items.items() if ws.splits.get(rid) == "train"]
     examples = build_examples(train, max_examples=cfg.judge.max_examples, max_chars=cfg.judge.max_example_chars)
     return JudgePrompt(text, criteria=cfg.labels.criteria, examples=examples, salt=salt, source=str(path))
@@ -278,7 +275,7 @@ def judge(
     store.start_run(run_id, model=settings.model, params=params, template=prompt.template_text,
                     template_hash=prompt.template_hash, split=split, n_rows=len(targets))
     if split in ("test", "all"):
-        outcome.test_runs = sum(1 for r in store.runs() if r["split"] in ("test", "all"))
+        outcome.test_runs = store.test_looks(run_id)  # every look, by anyone sharing the store
         if outcome.test_runs > 1:
             outcome.warnings.append(
                 f"the test split has now been judged {outcome.test_runs} times: every look at it while you change "

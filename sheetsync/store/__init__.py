@@ -1,0 +1,76 @@
+"""The store: everything sheetsync knows beyond the sheet — every pull's labels, the pushed rows in full,
+which content each label was given for, judge runs, verdicts, the looks at the test split and the judge-call
+cache. One interface (``Store``), two engines:
+
+* SQLite (``.sheetsync/state.db``), the zero-setup default for one person (``sheetsync.store.sqlite``);
+* PostgreSQL, for a team and its CI (``[store] url``; ``sheetsync.store.postgres``): a teammate's clone, a
+  new laptop and the CI gate all see the same history, and a judge call paid for once is everyone's.
+
+Everything that reads or writes the store goes through ``Store`` methods (no SQL elsewhere), so both
+engines run the same code and pass the same tests (tests/store/). The modules, by what they hold:
+``conn`` (the engine-neutral connection and its transactions), ``schema`` (tables and migrations),
+``labels`` (rows, pulls, label states), ``runs`` (runs, verdicts, looks, cache), ``location`` (which store a
+config names), ``transfer`` (export and import of a whole workspace).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sheetsync.store.base import now
+from sheetsync.store.conn import Conn
+from sheetsync.store.labels import Label, LabelsStore
+from sheetsync.store.runs import RunsStore
+from sheetsync.store.schema import migrate
+
+if TYPE_CHECKING:
+    from sheetsync.config import Config
+    from sheetsync.store.location import Location
+
+__all__ = ["Label", "Store", "now", "open_location", "open_store"]
+
+
+class Store(LabelsStore, RunsStore):
+    """A workspace's store on either engine; migrated to the current schema when opened."""
+
+    def __init__(self, where: str | Path | Conn):
+        if not isinstance(where, Conn):
+            from sheetsync.store.sqlite import SqliteConn
+
+            where = SqliteConn(where)
+        super().__init__(where)
+        try:
+            migrate(where, now=now())
+        except BaseException:
+            where.close()
+            raise
+
+    @classmethod
+    def for_workspace(cls, state_dir: Path) -> Store:
+        """The local SQLite store in a workspace's ``.sheetsync/`` folder."""
+        return cls(state_dir / "state.db")
+
+
+def open_location(loc: Location, *, create: bool = True) -> Store | None:
+    """The store at ``loc``; with ``create=False``, None when it holds nothing yet (a command that only reads
+    leaves no file, and no PostgreSQL schema, behind)."""
+    if loc.engine == "sqlite":
+        assert loc.path is not None
+        if not create and not loc.path.exists():
+            return None
+        return Store(loc.path)
+    from sheetsync.store.postgres import PostgresConn
+
+    conn = PostgresConn(loc.url, loc.workspace, loc.shown)
+    if not create and not conn.exists():
+        conn.close()
+        return None
+    return Store(conn)
+
+
+def open_store(cfg: Config, *, create: bool = True) -> Store | None:
+    """The store ``cfg`` names (``[store] url``, else ``.sheetsync/state.db``)."""
+    from sheetsync.store.location import locate
+
+    return open_location(locate(cfg), create=create)

@@ -286,8 +286,9 @@ def respond(cfg, inputs, out, call, command, endpoint, model, system_prompt, con
 @click.option("--stratify-by", multiple=True, metavar="COLUMN...",
               help="Dimension column(s) the sample must cover: --stratify-by feature persona.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for --sample.")
-@click.option("--focus", type=click.Choice(["fails"]),
-              help="With --sample: over-sample rows the judge failed or disagreed with the expert on.")
+@click.option("--focus", type=click.Choice(["fails", "uncertain"]),
+              help="With --sample: over-sample rows the judge failed or disagreed with the expert on (fails), or "
+                   "also rows whose verdict flips and rows from cells with too few labels (uncertain).")
 @click.option("--random-share", type=click.FloatRange(0, 1), default=0.3, show_default=True,
               help="With --focus: the share of the batch still drawn at random.")
 @click.option("--folder", metavar="URL",

@@ -74,8 +74,8 @@ class Agreement:
     undefined: dict[str, str]
     confidence: float = 0.95
     weighted: bool = False  # rates weighted by 1/(probability of being drawn); counts stay counts
-    n_eff_pass: float | None = None  # Kish effective sizes behind the weighted TPR and TNR intervals
-    n_eff_fail: float | None = None
+    n_eff_pass: float = 0.0  # the (effective) numbers of expert passes and fails behind the TPR and TNR
+    n_eff_fail: float = 0.0  # intervals: plain counts unless weighted
 
     def to_dict(self) -> dict[str, Any]:
         """Every figure as plain Python values (intervals as (low, high) tuples; json.dumps-able)."""
@@ -148,7 +148,7 @@ def agreement_from_counts(
         fail_precision=fail_precision, fail_recall=tnr, fail_f1=fail_f1,
         tpr_ci=wilson_interval(tp, pos, confidence), tnr_ci=wilson_interval(tn, neg, confidence),
         accuracy_ci=wilson_interval(tp + tn, n, confidence),
-        undefined=why, confidence=confidence,
+        undefined=why, confidence=confidence, n_eff_pass=float(pos), n_eff_fail=float(neg),
     )
 
 
@@ -191,7 +191,7 @@ def _weighted(plain: Agreement, expert: list[Any], judge: list[Any], weights: li
             continue
         cells["tp" if e and j else "fn" if e else "fp" if j else "tn"].append(w)
     tp, fn, fp, tn = (sum(cells[k]) for k in ("tp", "fn", "fp", "tn"))
-    pos_w, neg_w = cells["tp"] + cells["fn"], cells["fp"] + cells["tn"]
+    pos_w = cells["tp"] + cells["fn"]
     pos, neg, total = tp + fn, fp + tn, tp + fn + fp + tn
     tpr, n_pos = weighted_rate([True] * len(cells["tp"]) + [False] * len(cells["fn"]), pos_w)
     tnr, n_neg = weighted_rate([True] * len(cells["tn"]) + [False] * len(cells["fp"]), cells["tn"] + cells["fp"])
@@ -206,7 +206,7 @@ def _weighted(plain: Agreement, expert: list[Any], judge: list[Any], weights: li
         tpr_ci=wilson_at(tpr, n_pos, confidence) if tpr is not None else None,
         tnr_ci=wilson_at(tnr, n_neg, confidence) if tnr is not None else None,
         accuracy_ci=wilson_at(accuracy, n_all, confidence) if accuracy is not None else None,
-        weighted=True, n_eff_pass=n_pos if pos_w else None, n_eff_fail=n_neg if neg_w else None,
+        weighted=True, n_eff_pass=n_pos, n_eff_fail=n_neg,
     )
 
 
@@ -250,6 +250,7 @@ def agreement_by(
     judge: str = "judge_verdict",
     by: str | Sequence[str],
     confidence: float = 0.95,
+    weight: str | None = None,
 ) -> pd.DataFrame:
     """Agreement per value of a dimension (or per combination of values when `by` lists 2+ columns).
 
@@ -258,14 +259,15 @@ def agreement_by(
     and `undefined` ("figure: reason; ..."). Undefined figures are NaN. A missing dimension value is a
     cell of its own. Rows are sorted by worst_ci_low ascending (cells where neither rate is defined
     first), then n: the lower bound is low when the judge is bad there *or* when the cell is too small to
-    tell, so both kinds of cell come first.
+    tell, so both kinds of cell come first. ``weight`` names a column of per-row weights (see agreement).
     """
     cols = by_columns(by)
-    require_columns(frame, [expert, judge, *cols])
+    require_columns(frame, [expert, judge, *cols, *([weight] if weight else [])])
     check_confidence(confidence)
     records = []
     for key, group in frame.groupby(cols, dropna=False, sort=True):
-        a = agreement(group[expert], group[judge], confidence=confidence)
+        ws = None if weight is None else [None if pd.isna(x) else float(x) for x in group[weight]]
+        a = agreement(group[expert], group[judge], confidence=confidence, weights=ws)
         rec: dict[str, Any] = dict(zip(cols, cell_key(key), strict=True))
         rec.update(n=a.n, n_excluded=a.n_excluded, tp=a.tp, fn=a.fn, fp=a.fp, tn=a.tn)
         for name in _RATE_FIELDS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -26,6 +26,8 @@ class Data:
     runs: list[dict[str, Any]]  # store.runs() in order, each with its "verdicts" (store.run_verdicts)
     n_stale: int
     n_pulls: int
+    flips: dict[str, dict[str, Any]] = field(default_factory=dict)  # judge --repeat: per row (label_next.flips)
+    label_next: list[dict[str, Any]] = field(default_factory=list)  # label_next.candidates, best first
 
     def split(self, *names: str) -> pd.DataFrame:
         return self.frame[self.frame["split"].isin(names)]
@@ -74,6 +76,7 @@ def load(cfg: Config, store: Store) -> Data:
     layout = json.loads(store.get_meta("annotate_layout") or "{}")
     dims = list(layout.get("dimensions") or cfg.columns.dimensions)
     (labels, stale), latest = store.fresh_labels(), store.latest_verdicts()
+    provenance = store.provenance()
     n_stale = len(stale)
     records = []
     for rid, row in rows.items():
@@ -92,14 +95,21 @@ def load(cfg: Config, store: Store) -> Data:
             "judge_critique": (v or {}).get("critique") or "",
             "judge_error": (v or {}).get("error") or "",
             "run_id": (v or {}).get("run_id"),
+            "drawn_by": (provenance.get(rid) or {}).get("method", ""),
+            "probability": (provenance.get(rid) or {}).get("probability"),
             "input": row["input"], "output": row["output"],
         }
         for d in dims:
             rec[dim_col(d)] = _dim_value(row["fields"].get(d))
         records.append(rec)
     columns = ["id", "split", "expert_verdict", "expert_critique", "root_cause", "judge_verdict", "judge_critique",
-               "judge_error", "run_id", "input", "output", *(dim_col(d) for d in dims)]
+               "judge_error", "run_id", "drawn_by", "probability", "input", "output", *(dim_col(d) for d in dims)]
     frame = pd.DataFrame.from_records(records, columns=columns).astype(object)
     frame = frame.where(frame.notna(), None)
     runs = [{**run, "verdicts": store.run_verdicts(run["run_id"])} for run in store.runs()]
-    return Data(frame, dims, runs, n_stale, store.pull_count())
+    from sheetsync.label_next import candidates, flips
+
+    dim_values = {r["id"]: {d: r[dim_col(d)] for d in dims} for r in records}
+    labelled = {r["id"] for r in records if r["split"] != "unlabeled"}
+    return Data(frame, dims, runs, n_stale, store.pull_count(), flips(store),
+                candidates(store, dim_values, labelled, dims))

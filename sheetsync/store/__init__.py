@@ -9,7 +9,8 @@ cache. One interface (``Store``), two engines:
 Everything that reads or writes the store goes through ``Store`` methods (no SQL elsewhere), so both
 engines run the same code and pass the same tests (tests/store/). The modules, by what they hold:
 ``conn`` (the engine-neutral connection and its transactions), ``schema`` (tables and migrations),
-``labels`` (rows, pulls, label states), ``runs`` (runs, verdicts, looks, cache), ``location`` (which store a
+``labels`` (rows, pulls, label states), ``runs`` (runs, verdicts, looks, cache), ``sampling`` (label
+provenance, sampling rounds, the judge's re-asks), ``location`` (which store a
 config names), ``transfer`` (export and import of a whole workspace).
 """
 
@@ -22,6 +23,7 @@ from sheetsync.store.base import now
 from sheetsync.store.conn import Conn
 from sheetsync.store.labels import Label, LabelsStore
 from sheetsync.store.runs import RunsStore
+from sheetsync.store.sampling import SamplingStore
 from sheetsync.store.schema import migrate
 
 if TYPE_CHECKING:
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["Label", "Store", "now", "open_location", "open_store"]
 
 
-class Store(LabelsStore, RunsStore):
+class Store(LabelsStore, RunsStore, SamplingStore):
     """A workspace's store on either engine; migrated to the current schema when opened."""
 
     def __init__(self, where: str | Path | Conn):

@@ -377,11 +377,14 @@ def pull(cfg, spreadsheet, out, json_) -> None:
               help="Collect an interrupted --batch run's batch (ids printed when it started) instead of paying again.")
 @click.option("--poll-interval", type=click.FloatRange(0), default=30.0, show_default=True, metavar="S",
               help="With --batch: seconds between status checks.")
+@click.option("--repeat", type=click.IntRange(1, 20), default=1, show_default=True, metavar="K",
+              help="Ask about each row K times (few-shot examples reordered, sampling seeded): flip rates, and "
+                   "flipped rows marked in the Judge tab. Re-asks are cached.")
 @spreadsheet_option
 @click.option("json_", "--json", is_flag=True, help="Print the outcome as JSON.")
 @config_option
 def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prompt, batch, resume_batch,
-          poll_interval, spreadsheet, json_) -> None:
+          poll_interval, repeat, spreadsheet, json_) -> None:
     """Run the LLM judge (few-shot from the expert's train critiques) and report TPR/TNR."""
     from sheetsync import judge as j
 
@@ -395,7 +398,7 @@ def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prom
         return
     out = j.judge(cfg, split=split, model=model, concurrency=concurrency, limit=limit, prompt_file=prompt_file,
                   dry_run=dry_run, spreadsheet=spreadsheet, progress=not json_, batch=batch,
-                  resume_batch=resume_batch, poll_interval=poll_interval)
+                  resume_batch=resume_batch, poll_interval=poll_interval, repeat=repeat)
     for message in out.warnings:
         warn(message)
     if json_:
@@ -429,6 +432,10 @@ def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prom
 
         click.echo(f"  TPR (pass recall) {fmt('tpr')}   TNR (fail recall) {fmt('tnr')}   "
                    f"n={a['n']} (tp {a['tp']}, fn {a['fn']}, fp {a['fp']}, tn {a['tn']}; {a['n_excluded']} excluded)")
+    c = out.consistency
+    if c and c["n_rows"]:
+        click.echo(f"  re-asked {c['repeat']} times: {c['n_flipped']} of {c['n_rows']} rows flip "
+                   f"({c['flip_rate']:.1%}); two asks of a row disagree {c['disagreement_rate']:.1%} of the time")
     if out.judge_tab:
         click.echo(f"  wrote {out.judge_tab}")
     fail_run(out.failure, out.errors_by_cause)
@@ -456,6 +463,37 @@ def report(cfg, spreadsheet, json_, fail_under) -> None:
     for failure in failures:
         click.echo(f"FAIL: {failure}", err=True)
     if failures:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("a", type=click.Path(dir_okay=False))
+@click.argument("b", type=click.Path(dir_okay=False))
+@click.option("--fail-if-worse", is_flag=True, help="Exit 1 when B's corrected pass rate is lower than A's beyond "
+              "doubt (the 95% interval of B − A is below 0).")
+@click.option("json_", "--json", is_flag=True, help="Print every figure as JSON.")
+@config_option
+def compare(cfg, a, b, fail_if_worse, json_) -> None:
+    """Did version B of your AI do better than A? Two datasets with the same inputs, judged by the workspace's
+    validated judge: the change in corrected pass rate with an interval, overall and per dimension."""
+    from sheetsync.compare import compare as do_compare
+
+    r = do_compare(cfg, a, b, progress=not json_)
+    for message in r.warnings:
+        warn(message)
+    if json_:
+        print_json(r.to_dict())
+    else:
+        o = r.overall
+        click.echo(f"B − A in corrected pass rate: {o['difference']:+.1%} (95% interval {o['ci'][0]:+.1%} to "
+                   f"{o['ci'][1]:+.1%}) on {r.n_paired} paired inputs; judge pass rate {o['p_a']:.1%} → {o['p_b']:.1%} "
+                   f"(TPR {r.tpr:.1%}, TNR {r.tnr:.1%} on {r.basis}); McNemar p = {o['mcnemar']['p_value']:.3g}")
+        for d, cells in r.by_dimension.items():
+            for c in cells:
+                click.echo(f"  {d}={c['value']}: {c['difference']:+.1%} ({c['ci'][0]:+.1%} to {c['ci'][1]:+.1%}), "
+                           f"n={c['n']}")
+    if fail_if_worse and r.worse:
+        click.echo("FAIL: B is worse than A (the interval of B − A is below 0).", err=True)
         sys.exit(1)
 
 

@@ -182,31 +182,33 @@ def agreement(expert: Iterable[Any], judge: Iterable[Any], *, confidence: float 
 
 def _weighted(plain: Agreement, expert: list[Any], judge: list[Any], weights: list[float],
               confidence: float) -> Agreement:
-    from ._design import weighted_rate, wilson_at
+    """Weighted rates (Hájek) with intervals from ``stratified_rates``; counts stay counts."""
+    import numpy as np
 
-    cells: dict[str, list[float]] = {"tp": [], "fn": [], "fp": [], "tn": []}
-    for e_raw, j_raw, w in zip(expert, judge, weights, strict=True):
+    from ._design import stratified_rates
+
+    cell, w = [], []
+    for e_raw, j_raw, wt in zip(expert, judge, weights, strict=True):
         e, j = normalize_label(e_raw), normalize_judge(j_raw)
-        if e is None or j is None:
-            continue
-        cells["tp" if e and j else "fn" if e else "fp" if j else "tn"].append(w)
-    tp, fn, fp, tn = (sum(cells[k]) for k in ("tp", "fn", "fp", "tn"))
-    pos_w = cells["tp"] + cells["fn"]
+        if e is not None and j is not None:
+            cell.append(2 * e + j)
+            w.append(wt)
+    if not cell:
+        return plain
+    cells, ws = np.array(cell), np.array(w, dtype=float)
+    tp, fn, fp, tn = (float(ws[cells == k].sum()) for k in (3, 2, 1, 0))
     pos, neg, total = tp + fn, fp + tn, tp + fn + fp + tn
-    tpr, n_pos = weighted_rate([True] * len(cells["tp"]) + [False] * len(cells["fn"]), pos_w)
-    tnr, n_neg = weighted_rate([True] * len(cells["tn"]) + [False] * len(cells["fp"]), cells["tn"] + cells["fp"])
-    accuracy, n_all = weighted_rate([True] * len(cells["tp"] + cells["tn"]) + [False] * len(cells["fn"] + cells["fp"]),
-                                    cells["tp"] + cells["tn"] + cells["fn"] + cells["fp"])
+    r = stratified_rates(cells, ws, confidence)
+    tpr, tnr = _ratio_f(tp, pos), _ratio_f(tn, neg)
     pe = pos * (tp + fp) + neg * (fn + tn)
     kappa = (total * (tp + tn) - pe) / (total * total - pe) if total and abs(total * total - pe) > 1e-12 else None
     return dataclasses.replace(
-        plain, tpr=tpr, tnr=tnr, accuracy=accuracy, fail_recall=tnr,
+        plain, tpr=tpr, tnr=tnr, accuracy=_ratio_f(tp + tn, total), fail_recall=tnr,
         balanced_accuracy=(tpr + tnr) / 2 if tpr is not None and tnr is not None else None, kappa=kappa,
         fail_precision=_ratio_f(tn, tn + fn), fail_f1=_ratio_f(2 * tn, 2 * tn + fn + fp),
-        tpr_ci=wilson_at(tpr, n_pos, confidence) if tpr is not None else None,
-        tnr_ci=wilson_at(tnr, n_neg, confidence) if tnr is not None else None,
-        accuracy_ci=wilson_at(accuracy, n_all, confidence) if accuracy is not None else None,
-        weighted=True, n_eff_pass=n_pos, n_eff_fail=n_neg,
+        tpr_ci=r["tpr"][1:] if r["tpr"] else None, tnr_ci=r["tnr"][1:] if r["tnr"] else None,
+        accuracy_ci=r["accuracy"][1:] if r["accuracy"] else None,
+        weighted=True, n_eff_pass=r["tpr_n"], n_eff_fail=r["tnr_n"],
     )
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ._agreement import by_columns, cell_key, check_confidence, require_columns
 from ._closed_form import lee_interval
-from ._design import weighted_rate
+from ._design import stratified_rates
 from ._labels import as_list, normalize_judge, normalize_label
 
 METHODS = ("judgy", "full", "lee")
@@ -248,10 +248,11 @@ def corrected_success_rate(
 
 def _rates(labels: np.ndarray, preds: np.ndarray, weights: np.ndarray | None) -> tuple[float, float, float, float]:
     """(tpr, tnr, n_eff_pass, n_eff_fail), weighted when weights are given."""
-    w = np.ones(len(labels)) if weights is None else weights
-    tpr, n_pos = weighted_rate(preds[labels], w[labels])
-    tnr, n_neg = weighted_rate(~preds[~labels], w[~labels])
-    return float(tpr), float(tnr), n_pos, n_neg
+    if weights is None:
+        pos, neg = int(labels.sum()), int((~labels).sum())
+        return float((labels & preds).sum() / pos), float((~labels & ~preds).sum() / neg), float(pos), float(neg)
+    r = stratified_rates(labels * 2 + preds, weights)
+    return r["tpr"][0], r["tnr"][0], r["tpr_n"], r["tnr_n"]
 
 
 def _estimate(labels: np.ndarray, preds: np.ndarray, passes: int, m: int, *, iterations: int,

@@ -10,7 +10,9 @@ labels and how they were chosen, and how many unlabelled rows the judge scores:
 - focused: ``push --focus fails`` — 70% of the batch drawn from the rows the judge failed, 30% at random
   from the rest, each row weighted by 1 / its probability of being drawn (as sheetsync records it).
 
-Truths are the population's: TPR, TNR and the pass rate of the process that made the rows. Used by
+Truths are the population's: TPR, TNR and the pass rate of the process that made the rows; under focused
+sampling the labels are drawn (and weighted to stand for) a finite pool of rows, the dataset, so TPR and TNR
+are the pool's own, and the unlabelled rows are judged with them. Used by
 ``tests/test_coverage.py`` (a small grid, in CI) and ``scripts/coverage_study.py`` (the whole grid, written
 into docs/coverage.md).
 """
@@ -23,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from sheetsync.metrics import lee_interval, weighted_rate, wilson_at
+from sheetsync.metrics import lee_interval
 from sheetsync.metrics._agreement import wilson_interval
 from sheetsync.metrics._correction import _estimate
+from sheetsync.metrics._design import stratified_rates
 
 METHODS = ("wilson_tpr", "wilson_tnr", "lee", "full", "judgy", "cell_lee")
 RANDOM_SHARE = 0.3
@@ -50,6 +53,8 @@ class Labelled:
     expert: np.ndarray  # True = pass
     judge: np.ndarray
     weights: np.ndarray | None  # None: equal
+    tpr: float  # the truth the labels measure: the scenario's, or (focused) the pool's own
+    tnr: float
 
 
 def draw_labelled(s: Scenario, rng: np.random.Generator) -> Labelled:
@@ -57,10 +62,10 @@ def draw_labelled(s: Scenario, rng: np.random.Generator) -> Labelled:
     if s.sampling == "balanced":
         half = s.n_labelled // 2
         expert = np.r_[np.ones(s.n_labelled - half, bool), np.zeros(half, bool)]
-        return Labelled(expert, _judge(expert, s, rng), None)
+        return Labelled(expert, _judge(expert, s, rng), None, s.tpr, s.tnr)
     if s.sampling == "random":
         expert = rng.random(s.n_labelled) < s.prevalence
-        return Labelled(expert, _judge(expert, s, rng), None)
+        return Labelled(expert, _judge(expert, s, rng), None, s.tpr, s.tnr)
     pool = max(20 * s.n_labelled, 4000)
     expert = rng.random(pool) < s.prevalence
     judge = _judge(expert, s, rng)
@@ -74,7 +79,10 @@ def draw_labelled(s: Scenario, rng: np.random.Generator) -> Labelled:
     p_flag = len(chosen) / len(flagged) if len(flagged) else 0.0
     prob = np.where(~judge, p_flag + (1 - p_flag) * p_rest, p_rest)
     idx = np.r_[chosen, randoms]
-    return Labelled(expert[idx], judge[idx], 1.0 / prob[idx])
+    # The weights make the labels stand for the pool they were drawn from (the dataset), so the pool's own
+    # TPR and TNR are what they measure; the unlabelled rows are judged with the same error rates.
+    pool_tpr, pool_tnr = float(judge[expert].mean()), float((~judge[~expert]).mean())
+    return Labelled(expert[idx], judge[idx], 1.0 / prob[idx], pool_tpr, pool_tnr)
 
 
 def _judge(expert: np.ndarray, s: Scenario, rng: np.random.Generator) -> np.ndarray:
@@ -82,9 +90,8 @@ def _judge(expert: np.ndarray, s: Scenario, rng: np.random.Generator) -> np.ndar
     return np.where(right, expert, ~expert)
 
 
-def judge_pass_rate(s: Scenario, prevalence: float | None = None) -> float:
-    pi = s.prevalence if prevalence is None else prevalence
-    return pi * s.tpr + (1 - pi) * (1 - s.tnr)
+def judge_pass_rate(pi: float, tpr: float, tnr: float) -> float:
+    return pi * tpr + (1 - pi) * (1 - tnr)
 
 
 def _covers(ci: tuple[float, float] | None, truth: float) -> bool | None:
@@ -100,14 +107,23 @@ def one_dataset(s: Scenario, rng: np.random.Generator, methods: tuple[str, ...],
     w = np.ones(lab.expert.size) if lab.weights is None else lab.weights
     pos, neg = lab.expert, ~lab.expert
     out: dict[str, bool | None] = {}
-    tpr, n1 = weighted_rate(lab.judge[pos], w[pos])
-    tnr, n0 = weighted_rate(~lab.judge[neg], w[neg])
+    if lab.weights is None:
+        tpr = float((pos & lab.judge).sum() / pos.sum()) if pos.any() else None
+        tnr = float((neg & ~lab.judge).sum() / neg.sum()) if neg.any() else None
+        n1, n0 = float(pos.sum()), float(neg.sum())
+        ci_tpr = wilson_interval(int((pos & lab.judge).sum()), int(pos.sum())) if pos.any() else None
+        ci_tnr = wilson_interval(int((neg & ~lab.judge).sum()), int(neg.sum())) if neg.any() else None
+    else:
+        r = stratified_rates(lab.expert * 2 + lab.judge, w)
+        tpr, ci_tpr = (r["tpr"][0], r["tpr"][1:]) if r["tpr"] else (None, None)
+        tnr, ci_tnr = (r["tnr"][0], r["tnr"][1:]) if r["tnr"] else (None, None)
+        n1, n0 = r["tpr_n"], r["tnr_n"]
     if "wilson_tpr" in methods:
-        out["wilson_tpr"] = _covers(_wilson(tpr, n1, lab.weights is None, int(pos.sum())), s.tpr)
+        out["wilson_tpr"] = _covers(ci_tpr, lab.tpr)
     if "wilson_tnr" in methods:
-        out["wilson_tnr"] = _covers(_wilson(tnr, n0, lab.weights is None, int(neg.sum())), s.tnr)
+        out["wilson_tnr"] = _covers(ci_tnr, lab.tnr)
     m = s.n_unlabelled
-    passes = int(rng.binomial(m, judge_pass_rate(s))) if m else 0
+    passes = int(rng.binomial(m, judge_pass_rate(s.prevalence, lab.tpr, lab.tnr))) if m else 0
     usable = m > 0 and tpr is not None and tnr is not None and tpr + tnr > 1
     if "lee" in methods:
         out["lee"] = _covers(lee_interval(passes / m, tnr, tpr, m, n0, n1) if usable else None, s.prevalence)
@@ -118,18 +134,10 @@ def one_dataset(s: Scenario, rng: np.random.Generator, methods: tuple[str, ...],
     if "cell_lee" in methods:  # a dimension cell: a tenth of the unlabelled rows, its own pass rate
         cell_m = max(1, m // 10)
         cell_pi = min(0.95, s.prevalence + 0.1)
-        cell_passes = int(rng.binomial(cell_m, judge_pass_rate(s, cell_pi))) if m else 0
+        cell_passes = int(rng.binomial(cell_m, judge_pass_rate(cell_pi, lab.tpr, lab.tnr))) if m else 0
         ci = lee_interval(cell_passes / cell_m, tnr, tpr, cell_m, n0, n1) if usable else None
         out["cell_lee"] = _covers(ci, cell_pi)
     return out
-
-
-def _wilson(rate: float | None, n_eff: float, plain: bool, n: int) -> tuple[float, float] | None:
-    if rate is None:
-        return None
-    if plain:
-        return wilson_interval(round(rate * n), n)
-    return wilson_at(rate, n_eff)
 
 
 def _bootstrap(lab: Labelled, passes: int, m: int, method: str, iterations: int) -> tuple[float, float] | None:

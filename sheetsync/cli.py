@@ -167,13 +167,16 @@ def cli() -> None:
     """Critique shadowing for LLM judges, with a spreadsheet as the expert's workbench.
 
     \b
-    The loop:
+    The loop (`sheetsync demo` runs it on a bundled example, no account or key needed):
       sheetsync init                     # a workspace: sheetsync.toml, prompts/
       sheetsync generate -d dimensions.toml                 # optional: synthetic inputs
       sheetsync respond inputs.csv --call app:answer --out traces.csv
-      sheetsync push traces.csv          # the expert's Annotate tab
+      sheetsync push traces.csv          # the expert's Annotate tab (--sample N: a stratified sample)
       sheetsync pull                     # the expert's labels, validated and stored
-      sheetsync judge --split dev        # the judge, taught by the expert's critiques
+      sheetsync judge --split dev        # the judge, taught by the expert's critiques: TPR/TNR
+                                         # (edit prompts/judge.md and repeat until they stop improving)
+      sheetsync judge --split test       # the final check, on labels never looked at
+      sheetsync judge --split unlabeled  # the judge counts failures on everything else
       sheetsync report                   # agreement, corrected pass rate, root causes
     """
     _show_google_notices()
@@ -191,6 +194,11 @@ def init(directory: str, spreadsheet: str) -> None:
         click.echo(f"wrote {path}")
     if not written:
         click.echo("Nothing to do: the workspace is already set up.")
+    where = "" if os.path.abspath(directory) == os.getcwd() else f"cd {directory} && "
+    target = "" if spreadsheet else ' --spreadsheet labels.xlsx   # or a Google Sheets title or URL'
+    click.echo("\nNext: name your dataset's columns in sheetsync.toml ([columns] input, output, context, "
+               "dimensions), then push it for the expert:")
+    click.echo(f"  {where}sheetsync push traces.csv{target}")
 
 
 @cli.command()

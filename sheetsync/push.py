@@ -113,6 +113,9 @@ def push(
             "nothing was written."
         )
     result = PushResult(url=wb.url, locator=wb.locator)
+    unused = unused_columns(ds)
+    if unused:
+        result.warnings.append(unused)
     in_sheet = sheet.by_id() if sheet else {}
     frame, provenance = _frame(ds, store, in_sheet, result, sample, stratify_by, seed, focus, random_share)
     rows = _push_rows(ds, frame, wb.max_cell_chars, result)
@@ -158,6 +161,16 @@ def push(
         wb.share(list(share))
         result.shared_with = list(share)
     return result
+
+
+def unused_columns(ds: Dataset) -> str | None:
+    """Columns of the data that no [columns] role shows to the expert, and how to show them (None if none)."""
+    unused = [c for c in ds.frame.columns if c not in ds.shown_columns]
+    if not unused:
+        return None
+    return (f"{ds.path.name}: {len(unused)} column(s) are not shown to the expert, because no role in [columns] "
+            f"names them: {', '.join(unused)}. To show one, add it to [columns] context (what the expert needs "
+            "to judge a row) or dimensions (how results are sliced) in sheetsync.toml and push again.")
 
 
 def _check_options(ds: Dataset, sample, stratify_by, focus, random_share) -> None:

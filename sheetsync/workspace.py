@@ -69,8 +69,12 @@ def remember_spreadsheet(store: Store, workbook: Workbook) -> None:
 
 
 def template_text(name: str) -> str:
-    """A default file shipped inside the package (``sheetsync/templates/``)."""
-    return resources.files("sheetsync").joinpath("templates", name).read_text(encoding="utf-8")
+    """A default file from the repository's top-level ``templates/`` folder: inside an installed wheel it is
+    ``sheetsync/templates/`` (setup.py puts it there), in a source checkout it is read where it is."""
+    shipped = resources.files("sheetsync").joinpath("templates", name)
+    if shipped.is_file():
+        return shipped.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parent.parent / "templates" / name).read_text(encoding="utf-8")
 
 
 def init_workspace(directory: str | Path, *, spreadsheet: str = "") -> list[Path]:

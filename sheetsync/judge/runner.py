@@ -13,6 +13,7 @@ again for the same rows) until that batch is collected with ``resume_batch``.
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import time
 import uuid
@@ -124,6 +125,47 @@ def _prompt(cfg: Config, store: Store, ws: _Workspace, prompt_file: str | None) 
     train = [it for rid, it in ws.items.items() if ws.splits.get(rid) == "train"]
     examples = build_examples(train, max_examples=cfg.judge.max_examples, max_chars=cfg.judge.max_example_chars)
     return JudgePrompt(text, criteria=cfg.labels.criteria, examples=examples, salt=salt, source=str(path))
+
+
+MIN_EXAMPLES_PER_VERDICT = 2
+
+
+def thin_examples(ws: _Workspace, examples: list[Item], train_share: float) -> str | None:
+    """A warning when the few-shot examples cannot show the judge both verdicts (at least
+    ``MIN_EXAMPLES_PER_VERDICT`` of each), naming how many labels would give enough; None when they can."""
+    have = {v: sum(1 for e in examples if e.verdict == v) for v in ("pass", "fail")}
+    if min(have.values()) >= MIN_EXAMPLES_PER_VERDICT:
+        return None
+    labelled = [it.verdict for rid, it in ws.items.items() if rid in ws.splits]
+    n_train = sum(1 for v in ws.splits.values() if v == "train")
+    head = (f"the judge is taught by {len(examples)} example(s) ({have['pass']} pass, {have['fail']} fail) from "
+            f"{n_train} train label(s): too few to show it what both a pass and a fail look like.")
+    missing = [v for v in ("pass", "fail") if v not in labelled]
+    if missing:
+        return f"{head} The expert has labelled no {missing[0]} yet: label some, then `sheetsync pull`."
+    minority = min(labelled.count("pass"), labelled.count("fail")) / len(labelled)
+    needed = math.ceil(MIN_EXAMPLES_PER_VERDICT / (max(train_share, 1e-9) * minority))
+    return (f"{head} Train gets {train_share:.0%} of the labels (from each id's hash); with this pass/fail mix "
+            f"about {needed} labels (you have {len(labelled)}) give at least {MIN_EXAMPLES_PER_VERDICT} of each "
+            "verdict with a critique. Label more rows (or raise [judge] train), then `sheetsync pull`.")
+
+
+def nothing_to_judge(split: str, ws: _Workspace, pulls: int) -> str:
+    """Why ``split`` has no rows, and the command that changes that (a run of nothing is never recorded)."""
+    if split == "unlabeled":
+        return (f"nothing to judge in --split unlabeled: every one of the {len(ws.items)} rows in the dataset is "
+                "labelled. Push more rows (`sheetsync push DATA`), or measure the judge with --split dev / test.")
+    if not ws.splits:
+        if not pulls:
+            return (f"nothing labelled yet: {len(ws.items)} rows were pushed, but no labels have been pulled. When "
+                    "the expert has labelled rows in the Annotate tab, run `sheetsync pull` first, then "
+                    f"`sheetsync judge --split {split}`.")
+        return (f"nothing labelled yet: the last pull found no labels among the {len(ws.items)} rows. Label rows "
+                "in the Annotate tab (Pass/Fail, Critique), run `sheetsync pull` first, then judge again.")
+    counts = {s: sum(1 for v in ws.splits.values() if v == s) for s in ("train", "dev", "test")}
+    shown = ", ".join(f"{n} {s}" for s, n in counts.items())
+    return (f"no labelled rows in the {split} split yet ({len(ws.splits)} labels: {shown}; the split of each row "
+            "comes from its id). Label more rows in the Annotate tab, then run `sheetsync pull` first.")
 
 
 def _targets(ws: _Workspace, split: str) -> list[str]:
@@ -241,6 +283,8 @@ def judge(
     ws = _load(cfg, store)
     prompt = _prompt(cfg, store, ws, prompt_file)
     targets = _targets(ws, split)
+    if not targets:
+        raise UserInputError(nothing_to_judge(split, ws, store.pull_count()))
     clock.lap("load")
     if limit is not None:
         targets = targets[: max(limit, 0)]
@@ -250,10 +294,11 @@ def judge(
     if ws.stale:
         outcome.warnings.append(f"{len(ws.stale)} label(s) are stale (the row changed after labelling) and are "
                                 "left out until the expert re-checks them.")
-    if not prompt.examples:
-        outcome.warnings.append("no few-shot examples: no labelled train rows with a critique yet.")
+    thin = thin_examples(ws, prompt.examples, cfg.judge.train)
+    if thin:
+        outcome.warnings.append(thin)
     if not targets:
-        outcome.warnings.append(f"no rows in split {split!r} to judge.")
+        outcome.warnings.append(f"--limit {limit}: no rows to judge.")
         return outcome
     calls = judge_calls(prompt, ws, targets, settings, cfg.judge.fit_context)
 

@@ -289,6 +289,10 @@ def _next_steps(fig: dict[str, Any]) -> list[str]:
         steps.append("When dev looks good, run `sheetsync judge --split test` once for the numbers to trust.")
     if ag["basis"] and c["by_split"]["unlabeled"] and not c["judged"]["unlabeled"]:
         steps.append("Run `sheetsync judge --split unlabeled` to estimate the pass rate on unlabeled rows.")
+    plan = fig.get("planning") or {}
+    if ag["basis"] and not plan.get("stop") and fig.get("label_next"):
+        steps.append(f"Label more: `sheetsync push DATA --sample 50 --focus uncertain` sends rows from the Label next "
+                     f"list ({len(fig['label_next'])} candidates) mixed with random ones.")
     if not steps:
         steps.append("Nothing pressing: re-run `sheetsync report` after new labels or judge runs.")
     return steps

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from sheetsync.config import Config
+from sheetsync.conversation import cell_text, truncate
 from sheetsync.judge.prompt import Item
 from sheetsync.layout import (
     FAIL_RED,
@@ -16,12 +17,11 @@ from sheetsync.layout import (
     Style,
     TabSpec,
 )
-from sheetsync.push import truncate
 from sheetsync.redact import redact
 from sheetsync.store import Store
 
 HEADER = ["id", "split", "expert verdict", "judge verdict", "agree?", "expert critique", "judge critique",
-          "error", "format", "note", "run", "re-asks"]
+          "error", "format", "note", "run", "input", "output", "re-asks"]
 
 
 class _Rows(Protocol):
@@ -31,6 +31,12 @@ class _Rows(Protocol):
 
 def judge_tab(cfg: Config, ws: _Rows, store: Store, max_cell_chars: int) -> tuple[TabSpec, int]:
     """The tab, and how many cells were cut to fit (with push's visible marker; the store keeps the full text).
+
+    The interaction is shown as the Annotate tab shows it (:func:`~sheetsync.conversation.cell_text`:
+    tool results folded, long documents cut); the judge itself was given the full text.
+
+    With ``[review] blind`` only rows the expert has labelled (as they are now) are listed, so no verdict is
+    seen before the expert's own label.
 
     ``format`` is the structured-output level each answer came at; ``note`` says what was done to the row
     (e.g. a field cut to fit the model's context).
@@ -49,28 +55,35 @@ def judge_tab(cfg: Config, ws: _Rows, store: Store, max_cell_chars: int) -> tupl
         cut += was_cut
         return value
 
+    def shown(text: str) -> str:
+        nonlocal cut
+        value, was_cut = cell_text(text, max_cell_chars)
+        cut += was_cut
+        return value
+
     for rid, it in ws.items.items():
         v = latest.get(rid)
-        if v is None:
-            continue
+        if v is None or (cfg.review.blind and not it.verdict):
+            continue  # blind labelling: a verdict is shown only once the expert labelled the row
         split = ws.splits.get(rid, "unlabeled")
         agree = "" if not (it.verdict and v["verdict"]) else ("yes" if it.verdict == v["verdict"] else "no")
         rows.append([rid, split, it.verdict, v["verdict"] or "", agree, cell(it.critique), cell(v["critique"]),
                      cell(v["error"], outside=True), v.get("level") or "", cell(v.get("note"), outside=True),
-                     v["run_id"], _asks(asked.get(rid))])
+                     v["run_id"], shown(it.input), shown(it.output), _asks(asked.get(rid))])
     n = len(rows)
     spec = TabSpec.table(
         cfg.tabs.judge,
         rows,
         frozen_rows=1,
         frozen_cols=1,
-        column_widths={0: 110, 1: 80, 2: 90, 3: 90, 4: 70, 5: 380, 6: 380, 7: 200, 8: 90, 9: 200, 10: 170, 11: 130},
+        column_widths={0: 110, 1: 80, 2: 90, 3: 90, 4: 70, 5: 380, 6: 380, 7: 200, 8: 90, 9: 200, 10: 170,
+                       11: 320, 12: 360, 13: 130},
         styles=[Style(Range(0, 0, 1, len(HEADER)), bold=True, background=HEADER_GREY),
-                Style(Range(1, 5, n, 7), wrap=True, valign="top")],
+                Style(Range(1, 5, n, 7), wrap=True, valign="top"), Style(Range(1, 11, n, 13), wrap=True, valign="top")],
         conditional_formats=[
             ConditionalFormat(Range(1, 4, n, 5), '=$E2="no"', FAIL_RED),
             ConditionalFormat(Range(1, 4, n, 5), '=$E2="yes"', PASS_GREEN),
-            ConditionalFormat(Range(1, 11, n, 12), '=LEFT($L2,5)="flips"', WARN_AMBER),
+            ConditionalFormat(Range(1, 13, n, 14), '=LEFT($N2,5)="flips"', WARN_AMBER),
         ],
         basic_filter=Range(0, 0, n, len(HEADER)),
     )

@@ -24,6 +24,8 @@ from ._planning import (
     labels_needed_for_rate,
     rate_half_width,
 )
+from ._raters import RaterAgreement, kappa_from_counts, rater_agreement
+from ._revisions import change_between_runs
 from ._root_causes import NONE_GIVEN, root_cause_tally, split_root_causes
 
 __all__ = [
@@ -33,9 +35,11 @@ __all__ = [
     "Design",
     "JudgeNoBetterThanChance",
     "NoValidBootstrapSamples",
+    "RaterAgreement",
     "agreement",
     "agreement_by",
     "best_split",
+    "change_between_runs",
     "corrected_difference",
     "corrected_half_width",
     "corrected_success_rate",
@@ -43,6 +47,7 @@ __all__ = [
     "design_weights",
     "effective_n",
     "flip_rates",
+    "kappa_from_counts",
     "labels_needed_for_corrected",
     "labels_needed_for_rate",
     "lee_interval",
@@ -50,6 +55,7 @@ __all__ = [
     "normalize_label",
     "paired_difference",
     "rate_half_width",
+    "rater_agreement",
     "root_cause_tally",
     "split_root_causes",
     "weighted_rate",

@@ -13,6 +13,8 @@ import pandas as pd
 from sheetsync.config import Config
 from sheetsync.errors import UserInputError
 from sheetsync.judge.splits import split_of
+from sheetsync.review.guidance import guidance_rows
+from sheetsync.sampling import PROBABILITY_COLUMN
 from sheetsync.store import Store
 
 BLANK = "(blank)"
@@ -26,6 +28,9 @@ class Data:
     runs: list[dict[str, Any]]  # store.runs() in order, each with its "verdicts" (store.run_verdicts)
     n_stale: int
     n_pulls: int
+    #: run_id -> the expert's verdicts (fresh, dev/test rows of today's splits) when the run was made: the
+    #: labels its figures were first measured against (sheetsync.report.revisions splits a change with them).
+    labels_then: dict[str, dict[str, str]] = field(default_factory=dict)
     flips: dict[str, dict[str, Any]] = field(default_factory=dict)  # judge --repeat: per row (label_next.flips)
     label_next: list[dict[str, Any]] = field(default_factory=list)  # label_next.candidates, best first
 
@@ -57,6 +62,20 @@ class Data:
         }
 
 
+def _probability(provenance: dict[str, Any] | None, fields: dict[str, Any]) -> float | None:
+    """A row's chance of being labelled: of being drawn by push (its provenance) times, when ``sheetsync import
+    --sample`` drew it from a larger export first, its chance there (two-phase sampling); None if unknown."""
+    p = (provenance or {}).get("probability")
+    if p is None:
+        return None
+    source = fields.get(PROBABILITY_COLUMN)
+    try:
+        q = float(source) if source not in (None, "") else 1.0
+    except (TypeError, ValueError):
+        return None
+    return p * q if 0 < q <= 1 else None
+
+
 def dim_col(name: str) -> str:
     """Dimensions get their own column namespace, so a dimension called "split" cannot clash."""
     return f"dim:{name}"
@@ -78,6 +97,7 @@ def load(cfg: Config, store: Store) -> Data:
     (labels, stale), latest = store.fresh_labels(), store.latest_verdicts()
     provenance = store.provenance()
     n_stale = len(stale)
+    taught = guidance_rows(cfg, store, labels)
     records = []
     for rid, row in rows.items():
         if not row["in_dataset"]:
@@ -87,7 +107,8 @@ def load(cfg: Config, store: Store) -> Data:
         v = latest.get(rid)
         rec: dict[str, Any] = {
             "id": rid,
-            "split": split_of(rid, cfg.judge.train, cfg.judge.dev) if fresh else "unlabeled",
+            "split": ("train" if rid in taught else split_of(rid, cfg.judge.train, cfg.judge.dev)) if fresh
+            else "unlabeled",
             "expert_verdict": label.verdict if fresh else None,
             "expert_critique": label.critique if fresh else "",
             "root_cause": label.root_cause if fresh else "",
@@ -96,7 +117,7 @@ def load(cfg: Config, store: Store) -> Data:
             "judge_error": (v or {}).get("error") or "",
             "run_id": (v or {}).get("run_id"),
             "drawn_by": (provenance.get(rid) or {}).get("method", ""),
-            "probability": (provenance.get(rid) or {}).get("probability"),
+            "probability": _probability(provenance.get(rid), row["fields"]),
             "input": row["input"], "output": row["output"],
         }
         for d in dims:
@@ -107,9 +128,41 @@ def load(cfg: Config, store: Store) -> Data:
     frame = pd.DataFrame.from_records(records, columns=columns).astype(object)
     frame = frame.where(frame.notna(), None)
     runs = [{**run, "verdicts": store.run_verdicts(run["run_id"])} for run in store.runs()]
+    scored = set(frame.loc[frame["split"].isin(LABELLED_SPLITS), "id"])
     from sheetsync.label_next import candidates, flips
 
     dim_values = {r["id"]: {d: r[dim_col(d)] for d in dims} for r in records}
     labelled = {r["id"] for r in records if r["split"] != "unlabeled"}
-    return Data(frame, dims, runs, n_stale, store.pull_count(), flips(store),
-                candidates(store, dim_values, labelled, dims))
+    return Data(frame, dims, runs, n_stale, store.pull_count(), labels_then(store, runs, rows, scored),
+                flips(store), candidates(store, dim_values, labelled, dims))
+
+
+def labels_then(store: Store, runs: list[dict[str, Any]], rows: dict[str, dict[str, Any]],
+                scored: set[str]) -> dict[str, dict[str, str]]:
+    """For each run, the verdicts of the latest pull before it (recorded with the run; older runs: the last
+    pull made before the run started), counted like today's labels: given for the row as it is now, on a
+    row scored today."""
+    pulls = store.pulls()
+    cache: dict[int, dict[str, str]] = {}
+    out = {}
+    for run in runs:
+        pull_id = _params(run).get("pull_id")
+        if pull_id is None:
+            pull_id = max((p["pull_id"] for p in pulls if p["pulled_at"] <= run["started_at"]), default=None)
+        if pull_id is None:
+            out[run["run_id"]] = {}
+            continue
+        if pull_id not in cache:
+            cache[pull_id] = {i: lb.verdict for i, lb in store.labels(pull_id).items()
+                              if i in scored and lb.verdict in ("pass", "fail")
+                              and lb.content_hash == rows.get(i, {}).get("content_hash")}
+        out[run["run_id"]] = cache[pull_id]
+    return out
+
+
+def _params(run: dict[str, Any]) -> dict[str, Any]:
+    try:
+        params = json.loads(run.get("params") or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return params if isinstance(params, dict) else {}

@@ -77,11 +77,11 @@ class PostgresConn(Conn):
     def _sql(self, sql: str) -> str:
         found = self._sql_cache.get(sql)
         if found is None:
-            found = self._sql_cache[sql] = sql.replace("%", "%%").replace("?", "%s")
+            found = self._sql_cache[sql] = placeholders(sql)
         return found
 
     def _run(self, sql: str, params: Sequence[Any]) -> Any:
-        return self.raw.execute(sql, params or None)
+        return self.raw.execute(sql, params)  # never None: psycopg would then send "%%" (escaped by _sql) as is
 
     def _run_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self.raw.cursor() as cur:
@@ -106,6 +106,23 @@ class PostgresConn(Conn):
     def exists(self) -> bool:
         """Whether this workspace has a schema in the database yet (a read-only command creates none)."""
         return self.one("SELECT 1 FROM pg_namespace WHERE nspname = ?", (self.schema,)) is not None
+
+    def write_problem(self) -> str | None:
+        """Why this login could not write the workspace's tables (a read-only role, a standby), or None.
+        Asked before a command that writes changes anything, as the SQLite opener's write probe is: a push
+        that wrote the sheet and then failed at the store would leave the two disagreeing."""
+        row = self.one(
+            """SELECT current_setting('transaction_read_only') = 'on' OR pg_is_in_recovery(),
+                      COALESCE(bool_and(has_table_privilege(c.oid, 'INSERT, UPDATE, DELETE')), true), current_user
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relkind = 'r'""",
+            (self.schema,))
+        assert row is not None
+        read_only, allowed, user = row
+        if read_only:
+            return "the server accepts no writes (a read-only server or standby)"
+        if not allowed:
+            return f"the database user {user!r} may read this workspace's tables but not write them"
+        return None
 
     def ensure_namespace(self) -> None:
         sql = self.psycopg.sql
@@ -132,6 +149,22 @@ class PostgresConn(Conn):
         self.raw.close()
 
 
+def placeholders(sql: str) -> str:
+    """SQL written for both engines (``?`` placeholders) as psycopg takes it (``%s``; a literal ``%`` doubled);
+    a ``?`` inside a quoted string or identifier is text, not a placeholder."""
+    out, quote_char = [], ""
+    for ch in sql:
+        if quote_char:
+            quote_char = "" if ch == quote_char else quote_char  # '' inside a string: closes, then reopens
+        elif ch in "'\"":
+            quote_char = ch
+        elif ch == "?":
+            out.append("%s")
+            continue
+        out.append("%%" if ch == "%" else ch)
+    return "".join(out)
+
+
 def explain(where: str, exc: Exception) -> StoreError:
     """What a PostgreSQL error means for the user, and what to do (the server's text, secrets masked)."""
     text = redact(" ".join(str(exc).split()))
@@ -143,6 +176,9 @@ def explain(where: str, exc: Exception) -> StoreError:
     if sqlstate.startswith("28") or "authentication" in text:
         return StoreError(f"{where}: the PostgreSQL server refused the login ({text}). Check the user and password "
                           "in [store] url or SHEETSYNC_STORE_URL (or PGPASSWORD). Nothing was written.")
+    if sqlstate == "25006":
+        return StoreError(f"{where}: the server accepts no writes ({text}): point [store] url at the primary, not "
+                          "a read-only standby. Nothing was written.")
     if sqlstate.startswith("42501") or "permission denied" in text:
         return StoreError(f"{where}: the database user may not do this ({text}). It needs to create a schema in "
                           "the database (once per workspace) and tables in it. Nothing was written.")

@@ -7,7 +7,7 @@ from typing import Any
 from sheetsync.config import Config
 from sheetsync.layout import FAIL_RED, PASS_GREEN, WARN_AMBER, CellValue, Chart, Range, TabSpec
 from sheetsync.metrics import Agreement
-from sheetsync.report.tabs.cells import KAPPA, RATE, bound, ci, short_time, status, v
+from sheetsync.report.tabs.cells import DELTA, KAPPA, RATE, bound, ci, short_time, status, v
 from sheetsync.report.tabs.grid import CHART_ROWS, Grid
 from sheetsync.report.tabs.meanings import MEANINGS
 from sheetsync.report.tabs.planning import run_comparison_section
@@ -54,22 +54,36 @@ def agreement_tab(cfg: Config, fig: dict[str, Any], a: Agreement | None) -> TabS
     hist = ag["history"]
     h, end = g.table(
         ["run", "started", "model", "prompt", "split", "status", "n", "TPR", "TNR", "accuracy", "κ", "excluded",
-         "format"],
+         "format", "TPR then", "TNR then", "vs run", "TPR: prompt", "TPR: labels", "TNR: prompt", "TNR: labels",
+         "labels revised (toward the judge)"],
         [[f"#{x['run']} {x['split']}", short_time(x["started_at"]), x["model"], (x["prompt_hash"] or "")[:10],
           x["split"], x["status"], x["n"], v(x["tpr"]), v(x["tnr"]), v(x["accuracy"]), v(x["kappa"]),
-          x["n_excluded"], x.get("format_level", "")] for x in hist],
-        {7: RATE, 8: RATE, 9: RATE, 10: KAPPA},
+          x["n_excluded"], x.get("format_level", ""), *_then_and_change(x)] for x in hist],
+        {7: RATE, 8: RATE, 9: RATE, 10: KAPPA, 13: RATE, 14: RATE, 16: DELTA, 17: DELTA, 18: DELTA, 19: DELTA},
     )
     g.rate_colours(h + 1, end, cfg, 7, 8)
     if not hist:
         g.note("No judge runs yet: run `sheetsync judge --split dev`.")
     else:
         g.note("Each run is scored against today's labels on the labelled dev/test rows it judged; runs over "
-               "unlabeled rows only have no figures.")
+               "unlabeled rows only have no figures. “then”: against the labels of the run's own time. The change "
+               "from the previous run on the same split splits exactly into the prompt's part (both runs on the "
+               "newer labels) and the labels' part (the older run's verdicts on the newer labels): a judge that "
+               "only looks better because labels were revised toward it shows it there.")
         g.charts.append(Chart("line", "TPR and TNR per judge run", domain=Range(h, 0, end, 1),
                               series=(Range(h, 7, end, 8), Range(h, 8, end, 9)), anchor=(chart_row, 8),
                               x_title="judge run", y_title="rate"))
-    return g.spec(cfg.tabs.agreement, {0: 230, 1: 120, **{c: 90 for c in range(2, 13)}, 5: 110, 13: 320})
+    return g.spec(cfg.tabs.agreement, {0: 230, 1: 120, **{c: 90 for c in range(2, 20)}, 5: 110, 13: 320, 20: 200})
+
+
+def _then_and_change(x: dict[str, Any]) -> list[CellValue]:
+    """The history row's cells after "format": its figures then, and its change from the previous run."""
+    c = x.get("change")
+    cells: list[CellValue] = [v(x.get("tpr_then")), v(x.get("tnr_then"))]
+    if not c:
+        return cells + ["", "", "", "", "", ""]
+    return cells + [f"#{c['from_run']}", v(c["tpr"]["prompt"]), v(c["tpr"]["labels"]), v(c["tnr"]["prompt"]),
+                    v(c["tnr"]["labels"]), f"{c['revised']} ({c['toward_judge']})"]
 
 
 def _headline_block(g: Grid, a: Agreement, cfg: Config) -> None:

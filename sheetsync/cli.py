@@ -496,15 +496,37 @@ def report(cfg, spreadsheet, json_, fail_under, no_tabs) -> None:
 @cli.command()
 @click.argument("a", type=click.Path(dir_okay=False))
 @click.argument("b", type=click.Path(dir_okay=False))
-@click.option("--fail-if-worse", is_flag=True, help="Exit 1 when B's corrected pass rate is lower than A's beyond "
-              "doubt (the 95% interval of B − A is below 0).")
+@click.option("--fail-if-worse", is_flag=True, help="Exit 1 when B is worse than A beyond doubt (the 95% interval "
+              "of B − A is below 0: the corrected pass rate, or with --runs TPR or TNR).")
+@click.option("--runs", is_flag=True, help="A and B are judge runs (ids, or previous/latest): the change in TPR "
+              "and TNR on the labelled rows both judged, with McNemar's test.")
 @click.option("json_", "--json", is_flag=True, help="Print every figure as JSON.")
 @config_option
-def compare(cfg, a, b, fail_if_worse, json_) -> None:
+def compare(cfg, a, b, fail_if_worse, runs, json_) -> None:
     """Did version B of your AI do better than A? Two datasets with the same inputs, judged by the workspace's
     validated judge: the change in corrected pass rate with an interval, overall and per dimension."""
     from sheetsync.compare import compare as do_compare
+    from sheetsync.compare import compare_runs
 
+    if runs:
+        rr = compare_runs(cfg, a, b)
+        for message in rr["warnings"]:
+            warn(message)
+        if json_:
+            print_json(rr)
+        else:
+            for key, name in (("tpr", "TPR"), ("tnr", "TNR")):
+                d = rr[key]
+                if d["difference"] is None:
+                    click.echo(f"{name}: no labelled rows of that kind judged by both runs")
+                    continue
+                click.echo(f"{name} {d['rate_a']:.1%} → {d['rate_b']:.1%}: {d['difference']:+.1%} (95% interval "
+                           f"{d['ci'][0]:+.1%} to {d['ci'][1]:+.1%}) on {d['n']} rows; McNemar p = "
+                           f"{d['mcnemar']['p_value']:.3g}")
+        if fail_if_worse and rr["worse"]:
+            click.echo("FAIL: run B is worse than run A (TPR or TNR fell beyond doubt).", err=True)
+            sys.exit(1)
+        return
     r = do_compare(cfg, a, b, progress=not json_)
     for message in r.warnings:
         warn(message)

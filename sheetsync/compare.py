@@ -7,6 +7,9 @@ cached like any judge call), and the change in the corrected pass rate, (p_B −
 an interval that counts the paired sample and the judge's own error rates as measured on the expert's labels
 (test split, else dev, weighted as in the report). Overall and per dimension value. The judge must be the
 one validated: a model or prompt other than the latest test run's is warned about.
+
+``compare_runs`` (``sheetsync compare --runs A B``) compares two judge runs instead: the change in TPR and
+TNR on the labelled rows both judged, paired.
 """
 
 from __future__ import annotations
@@ -126,3 +129,41 @@ def _validated(store, model: str, template_hash: str) -> list[str]:
         return []
     return [f"the {' and '.join(changed)} differ from the judge validated on test (run {last['run_id']}): its TPR "
             "and TNR may not hold. Run `sheetsync judge --split test` again with this judge."]
+
+
+def compare_runs(cfg: Config, a: str, b: str) -> dict[str, Any]:
+    """Two judge runs (another prompt or model) on the labelled rows both judged: the change in TPR and TNR
+    with Newcombe's paired interval and McNemar's test. ``a``/``b`` are run ids, or "previous"/"latest" (the
+    last two runs that judged labelled rows). ``worse``: TPR or TNR fell beyond doubt (interval below 0)."""
+    from sheetsync.metrics import paired_difference
+
+    store = _require_store(cfg, "nothing to compare")
+    labels, _ = store.fresh_labels()
+    runs = store.runs()
+    judged = [r for r in runs if any(rid in labels for rid in store.run_verdicts(r["run_id"]))]
+    names = {"latest": judged[-1]["run_id"] if judged else None,
+             "previous": judged[-2]["run_id"] if len(judged) > 1 else None}
+    by_id = {r["run_id"]: r for r in runs}
+    picked = []
+    for name in (a, b):
+        run_id = names.get(name, name)
+        if run_id not in by_id:
+            known = ", ".join(r["run_id"] for r in judged[-5:]) or "none"
+            raise UserInputError(f"no judge run {name!r} that judged labelled rows (latest: {known}); use run ids "
+                                 "from `sheetsync report` (Agreement tab, history) or previous/latest.")
+        picked.append(by_id[run_id])
+    va, vb = (store.run_verdicts(r["run_id"]) for r in picked)
+    shared = sorted(rid for rid in labels if va.get(rid, {}).get("verdict") and vb.get(rid, {}).get("verdict"))
+    if not shared:
+        raise UserInputError("the two runs judged no labelled row in common: nothing to compare.")
+    out: dict[str, Any] = {"a": {k: picked[0][k] for k in ("run_id", "model", "template_hash", "split")},
+                           "b": {k: picked[1][k] for k in ("run_id", "model", "template_hash", "split")},
+                           "n": len(shared)}
+    for name, kind in (("tpr", "pass"), ("tnr", "fail")):
+        ids = [rid for rid in shared if labels[rid].verdict == kind]
+        out[name] = paired_difference([va[r]["verdict"] == kind for r in ids], [vb[r]["verdict"] == kind for r in ids])
+    out["worse"] = any(out[k]["ci"] is not None and out[k]["ci"][1] < 0 for k in ("tpr", "tnr"))
+    changed = [w for w, k in (("model", "model"), ("prompt", "template_hash")) if picked[0][k] != picked[1][k]]
+    out["warnings"] = ([f"the {' and '.join(changed)} changed: validate the new judge on test (`sheetsync judge "
+                        "--split test`) before trusting its corrected pass rates."] if changed else [])
+    return out

@@ -86,3 +86,22 @@ def test_fail_if_worse_exits_1(workspace):
     assert json.loads(ok.stdout)["overall"]["difference"] > 0
     worse = runner.invoke(cli, ["compare", "b.csv", "a.csv", "--fail-if-worse"])
     assert worse.exit_code == 1 and "B is worse than A" in worse.output
+
+
+def test_compare_two_judge_runs(workspace):
+    """A second run with a prompt that fails everything: TNR stays 100%, TPR collapses; paired and gated."""
+    cfg, root = workspace
+    prompt = cfg.path(cfg.judge.prompt)
+    prompt.write_text(prompt.read_text() + "\nBe harsh.\n")
+    with FakeOpenAI(responder=lambda request: {"critique": "harsh", "verdict": "fail"}) as server:
+        os.environ["OPENAI_BASE_URL"] = server.base_url
+        judge(cfg, split="test", progress=False)
+    from sheetsync.compare import compare_runs
+
+    r = compare_runs(cfg, "previous", "latest")
+    assert r["tpr"]["rate_b"] == 0 and r["tpr"]["ci"][1] < 0 and r["worse"]
+    assert r["tnr"]["rate_b"] == 1 and "prompt changed" in r["warnings"][0]
+    b = r["tpr"]["only_a"]  # passes the first run got right and the second wrong
+    assert r["tpr"]["mcnemar"]["p_value"] == pytest.approx(min(1.0, 2 * 0.5 ** b))
+    out = CliRunner().invoke(cli, ["compare", "previous", "latest", "--runs", "--fail-if-worse"])
+    assert out.exit_code == 1 and "run B is worse" in out.output

@@ -81,6 +81,7 @@ class JudgeOutcome:
     outages: int = 0
     failure: str | None = None  # set when every row, or more than [judge] max_error_share, ended in error
     timings: dict[str, float] = field(default_factory=dict)  # process (CPU) seconds per step, for benchmarks
+    consistency: dict[str, Any] | None = None  # --repeat K: flip rates over the K asks (judge.repeat.reask)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -306,13 +307,23 @@ def judge(
     poll_interval: float = 30.0,
     judge_name: str | None = None,
     examples: str | None = None,
+    repeat: int = 1,
 ) -> JudgeOutcome:
-    """Judge the rows of ``split`` (see the module docstring) and write the Judge tab."""
+    """Judge the rows of ``split`` (see the module docstring) and write the Judge tab.
+
+    ``repeat`` K > 1 asks about every row K times in all (``sheetsync.judge.repeat``): the flip rates go to
+    ``outcome.consistency`` and flipped rows are marked in the Judge tab."""
     store = store or _require_store(cfg, "nothing to judge")
     spec = judge_spec(cfg, judge_name)
     batch = batch or bool(resume_batch)
     if spec.kind == "code" and batch:
         raise UserInputError(f"--judge {spec.name} is a code assertion: it runs here, not through the Batch API.")
+    if spec.kind == "code" and repeat > 1:
+        raise UserInputError(f"--judge {spec.name} is a code assertion: it gives the same answer every time, so "
+                             "--repeat has nothing to measure.")
+    if repeat > 1 and (examples or cfg.judge.examples) == "similar":
+        raise UserInputError("--repeat reorders the fixed few-shot set; with similar examples (chosen per row) it "
+                             "has none to reorder: use --examples fixed with --repeat.")
     open_key = BATCH_OPEN_KEY + (f":{spec.name}" if spec.name else "")
     open_batch = store.get_meta(open_key) if batch and not resume_batch and not dry_run else None
     if open_batch:
@@ -437,6 +448,12 @@ def judge(
         raise
     clock.lap("calls")
     _finish(cfg, store, ws, outcome, summary, targets, run_id, hint)
+    if repeat > 1:
+        from sheetsync.judge.repeat import reask
+
+        outcome.consistency = reask(
+            store, run_id, prompt, lambda p, st: judge_calls(p, ws, targets, st, cfg.judge.fit_context), targets,
+            settings, repeat, progress=progress)
     if spec.name:  # a specialized judge's figures are in the report's Judges tab
         return outcome
     return _write_judge_tab(cfg, store, ws, outcome, spreadsheet, clock)

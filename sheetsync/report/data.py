@@ -14,6 +14,7 @@ from sheetsync.config import Config
 from sheetsync.errors import UserInputError
 from sheetsync.judge.splits import split_of
 from sheetsync.review.guidance import guidance_rows
+from sheetsync.sampling import PROBABILITY_COLUMN
 from sheetsync.store import Store
 from sheetsync.taxonomy import load_taxonomy
 from sheetsync.triage.measure import current_classifications
@@ -35,6 +36,8 @@ class Data:
     taxonomy: Any = None  # sheetsync.taxonomy.Taxonomy: the config's causes and the expert's accepted proposals
     classified: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> the classifier's latest answer
     judges: dict[str, dict[str, Any]] = field(default_factory=dict)  # [judges.NAME] -> latest verdicts and runs
+    flips: dict[str, dict[str, Any]] = field(default_factory=dict)  # judge --repeat: per row (label_next.flips)
+    label_next: list[dict[str, Any]] = field(default_factory=list)  # label_next.candidates, best first
 
     def split(self, *names: str) -> pd.DataFrame:
         return self.frame[self.frame["split"].isin(names)]
@@ -64,6 +67,20 @@ class Data:
         }
 
 
+def _probability(provenance: dict[str, Any] | None, fields: dict[str, Any]) -> float | None:
+    """A row's chance of being labelled: of being drawn by push (its provenance) times, when ``sheetsync import
+    --sample`` drew it from a larger export first, its chance there (two-phase sampling); None if unknown."""
+    p = (provenance or {}).get("probability")
+    if p is None:
+        return None
+    source = fields.get(PROBABILITY_COLUMN)
+    try:
+        q = float(source) if source not in (None, "") else 1.0
+    except (TypeError, ValueError):
+        return None
+    return p * q if 0 < q <= 1 else None
+
+
 def dim_col(name: str) -> str:
     """Dimensions get their own column namespace, so a dimension called "split" cannot clash."""
     return f"dim:{name}"
@@ -83,6 +100,7 @@ def load(cfg: Config, store: Store) -> Data:
     layout = json.loads(store.get_meta("annotate_layout") or "{}")
     dims = list(layout.get("dimensions") or cfg.columns.dimensions)
     (labels, stale), latest = store.fresh_labels(), store.latest_verdicts()
+    provenance = store.provenance()
     n_stale = len(stale)
     taught = guidance_rows(cfg, store, labels)
     records = []
@@ -103,21 +121,28 @@ def load(cfg: Config, store: Store) -> Data:
             "judge_critique": (v or {}).get("critique") or "",
             "judge_error": (v or {}).get("error") or "",
             "run_id": (v or {}).get("run_id"),
+            "drawn_by": (provenance.get(rid) or {}).get("method", ""),
+            "probability": _probability(provenance.get(rid), row["fields"]),
             "input": row["input"], "output": row["output"],
         }
         for d in dims:
             rec[dim_col(d)] = _dim_value(row["fields"].get(d))
         records.append(rec)
     columns = ["id", "split", "expert_verdict", "expert_critique", "root_cause", "judge_verdict", "judge_critique",
-               "judge_error", "run_id", "input", "output", *(dim_col(d) for d in dims)]
+               "judge_error", "run_id", "drawn_by", "probability", "input", "output", *(dim_col(d) for d in dims)]
     frame = pd.DataFrame.from_records(records, columns=columns).astype(object)
     frame = frame.where(frame.notna(), None)
     runs = [{**run, "verdicts": store.run_verdicts(run["run_id"])} for run in store.runs()]
     scored = set(frame.loc[frame["split"].isin(LABELLED_SPLITS), "id"])
     tax = load_taxonomy(cfg, store)
     judges = {name: {"latest": store.latest_verdicts(name), "runs": store.runs(name)} for name in cfg.judges}
-    return Data(frame, dims, runs, n_stale, store.pull_count(), labels_then(store, runs, rows, scored), tax,
-                current_classifications(store, tax), judges)
+    from sheetsync.label_next import candidates, flips
+
+    dim_values = {r["id"]: {d: r[dim_col(d)] for d in dims} for r in records}
+    labelled = {r["id"] for r in records if r["split"] != "unlabeled"}
+    return Data(frame, dims, runs, n_stale, store.pull_count(), labels_then(store, runs, rows, scored),
+                taxonomy=tax, classified=current_classifications(store, tax), judges=judges, flips=flips(store),
+                label_next=candidates(store, dim_values, labelled, dims))
 
 
 def labels_then(store: Store, runs: list[dict[str, Any]], rows: dict[str, dict[str, Any]],

@@ -243,7 +243,7 @@ def main() -> None:
             print(f"{concurrency:>4} {WAVES * concurrency:>5} {ideal:>4.2f}s  {cells}  {target:>5.2f}x  {verdict}",
                   flush=True)
             rows.append(f"| {concurrency} | {WAVES * concurrency:,} | " + " | ".join(
-                f"{figures[name]['wall']:.2f} s ({ratio[name]:.2f}×)" for name in SIDES)
+                f"{figures[name]['wall']:.2f} s ({ratio[name]:.3f}×)" for name in SIDES)
                 + f" | ≤ {target:.2f}× — {'met' if met else 'not met'} |")
             rows.append("| | CPU ms/request (client / server) | " + " | ".join(
                 f"{figures[name]['client'] * 1e3:.2f} / {figures[name]['server'] * 1e3:.2f}" for name in SIDES) + " | |")

@@ -213,6 +213,8 @@ class Report(Section):
     together: ClassVar = (_floor_below_target,)
     target: float = setting(0.90, fraction)
     floor: float = setting(0.80, fraction)
+    #: A line shown at the top of the Instructions tab and of every report tab ("Confidential", "Example data").
+    banner: str = setting("", trimmed, no_control_characters)
 
 
 def _store_url(url: str) -> str | None:

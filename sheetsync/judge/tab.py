@@ -6,13 +6,24 @@ from typing import Any, Protocol
 
 from sheetsync.config import Config
 from sheetsync.judge.prompt import Item
-from sheetsync.layout import FAIL_RED, HEADER_GREY, PASS_GREEN, ConditionalFormat, Range, Style, TabSpec
+from sheetsync.layout import (
+    FAIL_RED,
+    HEADER_GREY,
+    PASS_GREEN,
+    ConditionalFormat,
+    PageSetup,
+    Range,
+    Style,
+    TabSpec,
+)
 from sheetsync.push import truncate
 from sheetsync.redact import redact
 from sheetsync.store import Store
+from sheetsync.textfit import fit_rows
 
 HEADER = ["id", "split", "expert verdict", "judge verdict", "agree?", "expert critique", "judge critique",
-          "error", "format", "note", "run"]
+          "error", "format", "note", "model", "run"]
+WIDTHS = {0: 90, 1: 65, 2: 70, 3: 70, 4: 60, 5: 340, 6: 340, 7: 130, 8: 85, 9: 130, 10: 150, 11: 160}
 
 
 class _Rows(Protocol):
@@ -27,6 +38,7 @@ def judge_tab(cfg: Config, ws: _Rows, store: Store, max_cell_chars: int) -> tupl
     (e.g. a field cut to fit the model's context).
     """
     latest = store.latest_verdicts()
+    models = {run["run_id"]: run["model"] for run in store.runs()}
     rows: list[list[Any]] = [HEADER]
     cut = 0
 
@@ -45,20 +57,24 @@ def judge_tab(cfg: Config, ws: _Rows, store: Store, max_cell_chars: int) -> tupl
         agree = "" if not (it.verdict and v["verdict"]) else ("yes" if it.verdict == v["verdict"] else "no")
         rows.append([rid, split, it.verdict, v["verdict"] or "", agree, cell(it.critique), cell(v["critique"]),
                      cell(v["error"], outside=True), v.get("level") or "", cell(v.get("note"), outside=True),
-                     v["run_id"]])
+                     models.get(v["run_id"], ""), v["run_id"]])
     n = len(rows)
     spec = TabSpec.table(
         cfg.tabs.judge,
         rows,
         frozen_rows=1,
         frozen_cols=1,
-        column_widths={0: 110, 1: 80, 2: 90, 3: 90, 4: 70, 5: 380, 6: 380, 7: 200, 8: 90, 9: 200, 10: 170},
-        styles=[Style(Range(0, 0, 1, len(HEADER)), bold=True, background=HEADER_GREY),
-                Style(Range(1, 5, n, 7), wrap=True, valign="top")],
+        column_widths=WIDTHS,
+        styles=[Style(Range(0, 0, 1, len(HEADER)), bold=True, background=HEADER_GREY, wrap=True, valign="top"),
+                Style(Range(1, 0, n, len(HEADER)), valign="top"),
+                Style(Range(1, 5, n, 10), wrap=True)],
         conditional_formats=[
             ConditionalFormat(Range(1, 4, n, 5), '=$E2="no"', FAIL_RED),
             ConditionalFormat(Range(1, 4, n, 5), '=$E2="yes"', PASS_GREEN),
+            *(ConditionalFormat(Range(1, col, n, col + 1), f'=${letter}2="{verdict}"', colour)
+              for col, letter in ((2, "C"), (3, "D")) for verdict, colour in (("pass", PASS_GREEN), ("fail", FAIL_RED))),
         ],
         basic_filter=Range(0, 0, n, len(HEADER)),
+        page=PageSetup(repeat=(0, 1)),
     )
-    return spec, cut
+    return fit_rows(spec), cut

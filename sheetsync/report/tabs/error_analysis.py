@@ -18,6 +18,7 @@ def error_analysis_tab(cfg: Config, fig: dict[str, Any]) -> TabSpec:
     ea = fig["error_analysis"]
     g = Grid()
     g.title("Error analysis: where the AI fails, on rows the expert has not labelled")
+    g.preamble(cfg, fig)
     if ea["overall"] is None:
         g.line(f"Not available: {ea['reason']}", bold=True, background=WARN_AMBER)
         return g.spec(cfg.tabs.error_analysis, {0: 260})

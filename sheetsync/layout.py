@@ -126,6 +126,7 @@ class Chart:
     #: One "#RRGGBB" per series (empty: the program's palette). Line charts also mark every point, so a
     #: series with one value (a split judged once) still shows.
     colors: tuple[str, ...] = ()
+    y_range: tuple[float, float] | None = None  # the value axis from, to (e.g. rates: 0 to 1)
 
 
 @dataclass(frozen=True)

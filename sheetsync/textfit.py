@@ -18,6 +18,7 @@ from sheetsync.layout import CellValue, TabSpec
 
 CHAR_PX = 6.0  # average width of a character of mixed text at 11 pt, measured in LibreOffice with Carlito
 BOLD_CHAR_PX = 6.6
+ITALIC_CHAR_PX = 5.7
 LINE_PX = 20  # one line of 11 pt text in Excel (15 pt); LibreOffice and Google need a little less
 PADDING_PX = 6  # above and below the text
 CELL_PADDING_PX = 8  # left and right of the text
@@ -26,10 +27,10 @@ MAX_ROW_PX = 545  # Excel's limit: 409 points
 DEFAULT_COLUMN_PX = 100  # Google's default width (Excel's is 64 px: specs give every column its width)
 
 
-def lines(text: str, width_px: int, *, bold: bool = False, font_size: int = 11) -> int:
+def lines(text: str, width_px: int, *, bold: bool = False, italic: bool = False, font_size: int = 11) -> int:
     """How many lines ``text`` takes in a wrapped cell ``width_px`` wide."""
     scale = font_size / 11
-    per_char = (BOLD_CHAR_PX if bold else CHAR_PX) * scale
+    per_char = (BOLD_CHAR_PX if bold else ITALIC_CHAR_PX if italic else CHAR_PX) * scale
     room = max(1, int((width_px - CELL_PADDING_PX) / per_char))
     total = 0
     for paragraph in text.split("\n"):
@@ -61,6 +62,7 @@ def fit_rows(spec: TabSpec, *, first_row: int = 0) -> TabSpec:
     already sizes keep their height). Reads the spec's blocks, wrap styles, column widths and merges."""
     wrapped = _styled(spec, "wrap")
     bold = _styled(spec, "bold")
+    italic = _styled(spec, "italic")
     sizes = _font_sizes(spec)
     width = _widths(spec)
     merged = {(m.row0, m.col0): sum(width(c) for c in range(m.col0, m.col1 if m.col1 is not None else spec.n_cols))
@@ -77,8 +79,10 @@ def fit_rows(spec: TabSpec, *, first_row: int = 0) -> TabSpec:
                 if value is None or value == "" or not wrapped(r, c):
                     continue
                 size = sizes(r, c)
-                n = lines(_text(value), merged.get((r, c)) or width(c), bold=bold(r, c), font_size=size)
-                need = max(need, row_px(n, size))
+                n = lines(_text(value), merged.get((r, c)) or width(c), bold=bold(r, c), italic=italic(r, c),
+                          font_size=size)
+                if n > 1 or size > 11:
+                    need = max(need, row_px(n, size))
             if need > MIN_ROW_PX:
                 heights[r] = max(heights.get(r, 0), need)
     spec.row_heights = heights

@@ -326,9 +326,15 @@ def _chart_request(sheet_id: int, chart: Chart, chart_id: int) -> Request:
     axes = []
     if chart.x_title:
         axes.append({"position": "BOTTOM_AXIS", "title": chart.x_title})
-    if chart.y_title:
-        axes.append({"position": "LEFT_AXIS", "title": chart.y_title})
     value_axis = "BOTTOM_AXIS" if kind == "BAR" else "LEFT_AXIS"
+    if chart.y_title or chart.y_range:
+        axis: dict[str, Any] = {"position": "LEFT_AXIS"}
+        if chart.y_title:
+            axis["title"] = chart.y_title
+        if chart.y_range:
+            axis["viewWindowOptions"] = {"viewWindowMin": chart.y_range[0], "viewWindowMax": chart.y_range[1],
+                                         "viewWindowMode": "EXPLICIT"}
+        axes.append(axis)
 
     def source(rng: Range) -> dict[str, Any]:
         return {"sourceRange": {"sources": [grid_range(sheet_id, rng)]}}

@@ -119,6 +119,8 @@ def chart_xml(spec: Chart, title: str, n_rows: int, n_cols: int) -> bytes:
     # openpyxl ≥ 3.1 marks axes deleted by default; Excel then draws a chart without axes.
     chart.x_axis.delete = False
     chart.y_axis.delete = False
+    if spec.y_range:
+        chart.y_axis.scaling.min, chart.y_axis.scaling.max = spec.y_range
     sheet = "'" + title.replace("'", "''") + "'"
     for series in spec.series:
         r0, c0, r1, _ = series.resolve(n_rows, n_cols)

@@ -83,7 +83,7 @@ def _chart(g: Grid, cfg: Config, runs: list[dict[str, Any]], chart_row: int) -> 
     g.charts.append(Chart("line", "TPR and TNR per judge run, by split", domain=Range(h, 0, end, 1),
                           series=tuple(Range(h, c, end, c + 1) for c in range(1, 1 + 2 * len(splits))),
                           anchor=(chart_row, 7), x_title="judge run", y_title="rate",
-                          colors=tuple(SPLIT_COLOURS[sp][m] for sp in splits for m in ("tpr", "tnr"))))
+                          colors=tuple(SPLIT_COLOURS[sp][m] for sp in splits for m in ("tpr", "tnr")), y_range=(0.0, 1.0)))
 
 
 def _headline_block(g: Grid, a: Agreement, cfg: Config) -> None:

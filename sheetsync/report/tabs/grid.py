@@ -78,7 +78,7 @@ class Grid:
     def table(self, header: Sequence[str], rows: Sequence[Sequence[CellValue]],
               formats: dict[int, str] | None = None) -> tuple[int, int]:
         """Header + rows; returns (header row, end row) with end exclusive."""
-        h = self.line(*header, bold=True, background=HEADER_GREY, wrap=True, valign="top")
+        h = self.line(*header, bold=True, background=HEADER_GREY, wrap=True, valign="bottom")
         for r in rows:
             self.rows.append(list(r))
         end = self.row

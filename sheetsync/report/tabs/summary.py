@@ -82,7 +82,7 @@ def summary_tab(cfg: Config, fig: dict[str, Any]) -> TabSpec:
             g.charts.append(Chart("line", "TPR and TNR by split over the last judge runs",
                                   domain=Range(h, 0, end, 1), series=tuple(Range(h, c, end, c + 1) for c in cols),
                                   anchor=(g.row + 1, 0), width=560, height=260,
-                                  colors=tuple(SPLIT_COLOURS[sp][m] for sp in splits for m in ("tpr", "tnr"))))
+                                  colors=tuple(SPLIT_COLOURS[sp][m] for sp in splits for m in ("tpr", "tnr")), y_range=(0.0, 1.0)))
             g.pad_to(g.row + 1 + 14)
     else:
         g.note("No judge run has been scored against labels yet.")

@@ -204,8 +204,9 @@ def annotate_spec(
     )
 
 
-def instructions_spec(cfg: Config, *, n_rows: int, dimensions: list[str]) -> TabSpec:
-    """What the expert reads first: the one question, how to fill each field, what a good critique is."""
+def instructions_spec(cfg: Config, *, n_rows: int, dimensions: list[str], questions: list[str] | None = None) -> TabSpec:
+    """What the expert reads first: the one question, how to fill each field, what a good critique is, and
+    the criteria questions still open (the expert's "Unclear" answers on the Review tab)."""
     lab = cfg.labels
     rows: list[list[CellValue]] = [
         ["How to annotate"],
@@ -236,6 +237,15 @@ def instructions_spec(cfg: Config, *, n_rows: int, dimensions: list[str]) -> Tab
     if dimensions:
         rows.append(["Dimensions", "Columns " + ", ".join(dimensions) + " describe each case; use the "
                                    "filter to look at one slice at a time."])
+    rows.append([cfg.tabs.review, "Where the judge disagrees with you, once it has run. Read its critique, then "
+                                  "answer in Resolution: “Judge is right” (then change your label here, in "
+                                  f"“{cfg.tabs.annotate}”), “My label stands”, or “Unclear” (the criteria need a "
+                                  "decision); say why in Why. Answered rows turn grey."])
+    if questions:
+        rows.append([""])
+        rows.append(["Open questions", "Criteria questions you marked Unclear on the Review tab, until you settle "
+                                       "them there (choose Judge is right or My label stands, and say why):"])
+        rows += [["", q] for q in questions]
     return fit_rows(TabSpec.table(
         cfg.tabs.instructions,
         rows,

@@ -171,6 +171,7 @@ def cli() -> None:
       sheetsync init                     # a workspace: sheetsync.toml, prompts/
       sheetsync generate -d dimensions.toml                 # optional: synthetic inputs
       sheetsync respond inputs.csv --call app:answer --out traces.csv
+      sheetsync import langsmith runs.jsonl --out traces.jsonl   # or: your traces
       sheetsync push traces.csv          # the expert's Annotate tab (--sample N: a stratified sample)
       sheetsync pull                     # the expert's labels, validated and stored
       sheetsync judge --split dev        # the judge, taught by the expert's critiques: TPR/TNR
@@ -286,6 +287,42 @@ def respond(cfg, inputs, out, call, command, endpoint, model, system_prompt, con
         click.echo("  re-run the same command to retry only the failed rows", err=True)
 
 
+class _ImportCommand(GreedyCommand):
+    greedy = ("--stratify-by", "--dimensions")
+
+
+@cli.command("import", cls=_ImportCommand)
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(["openai", "otel", "langsmith", "langfuse", "mapping"]))
+@click.argument("export", type=click.Path(dir_okay=False))
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False),
+              help="The dataset to write (.jsonl, .csv or .json), for `sheetsync push`.")
+@click.option("--sample", type=int, help="Keep only N interactions, drawn while the export streams by.")
+@click.option("--stratify-by", multiple=True, metavar="COLUMN...",
+              help="With --sample: cover every combination of these imported dimensions first.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --sample.")
+@click.option("--dimensions", multiple=True, metavar="KEY...",
+              help="Metadata keys to lift into dimension columns (e.g. feature persona).")
+@click.option("--link", metavar="TEMPLATE", default="",
+              help="Link to each trace, {id} standing for its id (default: the export's own link, if any).")
+@click.option("--host", metavar="URL", default="",
+              help="LangSmith/Langfuse host the export's links are relative to (default: their cloud).")
+@click.option("json_", "--json", is_flag=True, help="Print the result as JSON.")
+@config_option
+def import_(cfg, fmt, export, out, sample, stratify_by, seed, dimensions, link, host, json_) -> None:
+    """Turn a trace export (OpenAI logs, OTLP GenAI spans, LangSmith runs, Langfuse traces) into a dataset."""
+    from sheetsync.importers import import_traces
+
+    r = import_traces(cfg, fmt, export, out, sample=sample, stratify_by=stratify_by, seed=seed,
+                      dimensions=dimensions, link=link, host=host)
+    for w in r.warnings:
+        warn(w)
+    if json_:
+        print_json(r.to_dict())
+        return
+    click.echo(r.summary(export, cfg.columns))
+    click.echo(f"Next: sheetsync push {r.out}")
+
+
 @cli.command(cls=GreedyCommand)
 @click.argument("data", type=click.Path(dir_okay=False))
 @spreadsheet_option
@@ -301,40 +338,36 @@ def respond(cfg, inputs, out, call, command, endpoint, model, system_prompt, con
 @click.option("--folder", metavar="URL",
               help="Drive folder (URL or id) to create a new spreadsheet in, e.g. on a shared drive so a service "
                    "account can create it (default: [google] folder).")
+@click.option("--rater", metavar="NAME",
+              help="Push to a second rater's own workbook instead (the rows the expert has; none of their labels).")
 @click.option("json_", "--json", is_flag=True, help="Print the result as JSON.")
 @config_option
-def push(cfg, data, spreadsheet, share, sample, stratify_by, seed, focus, random_share, folder, json_) -> None:
+def push(cfg, data, spreadsheet, share, sample, stratify_by, seed, focus, random_share, folder, rater, json_) -> None:
     """Build or update the expert's Annotate tab from DATA (CSV, TSV, JSONL, JSON, Parquet)."""
-    from sheetsync.push import push as do_push
+    from sheetsync.cli_print import print_push
+    from sheetsync.raters import push_rater, push_with_rater
 
     if folder:
         from dataclasses import replace
 
         cfg = replace(cfg, google=replace(cfg.google, folder=folder))
-
-    result = do_push(
+    if rater is not None:
+        if focus:
+            raise click.UsageError("--focus picks the expert's next rows; a second rater gets the rows the expert has.")
+        pushed = push_rater(cfg, data, rater=rater, spreadsheet=spreadsheet, share=share, sample=sample,
+                            stratify_by=stratify_by, seed=seed)
+        print_push(pushed.result, json_, f"{pushed.name}'s workbook")
+        return
+    result, pushed = push_with_rater(
         cfg, data, spreadsheet=spreadsheet, share=share, sample=sample, stratify_by=stratify_by, seed=seed,
         focus=focus, random_share=random_share,
     )
-    for message in result.warnings:
-        warn(message)
-    if result.truncated:
-        warn(f"{len(result.truncated)} cell(s) were too long for the sheet and were cut (full text kept locally): "
-             + "; ".join(result.truncated[:5]))
-    if json_:
-        print_json(result.to_dict())
+    if json_ and pushed is not None:
+        print_json({**result.to_dict(), "rater": {"name": pushed.name, **pushed.result.to_dict()}})
         return
-    click.echo(f"Pushed to {result.url}")
-    click.echo(f"  {len(result.added)} new, {result.updated} updated, {len(result.stale)} stale, "
-               f"{len(result.removed)} no longer in the dataset (kept)")
-    if result.stale:
-        click.echo("  stale (changed after labelling, marked for the expert): " + ", ".join(result.stale[:20]))
-    if result.rechecked:
-        click.echo("  re-checked by the expert (stale flag cleared): " + ", ".join(result.rechecked[:20]))
-    if result.focus:
-        click.echo(f"  review batch: {result.focus['flagged']} flagged by the judge, {result.focus['random']} random")
-    if result.shared_with:
-        click.echo("  shared with " + ", ".join(result.shared_with))
+    print_push(result, json_, "")
+    if pushed is not None:
+        print_push(pushed.result, False, f"{pushed.name}'s workbook")
 
 
 @cli.command()
@@ -344,29 +377,11 @@ def push(cfg, data, spreadsheet, share, sample, stratify_by, seed, focus, random
 @config_option
 def pull(cfg, spreadsheet, out, json_) -> None:
     """Read the expert's labels back, validate them and store them locally."""
+    from sheetsync.cli_print import print_pull
     from sheetsync.pull import pull as do_pull
 
     s = do_pull(cfg, spreadsheet=spreadsheet, out=out)
-    if json_:
-        print_json(s.to_dict())
-        return
-    click.echo(f"Pulled {s.rows} rows from {s.url} (pull #{s.pull_id})")
-    click.echo(f"  labelled {s.labelled} ({s.passes} pass, {s.fails} fail), unlabelled {s.unlabelled}")
-    checks = [
-        ("fails without a critique", s.fails_without_critique),
-        ("critiques too terse to teach a judge", s.terse_critiques),
-        ("verdicts that are not Pass/Fail (not counted)", s.unknown_verdicts),
-        ("verdicts changed since the previous pull", s.changed_since_last_pull),
-        ("stale rows (changed after labelling)", s.stale),
-        ("labelled rows without an id (not stored)", s.labels_without_id),
-    ]
-    for title, items in checks:
-        if items:
-            click.echo(f"  {len(items)} {title}: " + ", ".join(items[:10]) + (" …" if len(items) > 10 else ""))
-    for cause, ids in s.unknown_root_causes.items():
-        click.echo(f"  new root cause {cause!r} on {len(ids)} row(s) (add it to [labels] root_causes?)")
-    if s.exported_to:
-        click.echo(f"  exported to {s.exported_to}")
+    print_pull(s, json_)
 
 
 @cli.command()
@@ -446,18 +461,22 @@ def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prom
 @click.option("json_", "--json", is_flag=True, help="Print every figure as JSON.")
 @click.option("--fail-under", type=click.FloatRange(0, 1), metavar="X",
               help="Exit 1 when TPR or TNR (on test, else dev) is below X; exit 2 if they cannot be measured.")
+@click.option("--no-tabs", is_flag=True,
+              help="Compute the figures (and the gate) from the store alone; write no tabs (CI without Google).")
 @config_option
-def report(cfg, spreadsheet, json_, fail_under) -> None:
+def report(cfg, spreadsheet, json_, fail_under, no_tabs) -> None:
     """Write the report tabs: agreement, disagreements, root causes, error analysis, summary."""
     from sheetsync.report import report as do_report
 
-    rep = do_report(cfg, spreadsheet=spreadsheet)  # tabs first, so a CI gate still publishes them
+    rep = do_report(cfg, spreadsheet=spreadsheet, write=not no_tabs)  # tabs first: a CI gate publishes them
+    for message in rep.warnings:
+        warn(message)
     failures = rep.gate(fail_under) if fail_under is not None else []
     if json_:
         print_json({**rep.to_dict(), "gate": None if fail_under is None
                     else {"threshold": fail_under, "basis": rep.basis, "failures": failures}})
     else:
-        click.echo(f"Report written to {rep.url}")
+        click.echo(f"Report written to {rep.url}" if rep.url else "Report computed (no tabs written)")
         for line in rep.lines():
             click.echo(f"  {line}")
     for failure in failures:

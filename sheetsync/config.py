@@ -73,6 +73,12 @@ def _roles(section: Columns) -> Iterator[Problem]:
 _COLUMN_NAMES = (each(not_blank, trimmed), unique())
 
 
+def _map_entry(entry: str) -> str | None:
+    from sheetsync.importers.mapping import check_entry
+
+    return check_entry(entry)
+
+
 @dataclass(frozen=True)
 class Columns(Section):
     """Which dataset columns play which role. Empty ``input``/``output`` mean: guess from common names;
@@ -85,6 +91,8 @@ class Columns(Section):
     output: str = setting("", trimmed)
     context: tuple[str, ...] = setting((), *_COLUMN_NAMES)
     dimensions: tuple[str, ...] = setting((), *_COLUMN_NAMES)
+    # `sheetsync import mapping`: each column from a path into a JSON record ("input = $.request.messages")
+    map: tuple[str, ...] = setting((), each(_map_entry), unique(lambda e: e.partition("=")[0].strip()))
 
 
 _LABEL = (not_blank, lambda v: None if _word(v) else "must be a word, not only full stops",
@@ -133,6 +141,8 @@ class Tabs(Section):
     root_causes: str = setting("Root causes", *_TAB)
     error_analysis: str = setting("Error analysis", *_TAB)
     summary: str = setting("Summary", *_TAB)
+    review: str = setting("Review", *_TAB)
+    calibration: str = setting("Calibration", *_TAB)
 
 
 def _ratios(section: Judge) -> Iterator[Problem]:
@@ -217,6 +227,25 @@ class Report(Section):
     banner: str = setting("", trimmed, no_control_characters)
 
 
+_RATER = (trimmed, no_control_characters, without("[]:*?/\\", "a tab or file name cannot hold it"))
+
+
+@dataclass(frozen=True)
+class Review(Section):
+    """The expert's answers to the judge (the Review tab), blind labelling and a second rater.
+
+    ``guidance`` puts the expert's resolutions of dev disagreements into the judge prompt; those rows then
+    count as train (the judge's teaching rows), so they are never scored again. ``blind`` keeps judge
+    verdicts out of the expert's sight until the expert has labelled the row. ``rater`` names a second
+    rater whose workbook (``rater_spreadsheet``; default beside the principal's) every ``push`` updates."""
+
+    name: ClassVar[str] = "review"
+    guidance: bool = setting(False)
+    blind: bool = setting(False)
+    rater: str = setting("", *_RATER)
+    rater_spreadsheet: str = setting("")
+
+
 def _store_url(url: str) -> str | None:
     """A store URL sheetsync can open (``sheetsync.store.location`` reads it); the loader's message shows the
     value, and the CLI masks a password in it (``sheetsync.redact``)."""
@@ -253,6 +282,7 @@ class Config:
     generate: Generate = field(default_factory=Generate)
     google: Google = field(default_factory=Google)
     report: Report = field(default_factory=Report)
+    review: Review = field(default_factory=Review)
     store: StoreSettings = field(default_factory=StoreSettings)
     prices: dict[str, tuple[float, ...]] = field(default_factory=dict)  # (input, output[, cached input]) per 1M
     source: Path | None = None  # the sheetsync.toml read, if any
@@ -268,7 +298,7 @@ class Config:
 
 
 _SECTIONS = {"columns": Columns, "labels": Labels, "tabs": Tabs, "judge": Judge, "generate": Generate,
-             "google": Google, "report": Report, "store": StoreSettings}
+             "google": Google, "report": Report, "review": Review, "store": StoreSettings}
 
 
 def load_config(config_path: str | Path | None = None, *, cwd: Path | None = None) -> Config:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sheetsync.config import Columns
+from sheetsync.conversation import render_turns
 from sheetsync.datafiles import FORMATS, read_records, read_records_with_lines, write_records
 from sheetsync.errors import UserInputError
 
@@ -115,14 +116,9 @@ def as_text(value: Any) -> str:
 
 
 def render_messages(messages: list[dict[str, Any]]) -> str:
-    """OpenAI-style messages as ``role: text``, one turn per paragraph."""
-    turns = []
-    for m in messages:
-        content = m.get("content")
-        if isinstance(content, list):  # content parts: keep the text ones
-            content = "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-        turns.append(f"{m.get('role', '?')}: {'' if content is None else content}".rstrip())
-    return "\n\n".join(turns)
+    """OpenAI-style messages as ``role: text``, one turn per paragraph; tool calls as ``→ name(args)``
+    lines and tool results as ``← name: result`` (see :mod:`sheetsync.conversation`)."""
+    return render_turns(messages)
 
 
 def _resolve_roles(frame: pd.DataFrame, path: Path, columns: Columns, lines: list[int] | None) -> Dataset:

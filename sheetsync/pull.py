@@ -21,6 +21,8 @@ from sheetsync.backends import Workbook
 from sheetsync.config import Config
 from sheetsync.dataset import write_records
 from sheetsync.errors import UserInputError
+from sheetsync.raters import pull_raters, rater_labels, registered
+from sheetsync.review.pulled import read_sheets, record, with_provenance
 from sheetsync.store import Label, Store
 from sheetsync.verdicts import normalize_verdict
 from sheetsync.workspace import existing_store, open_store, open_workspace_workbook
@@ -51,6 +53,8 @@ class PullSummary:
     labels_without_id: list[str] = field(default_factory=list)  # "row N"
     warnings: list[str] = field(default_factory=list)
     exported_to: str | None = None
+    review: dict = field(default_factory=dict)  # answers, revisions, reminders, questions (sheetsync.review.pulled)
+    raters: list[dict] = field(default_factory=list)  # each second rater's pull and agreement with the expert
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -63,9 +67,11 @@ def pull(
     out: str | Path | None = None,
     store: Store | None = None,
     workbook: Workbook | None = None,
+    with_review: bool = True,
 ) -> PullSummary:
     """Read the Annotate tab's id, Status, key and expert columns, match rows by id and columns by header,
-    validate and store the labels."""
+    validate and store the labels; then (``with_review``) the answers on the Review and Calibration tabs,
+    the label revisions, and every second rater's workbook (:mod:`sheetsync.review.pulled`)."""
     if out is not None and Path(out).suffix.lower() not in EXPORT_SUFFIXES:
         raise UserInputError(f"{out}: --out must end in .csv, .jsonl or .json.")
     store = store or existing_store(cfg)
@@ -143,9 +149,18 @@ def pull(
                 notes=cells[NOTES], content_hash=state.given_for if state is not None else "",
             )
         )
-    with store.transaction():  # the pull and what it learnt of the tab's layout land together, or neither
+    sheets = read_sheets(cfg, store, wb) if with_review else []  # read before anything is stored
+    raters = registered(store) if with_review else {}
+    rater_verdicts = {i: lb.verdict for i, lb in rater_labels(cfg, next(iter(raters))).items()} if raters else {}
+    labels = with_provenance(labels, previous, store.verdicts_shown())
+    with store.transaction():  # the pull, the answers and revisions it found, the tabs' layouts: together or not
         summary.pull_id = store.save_pull(wb.locator, labels, states)
         store.set_meta(HINT_KEY, json.dumps(sheet.hint()))
+        if with_review:
+            summary.review = record(store, sheets, previous, labels, summary.pull_id, rater_verdicts).to_dict()
+    if with_review:
+        summary.raters, problems = pull_raters(cfg, store)
+        summary.warnings += problems
     if out is not None:
         summary.exported_to = str(export_labels(labels, Path(out)))
     return summary

@@ -34,11 +34,14 @@ from sheetsync.annotate_sheet import HEADER_ROW, AnnotateSheet, SheetStructureEr
 from sheetsync.backends import Workbook
 from sheetsync.backends.base import WriteProgress
 from sheetsync.config import Config
+from sheetsync.conversation import cell_text
+from sheetsync.conversation import truncate as truncate  # where other modules have imported it from
 from sheetsync.dataset import Dataset, content_hash, load_dataset
 from sheetsync.errors import UserInputError
 from sheetsync.layout import Block, CellValue
 from sheetsync.push_plan import PushRow, UpdatePlan, append_values, plan_update, write_blocks
-from sheetsync.sampling import focus_sample, stratified_sample
+from sheetsync.review.questions import questions_text
+from sheetsync.sampling import PROBABILITY_COLUMN, focus_sample, stratified_sample
 from sheetsync.store import Store
 from sheetsync.workspace import open_store, open_workspace_workbook, remember_spreadsheet
 
@@ -46,6 +49,7 @@ LAYOUT_KEY = "annotate_layout"
 HINT_KEY = "annotate_columns"  # where the last read found each needed column: the next read is one request
 INSTRUCTIONS_KEY = "instructions_hash"
 REPAIR_ROUNDS = 3
+_KEPT = (PROBABILITY_COLUMN,)  # not shown, but kept in the store: `import --sample` drew the row with this chance
 
 
 @dataclass
@@ -69,15 +73,6 @@ class PushResult:
         return self.__dict__.copy()
 
 
-def truncate(text: str, limit: int) -> tuple[str, bool]:
-    """Cut text to fit a cell, with a marker the expert can see; the full text stays in the local store."""
-    if len(text) <= limit:
-        return text, False
-    marker = "\n… [cut by sheetsync: {:,} more characters; full text in .sheetsync/state.db]"
-    keep = limit - len(marker.format(len(text)))  # the marker never gets longer than this
-    return text[:keep] + marker.format(len(text) - keep), True
-
-
 def push(
     cfg: Config,
     data: str | Path,
@@ -92,13 +87,19 @@ def push(
     store: Store | None = None,
     workbook: Workbook | None = None,
     progress: Callable[[WriteProgress], None] | None = None,
+    only_ids: set[str] | None = None,
 ) -> PushResult:
     """Validate the dataset, then upsert it into the Annotate tab by id (see the module docstring).
+
+    ``only_ids`` keeps just those rows of the dataset (a second rater's workbook shows the rows the
+    principal expert has, and no other).
 
     ``focus="fails"`` (with ``sample``) over-samples rows the latest judge run failed or disagreed with
     the expert on, keeping ``random_share`` of the batch random; rows already annotated are never re-sent.
     """
     ds = load_dataset(data, cfg.columns)
+    if only_ids is not None:
+        ds.frame = ds.frame[ds.frame[ds.id].isin(only_ids)].reset_index(drop=True)
     _check_headers(ds)
     _check_options(ds, sample, stratify_by, focus, random_share)
     store = store or open_store(cfg)
@@ -136,7 +137,8 @@ def push(
         _report(plan, result)
         if plan.writes or plan.appends or inserts:
             specs.append(_update_spec(cfg, cols, sheet, plan, inserts, fit))
-    instructions = instructions_spec(cfg, n_rows=len(in_sheet) + len(result.added), dimensions=ds.dimensions)
+    instructions = instructions_spec(cfg, n_rows=len(in_sheet) + len(result.added), dimensions=ds.dimensions,
+                                     questions=questions_text(store))
     instructions_hash = content_hash(json.dumps(instructions.blocks[0].values, ensure_ascii=False))
     if specs or store.get_meta(INSTRUCTIONS_KEY) != instructions_hash:
         specs.insert(0, instructions)
@@ -257,7 +259,7 @@ def _push_rows(ds: Dataset, frame: pd.DataFrame, limit: int, result: PushResult)
         rid = rec[ds.id]
         cells: dict[str, CellValue] = {}
         for header in ds.shown_columns:
-            text, cut = truncate(rec[header], limit)
+            text, cut = cell_text(rec[header], limit)  # conversations folded, as every tab shows them
             if cut:
                 result.truncated.append(f"{rid}: {header} ({len(rec[header]):,} characters)")
             cells[header] = text
@@ -275,7 +277,7 @@ def _store_rows(ds: Dataset):
     for rec in _records(ds.frame):
         yield {
             "id": rec[ds.id], "input": rec[ds.input], "output": rec[ds.output], "content_hash": _content(ds, rec),
-            "fields": {c: rec[c] for c in (*ds.dimensions, *ds.context)},
+            "fields": {c: rec[c] for c in (*ds.dimensions, *ds.context, *_KEPT) if c in rec},
         }
 
 

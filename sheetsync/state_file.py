@@ -57,16 +57,16 @@ def open_state_file(path: Path) -> sqlite3.Connection:
 
 def _check_writable(path: Path) -> None:
     """The file, its journal files and its folder can be written — found out without SQLite, which would
-    otherwise leave read-only journal files behind that keep failing after the user fixes the file."""
-    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        try:
-            with file.open("r+b"):
-                pass
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            raise explain(path, sqlite3.OperationalError(f"{file.name}: {exc.strerror or exc}")) from exc
+    otherwise leave read-only journal files behind that keep failing after the user fixes the file.
+
+    Asked with ``access()``, never by opening the files: closing any descriptor of a database file drops
+    every POSIX lock this process holds on it, including those of a connection still open (SQLite's "how to
+    corrupt", 2.2). Another process then takes the last connection for gone, folds the WAL in and deletes
+    it under the open connection, which reads the store as "malformed" — seen with two commands at once."""
     effective = os.access in os.supports_effective_ids  # a setuid or seteuid process: its effective user
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and not os.access(file, os.W_OK, effective_ids=effective):
+            raise explain(path, sqlite3.OperationalError(f"{file.name}: permission denied"))
     if not os.access(path.parent, os.W_OK | os.X_OK, effective_ids=effective):
         raise explain(path, sqlite3.OperationalError(f"{path.parent.name}/: permission denied"))
 

@@ -195,3 +195,20 @@ def _experts_objects(gc, key: str) -> dict:
         "rules": [r for r in sheet["conditionalFormats"] if r["booleanRule"]["condition"]["type"] == "TEXT_CONTAINS"],
         "dropdown": json.dumps([v for v in validations if v and "check" in json.dumps(v)]),
     }
+
+
+def test_a_long_write_shows_its_progress_on_stderr(workspace, tmp_path, sheets_emulator, monkeypatch):
+    from click.testing import CliRunner
+
+    from sheetsync.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    toml = tmp_path / "sheetsync.toml"
+    toml.write_text(toml.read_text().replace("[google]", "[google]\nmax_request_bytes = 65536", 1))
+    write_rows(tmp_path / "data.csv", realistic(200))
+    result = CliRunner().invoke(cli, ["push", "data.csv", "--json"])
+    assert result.exit_code == 0, result.output + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Writing: request")]
+    total = json.loads(result.stdout)["requests"]
+    assert total > 5 and lines[-1].startswith(f"Writing: request {total} of {total} (") and lines[-1].endswith("done")
+    assert "Writing" not in result.stdout  # machine output stays machine output

@@ -22,6 +22,9 @@ NOT_RUN_HERE = {
     "sheetsync emulator": "serves until interrupted: tests/test_commands.py runs it in a subprocess",
 }
 PLACEHOLDER_URL = "http://localhost:8000/v1"
+TRACE_EXPORTS = {"openai_logs.jsonl": "openai_chat.jsonl", "spans.jsonl": "otel_genai.jsonl",
+                 "runs.jsonl": "langsmith_runs.jsonl", "langfuse_traces.json": "langfuse_traces.json",
+                 "export.jsonl": "homegrown.jsonl"}  # the README's export names -> tests/fixtures/traces
 
 
 def sections() -> list[tuple[str, list[str]]]:
@@ -81,18 +84,22 @@ def test_readme_commands_run_in_order(tmp_path, monkeypatch, sheets_emulator, fa
     monkeypatch.setenv("SHEETS_EMULATOR_HOST", sheets_emulator.address)
     runner = CliRunner()
     found = sections()
-    assert [h for h, _ in found][0] == "## The loop in seven commands"
+    assert [h for h, _ in found][0] == "## The loop"
     ran = 0
     for heading, commands in found:
         # the dataset section starts a workspace of its own (its `respond --out traces.csv` would replace the
         # main example); every other section works in the main workspace the loop built
-        where = tmp_path / ("dataset" if heading.startswith("### 0.") else "main")
+        # the import section too: its exports are the fixtures, its [columns] the section's toml block
+        where = tmp_path / ("traces" if "sheetsync import" in heading else "dataset" if heading.startswith("### 0.")
+                            else "main")
         where.mkdir(exist_ok=True)
         monkeypatch.chdir(where)
         if not (where / "traces.csv").exists():
             workspace_files(where)
-            if where.name == "dataset":
+            if where.name in ("dataset", "traces"):
                 assert runner.invoke(cli, ["init"]).exit_code == 0
+            if where.name == "traces":
+                trace_workspace(where, heading)
         for line in commands:
             result = runner.invoke(cli, argv(line, fake_llm.base_url))
             assert result.exit_code == 0, f"{heading}: `{line}` exited {result.exit_code}:\n{result.output}"
@@ -100,6 +107,19 @@ def test_readme_commands_run_in_order(tmp_path, monkeypatch, sheets_emulator, fa
             if line.startswith("sheetsync push traces.csv --share"):
                 label_as_the_example_expert(gspread_client)
     assert ran >= 25
+
+
+def trace_workspace(where: Path, heading: str) -> None:
+    """The README's trace exports (the test fixtures) and its [columns] block in sheetsync.toml."""
+    for name, fixture in TRACE_EXPORTS.items():
+        shutil.copy(ROOT / "tests" / "fixtures" / "traces" / fixture, where / name)
+    part = next(p for p in re.split(r"\n(?=#{2,3} )", README) if p.startswith(heading))
+    block = re.search(r"```toml\n\[columns\]\n(.*?)```", part, re.S).group(1)
+    toml = (where / "sheetsync.toml").read_text()
+    for setting in re.split(r"\n(?=\w+ = )", block.strip()):
+        key = setting.split(" = ", 1)[0]
+        toml = toml.replace(f"{key} = []", re.sub(r"\s+#.*$", "", setting), 1)
+    (where / "sheetsync.toml").write_text(toml)
 
 
 def label_as_the_example_expert(gspread_client):

@@ -246,8 +246,9 @@ class GoogleWorkbook(Workbook):
         self.max_request_bytes = max_request_bytes
         #: The spreadsheet's locale, from the last metadata read (custom formulas are written in it).
         self.locale = "en_US"
-        #: Called after each request of a write (``sheetsync.progress`` shows it with an ETA).
-        self.progress: Callable[[WriteProgress], None] | None = None
+        #: Called after each request of a write; by default a write of several requests reports its
+        #: progress (requests, bytes, time left) on the ``sheetsync.google`` logger, which the CLI shows.
+        self.progress: Callable[[WriteProgress], None] | None = ProgressLog()
         self.last_request_bytes = 0
         self.last_write_requests = 0
         self.last_write_bytes = 0
@@ -481,6 +482,39 @@ class GoogleWorkbook(Workbook):
 
 class _MissingTab(Exception):
     """A ``values:batchGet`` named a tab that does not exist."""
+
+
+class ProgressLog:
+    """Reports a write of several requests as it goes: at most one line every ``every`` seconds, plus the
+    last, each with requests and bytes done and an estimate of the time left (from the bytes sent so far:
+    pacing and Google's speed both show in it)."""
+
+    def __init__(self, every: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every, self.clock = every, clock
+        self._start = self._last = 0.0
+        self._first_bytes = 0
+
+    def __call__(self, p: WriteProgress) -> None:
+        if p.requests_total < 2:
+            return
+        now = self.clock()
+        if p.requests_done == 1:  # timed from the end of the first request on
+            self._start, self._last, self._first_bytes = now, now, p.bytes_done
+        if p.requests_done < p.requests_total and now - self._last < self.every:
+            return
+        self._last = now
+        rate = (p.bytes_done - self._first_bytes) / max(now - self._start, 1e-9)
+        left = (p.bytes_total - p.bytes_done) / rate if rate > 0 else 0.0
+        eta = "done" if p.requests_done == p.requests_total else f"about {_duration(left)} left"
+        log.info(
+            f"Writing: request {p.requests_done} of {p.requests_total} "
+            f"({p.bytes_done / 1e6:.1f} of {p.bytes_total / 1e6:.1f} MB), {eta}"
+        )
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 class _LostAnswer(Exception):

@@ -81,19 +81,23 @@ class JudgePrompt:
     critique is worth nothing for another row. Both are stable, so calls cache.
     """
 
-    def __init__(self, template: str, *, criteria: str, examples: list[Item], salt: str, source: str = "template"):
+    def __init__(self, template: str, *, criteria: str, examples: list[Item], salt: str, source: str = "template",
+                 guidance: list[Any] | None = None):
         self._chat = ChatTemplate(template, source=source)
         self.template_text = template
         self.template_hash = self._chat.hash
         self.criteria = criteria
         self.examples = examples
+        #: The expert's resolutions of earlier disagreements (sheetsync.review.guidance), in the system message.
+        self.guidance = list(guidance or [])
         self.salt = salt
         self.source = source
         self._system: str | None = None
 
     def examples_marker(self) -> str:
         basis = "\x1f".join([self.salt, self.template_hash, "examples",
-                              *(f"{e.id}\x1e{e.input}\x1e{e.output}" for e in self.examples)])
+                              *(f"{e.id}\x1e{e.input}\x1e{e.output}" for e in self.examples),
+                              *(f"{g.id}\x1e{g.why}" for g in self.guidance)])
         return hashlib.sha256(basis.encode()).hexdigest()[:12]
 
     def marker(self, row: Item) -> str:
@@ -105,12 +109,14 @@ class JudgePrompt:
         if self._system is None:
             marker = self.examples_marker()
             self._system = self._chat.render_system(criteria=self.criteria, examples=self.examples, marker=marker,
+                                                    guidance=self.guidance,
                                                     fence=_fencer(marker), row=_NO_ROW)
         return self._system
 
     def messages(self, row: Item) -> list[dict[str, str]]:
         marker = self.marker(row)
         user = self._chat.render_user(criteria=self.criteria, examples=self.examples, row=row, marker=marker,
+                                      guidance=self.guidance,
                                       fence=_fencer(marker))
         return [{"role": "system", "content": self.system()}, {"role": "user", "content": user}]
 

@@ -29,6 +29,7 @@ from sheetsync.judge.prompt import ANSWER_SCHEMA, Item, JudgePrompt, build_examp
 from sheetsync.judge.splits import split_of
 from sheetsync.judge.tab import judge_tab
 from sheetsync.metrics import agreement
+from sheetsync.review.guidance import Guidance, guidance_rows
 from sheetsync.store import Store
 from sheetsync.workspace import existing_store, open_workspace_workbook, resolve_spreadsheet
 
@@ -78,6 +79,7 @@ class _Workspace:
     items: dict[str, Item]  # every pushed row still in the dataset, with its current label (if fresh)
     splits: dict[str, str]  # labelled id -> split
     stale: list[str]
+    guidance: list[Guidance] = field(default_factory=list)  # resolutions that teach (their rows count as train)
 
 
 def _require_store(cfg: Config, what: str) -> Store:
@@ -106,7 +108,11 @@ def _load(cfg: Config, store: Store) -> _Workspace:
             splits[rid] = split_of(rid, cfg.judge.train, cfg.judge.dev)
         context = {c: row["fields"].get(c, "") for c in context_cols}
         items[rid] = Item(rid, row["input"], row["output"], context, verdict, critique)
-    return _Workspace(items, splits, stale)
+    taught = guidance_rows(cfg, store, labels, context_cols)
+    for rid in taught:
+        if rid in splits:
+            splits[rid] = "train"  # in the prompt as guidance: never scored again
+    return _Workspace(items, splits, stale, list(taught.values()))
 
 
 def _prompt(cfg: Config, store: Store, ws: _Workspace, prompt_file: str | None) -> JudgePrompt:
@@ -123,7 +129,8 @@ def _prompt(cfg: Config, store: Store, ws: _Workspace, prompt_file: str | None) 
     salt = store.get_meta(SALT_KEY) or store.meta_default(SALT_KEY, secrets.token_hex(16))  # one salt for all
     train = [it for rid, it in ws.items.items() if ws.splits.get(rid) == "train"]
     examples = build_examples(train, max_examples=cfg.judge.max_examples, max_chars=cfg.judge.max_example_chars)
-    return JudgePrompt(text, criteria=cfg.labels.criteria, examples=examples, salt=salt, source=str(path))
+    return JudgePrompt(text, criteria=cfg.labels.criteria, examples=examples, salt=salt, source=str(path),
+                       guidance=ws.guidance)
 
 
 MIN_EXAMPLES_PER_VERDICT = 2
@@ -292,6 +299,11 @@ def judge(
     thin = thin_examples(ws, prompt.examples, cfg.judge.train)
     if thin:
         outcome.warnings.append(thin)
+    if ws.guidance and "guidance" not in prompt.template_text:
+        outcome.warnings.append(
+            f"[review] guidance is on and {len(ws.guidance)} resolution(s) qualify, but the judge prompt never uses "
+            "`guidance`: add the guidance block of the default template (`sheetsync init` in an empty folder "
+            "writes it). Those rows count as train all the same.")
     if not targets:
         outcome.warnings.append(f"--limit {limit}: no rows to judge.")
         return outcome
@@ -315,7 +327,8 @@ def judge(
     outcome.run_id = run_id
     params = {"temperature": settings.temperature, "max_tokens": settings.max_tokens, "split": split,
               "examples": [e.id for e in prompt.examples], "limit": limit,
-              "structured_output": settings.structured_output}
+              "structured_output": settings.structured_output, "pull_id": store.latest_pull_id(),
+              "guidance": [g.id for g in ws.guidance]}
     llm.make_client(settings)  # no key and no server: say so before a run is recorded or a bar drawn
     store.start_run(run_id, model=settings.model, params=params, template=prompt.template_text,
                     template_hash=prompt.template_hash, split=split, n_rows=len(targets))
@@ -398,7 +411,12 @@ def judge(
     clock.lap("agreement")
     tab, cut = judge_tab(cfg, ws, store, wb.max_cell_chars)
     clock.lap("judge_tab")
-    wb.write([tab])
+    from sheetsync.review.jobs import answer_jobs  # the report's figures: loaded only when a tab is written
+    from sheetsync.review.refresh import refresh
+
+    refreshed = refresh(cfg, store, wb, answer_jobs(cfg, store), [tab])
+    store.record_verdicts_shown(row[0] for row in tab.blocks[0].values[1:])
+    outcome.warnings += refreshed.warnings
     clock.lap("write")
     outcome.timings = clock.laps
     if cut:

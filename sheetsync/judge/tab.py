@@ -5,25 +5,18 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from sheetsync.config import Config
+from sheetsync.conversation import cell_text, truncate
 from sheetsync.judge.prompt import Item
-from sheetsync.layout import (
-    FAIL_RED,
-    HEADER_GREY,
-    PASS_GREEN,
-    ConditionalFormat,
-    PageSetup,
-    Range,
-    Style,
-    TabSpec,
-)
-from sheetsync.push import truncate
+from sheetsync.layout import FAIL_RED, HEADER_GREY, PASS_GREEN, ConditionalFormat, PageSetup, Range, Style, TabSpec
 from sheetsync.redact import redact
 from sheetsync.store import Store
 from sheetsync.textfit import fit_rows
 
 HEADER = ["id", "split", "expert verdict", "judge verdict", "agree?", "expert critique", "judge critique",
-          "error", "format", "note", "model", "run"]
-WIDTHS = {0: 90, 1: 65, 2: 70, 3: 70, 4: 60, 5: 340, 6: 340, 7: 130, 8: 85, 9: 130, 10: 150, 11: 160}
+          "error", "format", "note", "model", "run", "input", "output"]
+#: Narrow enough to print one page wide (landscape) and still read: the critiques and the interaction wrap.
+WIDTHS = {0: 90, 1: 65, 2: 70, 3: 70, 4: 60, 5: 300, 6: 300, 7: 120, 8: 85, 9: 120, 10: 140, 11: 150, 12: 260,
+          13: 300}
 
 
 class _Rows(Protocol):
@@ -33,6 +26,12 @@ class _Rows(Protocol):
 
 def judge_tab(cfg: Config, ws: _Rows, store: Store, max_cell_chars: int) -> tuple[TabSpec, int]:
     """The tab, and how many cells were cut to fit (with push's visible marker; the store keeps the full text).
+
+    The interaction is shown as the Annotate tab shows it (:func:`~sheetsync.conversation.cell_text`:
+    tool results folded, long documents cut); the judge itself was given the full text.
+
+    With ``[review] blind`` only rows the expert has labelled (as they are now) are listed, so no verdict is
+    seen before the expert's own label.
 
     ``format`` is the structured-output level each answer came at; ``note`` says what was done to the row
     (e.g. a field cut to fit the model's context).
@@ -49,15 +48,21 @@ def judge_tab(cfg: Config, ws: _Rows, store: Store, max_cell_chars: int) -> tupl
         cut += was_cut
         return value
 
+    def shown(text: str) -> str:
+        nonlocal cut
+        value, was_cut = cell_text(text, max_cell_chars)
+        cut += was_cut
+        return value
+
     for rid, it in ws.items.items():
         v = latest.get(rid)
-        if v is None:
-            continue
+        if v is None or (cfg.review.blind and not it.verdict):
+            continue  # blind labelling: a verdict is shown only once the expert labelled the row
         split = ws.splits.get(rid, "unlabeled")
         agree = "" if not (it.verdict and v["verdict"]) else ("yes" if it.verdict == v["verdict"] else "no")
         rows.append([rid, split, it.verdict, v["verdict"] or "", agree, cell(it.critique), cell(v["critique"]),
                      cell(v["error"], outside=True), v.get("level") or "", cell(v.get("note"), outside=True),
-                     models.get(v["run_id"], ""), v["run_id"]])
+                     models.get(v["run_id"], ""), v["run_id"], shown(it.input), shown(it.output)])
     n = len(rows)
     spec = TabSpec.table(
         cfg.tabs.judge,
@@ -67,7 +72,7 @@ def judge_tab(cfg: Config, ws: _Rows, store: Store, max_cell_chars: int) -> tupl
         column_widths=WIDTHS,
         styles=[Style(Range(0, 0, 1, len(HEADER)), bold=True, background=HEADER_GREY, wrap=True, valign="top"),
                 Style(Range(1, 0, n, len(HEADER)), valign="top"),
-                Style(Range(1, 5, n, 10), wrap=True)],
+                Style(Range(1, 5, n, 10), wrap=True), Style(Range(1, 12, n, 14), wrap=True)],
         conditional_formats=[
             ConditionalFormat(Range(1, 4, n, 5), '=$E2="no"', FAIL_RED),
             ConditionalFormat(Range(1, 4, n, 5), '=$E2="yes"', PASS_GREEN),

@@ -13,6 +13,8 @@ from ._correction import (
     corrected_success_rate_by,
 )
 from ._labels import normalize_label
+from ._raters import RaterAgreement, kappa_from_counts, rater_agreement
+from ._revisions import change_between_runs
 from ._root_causes import NONE_GIVEN, root_cause_tally, split_root_causes
 
 __all__ = [
@@ -21,11 +23,15 @@ __all__ = [
     "CorrectedRate",
     "JudgeNoBetterThanChance",
     "NoValidBootstrapSamples",
+    "RaterAgreement",
     "agreement",
     "agreement_by",
+    "change_between_runs",
     "corrected_success_rate",
     "corrected_success_rate_by",
+    "kappa_from_counts",
     "normalize_label",
+    "rater_agreement",
     "root_cause_tally",
     "split_root_causes",
     "wilson_interval",

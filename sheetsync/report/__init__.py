@@ -2,7 +2,9 @@
 
 ``build_report`` is pure: it reads the local store and returns every figure plus the tab specs, no backend
 I/O. ``report`` writes all tabs with ONE ``Workbook.write`` (one batchUpdate on Google, one file write on
-xlsx); each tab is ``replace=True``, so a re-run rebuilds the tabs in place instead of adding new ones.
+xlsx); each report tab is ``replace=True``, so a re-run rebuilds the tabs in place instead of adding new
+ones. The Review and Calibration tabs go in the same write, but updated in place: they hold the expert's
+answers (:mod:`sheetsync.review.refresh` reads them first).
 
 The statistics all come from ``sheetsync.metrics``; this package only chooses the rows they are computed
 on and lays the results out: ``data`` loads the rows, ``figures`` computes, ``tabs`` lays out, ``result``
@@ -51,14 +53,20 @@ def report(cfg: Config, *, spreadsheet: str | None = None, store: Store | None =
         raise UserInputError("nothing to report: no rows in the local store. Run `sheetsync push DATA` first.")
     rep = build_report(cfg, store)
     if write:
+        from sheetsync.review.jobs import answer_jobs
+        from sheetsync.review.refresh import refresh
+
         wb = open_workspace_workbook(cfg, store, spreadsheet)
-        wb.write(rep.specs)
+        refreshed = refresh(cfg, store, wb, answer_jobs(cfg, store), rep.specs)
+        store.record_verdicts_shown(d["id"] for d in rep.figures["disagreements"])
         rep.url = wb.url
+        rep.figures["review_tabs"] = refreshed.tabs
+        rep.warnings += refreshed.warnings
     return rep
 
 
 def build_report(cfg: Config, store: Store) -> Report:
     """Figures and tab specs from the store alone (no backend I/O)."""
     data = load(cfg, store)
-    fig, ag = compute(cfg, data)
+    fig, ag = compute(cfg, data, store)
     return Report(figures=fig, specs=build_tabs(cfg, data, fig, ag.headline), headline=ag.headline)

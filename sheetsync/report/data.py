@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -13,6 +13,7 @@ import pandas as pd
 from sheetsync.config import Config
 from sheetsync.errors import UserInputError
 from sheetsync.judge.splits import split_of
+from sheetsync.review.guidance import guidance_rows
 from sheetsync.store import Store
 
 BLANK = "(blank)"
@@ -26,6 +27,9 @@ class Data:
     runs: list[dict[str, Any]]  # store.runs() in order, each with its "verdicts" (store.run_verdicts)
     n_stale: int
     n_pulls: int
+    #: run_id -> the expert's verdicts (fresh, dev/test rows of today's splits) when the run was made: the
+    #: labels its figures were first measured against (sheetsync.report.revisions splits a change with them).
+    labels_then: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def split(self, *names: str) -> pd.DataFrame:
         return self.frame[self.frame["split"].isin(names)]
@@ -75,6 +79,7 @@ def load(cfg: Config, store: Store) -> Data:
     dims = list(layout.get("dimensions") or cfg.columns.dimensions)
     (labels, stale), latest = store.fresh_labels(), store.latest_verdicts()
     n_stale = len(stale)
+    taught = guidance_rows(cfg, store, labels)
     records = []
     for rid, row in rows.items():
         if not row["in_dataset"]:
@@ -84,7 +89,8 @@ def load(cfg: Config, store: Store) -> Data:
         v = latest.get(rid)
         rec: dict[str, Any] = {
             "id": rid,
-            "split": split_of(rid, cfg.judge.train, cfg.judge.dev) if fresh else "unlabeled",
+            "split": ("train" if rid in taught else split_of(rid, cfg.judge.train, cfg.judge.dev)) if fresh
+            else "unlabeled",
             "expert_verdict": label.verdict if fresh else None,
             "expert_critique": label.critique if fresh else "",
             "root_cause": label.root_cause if fresh else "",
@@ -102,4 +108,36 @@ def load(cfg: Config, store: Store) -> Data:
     frame = pd.DataFrame.from_records(records, columns=columns).astype(object)
     frame = frame.where(frame.notna(), None)
     runs = [{**run, "verdicts": store.run_verdicts(run["run_id"])} for run in store.runs()]
-    return Data(frame, dims, runs, n_stale, store.pull_count())
+    scored = set(frame.loc[frame["split"].isin(LABELLED_SPLITS), "id"])
+    return Data(frame, dims, runs, n_stale, store.pull_count(), labels_then(store, runs, rows, scored))
+
+
+def labels_then(store: Store, runs: list[dict[str, Any]], rows: dict[str, dict[str, Any]],
+                scored: set[str]) -> dict[str, dict[str, str]]:
+    """For each run, the verdicts of the latest pull before it (recorded with the run; older runs: the last
+    pull made before the run started), counted like today's labels: given for the row as it is now, on a
+    row scored today."""
+    pulls = store.pulls()
+    cache: dict[int, dict[str, str]] = {}
+    out = {}
+    for run in runs:
+        pull_id = _params(run).get("pull_id")
+        if pull_id is None:
+            pull_id = max((p["pull_id"] for p in pulls if p["pulled_at"] <= run["started_at"]), default=None)
+        if pull_id is None:
+            out[run["run_id"]] = {}
+            continue
+        if pull_id not in cache:
+            cache[pull_id] = {i: lb.verdict for i, lb in store.labels(pull_id).items()
+                              if i in scored and lb.verdict in ("pass", "fail")
+                              and lb.content_hash == rows.get(i, {}).get("content_hash")}
+        out[run["run_id"]] = cache[pull_id]
+    return out
+
+
+def _params(run: dict[str, Any]) -> dict[str, Any]:
+    try:
+        params = json.loads(run.get("params") or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return params if isinstance(params, dict) else {}

@@ -23,6 +23,14 @@ from sheetsync.metrics import (
 )
 from sheetsync.report.data import LABELLED_SPLITS, Data, dim_col
 from sheetsync.report.records import dim_records, records
+from sheetsync.report.revisions import (
+    answer_figures,
+    question_figures,
+    rater_figures,
+    revision_figures,
+    split_changes,
+)
+from sheetsync.store import Store
 
 METHOD = "full"
 TREND_RUNS = 5
@@ -38,13 +46,19 @@ class AgreementFigures:
     by_dimension: dict[str, pd.DataFrame]  # agreement_by per dimension over the scored rows (none if empty)
 
 
-def compute(cfg: Config, data: Data) -> tuple[dict[str, Any], AgreementFigures]:
-    """The report's figures dict (key order is the ``--json`` order) and the agreement behind it."""
+def compute(cfg: Config, data: Data, store: Store | None = None) -> tuple[dict[str, Any], AgreementFigures]:
+    """The report's figures dict (key order is the ``--json`` order) and the agreement behind it. With the
+    ``store``, also the expert's side: revisions, questions, answers, a second rater
+    (:mod:`sheetsync.report.revisions`)."""
     fig: dict[str, Any] = {"generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
                            "targets": {"target": cfg.report.target, "floor": cfg.report.floor},
                            "method": METHOD, "counts": data.counts()}
     ag = _agreement_figures(data)
     fig["agreement"] = ag.figures
+    split_changes(data, ag.figures["history"])
+    if store is not None:
+        fig["revisions"], fig["questions"] = revision_figures(store), question_figures(store)
+        fig["answers"], fig["raters"] = answer_figures(store), rater_figures(cfg, store)
     fig["trust"] = _trust(ag.headline, ag.basis, ag.figures["reason"], cfg)
     fig["disagreements"] = _disagreements(data, ag)
     fig["root_causes"] = _root_causes(data)
@@ -158,6 +172,11 @@ def _accuracy_by_value(data: Data, ag: AgreementFigures) -> dict[str, dict[str, 
     return out
 
 
+def disagreements(data: Data) -> list[dict[str, Any]]:
+    """The Disagreements tab's rows, worst dimension cells first (the Review tab lists the same rows)."""
+    return _disagreements(data, _agreement_figures(data))
+
+
 def _disagreements(data: Data, ag: AgreementFigures) -> list[dict[str, Any]]:
     """Rows where both gave a verdict and they differ, rows in the lowest-agreement dimension values first."""
     scored = data.scored
@@ -268,6 +287,13 @@ def _next_steps(fig: dict[str, Any]) -> list[str]:
         steps.append("When dev looks good, run `sheetsync judge --split test` once for the numbers to trust.")
     if ag["basis"] and c["by_split"]["unlabeled"] and not c["judged"]["unlabeled"]:
         steps.append("Run `sheetsync judge --split unlabeled` to estimate the pass rate on unlabeled rows.")
+    questions = fig.get("questions", {}).get("open", [])
+    if questions:
+        steps.append(f"{len(questions)} criteria question(s) are open (answered “Unclear” on the Review tab): the "
+                     "expert settles each there — Judge is right or My label stands, and why.")
+    if fig["disagreements"]:
+        steps.append(f"The Review tab lists {len(fig['disagreements'])} disagreement(s): ask the expert to answer "
+                     "them (Judge is right / My label stands / Unclear), then `sheetsync pull`.")
     if not steps:
         steps.append("Nothing pressing: re-run `sheetsync report` after new labels or judge runs.")
     return steps

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sheetsync.errors import SheetsyncError
@@ -24,6 +24,7 @@ class Report:
     specs: list[TabSpec]
     headline: Agreement | None = None
     url: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Every figure as plain JSON values: undefined figures are None with the reason beside them."""

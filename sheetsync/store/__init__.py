@@ -9,7 +9,8 @@ cache. One interface (``Store``), two engines:
 Everything that reads or writes the store goes through ``Store`` methods (no SQL elsewhere), so both
 engines run the same code and pass the same tests (tests/store/). The modules, by what they hold:
 ``conn`` (the engine-neutral connection and its transactions), ``schema`` (tables and migrations),
-``labels`` (rows, pulls, label states), ``runs`` (runs, verdicts, looks, cache), ``location`` (which store a
+``labels`` (rows, pulls, label states), ``runs`` (runs, verdicts, looks, cache), ``review`` (the expert's
+answers, criteria questions, label revisions, verdicts shown), ``location`` (which store a
 config names), ``transfer`` (export and import of a whole workspace).
 """
 
@@ -18,9 +19,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sheetsync.errors import StoreError
 from sheetsync.store.base import now
 from sheetsync.store.conn import Conn
 from sheetsync.store.labels import Label, LabelsStore
+from sheetsync.store.review import Answer, Question, ReviewStore, Revision
 from sheetsync.store.runs import RunsStore
 from sheetsync.store.schema import migrate
 
@@ -28,10 +31,10 @@ if TYPE_CHECKING:
     from sheetsync.config import Config
     from sheetsync.store.location import Location
 
-__all__ = ["Label", "Store", "now", "open_location", "open_store"]
+__all__ = ["Answer", "Label", "Question", "Revision", "Store", "now", "open_location", "open_store"]
 
 
-class Store(LabelsStore, RunsStore):
+class Store(LabelsStore, RunsStore, ReviewStore):
     """A workspace's store on either engine; migrated to the current schema when opened."""
 
     def __init__(self, where: str | Path | Conn):
@@ -66,7 +69,14 @@ def open_location(loc: Location, *, create: bool = True) -> Store | None:
     if not create and not conn.exists():
         conn.close()
         return None
-    return Store(conn)
+    store = Store(conn)
+    problem = conn.write_problem() if create else None  # a command that only reads may use a read-only login
+    if problem:
+        store.close()
+        raise StoreError(f"{loc.shown}: {problem}. This command records what it does there, so it stops before "
+                         "changing anything: use a login that may write (reports alone work read-only). "
+                         "Nothing was written.")
+    return store
 
 
 def open_store(cfg: Config, *, create: bool = True) -> Store | None:

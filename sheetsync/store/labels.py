@@ -32,6 +32,7 @@ class Label:
     root_cause: str
     notes: str
     content_hash: str
+    judge_seen: bool | None = None  # a judge verdict for the row had been shown before this label was seen
 
 
 class LabelsStore(StoreBase):
@@ -62,7 +63,8 @@ class LabelsStore(StoreBase):
         labels it saw (and the stale flags it showed), and the workspace settings it used."""
         with self.db.write() as db:
             self._save_rows(db, rows, present_ids)
-            db.executemany(_SHOWN, ((i, c, d) for i, (c, d) in shown.items()))
+            before = {r[0]: (r[1], r[2]) for r in db.execute("SELECT id, content, display FROM shown")}
+            db.executemany(_SHOWN, ((i, c, d) for i, (c, d) in shown.items() if before.get(i) != (c, d)))
             self._save_states(db, states)
             db.executemany(_META, meta.items())
 
@@ -74,11 +76,17 @@ class LabelsStore(StoreBase):
 
     @staticmethod
     def _save_rows(db: Conn, rows: Iterable[dict[str, Any]], present_ids: set[str]) -> None:
+        """Rows whose content and fields are unchanged (and still in the dataset) are not written again: a
+        re-push of 100,000 rows with nothing new would otherwise rewrite 200 MB of text."""
         stamp = now()
-        db.executemany(_ROW, (
-            (r["id"], r["input"], r["output"], json.dumps(r["fields"], ensure_ascii=False), r["content_hash"],
-             stamp, stamp) for r in rows
-        ))
+        known = {r[0]: (r[1], r[2], bool(r[3]))
+                 for r in db.execute("SELECT id, content_hash, fields, in_dataset FROM rows")}
+        changed = (
+            (r["id"], r["input"], r["output"], fields, r["content_hash"], stamp, stamp)
+            for r in rows
+            if known.get(r["id"]) != (r["content_hash"], fields := json.dumps(r["fields"], ensure_ascii=False), True)
+        )
+        db.executemany(_ROW, changed)
         gone = [r[0] for r in db.execute("SELECT id FROM rows WHERE in_dataset = 1") if r[0] not in present_ids]
         db.executemany("UPDATE rows SET in_dataset = 0 WHERE id = ?", ((i,) for i in gone))
 
@@ -106,10 +114,10 @@ class LabelsStore(StoreBase):
             db.execute("INSERT INTO pulls (pull_id, pulled_at, spreadsheet, n_rows) VALUES (?, ?, ?, ?)",
                        (pull_id, now(), spreadsheet, len(labels)))
             db.executemany(
-                """INSERT INTO labels (pull_id, id, verdict, raw_verdict, critique, root_cause, notes, content_hash)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                ((pull_id, lb.id, lb.verdict, lb.raw_verdict, lb.critique, lb.root_cause, lb.notes, lb.content_hash)
-                 for lb in labels),
+                """INSERT INTO labels (pull_id, id, verdict, raw_verdict, critique, root_cause, notes, content_hash,
+                   judge_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                ((pull_id, lb.id, lb.verdict, lb.raw_verdict, lb.critique, lb.root_cause, lb.notes, lb.content_hash,
+                  None if lb.judge_seen is None else int(lb.judge_seen)) for lb in labels),
             )
         return pull_id
 
@@ -127,10 +135,10 @@ class LabelsStore(StoreBase):
             if pull_id is None:
                 return {}
             cur = db.execute(
-                "SELECT id, verdict, raw_verdict, critique, root_cause, notes, content_hash FROM labels "
+                "SELECT id, verdict, raw_verdict, critique, root_cause, notes, content_hash, judge_seen FROM labels "
                 "WHERE pull_id = ?", (pull_id,),
             )
-            return {r[0]: Label(*r) for r in cur}
+            return {r[0]: Label(*r[:7], None if r[7] is None else bool(r[7])) for r in cur}
 
     def fresh_labels(self) -> tuple[dict[str, Label], list[str]]:
         """The latest pass/fail labels of rows still in the dataset, and the ids of stale ones.
@@ -157,3 +165,8 @@ class LabelsStore(StoreBase):
 
     def pull_count(self) -> int:
         return int(self.db.one("SELECT COUNT(*) FROM pulls")[0])  # type: ignore[index]
+
+    def pulls(self) -> list[dict[str, Any]]:
+        """Every pull, oldest first: its id and time."""
+        return [{"pull_id": r[0], "pulled_at": r[1]} for r in self.db.all(
+            "SELECT pull_id, pulled_at FROM pulls ORDER BY pull_id")]

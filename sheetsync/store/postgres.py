@@ -107,6 +107,23 @@ class PostgresConn(Conn):
         """Whether this workspace has a schema in the database yet (a read-only command creates none)."""
         return self.one("SELECT 1 FROM pg_namespace WHERE nspname = ?", (self.schema,)) is not None
 
+    def write_problem(self) -> str | None:
+        """Why this login could not write the workspace's tables (a read-only role, a standby), or None.
+        Asked before a command that writes changes anything, as the SQLite opener's write probe is: a push
+        that wrote the sheet and then failed at the store would leave the two disagreeing."""
+        row = self.one(
+            """SELECT current_setting('transaction_read_only') = 'on' OR pg_is_in_recovery(),
+                      COALESCE(bool_and(has_table_privilege(c.oid, 'INSERT, UPDATE, DELETE')), true), current_user
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relkind = 'r'""",
+            (self.schema,))
+        assert row is not None
+        read_only, allowed, user = row
+        if read_only:
+            return "the server accepts no writes (a read-only server or standby)"
+        if not allowed:
+            return f"the database user {user!r} may read this workspace's tables but not write them"
+        return None
+
     def ensure_namespace(self) -> None:
         sql = self.psycopg.sql
         try:
@@ -143,6 +160,9 @@ def explain(where: str, exc: Exception) -> StoreError:
     if sqlstate.startswith("28") or "authentication" in text:
         return StoreError(f"{where}: the PostgreSQL server refused the login ({text}). Check the user and password "
                           "in [store] url or SHEETSYNC_STORE_URL (or PGPASSWORD). Nothing was written.")
+    if sqlstate == "25006":
+        return StoreError(f"{where}: the server accepts no writes ({text}): point [store] url at the primary, not "
+                          "a read-only standby. Nothing was written.")
     if sqlstate.startswith("42501") or "permission denied" in text:
         return StoreError(f"{where}: the database user may not do this ({text}). It needs to create a schema in "
                           "the database (once per workspace) and tables in it. Nothing was written.")

@@ -65,8 +65,31 @@ BASELINE = (
     "CREATE TABLE IF NOT EXISTS shown (id TEXT PRIMARY KEY, content TEXT NOT NULL, display TEXT NOT NULL)",
 )
 
+REVIEW = (
+    # every label revision between two pulls: before/after, when, the expert's reason, where it came from
+    """CREATE TABLE IF NOT EXISTS revisions (
+        revision_id INTEGER PRIMARY KEY, pull_id INTEGER NOT NULL, id TEXT NOT NULL, at TEXT NOT NULL,
+        verdict_before TEXT, verdict_after TEXT, critique_before TEXT NOT NULL, critique_after TEXT NOT NULL,
+        root_cause_before TEXT NOT NULL, root_cause_after TEXT NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL)""",
+    # every distinct answer seen on the Review / Calibration tabs (tab = "review" / "calibration"), oldest first;
+    # instance: the judge run (or the rater's label) the answer was given for
+    """CREATE TABLE IF NOT EXISTS answers (
+        answer_id INTEGER PRIMARY KEY, tab TEXT NOT NULL, id TEXT NOT NULL, instance TEXT NOT NULL,
+        resolution TEXT NOT NULL, why TEXT NOT NULL, sig TEXT NOT NULL, seen_at TEXT NOT NULL)""",
+    # criteria questions: an "Unclear" answer opens one, a later answer on the row settles it
+    """CREATE TABLE IF NOT EXISTS questions (
+        question_id INTEGER PRIMARY KEY, tab TEXT NOT NULL, id TEXT NOT NULL, asked_at TEXT NOT NULL,
+        question TEXT NOT NULL, settled_at TEXT, settled_as TEXT, decision TEXT)""",
+    # rows whose judge verdict was written where the expert sees it, first time (blind labelling's provenance)
+    "CREATE TABLE IF NOT EXISTS verdicts_shown (id TEXT PRIMARY KEY, after_pull INTEGER NOT NULL, shown_at TEXT NOT NULL)",
+    # whether a judge verdict for the row had been shown before this label was seen (NULL: not recorded)
+    "ALTER TABLE labels ADD COLUMN judge_seen INTEGER",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "baseline: rows, pulls, labels, label states, runs, verdicts, cache", BASELINE),
+    Migration(2, "the expert answers the judge: revisions, answers, questions, verdicts shown, labels.judge_seen",
+              REVIEW),
 )
 LATEST = MIGRATIONS[-1].version
 

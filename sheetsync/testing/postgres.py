@@ -12,6 +12,7 @@ printed. A missing server is a failure that says how to install one, never a ski
 
 from __future__ import annotations
 
+import ctypes
 import glob
 import os
 import pwd
@@ -19,6 +20,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -89,7 +91,7 @@ class PostgresServer:
             [str(bins / "postgres"), "-D", str(self.data), "-p", str(self.port), "-k", str(self.sockets),
              "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
              "-c", "full_page_writes=off", "-c", "max_connections=100", "-c", "shared_buffers=32MB"],
-            user=self.user, stdout=log, stderr=subprocess.STDOUT, cwd=self.root,
+            user=self.user, stdout=log, stderr=subprocess.STDOUT, cwd=self.root, preexec_fn=_die_with_parent,
         )
         self._wait()
         return self
@@ -125,13 +127,27 @@ class PostgresServer:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # "fast" shutdown: open connections are cut, not waited for
+            self.proc.send_signal(signal.SIGQUIT)  # "immediate" shutdown: a throwaway cluster needs no checkpoint
             try:
                 self.proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+try:  # loaded here: a child between fork and exec should not import
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+except OSError:
+    _LIBC = None
+
+
+def _die_with_parent() -> None:
+    """In the server's process, before exec: if the test process is killed (a timeout, Ctrl-C twice), the
+    server gets SIGQUIT rather than running on (Linux's PR_SET_PDEATHSIG; set after the switch of user,
+    which would clear it)."""
+    if _LIBC is not None:
+        _LIBC.prctl(1, int(signal.SIGQUIT), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
 
 
 def _user_exists(name: str) -> bool:

@@ -22,8 +22,9 @@ from tests.attack.xlsx_expert import FIELDS, XLSX_ACTIONS, XlsxExpert
 
 BOOK = "labels.xlsx"
 CHANGED = "changed while sheetsync was working"
-#: Commands that read the workbook before they write it (so a save in between must stop them).
-READS_FIRST = {"first push", "re-push", "fill_expert_cells"}
+#: Commands that read the workbook before they write it (so a save in between must stop them): judge and
+#: report read the Review tab first (the expert's answers there decide what they write).
+READS_FIRST = {"first push", "re-push", "fill_expert_cells", "judge", "report"}
 OWN_TAB = {"judge": "Judge", "report": "Root causes"}
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from sheetsync.config import Config
 from sheetsync.layout import FAIL_RED, PASS_GREEN, WARN_AMBER, CellValue, Chart, Range, TabSpec
 from sheetsync.metrics import Agreement
-from sheetsync.report.tabs.cells import KAPPA, RATE, bound, ci, short_time, status, v
+from sheetsync.report.tabs.cells import DELTA, KAPPA, RATE, bound, ci, short_time, status, v
 from sheetsync.report.tabs.grid import CHART_ROWS, SPLIT_COLOURS, Grid
 from sheetsync.report.tabs.meanings import MEANINGS
 
@@ -53,20 +53,25 @@ def agreement_tab(cfg: Config, fig: dict[str, Any], a: Agreement | None) -> TabS
     hist = ag["history"]
     h, end = g.table(
         ["run", "started", "model", "prompt", "split", "status", "n", "TPR", "TNR", "accuracy", "κ", "excluded",
-         "format"],
+         "format", "TPR then", "TNR then", "vs run", "TPR: prompt", "TPR: labels", "TNR: prompt", "TNR: labels",
+         "labels revised (toward the judge)"],
         [[f"#{x['run']} {x['split']}", short_time(x["started_at"]), x["model"], (x["prompt_hash"] or "")[:10],
           x["split"], x["status"], x["n"], v(x["tpr"]), v(x["tnr"]), v(x["accuracy"]), v(x["kappa"]),
-          x["n_excluded"], x.get("format_level", "")] for x in hist],
-        {7: RATE, 8: RATE, 9: RATE, 10: KAPPA},
+          x["n_excluded"], x.get("format_level", ""), *_then_and_change(x)] for x in hist],
+        {7: RATE, 8: RATE, 9: RATE, 10: KAPPA, 13: RATE, 14: RATE, 16: DELTA, 17: DELTA, 18: DELTA, 19: DELTA},
     )
     g.rate_colours(h + 1, end, cfg, 7, 8)
     if not hist:
         g.note("No judge runs yet: run `sheetsync judge --split dev`.")
     else:
         g.note("Each run is scored against today's labels on the labelled dev/test rows it judged; runs over "
-               "unlabeled rows only have no figures.")
+               "unlabeled rows only have no figures. “then”: against the labels of the run's own time. The change "
+               "from the previous run on the same split splits exactly into the prompt's part (both runs on the "
+               "newer labels) and the labels' part (the older run's verdicts on the newer labels): a judge that "
+               "only looks better because labels were revised toward it shows it there.")
         _chart(g, cfg, [x for x in hist if x["n"]], chart_row)
-    return g.spec(cfg.tabs.agreement, {0: 230, 1: 110, **{c: 80 for c in range(2, 13)}, 2: 150, 5: 100, 13: 260})
+    return g.spec(cfg.tabs.agreement, {0: 200, 1: 110, **{c: 75 for c in range(2, 20)}, 2: 140, 5: 90, 13: 220,
+                                       20: 160})
 
 
 def _chart(g: Grid, cfg: Config, runs: list[dict[str, Any]], chart_row: int) -> None:
@@ -84,6 +89,16 @@ def _chart(g: Grid, cfg: Config, runs: list[dict[str, Any]], chart_row: int) -> 
                           series=tuple(Range(h, c, end, c + 1) for c in range(1, 1 + 2 * len(splits))),
                           anchor=(chart_row, 7), x_title="judge run", y_title="rate",
                           colors=tuple(SPLIT_COLOURS[sp][m] for sp in splits for m in ("tpr", "tnr")), y_range=(0.0, 1.0)))
+
+
+def _then_and_change(x: dict[str, Any]) -> list[CellValue]:
+    """The history row's cells after "format": its figures then, and its change from the previous run."""
+    c = x.get("change")
+    cells: list[CellValue] = [v(x.get("tpr_then")), v(x.get("tnr_then"))]
+    if not c:
+        return cells + ["", "", "", "", "", ""]
+    return cells + [f"#{c['from_run']}", v(c["tpr"]["prompt"]), v(c["tpr"]["labels"]), v(c["tnr"]["prompt"]),
+                    v(c["tnr"]["labels"]), f"{c['revised']} ({c['toward_judge']})"]
 
 
 def _headline_block(g: Grid, a: Agreement, cfg: Config) -> None:

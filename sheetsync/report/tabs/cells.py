@@ -13,6 +13,7 @@ from sheetsync.layout import FAIL_RED, PASS_GREEN, WARN_AMBER, CellValue
 
 RATE = "0.0%"
 KAPPA = "0.00"
+DELTA = "+0.0%;-0.0%;0.0%"  # a change in a rate, with its sign
 NA = "n/a"
 MAX_TEXT = 5000  # long inputs/outputs are cut on report tabs; the full text is on the Annotate tab
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from sheetsync.config import Config
+from sheetsync.conversation import cell_text
 from sheetsync.layout import FAIL_RED, PASS_GREEN, CellValue, ConditionalFormat, Range, TabSpec, column_letter
-from sheetsync.report.tabs.cells import cut
+from sheetsync.report.tabs.cells import MAX_TEXT, cut
 from sheetsync.report.tabs.grid import Grid
 from sheetsync.textfit import column_px
 
@@ -17,7 +18,7 @@ def disagreements_tab(cfg: Config, dims: list[str], fig: dict[str, Any]) -> TabS
     rows: list[list[CellValue]] = [
         [x["id"], x["split"], *(x["dimensions"][d] for d in dims), *([x["weakest_cell"]] if dims else []),
          x["expert_verdict"], x["judge_verdict"], cut(x["expert_critique"]), cut(x["judge_critique"]),
-         cut(x["input"]), cut(x["output"])]
+         shown(x["input"]), shown(x["output"])]
         for x in fig["disagreements"]
     ]
     g = Grid()
@@ -42,6 +43,11 @@ def disagreements_tab(cfg: Config, dims: list[str], fig: dict[str, Any]) -> TabS
     return g.spec(cfg.tabs.disagreements, widths, frozen_rows=1, frozen_cols=1,
                   row_height=120 if n > 1 else None,
                   basic_filter=Range(0, 0, n, len(header)) if n > 1 else None)
+
+
+def shown(text: str | None) -> str:
+    """The interaction as the Annotate tab shows it (tool results folded, long documents cut), shorter."""
+    return cell_text(text or "", MAX_TEXT)[0]
 
 
 def _no_disagreements(fig: dict[str, Any]) -> str:

@@ -12,6 +12,35 @@ from sheetsync.report.tabs.meanings import MEANINGS
 from sheetsync.report.tabs.root_causes import root_cause_table
 
 
+def _expert_side(g: Grid, fig: dict[str, Any]) -> None:
+    """Open criteria questions, label revisions and a second rater's agreement (when there are any)."""
+    questions = fig.get("questions", {})
+    if questions.get("open") or questions.get("settled"):
+        g.heading("Open criteria questions (the expert's “Unclear” answers)")
+        for q in questions["open"]:
+            g.line(f"• {q['id']}: {q['question']}")
+        if not questions["open"]:
+            g.note("None open.")
+        if questions["settled"]:
+            g.note(f"{len(questions['settled'])} settled so far; the last: " + "; ".join(
+                f"{q['id']}: {q['settled_as']} — {q['decision'] or '(no reason given)'}" for q in questions["settled"][-3:]))
+    rev = fig.get("revisions", {})
+    if rev.get("n"):
+        g.heading("Label revisions (the expert changed a label they had given)")
+        by = ", ".join(f"{n} from {src}" for src, n in sorted(rev["by_source"].items()))
+        g.line(f"{rev['n']} revision(s), {rev['verdict_changes']} of them changed the verdict ({by}); "
+               f"{rev['with_reason']} with a reason. Agreement is always against today's labels: the Agreement "
+               "tab's history shows how much of each change came from the prompt and how much from revisions.")
+    for r in fig.get("raters", []):
+        g.heading(f"Second rater: {r['name']}")
+        if r["kappa"] is None:
+            g.line(f"κ not defined: {r['undefined'].get('kappa', '')} ({r['n']} rows both labelled).")
+        else:
+            low_high = f" (95% interval {r['kappa_ci'][0]:.2f}–{r['kappa_ci'][1]:.2f})" if r["kappa_ci"] else ""
+            g.line(f"Cohen's κ {r['kappa']:.2f}{low_high}, raw agreement {r['agreement']:.1%} on {r['n']} rows both "
+                   f"labelled; {len(r['disagreements'])} disagreement(s) on the Calibration tab for the expert to settle.")
+
+
 def summary_tab(cfg: Config, fig: dict[str, Any]) -> TabSpec:
     s, c, trust = fig["summary"], fig["counts"], fig["trust"]
     g = Grid()
@@ -61,6 +90,8 @@ def summary_tab(cfg: Config, fig: dict[str, Any]) -> TabSpec:
                "Full table: the Root causes tab.")
     else:
         g.note("No failed rows with root causes yet.")
+
+    _expert_side(g, fig)
 
     g.heading("Next steps")
     for step in fig["next_steps"]:

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 import openpyxl  # noqa: E402
 
 FOOTER = re.compile(r"^\s*(?P<tab>\S.*?)\s{2,}Page (?P<page>\d+) of (?P<pages>\d+)\s*$", re.M)
-HEADER_TABS = ("Annotate", "Judge", "Disagreements")  # tabs whose header row repeats on every page
+HEADER_TABS = ("Annotate", "Judge", "Review", "Disagreements")  # tabs whose header row repeats on every page
 
 
 def render(workbook: Path, outdir: Path) -> Path:
@@ -126,7 +126,7 @@ def main() -> int:
     parser.add_argument("--workbook", type=Path, help="check this .xlsx instead of running the demo")
     parser.add_argument("--png", type=Path, help="also render every page to PNG in this folder")
     parser.add_argument("--summary-png", type=Path, help="write the Summary tab's first page as a PNG here")
-    parser.add_argument("--max-pages", type=int, default=60)
+    parser.add_argument("--max-pages", type=int, default=70)
     args = parser.parse_args()
     missing = [tool for tool in ("soffice", "pdftotext", "pdftoppm") if shutil.which(tool) is None]
     if missing:

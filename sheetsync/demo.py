@@ -49,6 +49,7 @@ LOOK_FIRST = (  # (tab setting, why to look at it), in the order to read them
     ("disagreements", "where the judge and the expert differ, critiques side by side: what the next prompt "
                       "edit should fix"),
     ("judge", "every verdict and critique beside the expert's"),
+    ("review", "where the expert answers the judge, row by row: Judge is right, My label stands, or Unclear"),
     ("root_causes", "why the AI fails, from the expert's root causes"),
     ("error_analysis", "failure rates by feature, scenario and persona on the unlabelled rows"),
     ("annotate", "the expert's workbench (with Instructions)"),
@@ -137,7 +138,7 @@ def run_demo(out: str | Path, *, spreadsheet: str | None = None, echo: Callable[
 
     rep = report(cfg, spreadsheet=spreadsheet, store=store)
     made["report"] = rep.to_dict()
-    echo(f"6. Wrote the report tabs ({', '.join(s.title for s in rep.specs)})")
+    echo(f"6. Wrote the report tabs ({', '.join([*rep.figures.get('review_tabs', []), *(s.title for s in rep.specs)])})")
     _headline(rep.figures, example, store, echo, made)
     echo("")
     _what_to_open(cfg, wb, url, runs, echo)

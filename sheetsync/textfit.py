@@ -19,6 +19,7 @@ from sheetsync.layout import CellValue, TabSpec
 CHAR_PX = 6.0  # average width of a character of mixed text at 11 pt, measured in LibreOffice with Carlito
 BOLD_CHAR_PX = 6.6
 ITALIC_CHAR_PX = 5.7
+WRAP_WASTE = 4  # characters a line of whole words leaves empty, on average (about half a word)
 LINE_PX = 20  # one line of 11 pt text in Excel (15 pt); LibreOffice and Google need a little less
 PADDING_PX = 6  # above and below the text
 CELL_PADDING_PX = 8  # left and right of the text
@@ -34,6 +35,12 @@ def lines(text: str, width_px: int, *, bold: bool = False, italic: bool = False,
     room = max(1, int((width_px - CELL_PADDING_PX) / per_char))
     total = 0
     for paragraph in text.split("\n"):
+        if len(paragraph) <= room:
+            total += 1
+            continue
+        if len(paragraph) > 4 * room:  # long text: estimated, each line holding a few characters less
+            total += math.ceil(len(paragraph) / max(room - WRAP_WASTE, 1))
+            continue
         used, count = 0, 1
         for word in paragraph.split(" "):
             size = len(word)

@@ -16,7 +16,7 @@ from sheetsync.demo import DIMENSIONS, SAMPLE, example_path, run_demo
 from sheetsync.replay import REPLAY_MODEL
 from sheetsync.testing.fake_openai import FakeOpenAI
 
-EVERY_TAB = ["Instructions", "Annotate", "Judge", "Summary", "Agreement", "Disagreements", "Root causes",
+EVERY_TAB = ["Instructions", "Annotate", "Judge", "Review", "Summary", "Agreement", "Disagreements", "Root causes",
              "Error analysis"]
 
 
@@ -123,7 +123,7 @@ def test_the_last_lines_name_only_tabs_that_exist_and_say_what_to_look_at_first(
     opened = next(i for i, line in enumerate(lines) if line.startswith("Open "))
     named = [line.split()[0] if not line.strip().startswith(("Root", "Error")) else " ".join(line.split()[:2])
              for line in lines[opened + 1:] if line.startswith("  ")]
-    assert named[0] == "Summary" and set(named) <= set(wb.sheetnames) and len(named) == 7
+    assert named[0] == "Summary" and set(named) <= set(wb.sheetnames) and len(named) == 8
 
 
 def test_example_data_is_labelled_as_example_data(demo):
@@ -139,7 +139,7 @@ def test_every_tab_prints_landscape_one_page_wide_with_its_header_on_every_page(
         assert ws.page_setup.orientation == "landscape", title
         assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth == 1, title
         assert ws.page_setup.fitToHeight == 0, title
-    for title in ("Annotate", "Judge", "Disagreements"):
+    for title in ("Annotate", "Judge", "Review", "Disagreements"):
         assert wb[title].print_title_rows == "$1:$1", title
 
 

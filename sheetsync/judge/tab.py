@@ -7,7 +7,16 @@ from typing import Any, Protocol
 from sheetsync.config import Config
 from sheetsync.conversation import cell_text, truncate
 from sheetsync.judge.prompt import Item
-from sheetsync.layout import FAIL_RED, HEADER_GREY, PASS_GREEN, ConditionalFormat, PageSetup, Range, Style, TabSpec
+from sheetsync.layout import (
+    FAIL_RED,
+    HEADER_GREY,
+    PASS_GREEN,
+    ConditionalFormat,
+    PageSetup,
+    Range,
+    Style,
+    TabSpec,
+)
 from sheetsync.redact import redact
 from sheetsync.store import Store
 from sheetsync.textfit import fit_rows

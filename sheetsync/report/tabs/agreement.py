@@ -70,7 +70,7 @@ def agreement_tab(cfg: Config, fig: dict[str, Any], a: Agreement | None) -> TabS
                "newer labels) and the labels' part (the older run's verdicts on the newer labels): a judge that "
                "only looks better because labels were revised toward it shows it there.")
         _chart(g, cfg, [x for x in hist if x["n"]], chart_row)
-    return g.spec(cfg.tabs.agreement, {0: 200, 1: 110, **{c: 75 for c in range(2, 20)}, 2: 140, 5: 90, 13: 220,
+    return g.spec(cfg.tabs.agreement, {0: 200, 1: 110, **{c: 75 for c in range(2, 20)}, 2: 155, 5: 90, 13: 220,
                                        20: 160})
 
 

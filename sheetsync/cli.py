@@ -453,6 +453,8 @@ def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prom
                    f"n={a['n']} (tp {a['tp']}, fn {a['fn']}, fp {a['fp']}, tn {a['tn']}; {a['n_excluded']} excluded)")
     if out.judge_tab:
         click.echo(f"  wrote {out.judge_tab}")
+    for tab, n in out.answer_tabs.items():
+        click.echo(f"  {tab} tab: {n} row(s) for the expert to answer (or already answered)")
     fail_run(out.failure, out.errors_by_cause)
 
 

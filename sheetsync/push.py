@@ -48,6 +48,7 @@ from sheetsync.workspace import open_store, open_workspace_workbook, remember_sp
 LAYOUT_KEY = "annotate_layout"
 HINT_KEY = "annotate_columns"  # where the last read found each needed column: the next read is one request
 INSTRUCTIONS_KEY = "instructions_hash"
+INSTRUCTIONS_ROWS_KEY = "instructions_rows"  # the row count the Instructions tab states
 REPAIR_ROUNDS = 3
 _KEPT = (PROBABILITY_COLUMN,)  # not shown, but kept in the store: `import --sample` drew the row with this chance
 
@@ -158,6 +159,7 @@ def push(
             LAYOUT_KEY: json.dumps({"id": ds.id, "input": ds.input, "output": ds.output, "context": ds.context,
                                     "dimensions": ds.dimensions, "widths": fit[0], "row_height": fit[1]}),
             INSTRUCTIONS_KEY: instructions_hash,
+            INSTRUCTIONS_ROWS_KEY: str(len(in_sheet) + len(result.added)),  # judge/report rewrite it alike
             HINT_KEY: json.dumps(_hint(cols, sheet)),
         },
     )

@@ -47,13 +47,14 @@ def registered(store: Store | None) -> dict[str, str]:
 
 
 def rater_location(cfg: Config, name: str) -> Location:
-    """The rater's store, beside the workspace's: ``.sheetsync/raters/<name>/state.db`` for the default file,
-    ``<file>.rater-<name>.db`` beside another SQLite file, a workspace of its own on a team's PostgreSQL."""
+    """The rater's store, beside the workspace's: ``raters/<name>/state.db`` next to a ``state.db`` (the
+    default ``.sheetsync/state.db`` included), ``<file>.rater-<name>.db`` beside another SQLite file, a
+    workspace of its own on a team's PostgreSQL."""
     loc = locate(cfg)
     slug = f"{_SLUG.sub('-', name).strip('-')[:40] or 'rater'}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
     if loc.engine == "sqlite":
         assert loc.path is not None
-        path = (cfg.state_dir / "raters" / slug / "state.db" if loc.default_file
+        path = (loc.path.parent / "raters" / slug / "state.db" if loc.path.name == "state.db"
                 else loc.path.with_name(f"{loc.path.stem}.rater-{slug}{loc.path.suffix}"))
         return replace(loc, path=path, shown=str(path))
     return replace(loc, workspace=f"{loc.workspace} rater {name}")

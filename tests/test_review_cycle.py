@@ -258,3 +258,31 @@ def _delete_rows(world, ids):
         at = next(i for i, line in enumerate(t.grid()) if line and line[0] == rid)
         t.sh.batch_update({"requests": [{"deleteDimension": {"range": {
             "sheetId": t.ws.id, "dimension": "ROWS", "startIndex": at, "endIndex": at + 1}}}]})
+
+
+def test_a_refresh_writes_only_what_changed(world, fake_judge, monkeypatch):
+    """The Instructions tab is rewritten when its open questions change, not on every report; the Review tab
+    only where a row's cells change."""
+    from sheetsync.backends.google import GoogleWorkbook
+    from sheetsync.backends.xlsx import XlsxWorkbook
+
+    cls = XlsxWorkbook if world.backend == "xlsx" else GoogleWorkbook
+    written: list[list[str]] = []
+    original = cls.write
+
+    def write(self, specs):
+        written.append([s.title for s in specs if s.blocks])
+        return original(self, specs)
+
+    monkeypatch.setattr(cls, "write", write)
+    judge(world.cfg, split="all", progress=False)
+    report(world.cfg)
+    written.clear()
+    report(world.cfg)
+    assert written and not {"Instructions", "Review"} & set(written[0])
+    rid = sorted(world.tab().rows())[0]
+    world.tab().answer({rid: ("Unclear", "Does a refund offer count as resolving the complaint?")})
+    pull(world.cfg)
+    written.clear()
+    report(world.cfg)
+    assert {"Instructions", "Review"} <= set(written[0])

@@ -59,6 +59,7 @@ class JudgeOutcome:
     test_runs: int = 0
     agreement: dict[str, Any] | None = None
     judge_tab: str | None = None
+    answer_tabs: dict[str, int] = field(default_factory=dict)  # Review / Calibration tab -> rows it shows
     warnings: list[str] = field(default_factory=list)
     format_level: str = ""  # the structured-output level the run ended on
     levels: dict[str, str] = field(default_factory=dict)  # rows answered at another level than format_level
@@ -417,6 +418,7 @@ def judge(
     refreshed = refresh(cfg, store, wb, answer_jobs(cfg, store), [tab])
     store.record_verdicts_shown(row[0] for row in tab.blocks[0].values[1:])
     outcome.warnings += refreshed.warnings
+    outcome.answer_tabs = refreshed.tabs
     clock.lap("write")
     outcome.timings = clock.laps
     if cut:

@@ -26,6 +26,7 @@ from sheetsync.review.questions import questions_text
 from sheetsync.store import Answer, Store, now
 
 INSTRUCTIONS_KEY = "instructions_hash"  # push's: the Instructions tab as last written
+INSTRUCTIONS_ROWS_KEY = "instructions_rows"  # push's: the row count it states
 
 
 def hint_key(kind: str) -> str:
@@ -90,8 +91,9 @@ def instructions_if_changed(cfg: Config, store: Store) -> TabSpec | None:
     layout = json.loads(store.get_meta("annotate_layout") or "{}")
     if not layout:
         return None
-    spec = instructions_spec(cfg, n_rows=len(store.shown()), dimensions=list(layout.get("dimensions", [])),
-                             questions=questions_text(store))
+    rows = store.get_meta(INSTRUCTIONS_ROWS_KEY)
+    spec = instructions_spec(cfg, n_rows=int(rows) if rows else len(store.shown()),
+                             dimensions=list(layout.get("dimensions", [])), questions=questions_text(store))
     digest = content_hash(json.dumps(spec.blocks[0].values, ensure_ascii=False))
     return None if store.get_meta(INSTRUCTIONS_KEY) == digest else spec
 

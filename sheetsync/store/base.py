@@ -23,9 +23,13 @@ def upsert(table: str, columns: Sequence[str], keys: Sequence[str]) -> str:
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT ({', '.join(keys)}) {action}"
 
 
+_META = upsert("meta", ("key", "value"), ("key",))
+
+
 class StoreBase:
-    """The connection and its transactions. Every public ``Store`` method is one transaction; a command
-    that makes several calls and needs them to land together wraps them in ``store.transaction()``."""
+    """The connection and its transactions. Every public ``Store`` method is one transaction (a single
+    upsert is one by itself; anything that reads before it writes takes the write lock); a command that
+    makes several calls and needs them to land together wraps them in ``store.transaction()``."""
 
     def __init__(self, conn: Conn):
         self.db = conn
@@ -60,8 +64,7 @@ class StoreBase:
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        with self.db.write() as db:
-            db.execute(upsert("meta", ("key", "value"), ("key",)), (key, value))
+        self.db.execute(_META, (key, value))  # one statement: atomic without the write lock
 
     def meta_default(self, key: str, value: str) -> str:
         """The stored value of ``key``, storing ``value`` first if there is none: two commands that both

@@ -77,11 +77,11 @@ class PostgresConn(Conn):
     def _sql(self, sql: str) -> str:
         found = self._sql_cache.get(sql)
         if found is None:
-            found = self._sql_cache[sql] = sql.replace("%", "%%").replace("?", "%s")
+            found = self._sql_cache[sql] = placeholders(sql)
         return found
 
     def _run(self, sql: str, params: Sequence[Any]) -> Any:
-        return self.raw.execute(sql, params or None)
+        return self.raw.execute(sql, params)  # never None: psycopg would then send "%%" (escaped by _sql) as is
 
     def _run_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self.raw.cursor() as cur:
@@ -147,6 +147,22 @@ class PostgresConn(Conn):
 
     def close(self) -> None:
         self.raw.close()
+
+
+def placeholders(sql: str) -> str:
+    """SQL written for both engines (``?`` placeholders) as psycopg takes it (``%s``; a literal ``%`` doubled);
+    a ``?`` inside a quoted string or identifier is text, not a placeholder."""
+    out, quote_char = [], ""
+    for ch in sql:
+        if quote_char:
+            quote_char = "" if ch == quote_char else quote_char  # '' inside a string: closes, then reopens
+        elif ch in "'\"":
+            quote_char = ch
+        elif ch == "?":
+            out.append("%s")
+            continue
+        out.append("%%" if ch == "%" else ch)
+    return "".join(out)
 
 
 def explain(where: str, exc: Exception) -> StoreError:

@@ -2,8 +2,8 @@
 
 On a team store the cache is everyone's: a call one engineer (or CI) paid for is a hit for the next, because
 its key is everything that determines the answer (``sheetsync.llm.cache_key``). Each verdict is committed as
-soon as it exists, so an interrupted run keeps every finished row, and a teammate's run started meanwhile
-already finds them in the cache.
+soon as it exists — one upsert, atomic on its own, so no write lock and one round trip to a team server — so
+an interrupted run keeps every finished row, and a teammate's run started meanwhile finds them in the cache.
 """
 
 from __future__ import annotations
@@ -28,8 +28,7 @@ class RunsStore(StoreBase):
         return json.loads(row[0]) if row else None
 
     def put(self, key: str, value: dict) -> None:
-        with self.db.write() as db:
-            db.execute(_CACHE, (key, json.dumps(value, ensure_ascii=False), now()))
+        self.db.execute(_CACHE, (key, json.dumps(value, ensure_ascii=False), now()))  # one statement: atomic
 
     # -- judge runs ------------------------------------------------------------------------------------
     def start_run(self, run_id: str, *, model: str, params: dict, template: str, template_hash: str,
@@ -71,9 +70,8 @@ class RunsStore(StoreBase):
                      cached: bool, level: str | None = None, note: str | None = None,
                      cached_tokens: int = 0) -> None:
         """One row's judgement, committed at once: an interrupted run keeps every finished verdict."""
-        with self.db.write() as db:
-            db.execute(_VERDICT, (run_id, row_id, verdict, critique, error, latency, prompt_tokens, completion_tokens,
-                                  int(cached), level, note, cached_tokens))
+        self.db.execute(_VERDICT, (run_id, row_id, verdict, critique, error, latency, prompt_tokens,
+                                   completion_tokens, int(cached), level, note, cached_tokens))
 
     def runs(self) -> list[dict[str, Any]]:
         cur = self.db.execute(

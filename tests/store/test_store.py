@@ -146,6 +146,15 @@ def test_workspaces_in_one_database_see_nothing_of_each_other(make_store):
     assert make_store("support-bot").labels() == {"r0": label("r0")} and support.test_looks() == 1
 
 
+def test_sql_text_reaches_both_engines_unchanged(make_store):
+    """The store's SQL is written once with ? placeholders; a literal % or ? in it means itself on both."""
+    store = make_store()
+    assert store.db.one("SELECT '100% sure?'") == ("100% sure?",)
+    assert store.db.one("SELECT '50%?' AS \"odd?\", ?", ("x?%",)) == ("50%?", "x?%")
+    store.db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", iter([("a%", "1?"), ("b", "%s")]))
+    assert (store.get_meta("a%"), store.get_meta("b")) == ("1?", "%s")
+
+
 def test_driver_errors_become_store_errors(make_store):
     store = make_store()
     with pytest.raises(StoreError), store.transaction() as db:

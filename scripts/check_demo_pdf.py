@@ -12,8 +12,9 @@ What it checks, tab by tab (each page's footer names its tab: the page setup put
   printed on the same page (a tab more than one page wide would print them on different pages);
 - tabs with a header row print it on every one of their pages.
 
-It prints the pages per tab. Exits 1 naming what failed, 2 when LibreOffice or poppler is missing. CI runs it
-after the test suite (``.ci/run``); it is not in ``scripts/test`` because that must run with Python alone.
+It prints the pages per tab. Exits 1 naming what failed, 2 when LibreOffice or poppler is missing. The suite
+runs the same check (tests/test_demo_pdf.py), skipped only on a machine without LibreOffice or poppler;
+CI (``.ci/run``) installs both first, so there it always runs.
 """
 
 from __future__ import annotations
@@ -37,9 +38,15 @@ HEADER_TABS = ("Annotate", "Judge", "Review", "Disagreements")  # tabs whose hea
 
 
 def render(workbook: Path, outdir: Path) -> Path:
-    subprocess.run(["soffice", "--headless", "--convert-to", "pdf", "--outdir", str(outdir), str(workbook)],
-                   capture_output=True, timeout=600, check=True)
-    return outdir / (workbook.stem + ".pdf")
+    """The workbook as LibreOffice prints it. A profile of its own: a second soffice of the same user (another
+    check, a desktop session) would otherwise take over the conversion and return before writing the PDF."""
+    profile = (outdir / "lo-profile").resolve().as_uri()
+    subprocess.run(["soffice", f"-env:UserInstallation={profile}", "--headless", "--convert-to", "pdf",
+                    "--outdir", str(outdir), str(workbook)], capture_output=True, timeout=600, check=True)
+    pdf = outdir / (workbook.stem + ".pdf")
+    if not pdf.exists():
+        raise RuntimeError(f"LibreOffice wrote no PDF for {workbook}")
+    return pdf
 
 
 def page_texts(pdf: Path) -> list[str]:

@@ -32,6 +32,9 @@ from typing import Any
 
 REPLAY_MODEL = "replayed-example-judge"
 REPLAY_NOTE = "replayed example judge — set OPENAI_API_KEY or OPENAI_BASE_URL to judge with a real model"
+#: Opens every critique the server answers with, so each tab that shows a judge critique (Judge, Review,
+#: Disagreements) says it was replayed right where it is read, not only in a banner elsewhere.
+CRITIQUE_MARK = "[replayed example judge] "
 RECORDINGS = "support_assistant_judge.json"
 _OUTPUT = re.compile(r'<data-(?P<m>[0-9a-f]+) name="output">\n(?P<text>.*?)\n</data-(?P=m)>', re.S)
 
@@ -122,7 +125,7 @@ class _Handler(BaseHTTPRequestHandler):
                              f"knows the bundled example's rows. {REPLAY_NOTE[0].upper()}{REPLAY_NOTE[1:]}.")
             return
         self.server.count()
-        content = json.dumps(answer, ensure_ascii=False)
+        content = json.dumps({**answer, "critique": CRITIQUE_MARK + answer["critique"]}, ensure_ascii=False)
         prompt_chars = sum(len(str(m.get("content", ""))) for m in messages)
         self._send(200, {
             "id": f"chatcmpl-replay-{self.server.calls}", "object": "chat.completion", "created": 0,

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from sheetsync.cli import cli
 from sheetsync.demo import DIMENSIONS, SAMPLE, example_path, run_demo
-from sheetsync.replay import REPLAY_MODEL
+from sheetsync.replay import CRITIQUE_MARK, REPLAY_MODEL
 from sheetsync.testing.fake_openai import FakeOpenAI
 
 EVERY_TAB = ["Instructions", "Annotate", "Judge", "Review", "Summary", "Agreement", "Disagreements", "Root causes",
@@ -76,9 +76,14 @@ def test_the_judge_is_replayed_and_says_so_wherever_it_shows(demo):
     _, output, wb = demo
     note = "replayed example judge — set OPENAI_API_KEY or OPENAI_BASE_URL to judge with a real model"
     assert note in output
-    assert note in text_of(wb["Summary"]) and note in text_of(wb["Agreement"])
+    for title in ("Summary", "Agreement", "Error analysis"):  # the tabs with a preamble
+        assert note in text_of(wb[title]), title
     judge = pd.DataFrame(rows_of(wb["Judge"])[1:], columns=rows_of(wb["Judge"])[0])
     assert set(judge["model"]) == {REPLAY_MODEL}
+    # the table tabs: every judge critique says it was replayed, where it is read
+    for title in ("Judge", "Review", "Disagreements"):
+        table = pd.DataFrame(rows_of(wb[title])[1:], columns=rows_of(wb[title])[0])
+        assert len(table) > 3 and table["judge critique"].str.startswith(CRITIQUE_MARK).all(), title
     # every row but the judge's own examples (train) has a verdict: dev, test and the unlabelled rows
     example = pd.read_csv(example_path(), dtype=str, keep_default_na=False)
     assert set(judge["split"]) == {"dev", "test", "unlabeled"}

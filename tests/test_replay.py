@@ -13,7 +13,14 @@ import pandas as pd
 import pytest
 
 from sheetsync.demo import example_path
-from sheetsync.replay import REPLAY_MODEL, Recordings, ReplayServer, output_digest, recordings_path
+from sheetsync.replay import (
+    CRITIQUE_MARK,
+    REPLAY_MODEL,
+    Recordings,
+    ReplayServer,
+    output_digest,
+    recordings_path,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,6 +92,7 @@ def test_the_server_answers_through_the_openai_client(example):
 
         first, second = ask("the default prompt"), ask("the default prompt\n" + rec.lessons[0])
         assert (first["verdict"], second["verdict"]) == ("pass", "fail") and row["expert_verdict"] == "fail"
+        assert first["critique"].startswith(CRITIQUE_MARK + "Checked §")  # wherever it is shown, it says so
         with pytest.raises(openai.NotFoundError, match="no recorded answer for this interaction.*OPENAI_API_KEY"):
             client.chat.completions.create(
                 model=REPLAY_MODEL,

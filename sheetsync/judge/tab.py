@@ -24,7 +24,9 @@ from sheetsync.textfit import fit_rows
 HEADER = ["id", "split", "expert verdict", "judge verdict", "agree?", "expert critique", "judge critique",
           "error", "format", "note", "model", "run", "input", "output"]
 #: Narrow enough to print one page wide (landscape) and still read: the critiques and the interaction wrap.
-WIDTHS = {0: 90, 1: 65, 2: 70, 3: 70, 4: 60, 5: 300, 6: 300, 7: 120, 8: 85, 9: 120, 10: 140, 11: 150, 12: 260,
+#: The model and run columns hold one unbroken word each (e.g. "replayed-example-judge", "20261201T195606-a59c9a"):
+#: as wide as that word printed, or LibreOffice clips it at the next cell (scripts/check_demo_pdf.py finds it).
+WIDTHS = {0: 90, 1: 65, 2: 70, 3: 70, 4: 60, 5: 300, 6: 300, 7: 100, 8: 85, 9: 100, 10: 170, 11: 170, 12: 260,
           13: 300}
 
 

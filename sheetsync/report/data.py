@@ -15,6 +15,7 @@ from sheetsync.errors import UserInputError
 from sheetsync.judge.splits import split_of
 from sheetsync.review.guidance import guidance_rows
 from sheetsync.store import Store
+from sheetsync.store.location import nothing_to_report
 
 BLANK = "(blank)"
 LABELLED_SPLITS = ("dev", "test")
@@ -74,7 +75,7 @@ def load(cfg: Config, store: Store) -> Data:
     """One record per pushed row still in the dataset, with its fresh label, split and latest verdict."""
     rows = store.rows()
     if not rows:
-        raise UserInputError("nothing to report: no rows in the local store. Run `sheetsync push DATA` first.")
+        raise UserInputError(nothing_to_report(cfg))
     layout = json.loads(store.get_meta("annotate_layout") or "{}")
     dims = list(layout.get("dimensions") or cfg.columns.dimensions)
     (labels, stale), latest = store.fresh_labels(), store.latest_verdicts()

@@ -64,6 +64,20 @@ def locate(cfg: Config) -> Location:
     return Location("postgresql", url=url, workspace=workspace_name(cfg), shown=shown_url(url))
 
 
+def nothing_to_report(cfg: Config) -> str:
+    """Why a report has nothing to read, naming the store it looked in: with no store URL set, that may be a
+    CI job or a new clone whose SHEETSYNC_STORE_URL is missing (the history is in the team's store)."""
+    try:
+        where = locate(cfg).shown
+    except ConfigError:
+        where = "the store"
+    text = f"nothing to report: {where} holds no rows for this workspace. Run `sheetsync push DATA` first"
+    if not cfg.store.url:
+        text += (" — or, if this workspace's history is in a team store (a CI job, a new clone), set "
+                 "SHEETSYNC_STORE_URL (or [store] url) to it")
+    return text + "."
+
+
 def postgres_url_problem(url: str) -> str | None:
     """Why a PostgreSQL URL cannot be read as one (None: it can). What looks like its password is registered
     as a secret first — also one whose unencoded ``/`` or ``#`` hides it from the URL's parser, and so from

@@ -160,6 +160,13 @@ def test_the_ci_gate_runs_from_a_fresh_checkout_and_never_passes_without_the_sto
                            capture_output=True, text=True, timeout=300)
     assert other.returncode == 2 and "nothing to report" in other.stderr
 
+    # a job whose secret is missing (a fork's pull request) finds only an empty local store: exit 2, and why
+    unset = {k: v for k, v in env.items() if k != "SHEETSYNC_STORE_URL"}
+    bare = subprocess.run([sys.executable, "-m", "sheetsync", "report", "--fail-under", "0.8", "--no-tabs"], cwd=ci,
+                          env=unset, capture_output=True, text=True, timeout=300)
+    assert bare.returncode == 2 and "nothing to report" in bare.stderr and "SHEETSYNC_STORE_URL" in bare.stderr
+    assert not (ci / ".sheetsync").exists()  # and it left nothing behind in the checkout
+
 
 def postgres_url_db(url: str) -> str:
     return url.rsplit("/", 1)[1]

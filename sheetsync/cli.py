@@ -331,8 +331,9 @@ def import_(cfg, fmt, export, out, sample, stratify_by, seed, dimensions, link, 
 @click.option("--stratify-by", multiple=True, metavar="COLUMN...",
               help="Dimension column(s) the sample must cover: --stratify-by feature persona.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for --sample.")
-@click.option("--focus", type=click.Choice(["fails"]),
-              help="With --sample: over-sample rows the judge failed or disagreed with the expert on.")
+@click.option("--focus", type=click.Choice(["fails", "uncertain"]),
+              help="With --sample: over-sample rows the judge failed or disagreed with the expert on (fails), or "
+                   "also rows whose verdict flips and rows from cells with too few labels (uncertain).")
 @click.option("--random-share", type=click.FloatRange(0, 1), default=0.3, show_default=True,
               help="With --focus: the share of the batch still drawn at random.")
 @click.option("--folder", metavar="URL",
@@ -399,11 +400,14 @@ def pull(cfg, spreadsheet, out, json_) -> None:
               help="Collect an interrupted --batch run's batch (ids printed when it started) instead of paying again.")
 @click.option("--poll-interval", type=click.FloatRange(0), default=30.0, show_default=True, metavar="S",
               help="With --batch: seconds between status checks.")
+@click.option("--repeat", type=click.IntRange(1, 20), default=1, show_default=True, metavar="K",
+              help="Ask about each row K times (few-shot examples reordered, sampling seeded): flip rates, and "
+                   "flipped rows marked in the Judge tab. Re-asks are cached.")
 @spreadsheet_option
 @click.option("json_", "--json", is_flag=True, help="Print the outcome as JSON.")
 @config_option
 def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prompt, batch, resume_batch,
-          poll_interval, spreadsheet, json_) -> None:
+          poll_interval, repeat, spreadsheet, json_) -> None:
     """Run the LLM judge (few-shot from the expert's train critiques) and report TPR/TNR."""
     from sheetsync import judge as j
 
@@ -417,7 +421,7 @@ def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prom
         return
     out = j.judge(cfg, split=split, model=model, concurrency=concurrency, limit=limit, prompt_file=prompt_file,
                   dry_run=dry_run, spreadsheet=spreadsheet, progress=not json_, batch=batch,
-                  resume_batch=resume_batch, poll_interval=poll_interval)
+                  resume_batch=resume_batch, poll_interval=poll_interval, repeat=repeat)
     for message in out.warnings:
         warn(message)
     if json_:
@@ -451,6 +455,10 @@ def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prom
 
         click.echo(f"  TPR (pass recall) {fmt('tpr')}   TNR (fail recall) {fmt('tnr')}   "
                    f"n={a['n']} (tp {a['tp']}, fn {a['fn']}, fp {a['fp']}, tn {a['tn']}; {a['n_excluded']} excluded)")
+    c = out.consistency
+    if c and c["n_rows"]:
+        click.echo(f"  re-asked {c['repeat']} times: {c['n_flipped']} of {c['n_rows']} rows flip "
+                   f"({c['flip_rate']:.1%}); two asks of a row disagree {c['disagreement_rate']:.1%} of the time")
     if out.judge_tab:
         click.echo(f"  wrote {out.judge_tab}")
     for tab, n in out.answer_tabs.items():
@@ -484,6 +492,59 @@ def report(cfg, spreadsheet, json_, fail_under, no_tabs) -> None:
     for failure in failures:
         click.echo(f"FAIL: {failure}", err=True)
     if failures:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("a", type=click.Path(dir_okay=False))
+@click.argument("b", type=click.Path(dir_okay=False))
+@click.option("--fail-if-worse", is_flag=True, help="Exit 1 when B is worse than A beyond doubt (the 95% interval "
+              "of B − A is below 0: the corrected pass rate, or with --runs TPR or TNR).")
+@click.option("--runs", is_flag=True, help="A and B are judge runs (ids, or previous/latest): the change in TPR "
+              "and TNR on the labelled rows both judged, with McNemar's test.")
+@click.option("json_", "--json", is_flag=True, help="Print every figure as JSON.")
+@config_option
+def compare(cfg, a, b, fail_if_worse, runs, json_) -> None:
+    """Did version B of your AI do better than A? Two datasets with the same inputs, judged by the workspace's
+    validated judge: the change in corrected pass rate with an interval, overall and per dimension."""
+    from sheetsync.compare import compare as do_compare
+    from sheetsync.compare import compare_runs
+
+    if runs:
+        rr = compare_runs(cfg, a, b)
+        for message in rr["warnings"]:
+            warn(message)
+        if json_:
+            print_json(rr)
+        else:
+            for key, name in (("tpr", "TPR"), ("tnr", "TNR")):
+                d = rr[key]
+                if d["difference"] is None:
+                    click.echo(f"{name}: no labelled rows of that kind judged by both runs")
+                    continue
+                click.echo(f"{name} {d['rate_a']:.1%} → {d['rate_b']:.1%}: {d['difference']:+.1%} (95% interval "
+                           f"{d['ci'][0]:+.1%} to {d['ci'][1]:+.1%}) on {d['n']} rows; McNemar p = "
+                           f"{d['mcnemar']['p_value']:.3g}")
+        if fail_if_worse and rr["worse"]:
+            click.echo("FAIL: run B is worse than run A (TPR or TNR fell beyond doubt).", err=True)
+            sys.exit(1)
+        return
+    r = do_compare(cfg, a, b, progress=not json_)
+    for message in r.warnings:
+        warn(message)
+    if json_:
+        print_json(r.to_dict())
+    else:
+        o = r.overall
+        click.echo(f"B − A in corrected pass rate: {o['difference']:+.1%} (95% interval {o['ci'][0]:+.1%} to "
+                   f"{o['ci'][1]:+.1%}) on {r.n_paired} paired inputs; judge pass rate {o['p_a']:.1%} → {o['p_b']:.1%} "
+                   f"(TPR {r.tpr:.1%}, TNR {r.tnr:.1%} on {r.basis}); McNemar p = {o['mcnemar']['p_value']:.3g}")
+        for d, cells in r.by_dimension.items():
+            for c in cells:
+                click.echo(f"  {d}={c['value']}: {c['difference']:+.1%} ({c['ci'][0]:+.1%} to {c['ci'][1]:+.1%}), "
+                           f"n={c['n']}")
+    if fail_if_worse and r.worse:
+        click.echo("FAIL: B is worse than A (the interval of B − A is below 0).", err=True)
         sys.exit(1)
 
 

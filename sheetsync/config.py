@@ -223,6 +223,8 @@ class Report(Section):
     together: ClassVar = (_floor_below_target,)
     target: float = setting(0.90, fraction)
     floor: float = setting(0.80, fraction)
+    #: Stop labelling once the intervals are at most ± this (TPR, TNR and the corrected pass rate).
+    half_width: float = setting(0.05, fraction)
 
 
 _RATER = (trimmed, no_control_characters, without("[]:*?/\\", "a tab or file name cannot hold it"))

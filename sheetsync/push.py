@@ -39,7 +39,7 @@ from sheetsync.errors import UserInputError
 from sheetsync.layout import Block, CellValue
 from sheetsync.push_plan import PushRow, UpdatePlan, append_values, plan_update, write_blocks
 from sheetsync.review.questions import questions_text
-from sheetsync.sampling import PROBABILITY_COLUMN, focus_sample, stratified_sample
+from sheetsync.sampling import IMPORTED, PROBABILITY_COLUMN, SHOWN_WHOLE, draw
 from sheetsync.store import Store
 from sheetsync.workspace import open_store, open_workspace_workbook, remember_spreadsheet
 
@@ -119,7 +119,7 @@ def push(
     if unused:
         result.warnings.append(unused)
     in_sheet = sheet.by_id() if sheet else {}
-    frame = _frame(ds, store, in_sheet, result, sample, stratify_by, seed, focus, random_share)
+    frame, provenance = _frame(ds, store, in_sheet, result, sample, stratify_by, seed, focus, random_share)
     rows = _push_rows(ds, frame, wb.max_cell_chars, result)
     if sheet is not None:
         _check_identity(sheet, ds, result)
@@ -159,6 +159,7 @@ def push(
             INSTRUCTIONS_ROWS_KEY: str(len(in_sheet) + len(result.added)),  # judge/report rewrite it alike
             HINT_KEY: json.dumps(_hint(cols, sheet)),
         },
+        provenance=provenance,
     )
     if share:
         wb.share(list(share))
@@ -182,8 +183,8 @@ def _check_options(ds: Dataset, sample, stratify_by, focus, random_share) -> Non
         raise UserInputError(f"{ds.path}: --stratify-by column(s) {', '.join(missing)} not found.")
     if sample is not None and sample < 1:
         raise UserInputError("--sample must be at least 1.")
-    if focus is not None and (focus != "fails" or sample is None):
-        raise UserInputError("--focus fails needs --sample N (the size of the review batch).")
+    if focus is not None and (focus not in ("fails", "uncertain") or sample is None):
+        raise UserInputError(f"--focus {focus} needs --sample N (the size of the review batch).")
     if not 0.0 <= random_share <= 1.0:
         raise UserInputError("--random-share must be between 0 and 1.")
 
@@ -226,23 +227,28 @@ def _check_identity(sheet: AnnotateSheet, ds: Dataset, result: PushResult) -> No
         )
 
 
-def _frame(ds, store, in_sheet, result, sample, stratify_by, seed, focus, random_share) -> pd.DataFrame:
-    """The dataset rows to show: all of them, or (``--sample``) those in the tab plus a fresh sample."""
+def _frame(ds, store, in_sheet, result, sample, stratify_by, seed, focus, random_share):
+    """The dataset rows to show — all of them, or (``--sample``) those in the tab plus a fresh sample — and
+    how each newly shown row was chosen, for the store (sheetsync.sampling.draw: label provenance)."""
     frame = ds.frame
+    old = {rid: (IMPORTED, "", None) for rid in in_sheet}  # kept as recorded; "imported" only if never recorded
     if sample is None:
-        return frame
+        new = [rid for rid in frame[ds.id] if rid not in in_sheet]
+        design = {"method": SHOWN_WHOLE, "pool": len(new), "drawn": len(new)}
+        return frame, (design, {**old, **{rid: (SHOWN_WHOLE, "", 1.0) for rid in new}})
     annotated = set(in_sheet) | {rid for rid, lb in store.labels().items() if lb.verdict}
     fresh = frame[~frame[ds.id].isin(annotated)].reset_index(drop=True)
+    flagged = None
     if focus:
-        flagged = _judge_flagged(store)
-        picked, warnings, result.focus = focus_sample(
-            fresh, sample, [rid in flagged for rid in fresh[ds.id]], random_share=random_share,
-            by=list(stratify_by), seed=seed,
-        )
-    else:
-        picked, warnings = stratified_sample(fresh, sample, list(stratify_by), seed=seed)
-    result.warnings += warnings
-    return pd.concat([frame[frame[ds.id].isin(in_sheet.keys())], fresh.iloc[picked]])
+        from sheetsync.label_next import flagged_ids
+
+        flags = flagged_ids(store, focus, frame=frame, id_column=ds.id, dimensions=ds.dimensions)
+        flagged = [rid in flags for rid in fresh[ds.id]]
+    d = draw(fresh, sample, list(stratify_by), seed=seed, flagged=flagged, random_share=random_share, focus=focus)
+    result.focus, ids = d.focus, fresh[ds.id].tolist()
+    result.warnings += d.warnings
+    picked = {ids[p]: d.rows[p] for p in d.positions}
+    return pd.concat([frame[frame[ds.id].isin(in_sheet.keys())], fresh.iloc[d.positions]]), (d.design, {**old, **picked})
 
 
 def _records(frame: pd.DataFrame):
@@ -382,18 +388,6 @@ def _verify(wb, cfg, id_header, ds, rows, plan: UpdatePlan, cols, result, sheet_
         "add it back. Labels stay with their ids."
     )
     return plan
-
-
-def _judge_flagged(store: Store) -> set[str]:
-    """Ids the latest judgement failed, or disagreed with the expert on."""
-    labels = store.labels()
-    flagged = set()
-    for rid, v in store.latest_verdicts().items():
-        verdict = v["verdict"]
-        label = labels.get(rid)
-        if verdict == "fail" or (verdict and label is not None and label.verdict and label.verdict != verdict):
-            flagged.add(rid)
-    return flagged
 
 
 def fill_expert_cells(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the streaming sampler below runs where pandas is never imported (sheetsync import)
@@ -52,6 +52,13 @@ def focus_sample(
 
     Returns positions, warnings and the batch's composition.
     """
+    chosen, randoms, warnings = _focus(frame, n, flagged, random_share, by or [], seed)
+    return sorted(chosen + randoms), warnings, {"flagged": len(chosen), "random": len(randoms)}
+
+
+def _focus(frame: pd.DataFrame, n: int, flagged: list[bool], random_share: float, by: list[str], seed: int
+           ) -> tuple[list[int], list[int], list[str]]:
+    """(positions the flagged part took, positions the random share took, warnings)."""
     rng = random.Random(seed)
     n = min(n, len(frame))
     pool = [i for i, f in enumerate(flagged) if f]
@@ -64,10 +71,98 @@ def focus_sample(
     taken = set(chosen)
     rest_positions = [i for i in range(len(frame)) if i not in taken]
     rest = frame.iloc[rest_positions].reset_index(drop=True)
-    picked, more = stratified_sample(rest, n - len(chosen), by or [], seed=seed)
+    picked, more = stratified_sample(rest, n - len(chosen), by, seed=seed)
     warnings += more
-    randoms = [rest_positions[p] for p in picked]
-    return sorted(chosen + randoms), warnings, {"flagged": len(chosen), "random": len(randoms)}
+    return chosen, [rest_positions[p] for p in picked], warnings
+
+
+# -- how likely each row was to be drawn (label provenance) -------------------------------------------------
+#
+# Every labelled row's probability of being drawn is recorded, so the statistics can weight each label by
+# 1 / probability (sheetsync.metrics.design_weights) and focused rounds do not bias TPR and TNR. The
+# probabilities follow the samplers above exactly: one row per stratum first, then a uniform fill.
+
+SHOWN_WHOLE, RANDOM, STRATIFIED, FOCUSED, IMPORTED = "shown whole", "random", "stratified", "focused", "imported"
+
+
+@dataclass
+class Draw:
+    """Which rows a push shows and how each was chosen: positions in the frame drawn from, and per position
+    (method, stratum, probability of being drawn). ``design`` describes the round for the store."""
+
+    positions: list[int]
+    warnings: list[str]
+    rows: dict[int, tuple[str, str, float]]
+    design: dict[str, Any] = field(default_factory=dict)
+    focus: dict[str, int] = field(default_factory=dict)
+
+
+def _strata(frame: pd.DataFrame, by: list[str]) -> list[tuple]:
+    return list(frame[by].itertuples(index=False, name=None)) if by else [()] * len(frame)
+
+
+def _stratum_name(by: list[str], key: tuple) -> str:
+    return ", ".join(f"{b}={v}" for b, v in zip(by, key, strict=True))
+
+
+def stratified_probabilities(frame: pd.DataFrame, n: int, by: list[str]) -> list[float]:
+    """Each row's probability of being drawn by ``stratified_sample(frame, n, by)``.
+
+    Without strata a uniform sample: n/N. With H strata and n >= H, one row of each stratum (1/N_h) and then
+    a uniform fill of n − H from the N − H others; with n < H, n of the strata (each n/H) get one row.
+    """
+    size = len(frame)
+    if n >= size:
+        return [1.0] * size
+    if not by:
+        return [n / size] * size
+    keys = _strata(frame, by)
+    counts: dict[tuple, int] = {}
+    for k in keys:
+        counts[k] = counts.get(k, 0) + 1
+    h = len(counts)
+    if n < h:
+        return [(n / h) / counts[k] for k in keys]
+    fill = (n - h) / (size - h) if size > h else 1.0
+    return [1 / counts[k] + (1 - 1 / counts[k]) * fill for k in keys]
+
+
+def draw(frame: pd.DataFrame, n: int | None, by: list[str], *, seed: int = 0, flagged: list[bool] | None = None,
+         random_share: float = 0.3, focus: str | None = None) -> Draw:
+    """The rows a push shows from ``frame`` (the rows not yet shown), each with its probability of being drawn:
+    every row (``n`` None: "shown whole", probability 1), a stratified or uniform sample, or a focused batch
+    (``flagged``: rows the judge failed, flipped on, or from cells with too few labels)."""
+    size = len(frame)
+    if n is None or (n >= size and flagged is None):
+        rows = {p: (SHOWN_WHOLE, "", 1.0) for p in range(size)}
+        return Draw(list(range(size)), [], rows, {"method": SHOWN_WHOLE, "pool": size, "drawn": size})
+    if flagged is None:
+        positions, warnings = stratified_sample(frame, n, by, seed=seed)
+        probs = stratified_probabilities(frame, n, by)
+        method = STRATIFIED if by else RANDOM
+        keys = _strata(frame, by)
+        rows = {p: (method, _stratum_name(by, keys[p]), probs[p]) for p in positions}
+        return Draw(positions, warnings, rows, {"method": method, "pool": size, "drawn": len(positions),
+                                                "by": by, "seed": seed})
+    chosen, randoms, warnings = _focus(frame, n, flagged, random_share, by, seed)
+    positions = sorted(chosen + randoms)
+    pool = sum(flagged)
+    p_first = len(chosen) / pool if pool else 0.0
+    taken = set(chosen)
+    rest = [i for i in range(size) if i not in taken]
+    rest_probs = dict(zip(rest, stratified_probabilities(frame.iloc[rest], len(randoms), by), strict=True))
+    keys = _strata(frame, by)
+    by_stratum = {keys[i]: p for i, p in rest_probs.items()}
+    rows = {}
+    for p in positions:
+        fill = by_stratum.get(keys[p], 0.0)  # a flagged row's chance in the random share, had it been left
+        prob = p_first + (1 - p_first) * fill if flagged[p] else fill
+        stratum = ("flagged" if flagged[p] else "not flagged") + (f"; {_stratum_name(by, keys[p])}" if by else "")
+        rows[p] = (FOCUSED, stratum, min(1.0, prob))
+    design = {"method": FOCUSED, "focus": focus or "fails", "pool": size, "flagged_pool": pool,
+              "drawn": len(positions), "flagged_drawn": len(chosen), "random_share": random_share, "by": by,
+              "seed": seed}
+    return Draw(positions, warnings, rows, design, {"flagged": len(chosen), "random": len(randoms)})
 
 
 # -- sampling a stream at its source -----------------------------------------------------------------------

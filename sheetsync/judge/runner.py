@@ -70,6 +70,7 @@ class JudgeOutcome:
     outages: int = 0
     failure: str | None = None  # set when every row, or more than [judge] max_error_share, ended in error
     timings: dict[str, float] = field(default_factory=dict)  # process (CPU) seconds per step, for benchmarks
+    consistency: dict[str, Any] | None = None  # --repeat K: flip rates over the K asks (judge.repeat.reask)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -271,8 +272,12 @@ def judge(
     batch: bool = False,
     resume_batch: str | None = None,
     poll_interval: float = 30.0,
+    repeat: int = 1,
 ) -> JudgeOutcome:
-    """Judge the rows of ``split`` (see the module docstring) and write the Judge tab."""
+    """Judge the rows of ``split`` (see the module docstring) and write the Judge tab.
+
+    ``repeat`` K > 1 asks about every row K times in all (``sheetsync.judge.repeat``): the flip rates go to
+    ``outcome.consistency`` and flipped rows are marked in the Judge tab."""
     store = store or _require_store(cfg, "nothing to judge")
     batch = batch or bool(resume_batch)
     open_batch = store.get_meta(BATCH_OPEN_KEY) if batch and not resume_batch and not dry_run else None
@@ -394,6 +399,12 @@ def judge(
         "cached_tokens": summary.cached_tokens, "levels": outcome.levels,
     })
 
+    if repeat > 1:
+        from sheetsync.judge.repeat import reask
+
+        outcome.consistency = reask(
+            store, run_id, prompt, lambda p, st: judge_calls(p, ws, targets, st, cfg.judge.fit_context), targets,
+            settings, repeat, progress=progress)
     verdicts = store.run_verdicts(run_id)
     scored = [rid for rid in targets if ws.items[rid].verdict]
     if scored:

@@ -7,12 +7,21 @@ from typing import Any, Protocol
 from sheetsync.config import Config
 from sheetsync.conversation import cell_text, truncate
 from sheetsync.judge.prompt import Item
-from sheetsync.layout import FAIL_RED, HEADER_GREY, PASS_GREEN, ConditionalFormat, Range, Style, TabSpec
+from sheetsync.layout import (
+    FAIL_RED,
+    HEADER_GREY,
+    PASS_GREEN,
+    WARN_AMBER,
+    ConditionalFormat,
+    Range,
+    Style,
+    TabSpec,
+)
 from sheetsync.redact import redact
 from sheetsync.store import Store
 
 HEADER = ["id", "split", "expert verdict", "judge verdict", "agree?", "expert critique", "judge critique",
-          "error", "format", "note", "run", "input", "output"]
+          "error", "format", "note", "run", "input", "output", "re-asks"]
 
 
 class _Rows(Protocol):
@@ -33,6 +42,9 @@ def judge_tab(cfg: Config, ws: _Rows, store: Store, max_cell_chars: int) -> tupl
     (e.g. a field cut to fit the model's context).
     """
     latest = store.latest_verdicts()
+    from sheetsync.label_next import flips
+
+    asked = flips(store)  # judge --repeat: "flips: 2 pass of 5" on rows whose verdict changes when asked again
     rows: list[list[Any]] = [HEADER]
     cut = 0
 
@@ -57,7 +69,7 @@ def judge_tab(cfg: Config, ws: _Rows, store: Store, max_cell_chars: int) -> tupl
         agree = "" if not (it.verdict and v["verdict"]) else ("yes" if it.verdict == v["verdict"] else "no")
         rows.append([rid, split, it.verdict, v["verdict"] or "", agree, cell(it.critique), cell(v["critique"]),
                      cell(v["error"], outside=True), v.get("level") or "", cell(v.get("note"), outside=True),
-                     v["run_id"], shown(it.input), shown(it.output)])
+                     v["run_id"], shown(it.input), shown(it.output), _asks(asked.get(rid))])
     n = len(rows)
     spec = TabSpec.table(
         cfg.tabs.judge,
@@ -65,13 +77,23 @@ def judge_tab(cfg: Config, ws: _Rows, store: Store, max_cell_chars: int) -> tupl
         frozen_rows=1,
         frozen_cols=1,
         column_widths={0: 110, 1: 80, 2: 90, 3: 90, 4: 70, 5: 380, 6: 380, 7: 200, 8: 90, 9: 200, 10: 170,
-                       11: 320, 12: 360},
+                       11: 320, 12: 360, 13: 130},
         styles=[Style(Range(0, 0, 1, len(HEADER)), bold=True, background=HEADER_GREY),
                 Style(Range(1, 5, n, 7), wrap=True, valign="top"), Style(Range(1, 11, n, 13), wrap=True, valign="top")],
         conditional_formats=[
             ConditionalFormat(Range(1, 4, n, 5), '=$E2="no"', FAIL_RED),
             ConditionalFormat(Range(1, 4, n, 5), '=$E2="yes"', PASS_GREEN),
+            ConditionalFormat(Range(1, 13, n, 14), '=LEFT($N2,5)="flips"', WARN_AMBER),
         ],
         basic_filter=Range(0, 0, n, len(HEADER)),
     )
     return spec, cut
+
+
+def _asks(row: dict[str, Any] | None) -> str:
+    """The re-asks of a row in words: "flips: 2 pass of 5 asks", "same in 5 asks", or "" (not re-asked)."""
+    if not row or row["asks"] < 2:
+        return ""
+    if row["flipped"]:
+        return f"flips: {row['passes']} pass of {row['asks']} asks"
+    return f"same in {row['asks']} asks"

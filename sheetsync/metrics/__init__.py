@@ -5,6 +5,8 @@ None (NaN in frames) with a reason, never a crash or a silent 0.
 """
 
 from ._agreement import Agreement, agreement, agreement_by, wilson_interval
+from ._closed_form import lee_interval
+from ._consistency import flip_rates
 from ._correction import (
     CorrectedRate,
     JudgeNoBetterThanChance,
@@ -12,7 +14,16 @@ from ._correction import (
     corrected_success_rate,
     corrected_success_rate_by,
 )
+from ._design import Design, design_weights, effective_n, weighted_rate, wilson_at
 from ._labels import normalize_label
+from ._paired import corrected_difference, mcnemar, paired_difference
+from ._planning import (
+    best_split,
+    corrected_half_width,
+    labels_needed_for_corrected,
+    labels_needed_for_rate,
+    rate_half_width,
+)
 from ._raters import RaterAgreement, kappa_from_counts, rater_agreement
 from ._revisions import change_between_runs
 from ._root_causes import NONE_GIVEN, root_cause_tally, split_root_causes
@@ -21,18 +32,33 @@ __all__ = [
     "NONE_GIVEN",
     "Agreement",
     "CorrectedRate",
+    "Design",
     "JudgeNoBetterThanChance",
     "NoValidBootstrapSamples",
     "RaterAgreement",
     "agreement",
     "agreement_by",
+    "best_split",
     "change_between_runs",
+    "corrected_difference",
+    "corrected_half_width",
     "corrected_success_rate",
     "corrected_success_rate_by",
+    "design_weights",
+    "effective_n",
+    "flip_rates",
     "kappa_from_counts",
+    "labels_needed_for_corrected",
+    "labels_needed_for_rate",
+    "lee_interval",
+    "mcnemar",
     "normalize_label",
+    "paired_difference",
+    "rate_half_width",
     "rater_agreement",
     "root_cause_tally",
     "split_root_causes",
+    "weighted_rate",
+    "wilson_at",
     "wilson_interval",
 ]

@@ -73,6 +73,9 @@ class Agreement:
     accuracy_ci: tuple[float, float] | None
     undefined: dict[str, str]
     confidence: float = 0.95
+    weighted: bool = False  # rates weighted by 1/(probability of being drawn); counts stay counts
+    n_eff_pass: float = 0.0  # the (effective) numbers of expert passes and fails behind the TPR and TNR
+    n_eff_fail: float = 0.0  # intervals: plain counts unless weighted
 
     def to_dict(self) -> dict[str, Any]:
         """Every figure as plain Python values (intervals as (low, high) tuples; json.dumps-able)."""
@@ -145,20 +148,72 @@ def agreement_from_counts(
         fail_precision=fail_precision, fail_recall=tnr, fail_f1=fail_f1,
         tpr_ci=wilson_interval(tp, pos, confidence), tnr_ci=wilson_interval(tn, neg, confidence),
         accuracy_ci=wilson_interval(tp + tn, n, confidence),
-        undefined=why, confidence=confidence,
+        undefined=why, confidence=confidence, n_eff_pass=float(pos), n_eff_fail=float(neg),
     )
 
 
-def agreement(expert: Iterable[Any], judge: Iterable[Any], *, confidence: float = 0.95) -> Agreement:
+def agreement(expert: Iterable[Any], judge: Iterable[Any], *, confidence: float = 0.95,
+              weights: Iterable[float | None] | None = None) -> Agreement:
     """Agreement of the judge's verdicts with the expert's, paired by position.
 
     Labels are read with normalize_label (pass/True/1 = pass). A pair is excluded, and counted in
     n_excluded, when either side is missing or the judge value is the error marker "error". Undefined
     figures (no expert fails, say, or n == 0) are None with a reason in `undefined`, never an error or a
     silent 0. Intervals are Wilson score intervals at `confidence`.
+
+    ``weights`` (one per pair, e.g. from ``design_weights``; None leaves the pair out) make every rate a
+    weighted share (Hájek) and every interval Wilson's at Kish's effective size; the confusion counts stay
+    plain counts. Equal weights give exactly the unweighted figures.
     """
-    counts = _confusion(as_list(expert, "expert"), as_list(judge, "judge"))
-    return agreement_from_counts(*counts, confidence=confidence)
+    e_list, j_list = as_list(expert, "expert"), as_list(judge, "judge")
+    if weights is None:
+        return agreement_from_counts(*_confusion(e_list, j_list), confidence=confidence)
+    w_list = as_list(weights, "weights")
+    if len(w_list) != len(e_list):
+        raise ValueError(f"weights must have one value per pair, got {len(w_list)} for {len(e_list)}")
+    keep = [i for i, w in enumerate(w_list) if w is not None]
+    e_list, j_list = [e_list[i] for i in keep], [j_list[i] for i in keep]
+    w_list = [float(w_list[i]) for i in keep]
+    plain = agreement_from_counts(*_confusion(e_list, j_list), confidence=confidence)
+    if len(set(w_list)) <= 1:
+        return plain
+    return _weighted(plain, e_list, j_list, w_list, confidence)
+
+
+def _weighted(plain: Agreement, expert: list[Any], judge: list[Any], weights: list[float],
+              confidence: float) -> Agreement:
+    """Weighted rates (Hájek) with intervals from ``stratified_rates``; counts stay counts."""
+    import numpy as np
+
+    from ._design import stratified_rates
+
+    cell, w = [], []
+    for e_raw, j_raw, wt in zip(expert, judge, weights, strict=True):
+        e, j = normalize_label(e_raw), normalize_judge(j_raw)
+        if e is not None and j is not None:
+            cell.append(2 * e + j)
+            w.append(wt)
+    if not cell:
+        return plain
+    cells, ws = np.array(cell), np.array(w, dtype=float)
+    tp, fn, fp, tn = (float(ws[cells == k].sum()) for k in (3, 2, 1, 0))
+    pos, neg, total = tp + fn, fp + tn, tp + fn + fp + tn
+    r = stratified_rates(cells, ws, confidence)
+    tpr, tnr = _ratio_f(tp, pos), _ratio_f(tn, neg)
+    pe = pos * (tp + fp) + neg * (fn + tn)
+    kappa = (total * (tp + tn) - pe) / (total * total - pe) if total and abs(total * total - pe) > 1e-12 else None
+    return dataclasses.replace(
+        plain, tpr=tpr, tnr=tnr, accuracy=_ratio_f(tp + tn, total), fail_recall=tnr,
+        balanced_accuracy=(tpr + tnr) / 2 if tpr is not None and tnr is not None else None, kappa=kappa,
+        fail_precision=_ratio_f(tn, tn + fn), fail_f1=_ratio_f(2 * tn, 2 * tn + fn + fp),
+        tpr_ci=r["tpr"][1:] if r["tpr"] else None, tnr_ci=r["tnr"][1:] if r["tnr"] else None,
+        accuracy_ci=r["accuracy"][1:] if r["accuracy"] else None,
+        weighted=True, n_eff_pass=r["tpr_n"], n_eff_fail=r["tnr_n"],
+    )
+
+
+def _ratio_f(num: float, den: float) -> float | None:
+    return num / den if den > 0 else None
 
 
 _RATE_FIELDS = ("tpr", "tnr", "accuracy", "balanced_accuracy", "kappa", "fail_precision", "fail_recall",
@@ -197,6 +252,7 @@ def agreement_by(
     judge: str = "judge_verdict",
     by: str | Sequence[str],
     confidence: float = 0.95,
+    weight: str | None = None,
 ) -> pd.DataFrame:
     """Agreement per value of a dimension (or per combination of values when `by` lists 2+ columns).
 
@@ -205,14 +261,15 @@ def agreement_by(
     and `undefined` ("figure: reason; ..."). Undefined figures are NaN. A missing dimension value is a
     cell of its own. Rows are sorted by worst_ci_low ascending (cells where neither rate is defined
     first), then n: the lower bound is low when the judge is bad there *or* when the cell is too small to
-    tell, so both kinds of cell come first.
+    tell, so both kinds of cell come first. ``weight`` names a column of per-row weights (see agreement).
     """
     cols = by_columns(by)
-    require_columns(frame, [expert, judge, *cols])
+    require_columns(frame, [expert, judge, *cols, *([weight] if weight else [])])
     check_confidence(confidence)
     records = []
     for key, group in frame.groupby(cols, dropna=False, sort=True):
-        a = agreement(group[expert], group[judge], confidence=confidence)
+        ws = None if weight is None else [None if pd.isna(x) else float(x) for x in group[weight]]
+        a = agreement(group[expert], group[judge], confidence=confidence, weights=ws)
         rec: dict[str, Any] = dict(zip(cols, cell_key(key), strict=True))
         rec.update(n=a.n, n_excluded=a.n_excluded, tp=a.tp, fn=a.fn, fp=a.fp, tn=a.tn)
         for name in _RATE_FIELDS:

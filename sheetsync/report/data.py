@@ -14,6 +14,7 @@ from sheetsync.config import Config
 from sheetsync.errors import UserInputError
 from sheetsync.judge.splits import split_of
 from sheetsync.review.guidance import guidance_rows
+from sheetsync.sampling import PROBABILITY_COLUMN
 from sheetsync.store import Store
 from sheetsync.store.location import nothing_to_report
 
@@ -31,6 +32,8 @@ class Data:
     #: run_id -> the expert's verdicts (fresh, dev/test rows of today's splits) when the run was made: the
     #: labels its figures were first measured against (sheetsync.report.revisions splits a change with them).
     labels_then: dict[str, dict[str, str]] = field(default_factory=dict)
+    flips: dict[str, dict[str, Any]] = field(default_factory=dict)  # judge --repeat: per row (label_next.flips)
+    label_next: list[dict[str, Any]] = field(default_factory=list)  # label_next.candidates, best first
 
     def split(self, *names: str) -> pd.DataFrame:
         return self.frame[self.frame["split"].isin(names)]
@@ -60,6 +63,20 @@ class Data:
         }
 
 
+def _probability(provenance: dict[str, Any] | None, fields: dict[str, Any]) -> float | None:
+    """A row's chance of being labelled: of being drawn by push (its provenance) times, when ``sheetsync import
+    --sample`` drew it from a larger export first, its chance there (two-phase sampling); None if unknown."""
+    p = (provenance or {}).get("probability")
+    if p is None:
+        return None
+    source = fields.get(PROBABILITY_COLUMN)
+    try:
+        q = float(source) if source not in (None, "") else 1.0
+    except (TypeError, ValueError):
+        return None
+    return p * q if 0 < q <= 1 else None
+
+
 def dim_col(name: str) -> str:
     """Dimensions get their own column namespace, so a dimension called "split" cannot clash."""
     return f"dim:{name}"
@@ -79,6 +96,7 @@ def load(cfg: Config, store: Store) -> Data:
     layout = json.loads(store.get_meta("annotate_layout") or "{}")
     dims = list(layout.get("dimensions") or cfg.columns.dimensions)
     (labels, stale), latest = store.fresh_labels(), store.latest_verdicts()
+    provenance = store.provenance()
     n_stale = len(stale)
     taught = guidance_rows(cfg, store, labels)
     records = []
@@ -99,18 +117,25 @@ def load(cfg: Config, store: Store) -> Data:
             "judge_critique": (v or {}).get("critique") or "",
             "judge_error": (v or {}).get("error") or "",
             "run_id": (v or {}).get("run_id"),
+            "drawn_by": (provenance.get(rid) or {}).get("method", ""),
+            "probability": _probability(provenance.get(rid), row["fields"]),
             "input": row["input"], "output": row["output"],
         }
         for d in dims:
             rec[dim_col(d)] = _dim_value(row["fields"].get(d))
         records.append(rec)
     columns = ["id", "split", "expert_verdict", "expert_critique", "root_cause", "judge_verdict", "judge_critique",
-               "judge_error", "run_id", "input", "output", *(dim_col(d) for d in dims)]
+               "judge_error", "run_id", "drawn_by", "probability", "input", "output", *(dim_col(d) for d in dims)]
     frame = pd.DataFrame.from_records(records, columns=columns).astype(object)
     frame = frame.where(frame.notna(), None)
     runs = [{**run, "verdicts": store.run_verdicts(run["run_id"])} for run in store.runs()]
     scored = set(frame.loc[frame["split"].isin(LABELLED_SPLITS), "id"])
-    return Data(frame, dims, runs, n_stale, store.pull_count(), labels_then(store, runs, rows, scored))
+    from sheetsync.label_next import candidates, flips
+
+    dim_values = {r["id"]: {d: r[dim_col(d)] for d in dims} for r in records}
+    labelled = {r["id"] for r in records if r["split"] != "unlabeled"}
+    return Data(frame, dims, runs, n_stale, store.pull_count(), labels_then(store, runs, rows, scored),
+                flips(store), candidates(store, dim_values, labelled, dims))
 
 
 def labels_then(store: Store, runs: list[dict[str, Any]], rows: dict[str, dict[str, Any]],

@@ -18,8 +18,10 @@ from sheetsync.metrics import (
     agreement_by,
     corrected_success_rate,
     corrected_success_rate_by,
+    design_weights,
     root_cause_tally,
-    wilson_interval,
+    weighted_rate,
+    wilson_at,
 )
 from sheetsync.report.data import LABELLED_SPLITS, Data, dim_col
 from sheetsync.report.records import dim_records, records
@@ -32,7 +34,7 @@ from sheetsync.report.revisions import (
 )
 from sheetsync.store import Store
 
-METHOD = "full"
+METHOD = "lee"  # the interval the coverage study shows to cover (docs/coverage.md)
 TREND_RUNS = 5
 TOP_CAUSES = 5
 
@@ -63,7 +65,10 @@ def compute(cfg: Config, data: Data, store: Store | None = None) -> tuple[dict[s
     fig["disagreements"] = _disagreements(data, ag)
     fig["root_causes"] = _root_causes(data)
     fig["error_analysis"] = _error_analysis(data, ag)
-    fig["summary"] = _summary_figures(fig)
+    fig["summary"] = _summary_figures(fig, data)
+    from sheetsync.report.planning import extra_figures
+
+    fig.update(extra_figures(cfg, data, fig, ag))
     fig["next_steps"] = _next_steps(fig)
     return fig, ag
 
@@ -71,8 +76,13 @@ def compute(cfg: Config, data: Data, store: Store | None = None) -> tuple[dict[s
 # -- Agreement -----------------------------------------------------------------------------------------------
 
 
+def weights_of(frame: pd.DataFrame) -> list[float | None]:
+    """Each labelled row's weight: 1 / its probability of being drawn (equal when nothing to correct)."""
+    return design_weights(frame["probability"].tolist()).weights
+
+
 def _agree(frame: pd.DataFrame) -> Agreement:
-    return agreement(frame["expert_verdict"].tolist(), frame["judge_verdict"].tolist())
+    return agreement(frame["expert_verdict"].tolist(), frame["judge_verdict"].tolist(), weights=weights_of(frame))
 
 
 def _agreement_figures(data: Data) -> AgreementFigures:
@@ -81,7 +91,8 @@ def _agreement_figures(data: Data) -> AgreementFigures:
     by_split["dev+test"] = _agree(scored)
     basis = next((s for s in ("test", "dev") if by_split[s].n > 0), None)
     headline = by_split[basis] if basis else None
-    by_dim = {d: agreement_by(scored, by=dim_col(d)) for d in data.dims} if len(scored) else {}
+    weighted = scored.assign(_w=weights_of(scored)) if len(scored) else scored
+    by_dim = {d: agreement_by(weighted, by=dim_col(d), weight="_w") for d in data.dims} if len(scored) else {}
     fig = {
         "basis": basis, "reason": _basis_reason(data, basis),
         "headline": headline.to_dict() if headline else None,
@@ -222,7 +233,7 @@ def _corrected(basis: pd.DataFrame | None, unlabeled: pd.DataFrame, data: Data) 
                       "`sheetsync judge --split unlabeled`.")
     try:
         est = corrected_success_rate(basis["expert_verdict"].tolist(), basis["judge_verdict"].tolist(),
-                                     unlabeled["judge_verdict"].tolist(), method=METHOD)
+                                     unlabeled["judge_verdict"].tolist(), method=METHOD, weights=weights_of(basis))
     except JudgeNoBetterThanChance:
         return None, ("the judge is no better than chance on the labels (TPR + TNR ≤ 1), so its verdicts say "
                       "nothing about the pass rate. Improve the prompt (see Disagreements) and re-run "
@@ -246,24 +257,34 @@ def _error_analysis(data: Data, ag: AgreementFigures) -> dict[str, Any]:
     by_dim: dict[str, list[dict]] = {}
     if overall is not None and ag.basis_frame is not None:
         for d in data.dims:
-            table = corrected_success_rate_by(ag.basis_frame, unl, by=dim_col(d), method=METHOD)
+            table = corrected_success_rate_by(ag.basis_frame.assign(_w=weights_of(ag.basis_frame)), unl,
+                                              by=dim_col(d), method=METHOD, weight="_w")
             by_dim[d] = dim_records(table, d)
     return {"basis": ag.basis, "n_unlabeled": len(data.split("unlabeled")), "n_unlabeled_judged": len(unl),
             "overall": overall, "reason": reason, "by_dimension": by_dim}
 
 
-def _summary_figures(fig: dict[str, Any]) -> dict[str, Any]:
+def _summary_figures(fig: dict[str, Any], data: Data) -> dict[str, Any]:
     ea = fig["error_analysis"]
-    c = fig["counts"]
-    expert_ci = wilson_interval(c["labelled_pass"], c["labelled"]) if c["labelled"] else None
+    labelled = data.frame[data.frame["split"] != "unlabeled"]
+    ws = weights_of(labelled) if len(labelled) else []
+    keep = [(v == "pass", w) for v, w in zip(labelled["expert_verdict"], ws, strict=True) if w is not None]
+    expert_rate, n_eff = weighted_rate([k for k, _ in keep], [w for _, w in keep]) if keep else (None, 0.0)
+    expert_ci = wilson_at(expert_rate, n_eff) if expert_rate is not None else None
     if ea["overall"]:
         o = ea["overall"]
-        sentence = (f"Estimated pass rate {o['theta']:.1%} (95% interval {o['lower']:.1%}–{o['upper']:.1%}) on "
-                    f"{o['n_unlabeled']} unlabeled interactions, corrected by the judge's {ea['basis']} figures.")
+        if o["upper"] - o["lower"] < 1e-9:  # never a zero-width interval: the words instead
+            sentence = (f"Estimated pass rate {o['theta']:.1%} on {o['n_unlabeled']} unlabeled interactions, with no "
+                        f"usable interval: {' '.join(o['caveats'])}")
+        else:
+            sentence = (f"Estimated pass rate {o['theta']:.1%} (95% interval {o['lower']:.1%}–{o['upper']:.1%}) on "
+                        f"{o['n_unlabeled']} unlabeled interactions, corrected by the judge's {ea['basis']} figures.")
+            if o["caveats"]:
+                sentence += " Caution: " + " ".join(o["caveats"])
     else:
         sentence = f"Pass rate not estimated: {ea['reason']}"
     return {"corrected_pass_rate": ea["overall"], "reason": ea["reason"], "pass_rate_sentence": sentence,
-            "expert_pass_rate": c["labelled_pass"] / c["labelled"] if c["labelled"] else None,
+            "expert_pass_rate": expert_rate,
             "expert_pass_rate_ci": expert_ci,
             "top_root_causes": fig["root_causes"]["tally"][:TOP_CAUSES],
             "trend": [h for h in fig["agreement"]["history"] if h["n"]][-TREND_RUNS:]}
@@ -294,6 +315,10 @@ def _next_steps(fig: dict[str, Any]) -> list[str]:
     if fig["disagreements"]:
         steps.append(f"The Review tab lists {len(fig['disagreements'])} disagreement(s): ask the expert to answer "
                      "them (Judge is right / My label stands / Unclear), then `sheetsync pull`.")
+    plan = fig.get("planning") or {}
+    if ag["basis"] and not plan.get("stop") and fig.get("label_next"):
+        steps.append(f"Label more: `sheetsync push DATA --sample 50 --focus uncertain` sends rows from the Label next "
+                     f"list ({len(fig['label_next'])} candidates) mixed with random ones.")
     if not steps:
         steps.append("Nothing pressing: re-run `sheetsync report` after new labels or judge runs.")
     return steps

@@ -57,5 +57,10 @@ class Report:
         causes = f["root_causes"]["tally"][:3]
         if causes:
             out.append("Top root causes: " + ", ".join(f"{c['root_cause']} ({c['count']})" for c in causes))
+        warning = (f.get("run_comparison") or {}).get("validation_warning")
+        if warning:
+            out.append(f"Warning: {warning}")
+        if f.get("planning", {}).get("sentence"):
+            out.append(f["planning"]["sentence"])
         out += [f"Next: {s}" for s in f["next_steps"]]
         return out

@@ -10,7 +10,8 @@ Everything that reads or writes the store goes through ``Store`` methods (no SQL
 engines run the same code and pass the same tests (tests/store/). The modules, by what they hold:
 ``conn`` (the engine-neutral connection and its transactions), ``schema`` (tables and migrations),
 ``labels`` (rows, pulls, label states), ``runs`` (runs, verdicts, looks, cache), ``review`` (the expert's
-answers, criteria questions, label revisions, verdicts shown), ``location`` (which store a
+answers, criteria questions, label revisions, verdicts shown), ``sampling`` (label provenance, sampling
+rounds, the judge's re-asks), ``location`` (which store a
 config names), ``transfer`` (export and import of a whole workspace).
 """
 
@@ -25,6 +26,7 @@ from sheetsync.store.conn import Conn
 from sheetsync.store.labels import Label, LabelsStore
 from sheetsync.store.review import Answer, Question, ReviewStore, Revision
 from sheetsync.store.runs import RunsStore
+from sheetsync.store.sampling import SamplingStore
 from sheetsync.store.schema import migrate
 
 if TYPE_CHECKING:
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["Answer", "Label", "Question", "Revision", "Store", "now", "open_location", "open_store"]
 
 
-class Store(LabelsStore, RunsStore, ReviewStore):
+class Store(LabelsStore, RunsStore, ReviewStore, SamplingStore):
     """A workspace's store on either engine; migrated to the current schema when opened."""
 
     def __init__(self, where: str | Path | Conn):

@@ -58,15 +58,19 @@ class LabelsStore(StoreBase):
         shown: dict[str, tuple[str, str]],
         states: dict[str, LabelState | None],
         meta: dict[str, str],
+        provenance: tuple[dict[str, Any] | None, dict[str, tuple[str, str, float | None]]] | None = None,
     ) -> None:
         """Everything a push learnt, in one transaction: the rows in full, what each row now shows, the
-        labels it saw (and the stale flags it showed), and the workspace settings it used."""
+        labels it saw (and the stale flags it showed), the workspace settings it used, and how each newly
+        shown row was chosen (``provenance``: the round's design and id -> (method, stratum, probability))."""
         with self.db.write() as db:
             self._save_rows(db, rows, present_ids)
             before = {r[0]: (r[1], r[2]) for r in db.execute("SELECT id, content, display FROM shown")}
             db.executemany(_SHOWN, ((i, c, d) for i, (c, d) in shown.items() if before.get(i) != (c, d)))
             self._save_states(db, states)
             db.executemany(_META, meta.items())
+            if provenance is not None:
+                self._save_provenance(db, *provenance)  # type: ignore[attr-defined]  # SamplingStore
 
     # -- pushed rows, kept in full (a sheet cell may hold a cut version) -------------------------------
     def save_rows(self, rows: Iterable[dict[str, Any]], *, present_ids: set[str]) -> None:

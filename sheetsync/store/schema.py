@@ -90,6 +90,20 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "baseline: rows, pulls, labels, label states, runs, verdicts, cache", BASELINE),
     Migration(2, "the expert answers the judge: revisions, answers, questions, verdicts shown, labels.judge_seen",
               REVIEW),
+    Migration(3, "label provenance (how each shown row was chosen, its probability of being drawn), sampling "
+                 "rounds, and the judge's re-asks (judge --repeat)", (
+        # round: the push that drew it; design: how (JSON: method, pool, drawn, strata, focus, seed)
+        """CREATE TABLE IF NOT EXISTS sample_rounds (
+            round INTEGER PRIMARY KEY, taken_at TEXT NOT NULL, method TEXT NOT NULL, pool INTEGER NOT NULL,
+            drawn INTEGER NOT NULL, design TEXT NOT NULL)""",
+        # method: shown whole | random | stratified | focused | imported; probability NULL when unknown
+        """CREATE TABLE IF NOT EXISTS provenance (
+            id TEXT PRIMARY KEY, round INTEGER, method TEXT NOT NULL, stratum TEXT NOT NULL,
+            probability DOUBLE PRECISION, recorded_at TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS repeats (
+            run_id TEXT NOT NULL REFERENCES runs(run_id), id TEXT NOT NULL, k INTEGER NOT NULL, verdict TEXT,
+            critique TEXT, error TEXT, cached INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, id, k))""",
+    )),
 )
 LATEST = MIGRATIONS[-1].version
 

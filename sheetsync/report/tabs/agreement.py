@@ -10,6 +10,7 @@ from sheetsync.metrics import Agreement
 from sheetsync.report.tabs.cells import DELTA, KAPPA, RATE, bound, ci, short_time, status, v
 from sheetsync.report.tabs.grid import CHART_ROWS, Grid
 from sheetsync.report.tabs.meanings import MEANINGS
+from sheetsync.report.tabs.planning import run_comparison_section
 
 _HEADLINE_ROWS = (
     ("tpr", "TPR (pass recall)"), ("tnr", "TNR (fail recall)"), ("accuracy", "Accuracy"),
@@ -46,6 +47,8 @@ def agreement_tab(cfg: Config, fig: dict[str, Any], a: Agreement | None) -> TabS
     for d, recs in ag["by_dimension"].items():
         g.heading(f"By {d} (dev + test; weakest first: lowest lower bound of TPR/TNR, small cells included)")
         _split_table(g, [d, *_SPLIT_HEADER[1:]], [_dimension_row(r) for r in recs], cfg)
+
+    run_comparison_section(g, fig)
 
     g.heading("History of judge runs (is the prompt converging?)")
     hist = ag["history"]

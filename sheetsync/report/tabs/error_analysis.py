@@ -26,7 +26,7 @@ def error_analysis_tab(cfg: Config, fig: dict[str, Any]) -> TabSpec:
            f"TNR {o['tnr']:.1%} on {o['n_test']} {ea['basis']} labels"
            + (" (no judged test labels yet: dev figures are optimistic)." if ea["basis"] == "dev" else "."))
     g.note("Observed = the share the judge failed. Corrected = the estimated true failure share once the judge's "
-           "own mistakes are allowed for, with a 95% bootstrap interval over labels and rows.")
+           "own mistakes are allowed for, with a 95% interval over labels and rows (Lee et al.'s closed form).")
     g.note(f"Grey rows have fewer than {SMALL_CELL} rows: too few to say much. Every cell assumes the judge errs "
            "as often there as on the labels overall.")
     g.line()

@@ -9,6 +9,12 @@ from sheetsync.layout import FAIL_RED, PASS_GREEN, WARN_AMBER, Chart, Range, Tab
 from sheetsync.report.tabs.cells import NA, RATE, ci, short_time, status, v
 from sheetsync.report.tabs.grid import Grid
 from sheetsync.report.tabs.meanings import MEANINGS
+from sheetsync.report.tabs.planning import (
+    consistency_section,
+    design_lines,
+    label_next_section,
+    planning_section,
+)
 from sheetsync.report.tabs.root_causes import root_cause_table
 
 
@@ -63,6 +69,7 @@ def summary_tab(cfg: Config, fig: dict[str, Any]) -> TabSpec:
                c["labelled"])
     g.style(h + 1, 1, g.row, 4, number_format=RATE)
     g.note(MEANINGS["corrected"])
+    design_lines(g, fig)
 
     g.heading("Can the judge be trusted?")
     colour = {"trusted": PASS_GREEN, "borderline": WARN_AMBER, "not trusted": FAIL_RED}.get(trust["status"],
@@ -81,6 +88,8 @@ def summary_tab(cfg: Config, fig: dict[str, Any]) -> TabSpec:
         g.note(MEANINGS["tpr"])
         g.note(MEANINGS["tnr"])
 
+    planning_section(g, fig)
+
     g.heading("What fails most (expert's root causes)")
     top = s["top_root_causes"]
     if top:
@@ -95,6 +104,8 @@ def summary_tab(cfg: Config, fig: dict[str, Any]) -> TabSpec:
     g.heading("Next steps")
     for step in fig["next_steps"]:
         g.line(f"• {step}")
+    label_next_section(g, fig)
+    consistency_section(g, fig)
 
     g.heading("Trend across judge runs")
     trend = s["trend"]

@@ -179,6 +179,9 @@ def cli() -> None:
       sheetsync judge --split test       # the final check, on labels never looked at
       sheetsync judge --split unlabeled  # the judge counts failures on everything else
       sheetsync report                   # agreement, corrected pass rate, root causes
+      sheetsync triage                   # root-cause proposals the expert decides on
+      sheetsync classify                 # root causes of the judge's failures, measured
+      sheetsync judge --judge NAME       # a specialized judge per failure mode ([judges.NAME])
     """
     _show_google_notices()
 
@@ -400,6 +403,11 @@ def pull(cfg, spreadsheet, out, json_) -> None:
               help="Collect an interrupted --batch run's batch (ids printed when it started) instead of paying again.")
 @click.option("--poll-interval", type=click.FloatRange(0), default=30.0, show_default=True, metavar="S",
               help="With --batch: seconds between status checks.")
+@click.option("judge_name", "--judge", metavar="NAME",
+              help="Run the specialized judge [judges.NAME] (an LLM prompt or a code assertion) instead.")
+@click.option("--examples", type=click.Choice(["fixed", "similar", "compare"]),
+              help="Few-shot examples: the balanced fixed set, the train rows most similar to each row, or both "
+                   "on the same rows side by side (default: [judge] examples).")
 @click.option("--repeat", type=click.IntRange(1, 20), default=1, show_default=True, metavar="K",
               help="Ask about each row K times (few-shot examples reordered, sampling seeded): flip rates, and "
                    "flipped rows marked in the Judge tab. Re-asks are cached.")
@@ -407,21 +415,28 @@ def pull(cfg, spreadsheet, out, json_) -> None:
 @click.option("json_", "--json", is_flag=True, help="Print the outcome as JSON.")
 @config_option
 def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prompt, batch, resume_batch,
-          poll_interval, repeat, spreadsheet, json_) -> None:
+          poll_interval, judge_name, examples, repeat, spreadsheet, json_) -> None:
     """Run the LLM judge (few-shot from the expert's train critiques) and report TPR/TNR."""
     from sheetsync import judge as j
 
     if show_prompt:
-        messages = j.show_prompt(cfg, show_prompt, prompt_file=prompt_file)
+        messages = j.show_prompt(cfg, show_prompt, prompt_file=prompt_file, judge_name=judge_name)
         if json_:
             print_json(messages)
         else:
             for m in messages:
                 click.echo(f"----- {m['role']} -----\n{m['content']}\n")
         return
+    if examples == "compare":
+        from sheetsync.cli_triage import compare_examples
+
+        return compare_examples(cfg, split=split, model=model, concurrency=concurrency, limit=limit,
+                                prompt_file=prompt_file, dry_run=dry_run, spreadsheet=spreadsheet, json_=json_,
+                                judge_name=judge_name)
     out = j.judge(cfg, split=split, model=model, concurrency=concurrency, limit=limit, prompt_file=prompt_file,
                   dry_run=dry_run, spreadsheet=spreadsheet, progress=not json_, batch=batch,
-                  resume_batch=resume_batch, poll_interval=poll_interval, repeat=repeat)
+                  resume_batch=resume_batch, poll_interval=poll_interval, judge_name=judge_name, examples=examples,
+                  repeat=repeat)
     for message in out.warnings:
         warn(message)
     if json_:
@@ -435,12 +450,17 @@ def judge(cfg, split, model, concurrency, limit, prompt_file, dry_run, show_prom
                    f"estimated cost {cost}; {out.n_examples} few-shot examples; template {out.template_hash}")
         click.echo(f"  tokens: {out.token_method}")
         return
-    click.echo(f"Judged {out.n_rows} {split} rows with {out.model}: {out.calls_made} calls, {out.cache_hits} cached, "
+    who = f" (judge “{out.judge}”{', a code assertion' if out.kind == 'code' else ''})" if out.judge else ""
+    click.echo(f"Judged {out.n_rows} {split} rows with {out.model}{who}: {out.calls_made} calls, {out.cache_hits} cached, "
                f"{len(out.errors)} errors, {out.prompt_tokens + out.completion_tokens:,} tokens "
                f"({out.cached_tokens:,} prompt tokens cached by the server), cost {cost}, {out.wall_time:.1f}s "
                f"(run {out.run_id})")
     if out.format_level:
         click.echo(f"  {_levels(out.format_level, out.levels)}")
+    if out.embeddings:
+        e = out.embeddings
+        click.echo(f"  few-shot examples chosen per row: {e['texts']} texts embedded with {e['model']} "
+                   f"({e['cached']} cached, {e['requests']} request(s))")
     for note in out.notes[:10]:
         click.echo(f"  note: {note}")
     for err in out.errors[:10]:
@@ -593,8 +613,11 @@ def demo(out: str, spreadsheet: str | None) -> None:
 
 
 from sheetsync.cli_store import store  # noqa: E402 - it builds on the helpers above
+from sheetsync.cli_triage import classify, triage  # noqa: E402 - step 6's commands, in their own module
 
 cli.add_command(store)
+cli.add_command(triage)
+cli.add_command(classify)
 
 
 def main() -> None:

@@ -53,6 +53,13 @@ def print_pull(s: Any, json_: bool) -> None:
             click.echo(f"  {len(items)} {title}: " + ", ".join(items[:10]) + (" …" if len(items) > 10 else ""))
     for cause, ids in s.unknown_root_causes.items():
         click.echo(f"  new root cause {cause!r} on {len(ids)} row(s) (add it to [labels] root_causes?)")
+    t = s.taxonomy
+    if t.get("read"):
+        click.echo(f"  root-cause proposals: {t['decided']} decided, {t['pending']} pending"
+                   + (f"; added {', '.join(t['added'])}" if t["added"] else "")
+                   + (f"; removed {', '.join(t['removed'])}" if t["removed"] else ""))
+        for problem in t["problems"]:
+            click.echo(f"  decision not applied: {problem}")
     _print_review(s.review)
     for r in s.raters:
         a = r["agreement"]

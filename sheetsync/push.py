@@ -41,11 +41,13 @@ from sheetsync.push_plan import PushRow, UpdatePlan, append_values, plan_update,
 from sheetsync.review.questions import questions_text
 from sheetsync.sampling import IMPORTED, PROBABILITY_COLUMN, SHOWN_WHOLE, draw
 from sheetsync.store import Store
+from sheetsync.taxonomy import with_taxonomy
 from sheetsync.workspace import open_store, open_workspace_workbook, remember_spreadsheet
 
 LAYOUT_KEY = "annotate_layout"
 HINT_KEY = "annotate_columns"  # where the last read found each needed column: the next read is one request
 INSTRUCTIONS_KEY = "instructions_hash"
+CAUSES_KEY = "annotate_root_causes"  # the Root cause dropdown's list as last written (it grows with the taxonomy)
 INSTRUCTIONS_ROWS_KEY = "instructions_rows"  # the row count the Instructions tab states
 REPAIR_ROUNDS = 3
 _KEPT = (PROBABILITY_COLUMN,)  # not shown, but kept in the store: `import --sample` drew the row with this chance
@@ -102,6 +104,9 @@ def push(
     _check_headers(ds)
     _check_options(ds, sample, stratify_by, focus, random_share)
     store = store or open_store(cfg)
+    configured = json.dumps(list(cfg.labels.root_causes), ensure_ascii=False)
+    cfg = with_taxonomy(cfg, store)  # the Root cause dropdown offers the causes the expert accepted too
+    causes = json.dumps(list(cfg.labels.root_causes), ensure_ascii=False)
     wb = workbook or open_workspace_workbook(cfg, store, spreadsheet)
     if progress is not None and hasattr(wb, "progress"):
         wb.progress = progress  # type: ignore[attr-defined]
@@ -133,7 +138,8 @@ def push(
     else:
         plan = plan_update(sheet, rows, states=states, shown=shown, cols=cols, rewrite_all=bool(inserts))
         _report(plan, result)
-        if plan.writes or plan.appends or inserts:
+        dropdown_changed = (store.get_meta(CAUSES_KEY) or configured) != causes
+        if plan.writes or plan.appends or inserts or dropdown_changed:
             specs.append(_update_spec(cfg, cols, sheet, plan, inserts))
     instructions = instructions_spec(cfg, n_rows=len(in_sheet) + len(result.added), dimensions=ds.dimensions,
                                      questions=questions_text(store))
@@ -158,6 +164,7 @@ def push(
             INSTRUCTIONS_KEY: instructions_hash,
             INSTRUCTIONS_ROWS_KEY: str(len(in_sheet) + len(result.added)),  # judge/report rewrite it alike
             HINT_KEY: json.dumps(_hint(cols, sheet)),
+            CAUSES_KEY: causes,
         },
         provenance=provenance,
     )
@@ -404,6 +411,7 @@ def fill_expert_cells(
     Returns the number of cells written. One read and one write.
     """
     tab = cfg.tabs.annotate
+    cfg = with_taxonomy(cfg, store)
     layout = json.loads(store.get_meta(LAYOUT_KEY) or "{}")
     id_header = layout.get("id", cfg.columns.id)
     try:

@@ -3,7 +3,8 @@
 Why a real server and not a mock: openai 3.x talks through httpx2, which respx-style mocks do not intercept,
 and a real socket is the only way to exercise the SDK's actual timeouts, dropped connections and headers.
 
-It speaks ``POST /v1/chat/completions``, ``GET /v1/models`` and the Batch API (``/v1/files``, ``/v1/batches``;
+It speaks ``POST /v1/chat/completions``, ``POST /v1/embeddings`` (``fake_embeddings``), ``GET /v1/models`` and
+the Batch API (``/v1/files``, ``/v1/batches``;
 see ``FakeOpenAI``) with OpenAI-shaped bodies and errors, serves
 requests concurrently (one thread per connection, so injected latency overlaps), records what it received,
 and can be scripted per row (``script``) and told to misbehave (``fail_next``)::
@@ -41,6 +42,7 @@ from typing import Any
 
 from sheetsync.testing import fake_profiles as profiles
 from sheetsync.testing.fake_batch import BATCH_ENDINGS, BatchAPI, _parse_multipart
+from sheetsync.testing.fake_embeddings import embeddings_reply
 from sheetsync.testing.fake_faults import FAULT_KINDS, Faults, _Fault
 from sheetsync.testing.fake_profiles import format_type, messages_text, prompt_tokens
 
@@ -120,6 +122,7 @@ class FakeOpenAI(Faults, BatchAPI):
         port: int = 0,
         batch_polls_to_complete: int = 2,
         profile: str = "generic",
+        embeddings: bool = True,
         **profile_options: Any,
     ) -> None:
         self.responder: Responder = responder or default_responder
@@ -136,6 +139,8 @@ class FakeOpenAI(Faults, BatchAPI):
         self.model_ids = model_ids
         self.requests: list[dict[str, Any]] = []
         self.call_count = 0  # chat completion requests received, including ones answered with a fault
+        self.embedding_calls = 0  # POST /v1/embeddings requests (fake_embeddings)
+        self.embeddings = embeddings  # False: no such endpoint (a 404, like llama.cpp without --embeddings)
         self.in_flight = 0
         self.max_in_flight = 0
         self.faults_served: list[str] = []
@@ -220,6 +225,7 @@ class FakeOpenAI(Faults, BatchAPI):
             self.faults_served.clear()
             self.batch_requests.clear()
             self.call_count = 0
+            self.embedding_calls = 0
             self.refusals_served = 0
             self.max_in_flight = self.in_flight
 
@@ -285,6 +291,10 @@ class FakeOpenAI(Faults, BatchAPI):
                 self._send_json(h, 200, stats)
             elif method == "POST" and path == "/v1/chat/completions":
                 self._chat(h, body)
+            elif method == "POST" and path == "/v1/embeddings" and self.embeddings:
+                with self._lock:
+                    self.embedding_calls += 1
+                self._send_json(h, *embeddings_reply(body))
             elif route := _ROUTE.match(path):
                 self._batch_api(h, method, route.groups(), body, upload)
             else:

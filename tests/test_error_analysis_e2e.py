@@ -34,7 +34,7 @@ from sheetsync.workspace import init_workspace
 from tests import triage_world as world
 from tests.expert import Expert
 from tests.proposals_expert import TAB, GoogleSheet, XlsxSheet
-from tests.test_judges import CHECKS, JUDGES_TOML
+from tests.test_judges import CHECKS, JUDGES_TOML, _write_checks
 from tests.test_roundtrip_google import GoogleExpert
 
 TITLE = "Error analysis e2e"
@@ -66,7 +66,7 @@ def build(backend, root, monkeypatch, emulator, client):
     init_workspace(root, spreadsheet="labels.xlsx" if backend == "xlsx" else TITLE)
     toml = root / "sheetsync.toml"
     toml.write_text(toml.read_text().replace("dimensions = []", 'dimensions = ["tier"]') + JUDGES_TOML)
-    (root / "checks.py").write_text(CHECKS)
+    _write_checks(root, CHECKS)
     world.write_csv(root / "data.csv", world.dataset())
     cfg = load_config(toml)
     push(cfg, root / "data.csv")

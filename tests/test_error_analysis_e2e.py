@@ -180,6 +180,15 @@ def test_steps_6_and_7_from_triage_to_the_report(backend, tmp_path, monkeypatch,
             assert f"{expected} calls needed" in out
             assert calls_of("judge", "--judge", name, "--split", split)[0] == expected
             assert calls_of("judge", "--judge", name, "--split", split)[0] == 0
+    # few-shot examples chosen per row, measured against the fixed set on dev: costed, then run, then cached
+    n, out = calls_of("judge", "--split", "dev", "--examples", "compare", "--dry-run")
+    assert n == 0 and fake.embedding_calls == 0
+    assert re.search(r"Dry run, fixed examples: 0 calls needed.*estimated cost \$0\.0000", out)
+    assert re.search(r"Dry run, similar examples: [1-9]\d* calls needed.*estimated cost \$0\.\d{4}", out)
+    n, out = calls_of("judge", "--split", "dev", "--examples", "compare")
+    assert n > 0 and fake.embedding_calls > 0 and "McNemar" in out
+    embedded = fake.embedding_calls
+    assert calls_of("judge", "--split", "dev", "--examples", "compare")[0] == 0 and fake.embedding_calls == embedded
     total = fake.call_count
 
     out = ok("report")

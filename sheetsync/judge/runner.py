@@ -378,8 +378,12 @@ def judge(
 
     if dry_run:
         start = 0 if settings.structured_output == "auto" else llm.LEVEL_NAMES.index(settings.structured_output)
+        # a row not embedded yet has never been judged with its own neighbours: its call is needed, whatever
+        # the fixed set standing in for its prompt finds in the cache
+        vectors = getattr(prompt, "vectors", None)  # a SimilarPrompt's embedded rows
+        unembedded = {rid for rid in targets if rid not in vectors} if vectors is not None else set()
         for call in calls:
-            if store.get(llm.cache_key(settings, call)) is None:
+            if call.key in unembedded or store.get(llm.cache_key(settings, call)) is None:
                 outcome.calls_needed += 1
                 outcome.estimated_prompt_tokens += llm.estimate_call_tokens(settings, call, start)
         outcome.token_method = llm.token_method(settings.model)

@@ -314,6 +314,8 @@ class Report(Section):
     together: ClassVar = (_floor_below_target,)
     target: float = setting(0.90, fraction)
     floor: float = setting(0.80, fraction)
+    #: A line shown at the top of the Instructions tab and of every report tab ("Confidential", "Example data").
+    banner: str = setting("", trimmed, no_control_characters)
     #: Stop labelling once the intervals are at most ± this (TPR, TNR and the corrected pass rate).
     half_width: float = setting(0.05, fraction)
 

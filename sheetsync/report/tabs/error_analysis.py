@@ -19,6 +19,7 @@ def error_analysis_tab(cfg: Config, fig: dict[str, Any]) -> TabSpec:
     ea = fig["error_analysis"]
     g = Grid()
     g.title("Error analysis: where the AI fails, on rows the expert has not labelled")
+    g.preamble(cfg, fig)
     if ea["overall"] is None:
         g.line(f"Not available: {ea['reason']}", bold=True, background=WARN_AMBER)
         _why(g, fig)

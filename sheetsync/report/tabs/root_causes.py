@@ -15,6 +15,7 @@ def root_causes_tab(cfg: Config, fig: dict[str, Any]) -> TabSpec:
     rc = fig["root_causes"]
     g = Grid()
     g.title("Root causes of the expert's failures")
+    g.preamble(cfg, fig)
     if not rc["n_failed"]:
         g.line(f"No failed rows yet ({rc['n_labelled']} labelled). Root causes appear once the expert fails rows "
                "and names the cause in the Annotate tab; then run `sheetsync pull` and `sheetsync report`.",

@@ -17,7 +17,7 @@ and can be scripted per row (``script``) and told to misbehave (``fail_next``)::
 
 Run it standalone (e.g. for a demo, or a benchmark that keeps the server off its own GIL):
 ``python -m sheetsync.testing.fake_openai --port 8765 --latency 0.2``; ``GET /_fake/stats`` then reports
-``call_count``, ``in_flight`` and ``max_in_flight``.
+``call_count``, ``connections_opened``, ``in_flight`` and ``max_in_flight``.
 
 Batch API: an uploaded JSONL file becomes a batch that moves ``validating → in_progress → completed`` over
 ``batch_polls_to_complete`` calls of ``GET /v1/batches/{id}``; each line goes through the same scripts, faults
@@ -85,6 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         with self.server.fake._lock:
             self.server.fake._connections.add(self.connection)
+            self.server.fake.connections_opened += 1
 
     def finish(self) -> None:
         with self.server.fake._lock:
@@ -130,6 +131,7 @@ class FakeOpenAI(Faults, BatchAPI):
         self._slots = threading.BoundedSemaphore(self.profile.slots) if self.profile.slots else None
         self._prefixes: list[str] = []  # recent prompts: the server's prefix cache
         self._connections: set[socket.socket] = set()
+        self.connections_opened = 0  # TCP connections accepted so far (keep-alive reuse shows as few)
         self.cached_tokens_served = 0
         self.refusals_served = 0  # requests the profile refused (format, context, parameters)
         self.latency = latency
@@ -225,6 +227,7 @@ class FakeOpenAI(Faults, BatchAPI):
             self.faults_served.clear()
             self.batch_requests.clear()
             self.call_count = 0
+            self.connections_opened = 0
             self.embedding_calls = 0
             self.refusals_served = 0
             self.max_in_flight = self.in_flight
@@ -285,6 +288,7 @@ class FakeOpenAI(Faults, BatchAPI):
                 with self._lock:
                     stats = {
                         "call_count": self.call_count,
+                        "connections_opened": self.connections_opened,
                         "max_in_flight": self.max_in_flight,
                         "in_flight": self.in_flight,
                     }

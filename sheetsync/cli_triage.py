@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from sheetsync.cli import _cost, config_option, fail_run, print_json, spreadsheet_option, warn
+from sheetsync.cli_base import config_option, cost_text, fail_run, print_json, spreadsheet_option, warn
 from sheetsync.redact import redact
 
 
@@ -30,11 +30,11 @@ def triage(cfg, model, max_categories, dry_run, spreadsheet, json_) -> None:
     elif out.dry_run:
         click.echo(f"Dry run: {out.n_sent} critiques in 1 call ({out.calls_needed} needed, {1 - out.calls_needed} "
                    f"cached), ~{out.estimated_prompt_tokens:,} prompt tokens, estimated cost "
-                   f"{_cost(out.estimated_cost)}")
+                   f"{cost_text(out.estimated_cost)}")
         click.echo(f"  tokens: {out.token_method}")
     elif not out.error:
         click.echo(f"Proposed {len(out.proposals)} root causes from {out.n_sent} fail critiques with {out.model}: "
-                   f"{out.calls_made} call, {out.cache_hits} cached, cost {_cost(out.estimated_cost)}")
+                   f"{out.calls_made} call, {out.cache_hits} cached, cost {cost_text(out.estimated_cost)}")
         for p in out.proposals:
             click.echo(f"  {p.proposal_id}  {p.name} ({len(p.critique_ids)}): {p.definition}")
         if out.tab:
@@ -71,12 +71,12 @@ def classify(cfg, model, concurrency, limit, dry_run, batch, resume_batch, poll_
     if out.dry_run:
         click.echo(f"Dry run: {out.n_unlabelled} judge-failed unlabelled rows + {out.n_measured} labelled fails to "
                    f"measure on; {out.calls_needed} calls needed, ~{out.estimated_prompt_tokens:,} prompt tokens, "
-                   f"estimated cost {_cost(out.estimated_cost)}")
+                   f"estimated cost {cost_text(out.estimated_cost)}")
         click.echo(f"  tokens: {out.token_method}")
         return
     click.echo(f"Classified {out.n_unlabelled} judge-failed unlabelled rows and {out.n_measured} labelled fails into "
                f"{len(out.taxonomy)} root causes with {out.model}: {out.calls_made} calls, {out.cache_hits} cached, "
-               f"{len(out.errors)} errors, cost {_cost(out.estimated_cost)} (run {out.run_id})")
+               f"{len(out.errors)} errors, cost {cost_text(out.estimated_cost)} (run {out.run_id})")
     for err in out.errors[:10]:
         click.echo(redact(f"  error: {err}"), err=True)
     m = out.measurement
@@ -110,7 +110,7 @@ def compare_examples(cfg, *, json_: bool, **kw) -> None:
     for name, o in (("fixed", out.fixed), ("similar", out.similar)):
         if o.dry_run:
             click.echo(f"Dry run, {name} examples: {o.calls_needed} calls needed, ~{o.estimated_prompt_tokens:,} prompt "
-                       f"tokens, estimated cost {_cost(o.estimated_cost)}")
+                       f"tokens, estimated cost {cost_text(o.estimated_cost)}")
             continue
         a = o.agreement or {}
         emb = f", {o.embeddings['requests']} embedding request(s)" if o.embeddings else ""

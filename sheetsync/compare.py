@@ -100,6 +100,8 @@ def compare(cfg: Config, a: str | Path, b: str | Path, *, progress: bool = True)
                                     head["tpr"], head["tnr"], n_pass, n_fail)
 
     overall = diff(usable)
+    if overall["caveat"]:
+        warnings.append(f"B − A: {overall['caveat']}.")
     by_dim = {}
     for d in ds_a.dimensions:
         values = ds_a.frame.set_index(ds_a.id)[d].to_dict()
@@ -133,7 +135,7 @@ def _validated(store, model: str, template_hash: str) -> list[str]:
 
 def compare_runs(cfg: Config, a: str, b: str) -> dict[str, Any]:
     """Two judge runs (another prompt or model) on the labelled rows both judged: the change in TPR and TNR
-    with Newcombe's paired interval and McNemar's test. ``a``/``b`` are run ids, or "previous"/"latest" (the
+    with Bonett–Price's paired interval and McNemar's test. ``a``/``b`` are run ids, or "previous"/"latest" (the
     last two runs that judged labelled rows). ``worse``: TPR or TNR fell beyond doubt (interval below 0)."""
     from sheetsync.metrics import paired_difference
 

@@ -42,6 +42,8 @@ class CompareResult:
     calls_made: int = 0
     cache_hits: int = 0
     worse: bool = False  # B's corrected pass rate is lower than A's beyond doubt (the interval is below 0)
+    n_pass: float = 0.0  # the (effective) expert passes and fails TPR and TNR rest on
+    n_fail: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         from sheetsync.report.records import json_safe
@@ -110,7 +112,7 @@ def compare(cfg: Config, a: str | Path, b: str | Path, *, progress: bool = True)
             cells.setdefault(str(values.get(rid, "")), []).append(rid)
         by_dim[d] = [{"value": v, **diff(ids)} for v, ids in sorted(cells.items())]
     return CompareResult(str(a), str(b), len(usable), basis, head["tpr"], head["tnr"], overall, by_dim, warnings,
-                         made, hits, worse=overall["ci"][1] < 0)
+                         made, hits, worse=overall["ci"][1] < 0, n_pass=n_pass, n_fail=n_fail)
 
 
 def _items(ds) -> dict[str, Item]:

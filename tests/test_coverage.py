@@ -1,4 +1,4 @@
-"""The simulation study, small enough for CI (seeded; about 30 s): the report's intervals reach 95% within
+"""The simulation study, small enough for CI (seeded; under 10 s): the report's intervals reach 95% within
 2.5 points on random and balanced labels (Wilson may over-cover by up to 3.5 where the binomial's
 discreteness makes it), and judgy's labelled-only bootstrap does not when few rows are unlabelled; the
 paired intervals of "did it improve?" (compare A B, compare --runs) cover too. The whole grid, focused

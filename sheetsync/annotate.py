@@ -16,6 +16,7 @@ from sheetsync.layout import (
     Block,
     CellValue,
     ConditionalFormat,
+    PageSetup,
     Protection,
     Range,
     Style,
@@ -23,6 +24,8 @@ from sheetsync.layout import (
     Validation,
     column_letter,
 )
+from sheetsync.textfit import column_px, fit_rows, typical_row_px
+from sheetsync.verdicts import FAIL_WORDS, PASS_WORDS
 
 VERDICT = "Pass/Fail"
 CRITIQUE = "Critique"
@@ -52,6 +55,14 @@ class AnnotateColumns:
         return self.headers.index(header)
 
 
+def spelled(cell: str, label: str, words: frozenset[str]) -> str:
+    """A formula true when ``cell`` holds ``label`` or any other spelling pull reads the same way
+    (``sheetsync.verdicts``: ``P``, ``✓``, ``yes``… any case, spaces and a full stop aside)."""
+    typed = f'LOWER(TRIM(SUBSTITUTE({cell},".","")))'
+    spellings = sorted({label.lower().replace('"', ""), *words})
+    return "OR(" + ",".join(f'{typed}="{w}"' for w in spellings) + ")"
+
+
 def default_columns(id_col: str, dimensions: list[str], context: list[str], input_col: str, output_col: str):
     data = [id_col, *dimensions, *context, input_col, output_col, STATUS]
     headers = [*data, *EXPERT_HEADERS, KEY]
@@ -65,7 +76,14 @@ def default_columns(id_col: str, dimensions: list[str], context: list[str], inpu
     )
 
 
-def width_for(header: str, cols: AnnotateColumns) -> int:
+ROW_HEIGHT = 160  # px: rows are one height (appended rows land where the write finds room), fit to the data
+
+
+def width_for(header: str, cols: AnnotateColumns, fitted: dict[str, int] | None = None) -> int:
+    """A column's width: the expert's columns and the input/output fixed; dimensions and context as wide as
+    what they hold (``fitted``, from ``fit_to_data``), else 140 px."""
+    if fitted and header in fitted and header not in (cols.input_header, cols.output_header, cols.id_header):
+        return fitted[header]
     if header in (cols.input_header, cols.output_header):
         return 420
     if header == CRITIQUE:
@@ -81,6 +99,14 @@ def width_for(header: str, cols: AnnotateColumns) -> int:
     return 140
 
 
+def fit_to_data(cols: AnnotateColumns, records: list[dict[str, str]]) -> tuple[dict[str, int], int]:
+    """Widths for the dimension and context columns, and one row height, from a sample of the rows shown."""
+    fitted = {h: column_px(h, [r.get(h, "") for r in records]) for h in cols.data_headers
+              if h not in (cols.input_header, cols.output_header, cols.id_header, STATUS, KEY)}
+    shown = {h: width_for(h, cols, fitted) for h in (*fitted, cols.input_header, cols.output_header)}
+    return fitted, typical_row_px(records, shown)
+
+
 def annotate_spec(
     cfg: Config,
     cols: AnnotateColumns,
@@ -91,6 +117,8 @@ def annotate_spec(
     top: int = 0,
     append_rows: list[list[CellValue]] | None = None,
     insert_columns: tuple[int, ...] = (),
+    widths: dict[str, int] | None = None,
+    row_height: int = ROW_HEIGHT,
 ) -> TabSpec:
     """The Annotate tab with its formatting, for a grid of ``n_rows`` rows (header included).
 
@@ -144,16 +172,13 @@ def annotate_spec(
                 input_message="Pick one, or type a new root cause (several: separate with ;).",
             )
         )
-    fail = cfg.labels.fail_label.lower().replace('"', "")
-    pas = cfg.labels.pass_label.lower().replace('"', "")
+    cell = f"${verdict_col}{ref}"
+    is_pass = spelled(cell, cfg.labels.pass_label, PASS_WORDS)
+    is_fail = spelled(cell, cfg.labels.fail_label, FAIL_WORDS)
     conditional = [
-        ConditionalFormat(body(at[VERDICT]), f'=LOWER(TRIM(${verdict_col}{ref}))="{pas}"', PASS_GREEN),
-        ConditionalFormat(body(at[VERDICT]), f'=LOWER(TRIM(${verdict_col}{ref}))="{fail}"', FAIL_RED),
-        ConditionalFormat(
-            body(at[CRITIQUE]),
-            f'=AND(LOWER(TRIM(${verdict_col}{ref}))="{fail}",LEN(TRIM(${critique_col}{ref}))=0)',
-            WARN_AMBER,
-        ),
+        ConditionalFormat(body(at[VERDICT]), f"={is_pass}", PASS_GREEN),
+        ConditionalFormat(body(at[VERDICT]), f"={is_fail}", FAIL_RED),
+        ConditionalFormat(body(at[CRITIQUE]), f"=AND({is_fail},LEN(TRIM(${critique_col}{ref}))=0)", WARN_AMBER),
         ConditionalFormat(Range(first, 0, None, n_cols), f'=LEFT(${status_col}{ref},5)="stale"', WARN_AMBER),
     ]
     return TabSpec(
@@ -162,8 +187,8 @@ def annotate_spec(
         n_rows=max(n_rows, 2),
         n_cols=n_cols,
         replace=replace,
-        column_widths={i: width_for(name, cols) for i, name in enumerate(h) if name in known},
-        row_height=160,
+        column_widths={i: width_for(name, cols, widths) for i, name in enumerate(h) if name in known},
+        row_height=row_height,
         frozen_rows=first,
         frozen_cols=1,
         hidden_columns=(at[KEY],),
@@ -175,6 +200,7 @@ def annotate_spec(
         index=1,
         append_rows=append_rows or [],
         insert_columns=insert_columns,
+        page=PageSetup(repeat=(top, first)),
     )
 
 
@@ -184,7 +210,7 @@ def instructions_spec(cfg: Config, *, n_rows: int, dimensions: list[str], questi
     lab = cfg.labels
     rows: list[list[CellValue]] = [
         ["How to annotate"],
-        [""],
+        [cfg.report.banner],
         ["The one question", lab.criteria],
         ["Where", f"Tab “{cfg.tabs.annotate}”: one interaction per row ({n_rows} rows). "
                   "Read the context columns, the input and the output, then fill the blue columns."],
@@ -220,16 +246,19 @@ def instructions_spec(cfg: Config, *, n_rows: int, dimensions: list[str], questi
         rows.append(["Open questions", "Criteria questions you marked Unclear on the Review tab, until you settle "
                                        "them there (choose Judge is right or My label stands, and say why):"])
         rows += [["", q] for q in questions]
-    return TabSpec.table(
+    return fit_rows(TabSpec.table(
         cfg.tabs.instructions,
         rows,
         column_widths={0: 160, 1: 720},
+        merges=[Range(1, 0, 2, 2)] if cfg.report.banner else [],
+        page=PageSetup(),
         styles=[
             Style(Range(0, 0, 1, 2), bold=True, font_size=14),
+            *([Style(Range(1, 0, 2, 2), bold=True, wrap=True, background=WARN_AMBER)] if cfg.report.banner else []),
             Style(Range(2, 0, len(rows), 1), bold=True, valign="top"),
             Style(Range(2, 1, len(rows), 2), wrap=True, valign="top"),
             Style(Range(10, 1, 11, 2), background=PASS_GREEN),
             Style(Range(11, 1, 12, 2), background=MUTED_GREY),
         ],
         index=0,
-    )
+    ))

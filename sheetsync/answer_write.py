@@ -34,6 +34,7 @@ from sheetsync.layout import (
     Block,
     CellValue,
     ConditionalFormat,
+    PageSetup,
     Protection,
     Range,
     Style,
@@ -166,7 +167,7 @@ def spec_for(tab: AnswerTab, cols: Columns, blocks: list[Block], n_rows: int, *,
         validations=[Validation(body(at[RESOLUTION]), tab.choices, strict=True,
                                 input_message="Your answer to this row; then say why in the next column.")],
         protections=protections, conditional_formats=conditional, basic_filter=Range(top, 0, None, n_cols),
-        append_rows=append_rows or [], insert_columns=cols.inserts,
+        append_rows=append_rows or [], insert_columns=cols.inserts, page=PageSetup(repeat=(top, first)),
     )
 
 

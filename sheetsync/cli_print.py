@@ -1,13 +1,15 @@
-"""What ``push`` and ``pull`` print for people (``--json`` prints their results whole instead): kept beside
+"""What ``push``, ``pull``, ``judge`` and ``compare`` print for people (``--json`` prints their results whole instead): kept beside
 ``sheetsync.cli`` so the command module stays one screenful per command."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
 
-from sheetsync.cli import print_json, warn
+from sheetsync.cli_base import cost_text, fail_run, levels_text, print_json, warn
+from sheetsync.redact import redact
 
 
 def print_push(result: Any, json_: bool, whose: str) -> None:
@@ -53,6 +55,13 @@ def print_pull(s: Any, json_: bool) -> None:
             click.echo(f"  {len(items)} {title}: " + ", ".join(items[:10]) + (" …" if len(items) > 10 else ""))
     for cause, ids in s.unknown_root_causes.items():
         click.echo(f"  new root cause {cause!r} on {len(ids)} row(s) (add it to [labels] root_causes?)")
+    t = s.taxonomy
+    if t.get("read"):
+        click.echo(f"  root-cause proposals: {t['decided']} decided, {t['pending']} pending"
+                   + (f"; added {', '.join(t['added'])}" if t["added"] else "")
+                   + (f"; removed {', '.join(t['removed'])}" if t["removed"] else ""))
+        for problem in t["problems"]:
+            click.echo(f"  decision not applied: {problem}")
     _print_review(s.review)
     for r in s.raters:
         a = r["agreement"]
@@ -85,3 +94,94 @@ def _print_review(review: dict) -> None:
             click.echo(f"  {len(items)} {title}:")
             for item in items[:10]:
                 click.echo(f"    {item}")
+
+
+def print_judge(out: Any, split: str, json_: bool) -> None:
+    """A judge run's outcome: what it cost, its agreement with the expert, its consistency, the tabs it wrote."""
+    for message in out.warnings:
+        warn(message)
+    if json_:
+        print_json(out.to_dict())
+        fail_run(out.failure, out.errors_by_cause)
+        return
+    cost = cost_text(out.estimated_cost)
+    if out.dry_run:
+        click.echo(f"Dry run on {split}: {out.n_rows} rows, {out.calls_needed} calls needed "
+                   f"({out.n_rows - out.calls_needed} cached), ~{out.estimated_prompt_tokens:,} prompt tokens, "
+                   f"estimated cost {cost}; {out.n_examples} few-shot examples; template {out.template_hash}")
+        click.echo(f"  tokens: {out.token_method}")
+        return
+    who = f" (judge “{out.judge}”{', a code assertion' if out.kind == 'code' else ''})" if out.judge else ""
+    click.echo(f"Judged {out.n_rows} {split} rows with {out.model}{who}: {out.calls_made} calls, {out.cache_hits} cached, "
+               f"{len(out.errors)} errors, {out.prompt_tokens + out.completion_tokens:,} tokens "
+               f"({out.cached_tokens:,} prompt tokens cached by the server), cost {cost}, {out.wall_time:.1f}s "
+               f"(run {out.run_id})")
+    if out.format_level:
+        click.echo(f"  {levels_text(out.format_level, out.levels)}")
+    if out.embeddings:
+        e = out.embeddings
+        click.echo(f"  few-shot examples chosen per row: {e['texts']} texts embedded with {e['model']} "
+                   f"({e['cached']} cached, {e['requests']} request(s))")
+    for note in out.notes[:10]:
+        click.echo(f"  note: {note}")
+    for err in out.errors[:10]:
+        click.echo(redact(f"  error (not counted as pass or fail): {err}"), err=True)
+    a = out.agreement
+    if a:
+        def fmt(key: str) -> str:
+            value, ci = a.get(key), a.get(f"{key}_ci")
+            if value is None:
+                return "n/a"
+            return f"{value:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+        click.echo(f"  TPR (pass recall) {fmt('tpr')}   TNR (fail recall) {fmt('tnr')}   "
+                   f"n={a['n']} (tp {a['tp']}, fn {a['fn']}, fp {a['fp']}, tn {a['tn']}; {a['n_excluded']} excluded)")
+    c = out.consistency
+    if c and c["n_rows"]:
+        click.echo(f"  re-asked {c['repeat']} times: {c['n_flipped']} of {c['n_rows']} rows flip "
+                   f"({c['flip_rate']:.1%}); two asks of a row disagree {c['disagreement_rate']:.1%} of the time")
+    if out.judge_tab:
+        click.echo(f"  wrote {out.judge_tab}")
+    for tab, n in out.answer_tabs.items():
+        click.echo(f"  {tab} tab: {n} row(s) for the expert to answer (or already answered)")
+    fail_run(out.failure, out.errors_by_cause)
+
+
+def print_compare_runs(rr: dict, json_: bool, fail_if_worse: bool) -> None:
+    """Two judge runs compared on the labelled rows both judged."""
+    for message in rr["warnings"]:
+        warn(message)
+    if json_:
+        print_json(rr)
+    else:
+        for key, name in (("tpr", "TPR"), ("tnr", "TNR")):
+            d = rr[key]
+            if d["difference"] is None:
+                click.echo(f"{name}: no labelled rows of that kind judged by both runs")
+                continue
+            click.echo(f"{name} {d['rate_a']:.1%} → {d['rate_b']:.1%}: {d['difference']:+.1%} (95% interval "
+                       f"{d['ci'][0]:+.1%} to {d['ci'][1]:+.1%}) on {d['n']} rows; McNemar p = "
+                       f"{d['mcnemar']['p_value']:.3g}")
+    if fail_if_worse and rr["worse"]:
+        click.echo("FAIL: run B is worse than run A (TPR or TNR fell beyond doubt).", err=True)
+        sys.exit(1)
+
+
+def print_compare(r: Any, json_: bool, fail_if_worse: bool) -> None:
+    """Two versions of the AI system compared through the validated judge."""
+    for message in r.warnings:
+        warn(message)
+    if json_:
+        print_json(r.to_dict())
+    else:
+        o = r.overall
+        click.echo(f"B − A in corrected pass rate: {o['difference']:+.1%} (95% interval {o['ci'][0]:+.1%} to "
+                   f"{o['ci'][1]:+.1%}) on {r.n_paired} paired inputs; judge pass rate {o['p_a']:.1%} → {o['p_b']:.1%} "
+                   f"(TPR {r.tpr:.1%}, TNR {r.tnr:.1%} on {r.basis}); McNemar p = {o['mcnemar']['p_value']:.3g}")
+        for d, cells in r.by_dimension.items():
+            for c in cells:
+                click.echo(f"  {d}={c['value']}: {c['difference']:+.1%} ({c['ci'][0]:+.1%} to {c['ci'][1]:+.1%}), "
+                           f"n={c['n']}")
+    if fail_if_worse and r.worse:
+        click.echo("FAIL: B is worse than A (the interval of B − A is below 0).", err=True)
+        sys.exit(1)

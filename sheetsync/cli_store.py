@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from sheetsync.cli import config_option, print_json
+from sheetsync.cli_base import config_option, print_json
 
 
 @click.group()

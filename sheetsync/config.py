@@ -143,6 +143,8 @@ class Tabs(Section):
     summary: str = setting("Summary", *_TAB)
     review: str = setting("Review", *_TAB)
     calibration: str = setting("Calibration", *_TAB)
+    proposals: str = setting("Root-cause proposals", *_TAB)  # sheetsync triage: the expert decides here
+    judges: str = setting("Judges", *_TAB)  # the report's section per [judges.NAME]
 
 
 def _ratios(section: Judge) -> Iterator[Problem]:
@@ -152,6 +154,7 @@ def _ratios(section: Judge) -> Iterator[Problem]:
                       standalone=True)
 
 
+EXAMPLE_MODES = ("fixed", "similar")
 LEVELS = ("auto", "json_schema", "json_object", "instructions")  # structured output, most to least strict
 
 
@@ -179,6 +182,10 @@ class Judge(Section):
     max_error_share: float = setting(0.5, fraction)
     outage_wait: float = setting(300.0, at_least(0))
     probe_interval: float = setting(5.0, positive)
+    # Few-shot examples: the balanced fixed set, or per row the train rows most similar to it (embeddings
+    # from the server's /v1/embeddings, cached like calls).
+    examples: str = setting("fixed", one_of(*EXAMPLE_MODES))
+    embedding_model: str = setting("text-embedding-3-small", not_blank)
 
 
 @dataclass(frozen=True)
@@ -188,6 +195,90 @@ class Generate(Section):
     name: ClassVar[str] = "generate"
     structured_output: str = setting("auto", one_of(*LEVELS))
     max_tokens: int = setting(2048, at_least(1))
+
+
+@dataclass(frozen=True)
+class Triage(Section):
+    """``sheetsync triage`` (root-cause proposals) and ``sheetsync classify`` (root causes of the judge's
+    failures). Model, timeout and concurrency come from ``[judge]`` unless ``model`` is set here."""
+
+    name: ClassVar[str] = "triage"
+    model: str = setting("")
+    max_categories: int = setting(8, between(2, 30))
+    #: Fail critiques sent in the one triage call (a stable sample when there are more): the call must fit
+    #: the model's context.
+    max_critiques: int = setting(300, between(1, 5000))
+    prompt: str = setting("")  # "" = the built-in template (sheetsync/templates/triage.md)
+    classify_prompt: str = setting("")  # "" = the built-in template (sheetsync/templates/classify.md)
+    max_examples: int = setting(8, at_least(0))  # the classifier's examples: train fails with a root cause
+    #: A root cause the classifier was measured on fewer expert rows than this is shown as unverified.
+    min_support: int = setting(5, at_least(1))
+
+
+def _module_function(v: str) -> str | None:
+    module, sep, attr = v.partition(":")
+    if v and (not sep or not module.strip() or not attr.strip()):
+        return "expected module:function, e.g. checks:mentions_fee"
+    return None
+
+
+def _one_kind(section: SpecialJudge) -> Iterator[Problem]:
+    if section.prompt and section.assertion:
+        yield Problem(("assertion", "prompt"), f"[{section.name}] sets both prompt and assertion: a judge is "
+                      "either an LLM prompt or a code assertion", standalone=True)
+
+
+@dataclass(frozen=True)
+class SpecialJudge(Section):
+    """``[judges.NAME]``: a binary judge for one failure mode, an LLM prompt or a code assertion. It is a
+    configuration of the judge, not a copy: splits, cache, runner, Batch API and metrics are the judge's.
+
+    Ground truth comes from the expert's labels: a labelled row whose root causes include ``root_cause``
+    (default: NAME) fails; an expert pass passes; an expert fail for other causes is left out
+    (``other_failures = "exclude"``) or counted as a pass for this failure mode (``"pass"``)."""
+
+    name: ClassVar[str] = "judges"
+    together: ClassVar = (_one_kind,)
+    root_cause: str = setting("", trimmed, without(";,|", "they separate several causes in one cell"))
+    criterion: str = setting("")
+    prompt: str = setting("")  # "" = the built-in failure-mode template, unless assertion is set
+    assertion: str = setting("", _module_function)  # module:function → (passed, reason)
+    model: str = setting("")
+    other_failures: str = setting("exclude", one_of("exclude", "pass"))
+
+    @property
+    def kind(self) -> str:
+        return "code" if self.assertion else "llm"
+
+
+def _judge_name(name: str) -> str | None:
+    if not name.strip() or name != name.strip():
+        return "must not be empty or start or end with a space"
+    if len(name) > 60 or any(ord(c) < 32 for c in name):
+        return "must be at most 60 characters, without control characters"
+    if name.startswith("("):
+        return "must not start with “(” (sheetsync's own runs are named so)"
+    return None
+
+
+def _special_judges(raw: Any, where: str) -> tuple[dict[str, SpecialJudge], list[str]]:
+    """Each ``[judges.NAME]`` table, checked like a section (its labels name the judge)."""
+    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
+        return {}, [f"{where}: [judges] must hold one table per judge, e.g. [judges.fees] with "
+                    "criterion = \"...\" (or assertion = \"module:function\")."]
+    judges: dict[str, SpecialJudge] = {}
+    problems: list[str] = []
+    for name, table in raw.items():
+        bad = _judge_name(name)
+        if bad:
+            problems.append(f"{where}: [judges.{name!r}]: the judge's name {bad}.")
+            continue
+        cls = type(f"SpecialJudge_{len(judges)}", (SpecialJudge,), {"name": f"judges.{name}"})
+        section, found = read_section(cls, table, {}, where)  # no SHEETSYNC_* variables: names vary
+        problems += found
+        if section is not None:
+            judges[name] = section  # type: ignore[assignment]
+    return judges, problems
 
 
 @dataclass(frozen=True)
@@ -223,6 +314,8 @@ class Report(Section):
     together: ClassVar = (_floor_below_target,)
     target: float = setting(0.90, fraction)
     floor: float = setting(0.80, fraction)
+    #: A line shown at the top of the Instructions tab and of every report tab ("Confidential", "Example data").
+    banner: str = setting("", trimmed, no_control_characters)
     #: Stop labelling once the intervals are at most ± this (TPR, TNR and the corrected pass rate).
     half_width: float = setting(0.05, fraction)
 
@@ -284,6 +377,8 @@ class Config:
     report: Report = field(default_factory=Report)
     review: Review = field(default_factory=Review)
     store: StoreSettings = field(default_factory=StoreSettings)
+    triage: Triage = field(default_factory=Triage)
+    judges: dict[str, SpecialJudge] = field(default_factory=dict)  # [judges.NAME]
     prices: dict[str, tuple[float, ...]] = field(default_factory=dict)  # (input, output[, cached input]) per 1M
     source: Path | None = None  # the sheetsync.toml read, if any
 
@@ -298,7 +393,7 @@ class Config:
 
 
 _SECTIONS = {"columns": Columns, "labels": Labels, "tabs": Tabs, "judge": Judge, "generate": Generate,
-             "google": Google, "report": Report, "review": Review, "store": StoreSettings}
+             "google": Google, "report": Report, "review": Review, "store": StoreSettings, "triage": Triage}
 
 
 def load_config(config_path: str | Path | None = None, *, cwd: Path | None = None) -> Config:
@@ -363,10 +458,12 @@ def _build(data: dict[str, Any], env: dict[str, str | None], root: Path, source:
                             "output_usd_per_1M] or [input, output, cached_input], numbers of 0 or more.")
             continue
         prices[model] = tuple(float(x) for x in pair)
-    unknown = set(data) - set(_SECTIONS) - {"spreadsheet", "prices"}
+    judges, found = _special_judges(data.get("judges", {}), where)
+    problems += found
+    unknown = set(data) - set(_SECTIONS) - {"spreadsheet", "prices", "judges"}
     if unknown:
         problems.append(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}.")
     if problems:
         raise ConfigError(problems[0] if len(problems) == 1 else
                           f"{len(problems)} settings are not valid:\n  " + "\n  ".join(problems))
-    return Config(root=root, spreadsheet=spreadsheet, prices=prices, source=source, **sections)
+    return Config(root=root, spreadsheet=spreadsheet, prices=prices, source=source, judges=judges, **sections)

@@ -123,6 +123,27 @@ class Chart:
     y_title: str | None = None
     width: int = 600
     height: int = 320
+    #: One "#RRGGBB" per series (empty: the program's palette). Line charts also mark every point, so a
+    #: series with one value (a split judged once) still shows.
+    colors: tuple[str, ...] = ()
+    y_range: tuple[float, float] | None = None  # the value axis from, to (e.g. rates: 0 to 1)
+
+
+@dataclass(frozen=True)
+class PageSetup:
+    """How a tab prints, or exports to PDF: landscape, every column on one page width (as many pages tall as
+    needed), the rows ``repeat`` (start, end: a table's header) on top of every page, the tab's name and the
+    page number in the footer.
+
+    An .xlsx file stores all of it. Google Sheets' API has no print settings at all (no request of
+    ``spreadsheets.batchUpdate`` and no property of a sheet holds them): there the print dialog and the PDF
+    export choose them, and the frozen header rows are what Sheets repeats on every page ("Repeat frozen
+    rows", on by default); the Google backend renders nothing for this spec.
+    """
+
+    landscape: bool = True
+    fit_width: bool = True
+    repeat: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +175,13 @@ class TabSpec:
     replace: bool = True
     column_widths: dict[int, int] = field(default_factory=dict)  # col -> pixels
     row_height: int | None = None  # pixels, for rows below the frozen header
+    #: Pixels for single rows (0-based, header included), over ``row_height``: rows sized to their wrapped
+    #: text (``sheetsync.textfit``), since neither Excel nor LibreOffice sizes a row to its text when it opens
+    #: a file, and Google keeps a row at the height a write gave it.
+    row_heights: dict[int, int] = field(default_factory=dict)
+    #: Ranges shown as one cell (the value sits in the top-left cell): a note that wraps across a table's width.
+    merges: list[Range] = field(default_factory=list)
+    page: PageSetup | None = None  # print setup; None leaves the tab's as it is
     frozen_rows: int = 0
     frozen_cols: int = 0
     hidden_columns: tuple[int, ...] = ()

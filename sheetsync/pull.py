@@ -24,6 +24,8 @@ from sheetsync.errors import UserInputError
 from sheetsync.raters import pull_raters, rater_labels, registered
 from sheetsync.review.pulled import read_sheets, record, with_provenance
 from sheetsync.store import Label, Store
+from sheetsync.taxonomy import fold
+from sheetsync.triage.tab import pull_decisions
 from sheetsync.verdicts import normalize_verdict
 from sheetsync.workspace import existing_store, open_store, open_workspace_workbook
 
@@ -53,6 +55,7 @@ class PullSummary:
     labels_without_id: list[str] = field(default_factory=list)  # "row N"
     warnings: list[str] = field(default_factory=list)
     exported_to: str | None = None
+    taxonomy: dict = field(default_factory=dict)  # the root causes after the expert's proposal decisions
     review: dict = field(default_factory=dict)  # answers, revisions, reminders, questions (sheetsync.review.pulled)
     raters: list[dict] = field(default_factory=list)  # each second rater's pull and agreement with the expert
 
@@ -86,10 +89,11 @@ def pull(
         raise UserInputError(f"{wb.url}: {exc}") from exc
     if sheet is None:
         raise UserInputError(f"{wb.url}: there is no “{tab}” tab. Run `sheetsync push DATA` first.")
+    decided = pull_decisions(cfg, wb, store)  # the Root-cause proposals tab, once triage wrote it (one read)
     store = store or open_store(cfg)  # the labels are kept from here on
 
     lab = cfg.labels
-    known_causes = {c.strip().lower() for c in lab.root_causes}
+    known_causes = decided.known()
     previous = store.labels()
     states_before, shown = store.label_states(), store.shown()
     key_missing = KEY in sheet.missing
@@ -129,7 +133,7 @@ def pull(
             if critique.strip() and len(critique.split()) < lab.min_critique_words:
                 summary.terse_critiques.append(srow.id)
         for part in _split_causes(cause):
-            if part.lower() not in known_causes:
+            if fold(part) not in known_causes:
                 summary.unknown_root_causes.setdefault(part, []).append(srow.id)
         if srow.status.startswith(STALE[:5]):
             summary.stale.append(srow.id)
@@ -154,13 +158,15 @@ def pull(
     rater_verdicts = {i: lb.verdict for i, lb in rater_labels(cfg, next(iter(raters))).items()} if raters else {}
     labels = with_provenance(labels, previous, store.verdicts_shown())
     with store.transaction():  # the pull, the answers and revisions it found, the tabs' layouts: together or not
-        summary.pull_id = store.save_pull(wb.locator, labels, states)
+        summary.pull_id = store.save_pull(wb.locator, labels, states, decided.decisions)
         store.set_meta(HINT_KEY, json.dumps(sheet.hint()))
         if with_review:
             summary.review = record(store, sheets, previous, labels, summary.pull_id, rater_verdicts).to_dict()
     if with_review:
         summary.raters, problems = pull_raters(cfg, store)
         summary.warnings += problems
+    summary.taxonomy = decided.summary()
+    summary.warnings += decided.warnings
     if out is not None:
         summary.exported_to = str(export_labels(labels, Path(out)))
     return summary

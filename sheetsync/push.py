@@ -22,10 +22,12 @@ from sheetsync.annotate import (
     EXPERT_HEADERS,
     KEY,
     LEGACY_KEY,
+    ROW_HEIGHT,
     STATUS,
     AnnotateColumns,
     annotate_spec,
     default_columns,
+    fit_to_data,
     instructions_spec,
 )
 from sheetsync.annotate_sheet import HEADER_ROW, AnnotateSheet, SheetStructureError, read_annotate
@@ -41,11 +43,13 @@ from sheetsync.push_plan import PushRow, UpdatePlan, append_values, plan_update,
 from sheetsync.review.questions import questions_text
 from sheetsync.sampling import IMPORTED, PROBABILITY_COLUMN, SHOWN_WHOLE, draw
 from sheetsync.store import Store
+from sheetsync.taxonomy import with_taxonomy
 from sheetsync.workspace import open_store, open_workspace_workbook, remember_spreadsheet
 
 LAYOUT_KEY = "annotate_layout"
 HINT_KEY = "annotate_columns"  # where the last read found each needed column: the next read is one request
 INSTRUCTIONS_KEY = "instructions_hash"
+CAUSES_KEY = "annotate_root_causes"  # the Root cause dropdown's list as last written (it grows with the taxonomy)
 INSTRUCTIONS_ROWS_KEY = "instructions_rows"  # the row count the Instructions tab states
 REPAIR_ROUNDS = 3
 _KEPT = (PROBABILITY_COLUMN,)  # not shown, but kept in the store: `import --sample` drew the row with this chance
@@ -102,6 +106,9 @@ def push(
     _check_headers(ds)
     _check_options(ds, sample, stratify_by, focus, random_share)
     store = store or open_store(cfg)
+    configured = json.dumps(list(cfg.labels.root_causes), ensure_ascii=False)
+    cfg = with_taxonomy(cfg, store)  # the Root cause dropdown offers the causes the expert accepted too
+    causes = json.dumps(list(cfg.labels.root_causes), ensure_ascii=False)
     wb = workbook or open_workspace_workbook(cfg, store, spreadsheet)
     if progress is not None and hasattr(wb, "progress"):
         wb.progress = progress  # type: ignore[attr-defined]
@@ -124,17 +131,19 @@ def push(
     if sheet is not None:
         _check_identity(sheet, ds, result)
     cols, inserts = _columns(ds, sheet)
+    fit = _fit(ds, frame, cols)
     states, shown = store.label_states(), store.shown()
     specs = []
     plan: UpdatePlan | None = None
     if sheet is None:
-        specs.append(_first_spec(cfg, cols, rows))
+        specs.append(_first_spec(cfg, cols, rows, fit))
         result.added = list(rows)
     else:
         plan = plan_update(sheet, rows, states=states, shown=shown, cols=cols, rewrite_all=bool(inserts))
         _report(plan, result)
-        if plan.writes or plan.appends or inserts:
-            specs.append(_update_spec(cfg, cols, sheet, plan, inserts))
+        dropdown_changed = (store.get_meta(CAUSES_KEY) or configured) != causes
+        if plan.writes or plan.appends or inserts or dropdown_changed:
+            specs.append(_update_spec(cfg, cols, sheet, plan, inserts, fit))
     instructions = instructions_spec(cfg, n_rows=len(in_sheet) + len(result.added), dimensions=ds.dimensions,
                                      questions=questions_text(store))
     instructions_hash = content_hash(json.dumps(instructions.blocks[0].values, ensure_ascii=False))
@@ -144,7 +153,7 @@ def push(
         _write(wb, specs, result)
     shown_now = {rid: (pr.content, pr.display) for rid, pr in rows.items()}
     if plan is not None and plan.writes and not getattr(wb, "atomic_writes", False):
-        plan = _verify(wb, cfg, id_header, ds, rows, plan, cols, result, sheet)
+        plan = _verify(wb, cfg, id_header, ds, rows, plan, cols, result, sheet, fit)
         shown_now = {rid: v for rid, v in shown_now.items() if rid not in plan.unsettled}
     remember_spreadsheet(store, wb)
     store.record_push(
@@ -154,10 +163,11 @@ def push(
         states=plan.states if plan is not None else {},
         meta={
             LAYOUT_KEY: json.dumps({"id": ds.id, "input": ds.input, "output": ds.output, "context": ds.context,
-                                    "dimensions": ds.dimensions}),
+                                    "dimensions": ds.dimensions, "widths": fit[0], "row_height": fit[1]}),
             INSTRUCTIONS_KEY: instructions_hash,
             INSTRUCTIONS_ROWS_KEY: str(len(in_sheet) + len(result.added)),  # judge/report rewrite it alike
             HINT_KEY: json.dumps(_hint(cols, sheet)),
+            CAUSES_KEY: causes,
         },
         provenance=provenance,
     )
@@ -313,21 +323,36 @@ def _columns(ds: Dataset, sheet: AnnotateSheet | None) -> tuple[AnnotateColumns,
     ), tuple(inserts)
 
 
-def _first_spec(cfg: Config, cols: AnnotateColumns, rows: dict[str, PushRow]):
+FIT_SAMPLE = 500  # rows the column widths and row height are fitted on
+
+
+def _fit(ds: Dataset, frame: pd.DataFrame, cols: AnnotateColumns) -> tuple[dict[str, int], int]:
+    """Widths for the dimension and context columns and one row height, fitted to (a sample of) the rows."""
+    step = max(1, len(frame) // FIT_SAMPLE)
+    names = [c for c in ds.shown_columns if c in frame.columns]
+    sample = [dict(zip(names, values, strict=True))
+              for values in frame[names].iloc[::step].itertuples(index=False, name=None)]
+    return fit_to_data(cols, sample)
+
+
+def _first_spec(cfg: Config, cols: AnnotateColumns, rows: dict[str, PushRow], fit: tuple[dict[str, int], int]):
     values: list[list[CellValue]] = [list(cols.headers)]
     values += [append_values(pr, cols) for pr in rows.values()]
-    return annotate_spec(cfg, cols, [Block(0, 0, values)], len(values), replace=True)
+    return annotate_spec(cfg, cols, [Block(0, 0, values)], len(values), replace=True, widths=fit[0],
+                         row_height=fit[1])
 
 
-def _update_spec(cfg: Config, cols: AnnotateColumns, sheet: AnnotateSheet, plan: UpdatePlan, inserts):
+def _update_spec(cfg: Config, cols: AnnotateColumns, sheet: AnnotateSheet, plan: UpdatePlan, inserts,
+                 fit: tuple[dict[str, int], int] | None = None):
     blocks = write_blocks(plan.writes, cols)
     ours = [cols.index(h) for h in (*cols.data_headers, *EXPERT_HEADERS)]
     header_cells = [Block(sheet.header_row, c, [[cols.headers[c]]]) for c in ours
                     if c >= len(sheet.headers) or sheet.headers[c] != cols.headers[c] or inserts]
     appends = [append_values(pr, cols) for pr in plan.appends]
     n_rows = max(sheet.last_row + 1, sheet.header_row + 2) + len(appends)
+    widths, height = fit or ({}, ROW_HEIGHT)
     return annotate_spec(cfg, cols, blocks + header_cells, n_rows, replace=False, top=sheet.header_row,
-                         append_rows=appends, insert_columns=inserts)
+                         append_rows=appends, insert_columns=inserts, widths=widths, row_height=height)
 
 
 def _report(plan: UpdatePlan, result: PushResult) -> None:
@@ -353,7 +378,7 @@ def _hint(cols: AnnotateColumns, sheet: AnnotateSheet | None) -> dict[str, int]:
     return {**{h: cols.index(h) for h in cols.headers if h}, HEADER_ROW: sheet.header_row if sheet else 0}
 
 
-def _verify(wb, cfg, id_header, ds, rows, plan: UpdatePlan, cols, result, sheet_before) -> UpdatePlan:
+def _verify(wb, cfg, id_header, ds, rows, plan: UpdatePlan, cols, result, sheet_before, fit=None) -> UpdatePlan:
     """Read the id and key columns again and put back every row whose text landed beside another id
     (the expert sorted, inserted or deleted rows while the write was in flight). Bounded; each round is
     whole-row writes addressed by the positions just read. Returns the last round's plan: its label
@@ -374,7 +399,7 @@ def _verify(wb, cfg, id_header, ds, rows, plan: UpdatePlan, cols, result, sheet_
         if not check.writes and not check.appends:
             return plan
         result.repaired += [w.id or f"row {w.row + 1}" for w in check.writes if w.id not in result.repaired]
-        _write(wb, [_update_spec(cfg, cols, sheet, check, ())], result)
+        _write(wb, [_update_spec(cfg, cols, sheet, check, (), fit)], result)
     else:
         plan.unsettled = {w.id for w in check.writes} | {pr.id for pr in check.appends}
         result.warnings.append(
@@ -404,6 +429,7 @@ def fill_expert_cells(
     Returns the number of cells written. One read and one write.
     """
     tab = cfg.tabs.annotate
+    cfg = with_taxonomy(cfg, store)
     layout = json.loads(store.get_meta(LAYOUT_KEY) or "{}")
     id_header = layout.get("id", cfg.columns.id)
     try:
@@ -435,5 +461,6 @@ def fill_expert_cells(
             if header in EXPERT_HEADERS and text:
                 blocks.append(Block(srow.row, cols.index(header), [[text]]))
     if blocks:
-        workbook.write([annotate_spec(cfg, cols, blocks, sheet.last_row + 1, replace=False, top=sheet.header_row)])
+        workbook.write([annotate_spec(cfg, cols, blocks, sheet.last_row + 1, replace=False, top=sheet.header_row,
+                                      widths=layout.get("widths"), row_height=layout.get("row_height", ROW_HEIGHT))])
     return len(blocks)

@@ -66,7 +66,7 @@ def test_file_is_utf8_rfc4180_without_bom():
 
 def test_columns_and_size(df):
     assert list(df.columns) == COLUMNS
-    assert 100 <= len(df) <= 130
+    assert 280 <= len(df) <= 320
 
 
 def test_ids_unique_and_well_formed(df):

@@ -169,7 +169,8 @@ def test_judge_tab_shows_both_verdicts_and_critiques(workspace, fake, tmp_path):
     ws = openpyxl.load_workbook(tmp_path / "labels.xlsx")["Judge"]
     header = [c.value for c in ws[1]]
     assert header == ["id", "split", "expert verdict", "judge verdict", "agree?", "expert critique",
-                      "judge critique", "error", "format", "note", "run", "input", "output", "re-asks"]
+                      "judge critique", "error", "format", "note", "model", "run", "input", "output",
+                      "re-asks"]
     table = {r[0]: dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)}
     assert table[rid]["agree?"] == "no" and table[rid]["judge critique"] == "Wrongly failed."
     assert sum(1 for t in table.values() if t["agree?"] == "no") == 1

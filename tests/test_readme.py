@@ -58,6 +58,14 @@ def fake_llm(monkeypatch):
     def responder(request):
         body = json.dumps(request.get("response_format") or {}) + request["messages"][0]["content"]
         user = request["messages"][-1]["content"]
+        if "axial coding" in body:  # triage: two categories over the critiques it was sent
+            refs = re.findall(r"\n(C\d+):\n", "\n" + user)
+            return {"categories": [{"name": "Policy misapplied", "definition": "A rule applied wrongly.",
+                                    "critique_ids": refs[::2]},
+                                   {"name": "Invented facts", "definition": "Facts not in the context.",
+                                    "critique_ids": refs[1::2]}]}
+        if "You assign root causes" in body:  # classify
+            return {"reason": "As the expert would say.", "root_causes": ["policy misapplied"]}
         if "critique" in body:  # the judge: agrees with the example expert (the fake knows the answers)
             verdict = next((v for out, v in verdict_of.items() if out.strip() and out.strip() in user), "pass")
             return {"critique": "As the expert would say.", "verdict": verdict}
@@ -101,12 +109,26 @@ def test_readme_commands_run_in_order(tmp_path, monkeypatch, sheets_emulator, fa
             if where.name == "traces":
                 trace_workspace(where, heading)
         for line in commands:
+            if "--judge " in line:
+                add_readme_judges(where)
             result = runner.invoke(cli, argv(line, fake_llm.base_url))
             assert result.exit_code == 0, f"{heading}: `{line}` exited {result.exit_code}:\n{result.output}"
             ran += 1
             if line.startswith("sheetsync push traces.csv --share"):
                 label_as_the_example_expert(gspread_client)
     assert ran >= 25
+
+
+def add_readme_judges(where: Path) -> None:
+    """The README's [judges.NAME] tables into the workspace's config, and its checks.py beside it, as a reader
+    following the README would add them."""
+    toml = where / "sheetsync.toml"
+    if re.search(r"^\[judges\.", toml.read_text(), re.M):  # (the template's examples are comments)
+        return
+    block = next(b for b in re.findall(r"```toml\n(.*?)```", README, re.S) if "[judges." in b)
+    toml.write_text(toml.read_text() + "\n" + block)
+    code = next(b for b in re.findall(r"```python\n(.*?)```", README, re.S) if b.startswith("# checks.py"))
+    (where / "checks.py").write_text(code)
 
 
 def trace_workspace(where: Path, heading: str) -> None:

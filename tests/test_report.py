@@ -323,7 +323,8 @@ def test_history_has_one_line_per_run_and_a_line_chart(judged):
     assert h["TPR"][3] == "n/a" and h["excluded"] == (0, 0, 1, 0)
     assert len(set(h["prompt"][:2])) == 2  # the prompt changed between run 1 and run 2
     charts = ws._charts
-    assert len(charts) == 1 and charts[0].tagname == "lineChart" and len(charts[0].series) == 2
+    # one line per split and figure: TPR and TNR on dev, and on test (never a line joining the two splits)
+    assert len(charts) == 1 and charts[0].tagname == "lineChart" and len(charts[0].series) == 4
     assert len(rep.to_dict()["agreement"]["history"]) == 4
 
 

@@ -34,7 +34,7 @@ def test_report_on_google_sheets_twice_keeps_one_of_each(emulated, sheets_emulat
                                                          "Root causes": 1, "Error analysis": 0}
     kinds = {charts[t][0]["spec"]["basicChart"]["chartType"] for t in ("Summary", "Agreement")}
     assert kinds == {"LINE"} and charts["Root causes"][0]["spec"]["basicChart"]["chartType"] == "BAR"
-    assert len(charts["Agreement"][0]["spec"]["basicChart"]["series"]) == 2
+    assert len(charts["Agreement"][0]["spec"]["basicChart"]["series"]) == 4  # TPR, TNR × dev, test
 
     ws = gspread_client.open_by_key(key).worksheet("Agreement")
     grid = ws.get_all_values(value_render_option="UNFORMATTED_VALUE")

@@ -310,6 +310,15 @@ def _conditional_format_request(sheet_id: int, cf: ConditionalFormat, index: int
 _CHART_TYPES = {"line": "LINE", "bar": "BAR", "column": "COLUMN"}
 
 
+def _series(source: dict[str, Any], axis: str, kind: str, colour: str | None) -> dict[str, Any]:
+    series: dict[str, Any] = {"series": source, "targetAxis": axis}
+    if colour:
+        series["colorStyle"] = {"rgbColor": rgb(colour)}
+    if kind == "LINE":  # every point marked: a series with a single value still shows
+        series["pointStyle"] = {"shape": "CIRCLE", "size": 7}
+    return series
+
+
 def _chart_request(sheet_id: int, chart: Chart, chart_id: int) -> Request:
     """A ``basicChart``. ``x_title``/``y_title`` title the horizontal/vertical axes as drawn; in a BAR chart
     (horizontal bars) the values run along the bottom axis, so its series target ``BOTTOM_AXIS``."""
@@ -317,9 +326,15 @@ def _chart_request(sheet_id: int, chart: Chart, chart_id: int) -> Request:
     axes = []
     if chart.x_title:
         axes.append({"position": "BOTTOM_AXIS", "title": chart.x_title})
-    if chart.y_title:
-        axes.append({"position": "LEFT_AXIS", "title": chart.y_title})
     value_axis = "BOTTOM_AXIS" if kind == "BAR" else "LEFT_AXIS"
+    if chart.y_title or chart.y_range:
+        axis: dict[str, Any] = {"position": "LEFT_AXIS"}
+        if chart.y_title:
+            axis["title"] = chart.y_title
+        if chart.y_range:
+            axis["viewWindowOptions"] = {"viewWindowMin": chart.y_range[0], "viewWindowMax": chart.y_range[1],
+                                         "viewWindowMode": "EXPLICIT"}
+        axes.append(axis)
 
     def source(rng: Range) -> dict[str, Any]:
         return {"sourceRange": {"sources": [grid_range(sheet_id, rng)]}}
@@ -329,7 +344,8 @@ def _chart_request(sheet_id: int, chart: Chart, chart_id: int) -> Request:
         "legendPosition": "BOTTOM_LEGEND" if len(chart.series) > 1 else "NO_LEGEND",
         "headerCount": 1,
         "domains": [{"domain": source(chart.domain)}],
-        "series": [{"series": source(s), "targetAxis": value_axis} for s in chart.series],
+        "series": [_series(source(s), value_axis, kind, chart.colors[i] if i < len(chart.colors) else None)
+                   for i, s in enumerate(chart.series)],
     }
     if axes:
         basic["axis"] = axes
@@ -665,6 +681,7 @@ def _reset_existing(spec: TabSpec, meta: SheetMeta, *, keep_rules: bool = False)
             out.append({"clearBasicFilter": {"sheetId": sid}})
         # Every cell's value, format, validation and note, in place (the sheetId, so links, survive).
         out.append({"updateCells": {"range": {"sheetId": sid}, "fields": "*"}})
+        out.append({"unmergeCells": {"range": {"sheetId": sid}}})
     return out
 
 
@@ -710,6 +727,10 @@ def _setup_layout(spec: TabSpec, sheet_id: int, rows: int) -> list[Request]:
         out.append(
             _dimension(sheet_id, "ROWS", spec.frozen_rows, rows, {"pixelSize": spec.row_height}, "pixelSize")
         )
+    for start, end, height in _runs(spec.row_heights.items()):  # rows sized to their wrapped text
+        out.append(_dimension(sheet_id, "ROWS", start, end, {"pixelSize": height}, "pixelSize"))
+    for m in spec.merges:
+        out.append({"mergeCells": {"range": grid_range(sheet_id, m), "mergeType": "MERGE_ALL"}})
     for start, end, _ in _runs((c, 0) for c in set(spec.hidden_columns)):
         out.append(_dimension(sheet_id, "COLUMNS", start, end, {"hiddenByUser": True}, "hiddenByUser"))
     out += [r for s in spec.styles if (r := _style_request(sheet_id, s)) is not None]

@@ -18,6 +18,7 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.chart.shapes import GraphicalProperties
 
 from sheetsync.backends.xlsx_package import COMMENT_AUTHOR, MAIN_NS, REL_NS, parse_xml
 from sheetsync.backends.xlsx_shift import shift_anchors, shift_notes
@@ -101,6 +102,9 @@ def _free_rid(taken: set[str]) -> str:
     return f"rId{n}"
 
 
+_PALETTE = ("#4285F4", "#DB4437", "#F4B400", "#0F9D58", "#AB47BC", "#00ACC1")  # Google Sheets' defaults
+
+
 def chart_xml(spec: Chart, title: str, n_rows: int, n_cols: int) -> bytes:
     """The chart part, drawn by openpyxl's chart classes (series named from their header cells)."""
     chart: LineChart | BarChart
@@ -115,11 +119,25 @@ def chart_xml(spec: Chart, title: str, n_rows: int, n_cols: int) -> bytes:
     # openpyxl ≥ 3.1 marks axes deleted by default; Excel then draws a chart without axes.
     chart.x_axis.delete = False
     chart.y_axis.delete = False
+    if spec.y_range:
+        chart.y_axis.scaling.min, chart.y_axis.scaling.max = spec.y_range
     sheet = "'" + title.replace("'", "''") + "'"
     for series in spec.series:
         r0, c0, r1, _ = series.resolve(n_rows, n_cols)
         letter = column_letter(c0)
         chart.add_data(Reference(range_string=f"{sheet}!${letter}${r0 + 1}:${letter}${r1}"), titles_from_data=True)
+    for i, series in enumerate(chart.series):  # without a colour LibreOffice draws a line chart's lines in none
+        colour = (spec.colors[i] if i < len(spec.colors) else _PALETTE[i % len(_PALETTE)]).lstrip("#").upper()
+        if spec.kind == "line":
+            series.graphicalProperties.line.solidFill = colour
+            series.graphicalProperties.line.width = 28575  # 2.25 pt
+            series.marker.symbol = "circle"
+            series.marker.size = 7
+            series.marker.graphicalProperties = GraphicalProperties(solidFill=colour)
+            series.marker.graphicalProperties.line.solidFill = colour
+            series.smooth = False
+        else:
+            series.graphicalProperties.solidFill = colour
     r0, c0, r1, _ = spec.domain.resolve(n_rows, n_cols)
     letter = column_letter(c0)
     chart.set_categories(Reference(range_string=f"{sheet}!${letter}${r0 + 2}:${letter}${r1}"))

@@ -119,7 +119,9 @@ class RowPlan:
         self.styled_end = max((r1 for _, _, r1, _, _ in resolved), default=0)
         block_end = max((end for _, end, _, _ in self.blocks), default=0)
         self.height_end = n_rows if spec.row_height is not None else 0
-        self.end = max(self.styled_end, block_end, self.append_end, self.height_end)
+        self.row_points = {r: round(px * 0.75, 2) for r, px in spec.row_heights.items()}  # rows sized one by one
+        self.end = max(self.styled_end, block_end, self.append_end, self.height_end,
+                       max(spec.row_heights, default=-1) + 1)
         self.points = round(spec.row_height * 0.75, 2) if spec.row_height is not None else None
         self.per_row_heights = n_rows - spec.frozen_rows <= ROW_HEIGHT_CELL_LIMIT
         self._style_memo: dict[tuple[bytes, int], int] = {}
@@ -163,6 +165,8 @@ class RowPlan:
 
     def height(self, r: int, current: bytes | None) -> bytes | None:
         """The row's height in points (as text), or None to leave the row's height as it is."""
+        if r in self.row_points:
+            return decimal_text(self.row_points[r])
         if self.points is None:
             return None
         if r < self.spec.frozen_rows:

@@ -122,6 +122,53 @@ class SheetDom:
             self.filter = (r0, c0, r1, c1)
         self._conditional_formats(spec, book)
         self._validations(spec)
+        self._merges(spec)
+        if spec.page is not None and (spec.replace or child(root, "pageSetup", create=False) is None):
+            self._page(spec)  # on a tab that keeps the expert's work, their print settings win once made
+
+    def _merges(self, spec: TabSpec) -> None:
+        """The spec's merged ranges; a rebuilt tab's earlier ones go, an updated tab keeps the expert's."""
+        merges = child(self.root, "mergeCells", create=False)
+        if spec.replace and merges is not None:
+            self.root.remove(merges)
+            merges = None
+        if not spec.merges:
+            return
+        if merges is None:
+            merges = child(self.root, "mergeCells")
+        have = {el.get("ref") for el in merges}
+        for m in spec.merges:
+            r0, c0, r1, c1 = m.resolve(spec.n_rows, spec.n_cols)
+            ref = a1(r0, c0, r1, c1)
+            if ref not in have:
+                etree.SubElement(merges, f"{_M}mergeCell", ref=ref)
+        merges.set("count", str(len(merges)))
+
+    def _page(self, spec: TabSpec) -> None:
+        """Landscape, one page wide (``fitToHeight=0``: as many pages tall as it takes), narrow margins, the
+        tab's name and the page number in the footer. The repeated header rows are a workbook-level name
+        (``_xlnm.Print_Titles``, written with the workbook)."""
+        page = spec.page
+        assert page is not None
+        pr = child(self.root, "sheetPr")
+        setup_pr = pr.find(f"{_M}pageSetUpPr")
+        if setup_pr is None:
+            setup_pr = etree.SubElement(pr, f"{_M}pageSetUpPr")  # after tabColor and outlinePr, as the schema has
+        setup_pr.set("fitToPage", "1" if page.fit_width else "0")
+        margins = child(self.root, "pageMargins")
+        for side, inches in (("left", "0.4"), ("right", "0.4"), ("top", "0.5"), ("bottom", "0.6"),
+                             ("header", "0.3"), ("footer", "0.3")):
+            margins.set(side, inches)
+        setup = child(self.root, "pageSetup")
+        setup.attrib.clear()
+        setup.set("orientation", "landscape" if page.landscape else "portrait")
+        if page.fit_width:
+            setup.set("fitToWidth", "1")
+            setup.set("fitToHeight", "0")
+        footer = child(self.root, "headerFooter")
+        for el in list(footer):
+            footer.remove(el)
+        etree.SubElement(footer, f"{_M}oddFooter").text = "&L&A&RPage &P of &N"
 
     def _views(self, rows: int, cols: int) -> None:
         """Frozen header rows and id columns; the expert's active cell is kept."""

@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from lxml import etree
 
-from sheetsync.backends.xlsx_names import mark_owned, owned
+from sheetsync.backends.xlsx_names import mark_owned, owned, set_tab_name
 from sheetsync.backends.xlsx_package import (
     BLANK,
     CHART_REL,
@@ -359,6 +359,18 @@ class PackageWriter:
         for part, (dom, plan, original) in self._doms.items():
             self.streams[part] = self._sheet_stream(part, dom, plan, original)
         self._filter_names(sheets)
+        self._print_titles(sheets)
+
+    def _print_titles(self, sheets: list[Any]) -> None:
+        """The header rows a rebuilt tab's page setup repeats on every printed page."""
+        rid_index = {el.get(f"{_R}id"): i for i, el in enumerate(sheets)}
+        for ref in self.pkg.sheets:
+            spec = self._doms[ref.part][1].spec if ref.part in self._doms else None
+            if spec is None or spec.page is None or not spec.replace or ref.rid not in rid_index:
+                continue
+            rows = spec.page.repeat
+            text = None if rows is None else f"'{ref.title.replace(chr(39), chr(39) * 2)}'!${rows[0] + 1}:${rows[1]}"
+            set_tab_name(self.wb, "_xlnm.Print_Titles", rid_index[ref.rid], text)
 
     def _filter_names(self, sheets: list[Any]) -> None:
         """Excel keeps a filter's range in the hidden name ``_xlnm._FilterDatabase`` too, and LibreOffice

@@ -3,6 +3,11 @@
 Every call is cached by everything that determines its answer, so an unchanged re-run makes no calls and
 an interrupted run resumes where it stopped. Few-shot examples come only from train, which is never scored.
 
+``judge_name`` runs a ``[judges.NAME]`` instead (``sheetsync.judge.specs``): the same runner, splits, cache,
+Batch API and metrics with the judge's own prompt, criterion and ground truth, its runs recorded under its
+name; a code assertion (``sheetsync.judge.assertions``) runs in place of the calls. Only the judge itself
+writes the Judge tab; the report has a section per specialized judge.
+
 ``batch=True`` sends the uncached calls through OpenAI's Batch API (``sheetsync.batch``) instead of live
 calls: about half the price, answers within 24 h. It is meant for big ``--split unlabeled`` runs but allowed
 on any split. The batch ids go to the store's meta as ``judge_batch:<run_id>`` the moment they exist, and an
@@ -23,15 +28,17 @@ from typing import Any
 
 from sheetsync import llm
 from sheetsync.batch import BATCH_DISCOUNT, run_batch
-from sheetsync.config import Config
+from sheetsync.config import EXAMPLE_MODES, Config
 from sheetsync.errors import UserInputError
 from sheetsync.judge.prompt import ANSWER_SCHEMA, Item, JudgePrompt, build_examples, cut_to_fit
+from sheetsync.judge.specs import FAILURE_MODE_TEMPLATE, JudgeSpec, judge_spec
 from sheetsync.judge.splits import split_of
 from sheetsync.judge.tab import judge_tab
-from sheetsync.metrics import agreement
+from sheetsync.metrics import agreement, split_root_causes
 from sheetsync.review.guidance import Guidance, guidance_rows
 from sheetsync.store import Store
-from sheetsync.workspace import existing_store, open_workspace_workbook, resolve_spreadsheet
+from sheetsync.taxonomy import load_taxonomy
+from sheetsync.workspace import existing_store, open_workspace_workbook, resolve_spreadsheet, template_text
 
 CHOICES = ("dev", "test", "unlabeled", "all")
 SALT_KEY = "marker_salt"
@@ -43,6 +50,10 @@ class JudgeOutcome:
     split: str
     model: str
     n_rows: int
+    judge: str = ""  # "" = the judge; else the [judges.NAME] that ran
+    kind: str = "llm"  # "llm", or "code" for an assertion
+    examples: str = "fixed"  # "fixed", or "similar": per row, the most similar train rows (embeddings)
+    embeddings: dict[str, Any] | None = None  # with "similar": texts embedded, cached, requests, tokens
     run_id: str | None = None
     dry_run: bool = False
     calls_made: int = 0
@@ -78,8 +89,8 @@ class JudgeOutcome:
 
 @dataclass
 class _Workspace:
-    items: dict[str, Item]  # every pushed row still in the dataset, with its current label (if fresh)
-    splits: dict[str, str]  # labelled id -> split
+    items: dict[str, Item]  # every pushed row still in the dataset, with its ground truth for this judge (if any)
+    splits: dict[str, str]  # labelled id -> split (a labelled row may have no ground truth for a specialized judge)
     stale: list[str]
     guidance: list[Guidance] = field(default_factory=list)  # resolutions that teach (their rows count as train)
 
@@ -91,7 +102,11 @@ def _require_store(cfg: Config, what: str) -> Store:
     return store
 
 
-def _load(cfg: Config, store: Store) -> _Workspace:
+def _load(cfg: Config, store: Store, spec: JudgeSpec | None = None) -> _Workspace:
+    """The rows with their fresh labels, each label read as ``spec``'s ground truth (the expert's verdict for
+    the judge; for a specialized judge, fail only for its root cause)."""
+    spec = spec or JudgeSpec()
+    tax = load_taxonomy(cfg, store) if spec.name else None
     rows = store.rows()
     if not rows:
         raise UserInputError("nothing to judge: no rows in the local store. Run `sheetsync push DATA` first.")
@@ -107,18 +122,29 @@ def _load(cfg: Config, store: Store) -> _Workspace:
         verdict = critique = ""
         if label is not None:
             verdict, critique = label.verdict or "", label.critique
+            if tax is not None:
+                verdict = spec.truth(verdict, tuple(split_root_causes(label.root_cause)), tax)
             splits[rid] = split_of(rid, cfg.judge.train, cfg.judge.dev)
         context = {c: row["fields"].get(c, "") for c in context_cols}
         items[rid] = Item(rid, row["input"], row["output"], context, verdict, critique)
-    taught = guidance_rows(cfg, store, labels, context_cols)
+    # the expert's resolutions guide the judge itself; a specialized judge has its own criterion and ground truth
+    taught = guidance_rows(cfg, store, labels, context_cols) if not spec.name else {}
     for rid in taught:
         if rid in splits:
             splits[rid] = "train"  # in the prompt as guidance: never scored again
     return _Workspace(items, splits, stale, list(taught.values()))
 
 
-def _prompt(cfg: Config, store: Store, ws: _Workspace, prompt_file: str | None) -> JudgePrompt:
-    path = cfg.path(prompt_file or cfg.judge.prompt)
+def _prompt(cfg: Config, store: Store, ws: _Workspace, prompt_file: str | None,
+            spec: JudgeSpec | None = None) -> JudgePrompt:
+    spec = spec or JudgeSpec(prompt=cfg.judge.prompt, criterion=cfg.labels.criteria)
+    if spec.name and not (prompt_file or spec.prompt):  # a specialized judge's built-in template
+        text, path = template_text(FAILURE_MODE_TEMPLATE), f"built-in {FAILURE_MODE_TEMPLATE}"
+        return _make_prompt(cfg, store, ws, text, path, spec)
+    path = cfg.path(prompt_file or spec.prompt)
+    if spec.name and not path.is_file():
+        raise UserInputError(f"{path}: the prompt of [judges.{spec.name}] is missing (--prompt, or prompt in the "
+                             "table). Set prompt = \"\" for the built-in failure-mode template.")
     if not path.is_file():
         if prompt_file:
             raise UserInputError(f"{path}: prompt file not found (--prompt).")
@@ -127,11 +153,14 @@ def _prompt(cfg: Config, store: Store, ws: _Workspace, prompt_file: str | None) 
             "`sheetsync init` to write the default one (it never overwrites your files), or point [judge] prompt "
             "at your template."
         )
-    text = path.read_text(encoding="utf-8")
+    return _make_prompt(cfg, store, ws, path.read_text(encoding="utf-8"), str(path), spec)
+
+
+def _make_prompt(cfg: Config, store: Store, ws: _Workspace, text: str, source: str, spec: JudgeSpec) -> JudgePrompt:
     salt = store.get_meta(SALT_KEY) or store.meta_default(SALT_KEY, secrets.token_hex(16))  # one salt for all
     train = [it for rid, it in ws.items.items() if ws.splits.get(rid) == "train"]
     examples = build_examples(train, max_examples=cfg.judge.max_examples, max_chars=cfg.judge.max_example_chars)
-    return JudgePrompt(text, criteria=cfg.labels.criteria, examples=examples, salt=salt, source=str(path),
+    return JudgePrompt(text, criteria=spec.criterion, examples=examples, salt=salt, source=source,
                        guidance=ws.guidance)
 
 
@@ -185,7 +214,7 @@ def _targets(ws: _Workspace, split: str) -> list[str]:
     labelled = {"dev": ["dev"], "test": ["test"], "unlabeled": [], "all": ["dev", "test"]}[split]
     out = []
     for rid, it in ws.items.items():
-        if ws.splits.get(rid) in labelled or (split in ("unlabeled", "all") and not it.verdict):
+        if (ws.splits.get(rid) in labelled and it.verdict) or (split in ("unlabeled", "all") and rid not in ws.splits):
             out.append(rid)
     return out
 
@@ -247,13 +276,17 @@ def failure_summary(n_rows: int, errors: int, by_cause: dict[str, int], max_shar
             "command again (finished rows are kept and not paid for twice).")
 
 
-def show_prompt(cfg: Config, row_id: str, *, prompt_file: str | None = None) -> list[dict[str, str]]:
-    """The exact messages the judge would receive for one row."""
+def show_prompt(cfg: Config, row_id: str, *, prompt_file: str | None = None,
+                judge_name: str | None = None) -> list[dict[str, str]]:
+    """The exact messages the judge (or ``[judges.NAME]``) would receive for one row."""
     store = _require_store(cfg, "nothing to show")
-    ws = _load(cfg, store)
+    spec = judge_spec(cfg, judge_name)
+    if spec.kind == "code":
+        raise UserInputError(f"--judge {spec.name} is a code assertion ({spec.assertion}): it has no prompt.")
+    ws = _load(cfg, store, spec)
     if row_id not in ws.items:
         raise UserInputError(f"no row with id {row_id!r} in the pushed dataset.")
-    prompt = _prompt(cfg, store, ws, prompt_file)
+    prompt = _prompt(cfg, store, ws, prompt_file, spec)
     return prompt.messages(ws.items[row_id])
 
 
@@ -272,6 +305,8 @@ def judge(
     batch: bool = False,
     resume_batch: str | None = None,
     poll_interval: float = 30.0,
+    judge_name: str | None = None,
+    examples: str | None = None,
     repeat: int = 1,
 ) -> JudgeOutcome:
     """Judge the rows of ``split`` (see the module docstring) and write the Judge tab.
@@ -279,26 +314,52 @@ def judge(
     ``repeat`` K > 1 asks about every row K times in all (``sheetsync.judge.repeat``): the flip rates go to
     ``outcome.consistency`` and flipped rows are marked in the Judge tab."""
     store = store or _require_store(cfg, "nothing to judge")
+    spec = judge_spec(cfg, judge_name)
     batch = batch or bool(resume_batch)
-    open_batch = store.get_meta(BATCH_OPEN_KEY) if batch and not resume_batch and not dry_run else None
+    if spec.kind == "code" and batch:
+        raise UserInputError(f"--judge {spec.name} is a code assertion: it runs here, not through the Batch API.")
+    if spec.kind == "code" and repeat > 1:
+        raise UserInputError(f"--judge {spec.name} is a code assertion: it gives the same answer every time, so "
+                             "--repeat has nothing to measure.")
+    if repeat > 1 and (examples or cfg.judge.examples) == "similar":
+        raise UserInputError("--repeat reorders the fixed few-shot set; with similar examples (chosen per row) it "
+                             "has none to reorder: use --examples fixed with --repeat.")
+    open_key = BATCH_OPEN_KEY + (f":{spec.name}" if spec.name else "")
+    open_batch = store.get_meta(open_key) if batch and not resume_batch and not dry_run else None
     if open_batch:
+        flag = f" --judge {spec.name}" if spec.name else ""
         raise UserInputError(
-            f"an earlier --batch run left batch {open_batch} unfinished; collect it with `sheetsync judge --batch "
+            f"an earlier --batch run left batch {open_batch} unfinished; collect it with `sheetsync judge{flag} --batch "
             f"--resume-batch {open_batch}` (rows it does not cover are sent in a new batch). Starting another "
             "batch would pay for the same rows twice."
         )
     clock = _Clock()
-    ws = _load(cfg, store)
-    prompt = _prompt(cfg, store, ws, prompt_file)
+    ws = _load(cfg, store, spec)
+    if spec.kind == "code":
+        from sheetsync.judge.assertions import judge_with_code
+
+        return judge_with_code(cfg, store, ws, spec, split=split, limit=limit, dry_run=dry_run)
+    prompt = _prompt(cfg, store, ws, prompt_file, spec)
     targets = _targets(ws, split)
     if not targets:
         raise UserInputError(nothing_to_judge(split, ws, store.pull_count()))
     clock.lap("load")
     if limit is not None:
         targets = targets[: max(limit, 0)]
-    settings = settings_for(cfg, model, concurrency)
+    settings = settings_for(cfg, model or spec.model or None, concurrency)
     outcome = JudgeOutcome(split=split, model=settings.model, n_rows=len(targets), dry_run=dry_run,
-                           n_examples=len(prompt.examples), template_hash=prompt.template_hash)
+                           n_examples=len(prompt.examples), template_hash=prompt.template_hash, judge=spec.name,
+                           examples=examples or cfg.judge.examples)
+    if outcome.examples not in EXAMPLE_MODES:
+        raise UserInputError(f"--examples {outcome.examples}: choose one of {', '.join(EXAMPLE_MODES)}.")
+    if outcome.examples == "similar" and targets:
+        from sheetsync.judge.similar import similar_prompt
+
+        train = [it for rid, it in ws.items.items() if ws.splits.get(rid) == "train"]
+        prompt, outcome.embeddings = similar_prompt(  # type: ignore[assignment]
+            prompt, train, [ws.items[rid] for rid in targets], settings, cfg.judge.embedding_model, store,
+            max_examples=cfg.judge.max_examples, max_chars=cfg.judge.max_example_chars, dry_run=dry_run,
+            prices=cfg.prices)
     if ws.stale:
         outcome.warnings.append(f"{len(ws.stale)} label(s) are stale (the row changed after labelling) and are "
                                 "left out until the expert re-checks them.")
@@ -327,19 +388,28 @@ def judge(
         )
         if batch and outcome.estimated_cost is not None:
             outcome.estimated_cost *= BATCH_DISCOUNT
+        if outcome.embeddings and outcome.estimated_cost is not None:
+            extra = outcome.embeddings.get("estimated_cost")
+            outcome.estimated_cost = None if extra is None and outcome.embeddings["needed"] else (
+                outcome.estimated_cost + (extra or 0.0))
+        if outcome.embeddings and outcome.embeddings["needed"]:
+            outcome.token_method += (f"; similar examples: {outcome.embeddings['needed']} texts to embed "
+                                     f"(~{outcome.embeddings['estimated_tokens']:,} tokens), prompts estimated "
+                                     "with the fixed set")
         return outcome
 
     run_id = f"{llm_time_id()}-{uuid.uuid4().hex[:6]}"
     outcome.run_id = run_id
     params = {"temperature": settings.temperature, "max_tokens": settings.max_tokens, "split": split,
-              "examples": [e.id for e in prompt.examples], "limit": limit,
-              "structured_output": settings.structured_output, "pull_id": store.latest_pull_id(),
+              "examples": [e.id for e in prompt.examples] if outcome.examples == "fixed" else "similar",
+              "embedding_model": cfg.judge.embedding_model if outcome.examples == "similar" else None,
+              "limit": limit, "structured_output": settings.structured_output, "pull_id": store.latest_pull_id(),
               "guidance": [g.id for g in ws.guidance]}
     llm.make_client(settings)  # no key and no server: say so before a run is recorded or a bar drawn
     store.start_run(run_id, model=settings.model, params=params, template=prompt.template_text,
-                    template_hash=prompt.template_hash, split=split, n_rows=len(targets))
+                    template_hash=prompt.template_hash, split=split, n_rows=len(targets), judge=spec.name)
     if split in ("test", "all"):
-        outcome.test_runs = store.test_looks(run_id)  # every look, by anyone sharing the store
+        outcome.test_runs = store.test_looks(run_id)  # every look at this judge's test split, by anyone
         if outcome.test_runs > 1:
             outcome.warnings.append(
                 f"the test split has now been judged {outcome.test_runs} times: every look at it while you change "
@@ -361,14 +431,14 @@ def judge(
 
     def remember_batch(batch_ids: str) -> None:
         store.set_meta(f"judge_batch:{run_id}", batch_ids)
-        store.set_meta(BATCH_OPEN_KEY, batch_ids)
+        store.set_meta(open_key, batch_ids)
 
     try:
         if batch:
             summary = run_batch(calls, settings, cache=store, on_result=record, progress=progress,
                                 store_batch_id=remember_batch, resume_batch_id=resume_batch,
                                 poll_interval=poll_interval)
-            store.set_meta(BATCH_OPEN_KEY, "")  # every batch ended and was collected
+            store.set_meta(open_key, "")  # every batch ended and was collected
         else:
             summary = llm.run(calls, settings, cache=store, on_result=record, progress=progress,
                               label=f"Judging {split}")
@@ -377,11 +447,26 @@ def judge(
         store.finish_run(run_id, "interrupted" if interrupted else "failed")
         raise
     clock.lap("calls")
+    _finish(cfg, store, ws, outcome, summary, targets, run_id, hint)
+    if repeat > 1:
+        from sheetsync.judge.repeat import reask
+
+        outcome.consistency = reask(
+            store, run_id, prompt, lambda p, st: judge_calls(p, ws, targets, st, cfg.judge.fit_context), targets,
+            settings, repeat, progress=progress)
+    if spec.name:  # a specialized judge's figures are in the report's Judges tab
+        return outcome
+    return _write_judge_tab(cfg, store, ws, outcome, spreadsheet, clock)
+
+
+def _finish(cfg: Config, store: Store, ws: _Workspace, outcome: JudgeOutcome, summary: llm.RunSummary,
+            targets: list[str], run_id: str, hint: str = "") -> None:
+    """A finished run's totals, errors and agreement into ``outcome``, and its status into the store."""
     outcome.calls_made, outcome.cache_hits = summary.calls_made, summary.cache_hits
     outcome.prompt_tokens, outcome.completion_tokens = summary.prompt_tokens, summary.completion_tokens
     outcome.cached_tokens = summary.cached_tokens
     outcome.wall_time = summary.wall_time
-    outcome.estimated_cost = summary.estimated_cost(settings.model, llm.price_table(cfg.prices))
+    outcome.estimated_cost = summary.estimated_cost(outcome.model, llm.price_table(cfg.prices))
     outcome.format_level, outcome.outages = summary.format_level, summary.outages
     outcome.errors_by_cause = dict(summary.errors_by_cause)
     for r in summary.results:
@@ -399,12 +484,6 @@ def judge(
         "cached_tokens": summary.cached_tokens, "levels": outcome.levels,
     })
 
-    if repeat > 1:
-        from sheetsync.judge.repeat import reask
-
-        outcome.consistency = reask(
-            store, run_id, prompt, lambda p, st: judge_calls(p, ws, targets, st, cfg.judge.fit_context), targets,
-            settings, repeat, progress=progress)
     verdicts = store.run_verdicts(run_id)
     scored = [rid for rid in targets if ws.items[rid].verdict]
     if scored:
@@ -414,6 +493,9 @@ def judge(
         )
         outcome.agreement = agr.to_dict()
 
+
+def _write_judge_tab(cfg: Config, store: Store, ws: _Workspace, outcome: JudgeOutcome, spreadsheet: str | None,
+                     clock: _Clock) -> JudgeOutcome:
     try:
         name = resolve_spreadsheet(cfg, store, spreadsheet)
     except Exception:  # no spreadsheet known: verdicts are in the store; the tab is written next time
@@ -456,3 +538,4 @@ def llm_time_id() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+

@@ -13,15 +13,22 @@ from sheetsync.layout import (
     PASS_GREEN,
     WARN_AMBER,
     ConditionalFormat,
+    PageSetup,
     Range,
     Style,
     TabSpec,
 )
 from sheetsync.redact import redact
 from sheetsync.store import Store
+from sheetsync.textfit import fit_rows
 
 HEADER = ["id", "split", "expert verdict", "judge verdict", "agree?", "expert critique", "judge critique",
-          "error", "format", "note", "run", "input", "output", "re-asks"]
+          "error", "format", "note", "model", "run", "input", "output", "re-asks"]
+#: Narrow enough to print one page wide (landscape) and still read: the critiques and the interaction wrap.
+#: The model and run columns hold one unbroken word each (e.g. "replayed-example-judge", "20261201T195606-a59c9a"):
+#: as wide as that word printed, or LibreOffice clips it at the next cell (scripts/check_demo_pdf.py finds it).
+WIDTHS = {0: 90, 1: 65, 2: 70, 3: 70, 4: 60, 5: 300, 6: 300, 7: 100, 8: 85, 9: 100, 10: 170, 11: 170, 12: 260,
+          13: 300, 14: 110}
 
 
 class _Rows(Protocol):
@@ -42,6 +49,7 @@ def judge_tab(cfg: Config, ws: _Rows, store: Store, max_cell_chars: int) -> tupl
     (e.g. a field cut to fit the model's context).
     """
     latest = store.latest_verdicts()
+    models = {run["run_id"]: run["model"] for run in store.runs()}
     from sheetsync.label_next import flips
 
     asked = flips(store)  # judge --repeat: "flips: 2 pass of 5" on rows whose verdict changes when asked again
@@ -69,25 +77,29 @@ def judge_tab(cfg: Config, ws: _Rows, store: Store, max_cell_chars: int) -> tupl
         agree = "" if not (it.verdict and v["verdict"]) else ("yes" if it.verdict == v["verdict"] else "no")
         rows.append([rid, split, it.verdict, v["verdict"] or "", agree, cell(it.critique), cell(v["critique"]),
                      cell(v["error"], outside=True), v.get("level") or "", cell(v.get("note"), outside=True),
-                     v["run_id"], shown(it.input), shown(it.output), _asks(asked.get(rid))])
+                     models.get(v["run_id"], ""), v["run_id"], shown(it.input), shown(it.output),
+                     _asks(asked.get(rid))])
     n = len(rows)
     spec = TabSpec.table(
         cfg.tabs.judge,
         rows,
         frozen_rows=1,
         frozen_cols=1,
-        column_widths={0: 110, 1: 80, 2: 90, 3: 90, 4: 70, 5: 380, 6: 380, 7: 200, 8: 90, 9: 200, 10: 170,
-                       11: 320, 12: 360, 13: 130},
-        styles=[Style(Range(0, 0, 1, len(HEADER)), bold=True, background=HEADER_GREY),
-                Style(Range(1, 5, n, 7), wrap=True, valign="top"), Style(Range(1, 11, n, 13), wrap=True, valign="top")],
+        column_widths=WIDTHS,
+        styles=[Style(Range(0, 0, 1, len(HEADER)), bold=True, background=HEADER_GREY, wrap=True, valign="top"),
+                Style(Range(1, 0, n, len(HEADER)), valign="top"),
+                Style(Range(1, 5, n, 10), wrap=True), Style(Range(1, 12, n, 15), wrap=True)],
         conditional_formats=[
             ConditionalFormat(Range(1, 4, n, 5), '=$E2="no"', FAIL_RED),
             ConditionalFormat(Range(1, 4, n, 5), '=$E2="yes"', PASS_GREEN),
-            ConditionalFormat(Range(1, 13, n, 14), '=LEFT($N2,5)="flips"', WARN_AMBER),
+            *(ConditionalFormat(Range(1, col, n, col + 1), f'=${letter}2="{verdict}"', colour)
+              for col, letter in ((2, "C"), (3, "D")) for verdict, colour in (("pass", PASS_GREEN), ("fail", FAIL_RED))),
+            ConditionalFormat(Range(1, 14, n, 15), '=LEFT($O2,5)="flips"', WARN_AMBER),
         ],
         basic_filter=Range(0, 0, n, len(HEADER)),
+        page=PageSetup(repeat=(0, 1)),
     )
-    return spec, cut
+    return fit_rows(spec), cut
 
 
 def _asks(row: dict[str, Any] | None) -> str:

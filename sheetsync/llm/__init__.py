@@ -11,7 +11,8 @@ Why it does its own work instead of leaning on the SDK:
   Refusals and context overflows are recognised by what the server says, not its status (``failures``).
 * **Timeouts** default to 60 s per request, not the SDK's 600 s; replies are bounded by ``max_tokens``.
 * **Concurrency** is a pool of ``settings.concurrency`` workers pulling from the calls iterator, so memory
-  stays flat however many rows there are (no coroutine per row is built up front).
+  stays flat however many rows there are (no coroutine per row is built up front). Their connections are
+  spread over pools of at most 16 (``transport``), because one pool's bookkeeping grows with its size.
 * **Structured output degrades gracefully** (``levels``): strict ``json_schema`` first, then ``json_object``,
   then the schema described in the system instruction; the level a server supports is learned once per
   run, or pinned with ``structured_output``.
@@ -20,7 +21,8 @@ Why it does its own work instead of leaning on the SDK:
   ``on_result`` sees each result as soon as it exists, so Ctrl-C loses nothing already finished.
 
 Modules: ``calls`` (settings, calls, results, cache keys), ``levels`` (request bodies and reply parsing),
-``failures`` (what an error means), ``outage``, ``costs`` (token estimates and prices), ``runner``.
+``failures`` (what an error means), ``outage``, ``costs`` (token estimates and prices), ``transport`` (the
+sharded connection pool), ``runner``.
 """
 
 from sheetsync.llm.calls import (

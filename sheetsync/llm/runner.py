@@ -23,6 +23,7 @@ import openai
 
 from sheetsync.errors import ConfigError
 from sheetsync.llm.calls import (
+    DEFAULT_BASE_URL,
     LEVEL_INSTRUCTIONS,
     LEVEL_NAMES,
     PLACEHOLDER_API_KEY,
@@ -54,6 +55,7 @@ from sheetsync.llm.levels import (
     schema_errors,
 )
 from sheetsync.llm.outage import Outage
+from sheetsync.llm.transport import make_http_client
 from sheetsync.redact import redact, register
 
 log = logging.getLogger("sheetsync.llm")
@@ -285,7 +287,8 @@ class _Interrupted(Exception):
 
 
 def make_client(settings: LLMSettings) -> openai.AsyncOpenAI:
-    """An ``AsyncOpenAI`` with our timeout and the SDK's retries off (ours are in the runner).
+    """An ``AsyncOpenAI`` with our timeout, the SDK's retries off (ours are in the runner) and a sharded
+    connection pool sized for ``settings.concurrency`` (``transport``).
 
     No key and no base URL is a configuration error; a base URL without a key gets a placeholder,
     because local servers (Ollama, vLLM, llama.cpp, LM Studio) ignore it but the SDK requires one.
@@ -302,7 +305,9 @@ def make_client(settings: LLMSettings) -> openai.AsyncOpenAI:
             )
         api_key = PLACEHOLDER_API_KEY
     register(api_key)  # a server may echo it back in an error body: it is masked wherever it would show
-    return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=settings.timeout, max_retries=0)
+    http_client = make_http_client(base_url or DEFAULT_BASE_URL, settings.concurrency, settings.timeout)
+    return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=settings.timeout, max_retries=0,
+                              http_client=http_client)
 
 
 def _say(message: str) -> None:

@@ -16,6 +16,7 @@ from ._correction import (
 )
 from ._design import Design, design_weights, effective_n, weighted_rate, wilson_at
 from ._labels import normalize_label
+from ._multilabel import per_label_precision_recall
 from ._paired import corrected_difference, mcnemar, paired_difference
 from ._planning import (
     best_split,
@@ -54,6 +55,7 @@ __all__ = [
     "mcnemar",
     "normalize_label",
     "paired_difference",
+    "per_label_precision_recall",
     "rate_half_width",
     "rater_agreement",
     "root_cause_tally",

@@ -33,11 +33,13 @@ from sheetsync.config import Config
 from sheetsync.errors import UserInputError
 from sheetsync.report.data import BLANK, LABELLED_SPLITS, dim_col, load
 from sheetsync.report.figures import METHOD, TOP_CAUSES, TREND_RUNS, compute
+from sheetsync.report.judges import judges_figures
 from sheetsync.report.result import NotMeasurable, Report
 from sheetsync.report.tabs import build_tabs
 from sheetsync.report.tabs.cells import KAPPA, NA, RATE
 from sheetsync.report.tabs.error_analysis import GREY_TEXT, SMALL_CELL
 from sheetsync.report.tabs.grid import NOTE_TEXT
+from sheetsync.report.tabs.judges import judges_tab
 from sheetsync.report.tabs.meanings import MEANINGS
 from sheetsync.store import Store
 from sheetsync.workspace import existing_store, open_workspace_workbook
@@ -72,4 +74,11 @@ def build_report(cfg: Config, store: Store) -> Report:
     """Figures and tab specs from the store alone (no backend I/O)."""
     data = load(cfg, store)
     fig, ag = compute(cfg, data, store)
-    return Report(figures=fig, specs=build_tabs(cfg, data, fig, ag.headline), headline=ag.headline)
+    fig["judges"] = judges_figures(cfg, data)
+    fig["next_steps"] += [f"Run the specialized judge: `sheetsync judge --judge {n} --split dev`." if " " not in n
+                          else f"Run the specialized judge: `sheetsync judge --judge \"{n}\" --split dev`."
+                          for n, j in fig["judges"].items() if not j["runs"]]
+    specs = build_tabs(cfg, data, fig, ag.headline)
+    if cfg.judges:
+        specs.append(judges_tab(cfg, fig["judges"]))
+    return Report(figures=fig, specs=specs, headline=ag.headline)

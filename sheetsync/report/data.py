@@ -16,6 +16,8 @@ from sheetsync.judge.splits import split_of
 from sheetsync.review.guidance import guidance_rows
 from sheetsync.sampling import PROBABILITY_COLUMN
 from sheetsync.store import Store
+from sheetsync.taxonomy import load_taxonomy
+from sheetsync.triage.measure import current_classifications
 
 BLANK = "(blank)"
 LABELLED_SPLITS = ("dev", "test")
@@ -31,6 +33,9 @@ class Data:
     #: run_id -> the expert's verdicts (fresh, dev/test rows of today's splits) when the run was made: the
     #: labels its figures were first measured against (sheetsync.report.revisions splits a change with them).
     labels_then: dict[str, dict[str, str]] = field(default_factory=dict)
+    taxonomy: Any = None  # sheetsync.taxonomy.Taxonomy: the config's causes and the expert's accepted proposals
+    classified: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> the classifier's latest answer
+    judges: dict[str, dict[str, Any]] = field(default_factory=dict)  # [judges.NAME] -> latest verdicts and runs
     flips: dict[str, dict[str, Any]] = field(default_factory=dict)  # judge --repeat: per row (label_next.flips)
     label_next: list[dict[str, Any]] = field(default_factory=list)  # label_next.candidates, best first
 
@@ -129,12 +134,15 @@ def load(cfg: Config, store: Store) -> Data:
     frame = frame.where(frame.notna(), None)
     runs = [{**run, "verdicts": store.run_verdicts(run["run_id"])} for run in store.runs()]
     scored = set(frame.loc[frame["split"].isin(LABELLED_SPLITS), "id"])
+    tax = load_taxonomy(cfg, store)
+    judges = {name: {"latest": store.latest_verdicts(name), "runs": store.runs(name)} for name in cfg.judges}
     from sheetsync.label_next import candidates, flips
 
     dim_values = {r["id"]: {d: r[dim_col(d)] for d in dims} for r in records}
     labelled = {r["id"] for r in records if r["split"] != "unlabeled"}
     return Data(frame, dims, runs, n_stale, store.pull_count(), labels_then(store, runs, rows, scored),
-                flips(store), candidates(store, dim_values, labelled, dims))
+                taxonomy=tax, classified=current_classifications(store, tax), judges=judges, flips=flips(store),
+                label_next=candidates(store, dim_values, labelled, dims))
 
 
 def labels_then(store: Store, runs: list[dict[str, Any]], rows: dict[str, dict[str, Any]],

@@ -23,6 +23,7 @@ from sheetsync.metrics import (
     weighted_rate,
     wilson_at,
 )
+from sheetsync.report.classifier import classifier_figures
 from sheetsync.report.data import LABELLED_SPLITS, Data, dim_col
 from sheetsync.report.records import dim_records, records
 from sheetsync.report.revisions import (
@@ -65,6 +66,7 @@ def compute(cfg: Config, data: Data, store: Store | None = None) -> tuple[dict[s
     fig["disagreements"] = _disagreements(data, ag)
     fig["root_causes"] = _root_causes(data)
     fig["error_analysis"] = _error_analysis(data, ag)
+    fig["classifier"] = classifier_figures(cfg, data)
     fig["summary"] = _summary_figures(fig, data)
     from sheetsync.report.planning import extra_figures
 

@@ -11,7 +11,8 @@ engines run the same code and pass the same tests (tests/store/). The modules, b
 ``conn`` (the engine-neutral connection and its transactions), ``schema`` (tables and migrations),
 ``labels`` (rows, pulls, label states), ``runs`` (runs, verdicts, looks, cache), ``review`` (the expert's
 answers, criteria questions, label revisions, verdicts shown), ``sampling`` (label provenance, sampling
-rounds, the judge's re-asks), ``location`` (which store a
+rounds, the judge's re-asks), ``triage`` (root-cause proposals, the expert's decisions, classifications),
+``location`` (which store a
 config names), ``transfer`` (export and import of a whole workspace).
 """
 
@@ -28,15 +29,16 @@ from sheetsync.store.review import Answer, Question, ReviewStore, Revision
 from sheetsync.store.runs import RunsStore
 from sheetsync.store.sampling import SamplingStore
 from sheetsync.store.schema import migrate
+from sheetsync.store.triage import Decision, TriageStore
 
 if TYPE_CHECKING:
     from sheetsync.config import Config
     from sheetsync.store.location import Location
 
-__all__ = ["Answer", "Label", "Question", "Revision", "Store", "now", "open_location", "open_store"]
+__all__ = ["Answer", "Decision", "Label", "Question", "Revision", "Store", "now", "open_location", "open_store"]
 
 
-class Store(LabelsStore, RunsStore, ReviewStore, SamplingStore):
+class Store(LabelsStore, RunsStore, ReviewStore, SamplingStore, TriageStore):
     """A workspace's store on either engine; migrated to the current schema when opened."""
 
     def __init__(self, where: str | Path | Conn):

@@ -11,6 +11,7 @@ from typing import Any
 from sheetsync.attribution import LabelState
 from sheetsync.store.base import StoreBase, now, upsert
 from sheetsync.store.conn import Conn
+from sheetsync.store.triage import Decision, save_decisions
 
 _STATE = upsert("label_state", ("id", "sig", "given_for", "flagged_for"), ("id",))
 _SHOWN = upsert("shown", ("id", "content", "display"), ("id",))
@@ -107,10 +108,12 @@ class LabelsStore(StoreBase):
 
     # -- pulls -----------------------------------------------------------------------------------------
     def save_pull(
-        self, spreadsheet: str, labels: list[Label], states: dict[str, LabelState | None] | None = None
+        self, spreadsheet: str, labels: list[Label], states: dict[str, LabelState | None] | None = None,
+        decisions: list[Decision] | None = None,
     ) -> int:
-        """One pull's labels (and the label states it observed), in one transaction. Pull ids are numbered
-        here, under the workspace's write lock: two engineers pulling at once get two ids, never one."""
+        """One pull's labels (and the label states it observed, and the expert's decisions on root-cause
+        proposals when it read them), in one transaction. Pull ids are numbered here, under the workspace's
+        write lock: two engineers pulling at once get two ids, never one."""
         with self.db.write() as db:
             self._save_states(db, states or {})
             row = db.one("SELECT MAX(pull_id) FROM pulls")
@@ -123,6 +126,8 @@ class LabelsStore(StoreBase):
                 ((pull_id, lb.id, lb.verdict, lb.raw_verdict, lb.critique, lb.root_cause, lb.notes, lb.content_hash,
                   None if lb.judge_seen is None else int(lb.judge_seen)) for lb in labels),
             )
+            if decisions is not None:
+                save_decisions(db, pull_id, decisions)
         return pull_id
 
     def latest_pull_id(self, before: int | None = None) -> int | None:

@@ -32,28 +32,34 @@ class RunsStore(StoreBase):
 
     # -- judge runs ------------------------------------------------------------------------------------
     def start_run(self, run_id: str, *, model: str, params: dict, template: str, template_hash: str,
-                  split: str, n_rows: int) -> int:
+                  split: str, n_rows: int, judge: str = "") -> int:
         """Record a run as started; its place in the workspace's order of runs (1, 2, …), numbered under the
-        write lock so two runs started at once by two people get two places."""
+        write lock so two runs started at once by two people get two places. ``judge``: "" for the judge, a
+        ``[judges.NAME]`` name, or sheetsync's own "(classifier)": every judge shares these tables."""
         with self.db.write() as db:
             row = db.one("SELECT MAX(seq) FROM runs")
             seq = int(row[0] or 0) + 1 if row else 1
             db.execute(
                 """INSERT INTO runs (run_id, started_at, model, params, template, template_hash, split, n_rows,
-                   status, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)""",
+                   status, seq, judge) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)""",
                 (run_id, now(), model, json.dumps(params, sort_keys=True), template, template_hash, split, n_rows,
-                 seq),
+                 seq, judge),
             )
         return seq
 
-    def test_looks(self, run_id: str | None = None) -> int:
-        """How many runs looked at the test split, by anyone: all of them, or those up to and including
-        ``run_id`` (so each of two runs started at once counts its own look, 1 and 2, not both 2)."""
+    def test_looks(self, run_id: str | None = None, judge: str = "") -> int:
+        """How many runs of one judge looked at the test split, by anyone: all of them, or those up to and
+        including ``run_id`` (so each of two runs started at once counts its own look, 1 and 2, not both 2).
+        A specialized judge's looks are its own: they say nothing about the judge's prompt."""
         sql = f"SELECT COUNT(*) FROM runs WHERE split IN ({', '.join('?' for _ in TEST_SPLITS)})"
         params: list[Any] = list(TEST_SPLITS)
         if run_id is not None:
-            sql += " AND seq <= (SELECT seq FROM runs WHERE run_id = ?)"
-            params.append(run_id)
+            sql += (" AND seq <= (SELECT seq FROM runs WHERE run_id = ?)"
+                    " AND judge = (SELECT judge FROM runs WHERE run_id = ?)")
+            params += [run_id, run_id]
+        else:
+            sql += " AND judge = ?"
+            params.append(judge)
         return int(self.db.one(sql, params)[0])  # type: ignore[index]
 
     def finish_run(self, run_id: str, status: str, summary: dict[str, Any] | None = None) -> None:
@@ -73,10 +79,11 @@ class RunsStore(StoreBase):
         self.db.execute(_VERDICT, (run_id, row_id, verdict, critique, error, latency, prompt_tokens,
                                    completion_tokens, int(cached), level, note, cached_tokens))
 
-    def runs(self) -> list[dict[str, Any]]:
+    def runs(self, judge: str = "") -> list[dict[str, Any]]:
+        """The runs of one judge ("" = the judge), in the order they were started."""
         cur = self.db.execute(
             """SELECT run_id, started_at, finished_at, model, params, template_hash, split, n_rows, status
-               FROM runs ORDER BY seq"""
+               FROM runs WHERE judge = ? ORDER BY seq""", (judge,)
         )
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r, strict=True)) for r in cur]
@@ -90,11 +97,11 @@ class RunsStore(StoreBase):
         cols = [d[0] for d in cur.description]
         return {r[0]: dict(zip(cols, r, strict=True)) for r in cur}
 
-    def latest_verdicts(self) -> dict[str, dict[str, Any]]:
-        """For each row, the judgement of the most recent run that judged it (with that run's id)."""
+    def latest_verdicts(self, judge: str = "") -> dict[str, dict[str, Any]]:
+        """For each row, the judgement of the most recent run of ``judge`` that judged it (with its run id)."""
         cur = self.db.execute(
             """SELECT v.id, v.verdict, v.critique, v.error, v.run_id, v.level, v.note FROM verdicts v
-               JOIN runs r ON r.run_id = v.run_id ORDER BY r.seq"""
+               JOIN runs r ON r.run_id = v.run_id WHERE r.judge = ? ORDER BY r.seq""", (judge,)
         )
         out: dict[str, dict[str, Any]] = {}
         for rid, verdict, critique, error, run_id, level, note in cur:

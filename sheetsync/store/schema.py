@@ -86,6 +86,22 @@ REVIEW = (
     "ALTER TABLE labels ADD COLUMN judge_seen INTEGER",
 )
 
+#: Steps 6 and 7: which judge a run was of ("" = the judge, a [judges.NAME], or "(classifier)"), sheetsync's
+#: root-cause proposals, the expert's decisions on them as each pull read them, the classifier's answers.
+TRIAGE = (
+    "ALTER TABLE runs ADD COLUMN judge TEXT NOT NULL DEFAULT ''",
+    """CREATE TABLE IF NOT EXISTS proposals (
+        proposal_id TEXT PRIMARY KEY, name TEXT NOT NULL, definition TEXT NOT NULL, critique_ids TEXT NOT NULL,
+        first_proposed_at TEXT NOT NULL, proposed_at TEXT NOT NULL, triage_run TEXT NOT NULL,
+        current INTEGER NOT NULL DEFAULT 1, seq INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS decisions (
+        pull_id INTEGER NOT NULL REFERENCES pulls(pull_id), proposal_id TEXT NOT NULL, decision TEXT NOT NULL,
+        definition TEXT NOT NULL, trusted INTEGER NOT NULL, PRIMARY KEY (pull_id, proposal_id))""",
+    """CREATE TABLE IF NOT EXISTS classifications (
+        run_id TEXT NOT NULL REFERENCES runs(run_id), id TEXT NOT NULL, causes TEXT, reason TEXT, error TEXT,
+        PRIMARY KEY (run_id, id))""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "baseline: rows, pulls, labels, label states, runs, verdicts, cache", BASELINE),
     Migration(2, "the expert answers the judge: revisions, answers, questions, verdicts shown, labels.judge_seen",
@@ -104,6 +120,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             run_id TEXT NOT NULL REFERENCES runs(run_id), id TEXT NOT NULL, k INTEGER NOT NULL, verdict TEXT,
             critique TEXT, error TEXT, cached INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, id, k))""",
     )),
+    Migration(4, "runs name their judge; root-cause proposals, the expert's decisions, classifications", TRIAGE),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -3,7 +3,8 @@
 Why a real server and not a mock: openai 3.x talks through httpx2, which respx-style mocks do not intercept,
 and a real socket is the only way to exercise the SDK's actual timeouts, dropped connections and headers.
 
-It speaks ``POST /v1/chat/completions``, ``GET /v1/models`` and the Batch API (``/v1/files``, ``/v1/batches``;
+It speaks ``POST /v1/chat/completions``, ``POST /v1/embeddings`` (``fake_embeddings``), ``GET /v1/models`` and
+the Batch API (``/v1/files``, ``/v1/batches``;
 see ``FakeOpenAI``) with OpenAI-shaped bodies and errors, serves
 requests concurrently (one thread per connection, so injected latency overlaps), records what it received,
 and can be scripted per row (``script``) and told to misbehave (``fail_next``)::
@@ -16,7 +17,7 @@ and can be scripted per row (``script``) and told to misbehave (``fail_next``)::
 
 Run it standalone (e.g. for a demo, or a benchmark that keeps the server off its own GIL):
 ``python -m sheetsync.testing.fake_openai --port 8765 --latency 0.2``; ``GET /_fake/stats`` then reports
-``call_count``, ``in_flight`` and ``max_in_flight``.
+``call_count``, ``connections_opened``, ``in_flight`` and ``max_in_flight``.
 
 Batch API: an uploaded JSONL file becomes a batch that moves ``validating → in_progress → completed`` over
 ``batch_polls_to_complete`` calls of ``GET /v1/batches/{id}``; each line goes through the same scripts, faults
@@ -41,6 +42,7 @@ from typing import Any
 
 from sheetsync.testing import fake_profiles as profiles
 from sheetsync.testing.fake_batch import BATCH_ENDINGS, BatchAPI, _parse_multipart
+from sheetsync.testing.fake_embeddings import embeddings_reply
 from sheetsync.testing.fake_faults import FAULT_KINDS, Faults, _Fault
 from sheetsync.testing.fake_profiles import format_type, messages_text, prompt_tokens
 
@@ -83,6 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         with self.server.fake._lock:
             self.server.fake._connections.add(self.connection)
+            self.server.fake.connections_opened += 1
 
     def finish(self) -> None:
         with self.server.fake._lock:
@@ -120,6 +123,7 @@ class FakeOpenAI(Faults, BatchAPI):
         port: int = 0,
         batch_polls_to_complete: int = 2,
         profile: str = "generic",
+        embeddings: bool = True,
         **profile_options: Any,
     ) -> None:
         self.responder: Responder = responder or default_responder
@@ -127,6 +131,7 @@ class FakeOpenAI(Faults, BatchAPI):
         self._slots = threading.BoundedSemaphore(self.profile.slots) if self.profile.slots else None
         self._prefixes: list[str] = []  # recent prompts: the server's prefix cache
         self._connections: set[socket.socket] = set()
+        self.connections_opened = 0  # TCP connections accepted so far (keep-alive reuse shows as few)
         self.cached_tokens_served = 0
         self.refusals_served = 0  # requests the profile refused (format, context, parameters)
         self.latency = latency
@@ -136,6 +141,8 @@ class FakeOpenAI(Faults, BatchAPI):
         self.model_ids = model_ids
         self.requests: list[dict[str, Any]] = []
         self.call_count = 0  # chat completion requests received, including ones answered with a fault
+        self.embedding_calls = 0  # POST /v1/embeddings requests (fake_embeddings)
+        self.embeddings = embeddings  # False: no such endpoint (a 404, like llama.cpp without --embeddings)
         self.in_flight = 0
         self.max_in_flight = 0
         self.faults_served: list[str] = []
@@ -220,6 +227,8 @@ class FakeOpenAI(Faults, BatchAPI):
             self.faults_served.clear()
             self.batch_requests.clear()
             self.call_count = 0
+            self.connections_opened = 0
+            self.embedding_calls = 0
             self.refusals_served = 0
             self.max_in_flight = self.in_flight
 
@@ -279,12 +288,17 @@ class FakeOpenAI(Faults, BatchAPI):
                 with self._lock:
                     stats = {
                         "call_count": self.call_count,
+                        "connections_opened": self.connections_opened,
                         "max_in_flight": self.max_in_flight,
                         "in_flight": self.in_flight,
                     }
                 self._send_json(h, 200, stats)
             elif method == "POST" and path == "/v1/chat/completions":
                 self._chat(h, body)
+            elif method == "POST" and path == "/v1/embeddings" and self.embeddings:
+                with self._lock:
+                    self.embedding_calls += 1
+                self._send_json(h, *embeddings_reply(body))
             elif route := _ROUTE.match(path):
                 self._batch_api(h, method, route.groups(), body, upload)
             else:

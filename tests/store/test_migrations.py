@@ -48,12 +48,14 @@ def test_a_store_from_before_versioning_keeps_everything(tmp_path):
     assert not any(after[t] for t in set(after) - set(before) - {VERSION_TABLE})  # later migrations' tables: empty
     for table, rows in before.items():
         old = set(rows[0]) if rows else set()
-        # columns later migrations added (labels.judge_seen) hold nothing for the rows written before them
-        assert all(r[k] is None for r in after[table] for k in set(r) - old - {"seq"}), table
+        # columns later migrations added (labels.judge_seen) hold nothing for the rows written before them;
+        # runs.judge holds "" (the judge: every run before it was the judge's)
+        assert all(r[k] is None for r in after[table] for k in set(r) - old - {"seq", "judge"}), table
         got = [{k: v for k, v in r.items() if k in old} for r in after[table]]
-        if table == "runs":  # gains its order, from the order SQLite kept the runs in
+        if table == "runs":  # gains its order, from the order SQLite kept the runs in, and its judge
             assert got == rows
             assert sorted(r["seq"] for r in after[table]) == [1, 2, 3]
+            assert {r["judge"] for r in after[table]} == {""}
         else:
             assert got == rows, table
     # and the methods read it as the old code wrote it

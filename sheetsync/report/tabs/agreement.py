@@ -8,7 +8,7 @@ from sheetsync.config import Config
 from sheetsync.layout import FAIL_RED, PASS_GREEN, WARN_AMBER, CellValue, Chart, Range, TabSpec
 from sheetsync.metrics import Agreement
 from sheetsync.report.tabs.cells import DELTA, KAPPA, RATE, bound, ci, short_time, status, v
-from sheetsync.report.tabs.grid import CHART_ROWS, Grid
+from sheetsync.report.tabs.grid import CHART_ROWS, SPLIT_COLOURS, Grid
 from sheetsync.report.tabs.meanings import MEANINGS
 from sheetsync.report.tabs.planning import run_comparison_section
 
@@ -26,6 +26,7 @@ def agreement_tab(cfg: Config, fig: dict[str, Any], a: Agreement | None) -> TabS
     ag = fig["agreement"]
     g = Grid()
     g.title("Agreement: the judge vs the expert")
+    g.preamble(cfg, fig)
     if a is None:
         g.line(f"No agreement figures yet: {ag['reason']}", bold=True, background=WARN_AMBER)
     else:
@@ -33,9 +34,10 @@ def agreement_tab(cfg: Config, fig: dict[str, Any], a: Agreement | None) -> TabS
                f"are the judge's examples and never count. Aim {cfg.report.target:.0%}, floor "
                f"{cfg.report.floor:.0%}.")
         g.line()
+    chart_row = g.row  # the convergence chart sits right of the headline; the next section starts below it
+    if a is not None:
         _headline_block(g, a, cfg)
-    chart_row = 3
-    if ag["history"]:  # the convergence chart sits right of the headline; keep the next section below it
+    if ag["history"]:
         g.pad_to(chart_row + CHART_ROWS)
 
     g.heading("By split")
@@ -70,10 +72,26 @@ def agreement_tab(cfg: Config, fig: dict[str, Any], a: Agreement | None) -> TabS
                "from the previous run on the same split splits exactly into the prompt's part (both runs on the "
                "newer labels) and the labels' part (the older run's verdicts on the newer labels): a judge that "
                "only looks better because labels were revised toward it shows it there.")
-        g.charts.append(Chart("line", "TPR and TNR per judge run", domain=Range(h, 0, end, 1),
-                              series=(Range(h, 7, end, 8), Range(h, 8, end, 9)), anchor=(chart_row, 8),
-                              x_title="judge run", y_title="rate"))
-    return g.spec(cfg.tabs.agreement, {0: 230, 1: 120, **{c: 90 for c in range(2, 20)}, 5: 110, 13: 320, 20: 200})
+        _chart(g, cfg, [x for x in hist if x["n"]], chart_row)
+    return g.spec(cfg.tabs.agreement, {0: 200, 1: 110, **{c: 75 for c in range(2, 20)}, 2: 155, 5: 90, 13: 220,
+                                       20: 160})
+
+
+def _chart(g: Grid, cfg: Config, runs: list[dict[str, Any]], chart_row: int) -> None:
+    """The convergence chart, one line per split and figure (a prompt is tuned on dev; test is its check),
+    drawn from a small table of its own with a pair of columns per split."""
+    if not runs:
+        return
+    splits = [sp for sp in ("dev", "test", "all") if any(x["split"] == sp for x in runs)]
+    g.heading("TPR and TNR per split, run by run (the chart's data)")
+    h, end = g.table(["run", *(f"{m} {sp}" for sp in splits for m in ("TPR", "TNR"))],
+                     [[f"#{x['run']} {x['split']}",
+                       *(v(x[m]) if x["split"] == sp else "" for sp in splits for m in ("tpr", "tnr"))] for x in runs],
+                     {c: RATE for c in range(1, 1 + 2 * len(splits))})
+    g.charts.append(Chart("line", "TPR and TNR per judge run, by split", domain=Range(h, 0, end, 1),
+                          series=tuple(Range(h, c, end, c + 1) for c in range(1, 1 + 2 * len(splits))),
+                          anchor=(chart_row, 7), x_title="judge run", y_title="rate",
+                          colors=tuple(SPLIT_COLOURS[sp][m] for sp in splits for m in ("tpr", "tnr")), y_range=(0.0, 1.0)))
 
 
 def _then_and_change(x: dict[str, Any]) -> list[CellValue]:

@@ -9,6 +9,7 @@ from sheetsync.conversation import cell_text
 from sheetsync.layout import FAIL_RED, PASS_GREEN, CellValue, ConditionalFormat, Range, TabSpec, column_letter
 from sheetsync.report.tabs.cells import MAX_TEXT, cut
 from sheetsync.report.tabs.grid import Grid
+from sheetsync.textfit import column_px
 
 
 def disagreements_tab(cfg: Config, dims: list[str], fig: dict[str, Any]) -> TabSpec:
@@ -23,15 +24,18 @@ def disagreements_tab(cfg: Config, dims: list[str], fig: dict[str, Any]) -> TabS
     g = Grid()
     _, n = g.table(header, rows)
     ev = 2 + len(dims) + (1 if dims else 0)  # expert verdict column
-    widths = {0: 110, 1: 70, **{2 + i: 110 for i in range(len(dims))}, ev: 90, ev + 1: 90, ev + 2: 320,
-              ev + 3: 320, ev + 4: 300, ev + 5: 360}
+    widths = {0: 90, 1: 60, **{2 + i: column_px(d, [str(x["dimensions"][d]) for x in fig["disagreements"]],
+                                             high=160) for i, d in enumerate(dims)},
+              ev: 70, ev + 1: 70, ev + 2: 300,
+              ev + 3: 300, ev + 4: 280, ev + 5: 340}
     if dims:
-        widths[ev - 1] = 200
+        widths[ev - 1] = 150
     if n == 1:
         g.note(_no_disagreements(fig))
     else:
+        g.style(0, 0, 1, len(header), wrap=True, valign="top")
         g.style(1, ev + 2, n, ev + 6, wrap=True, valign="top")
-        g.style(1, 0, n, ev + 2, valign="top")
+        g.style(1, 0, n, ev + 2, valign="top", wrap=True)
         for col in (ev, ev + 1):
             ref = f"${column_letter(col)}2"
             g.cfs += [ConditionalFormat(Range(1, col, n, col + 1), f'={ref}="fail"', FAIL_RED),

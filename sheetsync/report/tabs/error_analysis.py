@@ -8,6 +8,7 @@ from sheetsync.config import Config
 from sheetsync.layout import WARN_AMBER, CellValue, TabSpec
 from sheetsync.report.figures import friendly
 from sheetsync.report.tabs.cells import NA, RATE
+from sheetsync.report.tabs.classified import expert_vs_llm, llm_by_dimension
 from sheetsync.report.tabs.grid import Grid
 
 SMALL_CELL = 10  # cells with fewer rows are shown in grey: too few to say much
@@ -18,9 +19,11 @@ def error_analysis_tab(cfg: Config, fig: dict[str, Any]) -> TabSpec:
     ea = fig["error_analysis"]
     g = Grid()
     g.title("Error analysis: where the AI fails, on rows the expert has not labelled")
+    g.preamble(cfg, fig)
     if ea["overall"] is None:
         g.line(f"Not available: {ea['reason']}", bold=True, background=WARN_AMBER)
-        return g.spec(cfg.tabs.error_analysis, {0: 260})
+        _why(g, fig)
+        return g.spec(cfg.tabs.error_analysis, {0: 260, **{c: 130 for c in range(1, 10)}, 10: 320})
     o = ea["overall"]
     g.note(f"Judge verdicts on {o['n_unlabeled']} unlabeled rows, corrected by the judge's TPR {o['tpr']:.1%} and "
            f"TNR {o['tnr']:.1%} on {o['n_test']} {ea['basis']} labels"
@@ -45,8 +48,16 @@ def error_analysis_tab(cfg: Config, fig: dict[str, Any]) -> TabSpec:
     for i, row in enumerate(rows):
         if isinstance(row[2], int) and row[2] < SMALL_CELL:
             g.style(h + 1 + i, 0, h + 2 + i, len(row), color=GREY_TEXT)
-    return g.spec(cfg.tabs.error_analysis, {0: 140, 1: 200, 2: 110, 3: 150, 4: 140, 5: 90, 6: 90, 7: 420},
-                  frozen_rows=h + 1)
+    _why(g, fig)
+    return g.spec(cfg.tabs.error_analysis, {0: 140, 1: 200, 2: 110, 3: 150, 4: 140, 5: 90, 6: 90, 7: 420,
+                                            8: 110, 9: 130, 10: 320}, frozen_rows=h + 1)
+
+
+def _why(g: Grid, fig: dict[str, Any]) -> None:
+    """Why the judge's failures fail: the classifier's root causes, with its measured accuracy beside them."""
+    g.heading("Why the judge's failures fail: LLM-assigned root causes (unlabelled rows)")
+    expert_vs_llm(g, fig["classifier"], expert_columns=False)
+    llm_by_dimension(g, fig["classifier"])
 
 
 def _cell_note(r: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 from sheetsync.config import Config
 from sheetsync.layout import WARN_AMBER, Chart, Range, TabSpec
 from sheetsync.report.tabs.cells import RATE
+from sheetsync.report.tabs.classified import expert_vs_llm
 from sheetsync.report.tabs.grid import CHART_ROWS, Grid
 
 
@@ -14,11 +15,21 @@ def root_causes_tab(cfg: Config, fig: dict[str, Any]) -> TabSpec:
     rc = fig["root_causes"]
     g = Grid()
     g.title("Root causes of the expert's failures")
+    g.preamble(cfg, fig)
     if not rc["n_failed"]:
         g.line(f"No failed rows yet ({rc['n_labelled']} labelled). Root causes appear once the expert fails rows "
                "and names the cause in the Annotate tab; then run `sheetsync pull` and `sheetsync report`.",
                bold=True, background=WARN_AMBER)
         return g.spec(cfg.tabs.root_causes, {0: 260})
+    _expert_tally(g, rc)
+    g.heading("Expert-assigned and LLM-assigned, side by side")
+    expert_vs_llm(g, fig["classifier"], expert_columns=True)
+    causes = [t["root_cause"] for t in rc["tally"]]
+    widths = {c: 120 for c in range(1, max(14, 3 + len(causes)))}
+    return g.spec(cfg.tabs.root_causes, {**widths, 0: 260, 12: 320})
+
+
+def _expert_tally(g: Grid, rc: dict[str, Any]) -> None:
     g.note(f"Over the {rc['n_failed']} rows the expert failed (every fresh label, train included: the causes "
            "describe the product, not the judge).")
     g.line()
@@ -36,7 +47,6 @@ def root_causes_tab(cfg: Config, fig: dict[str, Any]) -> TabSpec:
             cell[r["root_cause"]] = r["count"]
         g.table([d, "failed rows", *causes],
                 [[v, c["n_failed"], *(c.get(cause, 0) for cause in causes)] for v, c in cells.items()])
-    return g.spec(cfg.tabs.root_causes, {0: 260, 1: 90, 2: 120, **{c: 120 for c in range(3, 3 + len(causes))}})
 
 
 def root_cause_table(g: Grid, tally: list[dict[str, Any]]) -> tuple[int, int]:

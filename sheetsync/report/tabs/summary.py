@@ -7,7 +7,7 @@ from typing import Any
 from sheetsync.config import Config
 from sheetsync.layout import FAIL_RED, PASS_GREEN, WARN_AMBER, Chart, Range, TabSpec
 from sheetsync.report.tabs.cells import NA, RATE, ci, short_time, status, v
-from sheetsync.report.tabs.grid import Grid
+from sheetsync.report.tabs.grid import SPLIT_COLOURS, Grid
 from sheetsync.report.tabs.meanings import MEANINGS
 from sheetsync.report.tabs.planning import (
     consistency_section,
@@ -51,6 +51,7 @@ def summary_tab(cfg: Config, fig: dict[str, Any]) -> TabSpec:
     s, c, trust = fig["summary"], fig["counts"], fig["trust"]
     g = Grid()
     g.title("Summary")
+    g.preamble(cfg, fig)
     g.note(f"{c['rows']} interactions: {c['labelled']} labelled by the expert, {c['by_split']['unlabeled']} not. "
            f"{c['runs']} judge run(s). Generated {short_time(fig['generated_at'])} UTC.")
 
@@ -110,15 +111,21 @@ def summary_tab(cfg: Config, fig: dict[str, Any]) -> TabSpec:
     g.heading("Trend across judge runs")
     trend = s["trend"]
     if trend:
-        h, end = g.table(["run", "split", "TPR", "TNR", "n"],
-                         [[f"#{t['run']} {t['split']}", t["split"], v(t["tpr"]), v(t["tnr"]), t["n"]]
-                          for t in trend], {2: RATE, 3: RATE})
-        g.rate_colours(h + 1, end, cfg, 2, 3)
+        splits = [sp for sp in ("dev", "test", "all") if any(t["split"] == sp for t in trend)]
+        header = ["run", "n"] + [f"{m} {sp}" for sp in splits for m in ("TPR", "TNR")]
+        rows = [[f"#{t['run']} {t['split']}", t["n"],
+                 *(v(t[m]) if t["split"] == sp else "" for sp in splits for m in ("tpr", "tnr"))] for t in trend]
+        cols = list(range(2, 2 + 2 * len(splits)))
+        h, end = g.table(header, rows, {c: RATE for c in cols})
+        g.rate_colours(h + 1, end, cfg, *cols)
+        g.note("One pair of columns per split, so the chart draws dev and test as separate lines: a prompt is "
+               "tuned on dev; test is its final check.")
         if len(trend) >= 2:
-            g.charts.append(Chart("line", "TPR and TNR over the last judge runs", domain=Range(h, 0, end, 1),
-                                  series=(Range(h, 2, end, 3), Range(h, 3, end, 4)), anchor=(end + 1, 0),
-                                  width=480, height=240))
-            g.pad_to(end + 1 + 13)
+            g.charts.append(Chart("line", "TPR and TNR by split over the last judge runs",
+                                  domain=Range(h, 0, end, 1), series=tuple(Range(h, c, end, c + 1) for c in cols),
+                                  anchor=(g.row + 1, 0), width=560, height=260,
+                                  colors=tuple(SPLIT_COLOURS[sp][m] for sp in splits for m in ("tpr", "tnr")), y_range=(0.0, 1.0)))
+            g.pad_to(g.row + 1 + 14)
     else:
         g.note("No judge run has been scored against labels yet.")
     return g.spec(cfg.tabs.summary, {0: 300, 1: 100, 2: 90, 3: 90, 4: 100})

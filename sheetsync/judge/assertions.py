@@ -1,0 +1,142 @@
+"""Code assertions: a ``[judges.NAME] assertion = "module:function"`` is a judge too, measured the same way,
+so a team can see when a regex beats an LLM.
+
+The function is called with one row, ``{"id", "input", "output", "context"}`` (context: column -> text),
+and returns ``(passed, reason)`` — ``passed`` True/False or "pass"/"fail" — or just ``passed``, or a dict
+with ``verdict`` (or ``passed``) and ``reason``. A row whose call raises, or returns anything else, is an
+error with the reason (never a pass or a fail), like an LLM judge's failed call. Assertions run in this
+process, one row after another; their results are not cached (they cost nothing to recompute), but every
+run is recorded like an LLM judge's.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sheetsync import llm
+from sheetsync.config import Config
+from sheetsync.errors import UserInputError
+from sheetsync.judge.prompt import Item
+from sheetsync.judge.specs import JudgeSpec
+from sheetsync.store import Store
+
+Assertion = Callable[[dict[str, Any]], Any]
+
+
+def load_assertion(spec: str, root: Path, where: str) -> Assertion:
+    """Import ``module:function`` with the workspace folder first on ``sys.path``."""
+    module_name, _, attr = spec.partition(":")
+    folder = str(root)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            raise UserInputError(f"{where} = {spec!r}: no module named {module_name!r} (looked in {folder} and the "
+                                 "Python path).") from exc
+        raise UserInputError(f"{where} = {spec!r}: importing {module_name} failed: {exc}") from exc
+    except Exception as exc:
+        raise UserInputError(f"{where} = {spec!r}: importing {module_name} failed: {type(exc).__name__}: {exc}") from exc
+    target: Any = module
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            raise UserInputError(f"{where} = {spec!r}: {module_name} has no attribute {attr!r}.")
+        target = getattr(target, part)
+    if not callable(target):
+        raise UserInputError(f"{where} = {spec!r}: {attr} is a {type(target).__name__}, not a function.")
+    return target
+
+
+def verdict_of(value: Any) -> tuple[str, str]:
+    """``(verdict, reason)`` from what an assertion returned; ``ValueError`` saying what was expected."""
+    reason: Any = ""
+    if isinstance(value, dict):
+        passed, reason = value.get("verdict", value.get("passed")), value.get("reason", "")
+    elif isinstance(value, tuple | list) and len(value) == 2:
+        passed, reason = value
+    else:
+        passed = value
+    if isinstance(passed, bool):
+        verdict = "pass" if passed else "fail"
+    elif isinstance(passed, str) and passed.strip().lower() in ("pass", "fail"):
+        verdict = passed.strip().lower()
+    else:
+        raise ValueError(f"returned {value!r}; expected (passed, reason) with passed True/False or \"pass\"/\"fail\"")
+    return verdict, str(reason)
+
+
+def run_assertion(fn: Assertion, items: list[Item], on_result: Callable[[llm.Result], None]) -> llm.RunSummary:
+    """Each row through ``fn``, a ``Result`` per row handed to ``on_result`` as soon as it exists."""
+    results: list[llm.Result] = []
+    start = time.perf_counter()
+    for it in items:
+        t0 = time.perf_counter()
+        value, error = None, None
+        try:
+            verdict, reason = verdict_of(fn({"id": it.id, "input": it.input, "output": it.output,
+                                             "context": dict(it.context)}))
+            value = {"verdict": verdict, "critique": reason}
+        except ValueError as exc:
+            error = f"the assertion {exc}"
+        except Exception as exc:  # the team's code: any exception is that row's error, never the run's end
+            error = f"the assertion raised {type(exc).__name__}: {exc}"
+        result = llm.Result(key=it.id, value=value, text=None, error=error, latency=time.perf_counter() - t0,
+                            prompt_tokens=0, completion_tokens=0, cached=False, attempts=1, cache_key="",
+                            cause="assertion" if error else None)
+        on_result(result)
+        results.append(result)
+    errors = sum(1 for r in results if r.error)
+    return llm.RunSummary(results=results, total=len(results), calls_made=0, requests=0, cache_hits=0,
+                          errors=errors, prompt_tokens=0, completion_tokens=0, wall_time=time.perf_counter() - start,
+                          format_level="", errors_by_cause={"assertion": errors} if errors else {})
+
+
+def judge_with_code(cfg: Config, store: Store, ws: Any, spec: JudgeSpec, *, split: str, limit: int | None,
+                     dry_run: bool) -> Any:
+    """A code assertion over the split's rows: recorded and measured exactly like an LLM judge's run."""
+    from sheetsync.judge.runner import (  # runner imports this module
+        JudgeOutcome,
+        _finish,
+        _targets,
+        llm_time_id,
+    )
+
+    targets = _targets(ws, split)
+    if limit is not None:
+        targets = targets[: max(limit, 0)]
+    outcome = JudgeOutcome(split=split, model=spec.assertion, n_rows=len(targets), dry_run=dry_run, judge=spec.name,
+                           kind="code", estimated_cost=0.0, token_method="no tokens: a code assertion")
+    fn = load_assertion(spec.assertion, cfg.root, f"[judges.{spec.name}] assertion")
+    if dry_run or not targets:
+        if not targets:
+            outcome.warnings.append(f"no rows in split {split!r} to judge.")
+        return outcome
+    run_id = f"{llm_time_id()}-{uuid.uuid4().hex[:6]}"
+    outcome.run_id = run_id
+    store.start_run(run_id, model=spec.assertion, params={"split": split, "assertion": spec.assertion,
+                                                          "limit": limit}, template=spec.assertion,
+                    template_hash=spec.assertion, split=split, n_rows=len(targets), judge=spec.name)
+    if split in ("test", "all"):
+        outcome.test_runs = store.test_looks(run_id)
+
+    def record(result: llm.Result) -> None:
+        value = result.value or {}
+        store.save_verdict(run_id, result.key, verdict=value.get("verdict"), critique=value.get("critique"),
+                           error=result.error, latency=result.latency, prompt_tokens=0, completion_tokens=0,
+                           cached=False)
+
+    try:
+        summary = run_assertion(fn, [ws.items[rid] for rid in targets], record)
+    except BaseException:
+        store.finish_run(run_id, "interrupted")
+        raise
+    _finish(cfg, store, ws, outcome, summary, targets, run_id)
+    outcome.estimated_cost = 0.0
+    return outcome

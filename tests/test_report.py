@@ -605,8 +605,8 @@ def test_how_many_more_labels_matches_the_formulas(judged):
     ws = book(judged)["Summary"]
     row_of(ws, plan["sentence"])
     header, rows = table_after(ws, plan["sentence"])
-    assert header == ["figure", "± now", "± after 20 more", "± after 100 more", "labels to reach the target"]
-    assert rows[0] == ["TPR", approx(plan["tpr"]["half_width"]), approx(plan["tpr"]["after"]["20"]),
+    assert header[:5] == ["figure", "± now", "± after 20 more", "± after 100 more", "labels to reach the target"]
+    assert rows[0][:5] == ["TPR", approx(plan["tpr"]["half_width"]), approx(plan["tpr"]["after"]["20"]),
                        approx(plan["tpr"]["after"]["100"]), f"{plan['tpr']['labels_needed']} more expert passes"]
     assert rows[1][0] == "TNR" and rows[1][4] == f"{plan['tnr']['labels_needed']} more expert fails"
     assert rows[2][:4] == ["Corrected pass rate", approx(c["half_width"]), approx(c["best_split"]["20"]["half_width"]),

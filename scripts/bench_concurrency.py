@@ -2,17 +2,20 @@
 a minimal raw-socket client, all measured in the same run (issue #12: ≤ 1.10× the ideal at C=16, ≤ 1.20× at
 C=64 and 128, never slower than the plain loop).
 
-Run: ``.venv/bin/python scripts/bench_concurrency.py`` (about 2.5 minutes; ``--write-readme`` also puts the
+Run: ``.venv/bin/python scripts/bench_concurrency.py`` (about 3 minutes; ``--write-readme`` also puts the
 table into README.md). The fake server answers after 200 ms and runs in a child process, as a real server
 would. Each concurrency C judges 8·C rows (8 waves), so the ideal is ``8 × 0.2 s`` = 1.60 s whatever C; every
 side gets a warm-up of C rows first (connections, lazy imports). Rounds rotate which side goes first;
 figures are medians. "Not slower than the plain loop" allows 2% of run-to-run noise.
 
-The five sides:
+The six sides:
 
-* **sheetsync** — ``sheetsync.llm.run`` as the judge uses it (cache, retries, validation, sharded pool);
-* **one pool** — the same ``run_calls`` on the SDK's default client (one connection pool for all C
-  connections), i.e. sheetsync before its pool was sharded;
+* **sheetsync** — ``sheetsync.llm.run`` as the judge uses it (cache, retries, validation); for this
+  ``http://`` server that is the SDK on sheetsync's lean HTTP/1.1 wire (``sheetsync/llm/wire.py``);
+* **sharded** — the same runner and SDK on httpx with the sharded pool (``sheetsync/llm/transport.py``):
+  what an ``https://`` server (OpenAI) gets, minus TLS;
+* **one pool** — the same runner on the SDK's default client (one httpx pool for all C connections),
+  i.e. sheetsync before either;
 * **plain loop** — what a user would write: ``client.chat.completions.create`` under a semaphore,
   ``json.loads`` of the content, no cache, no retries, no validation;
 * **httpx** — the same requests through bare ``httpx2`` (the SDK's HTTP library) without the SDK: one pool of
@@ -49,6 +52,7 @@ import openai
 from bench_llm import calls, server_calls
 
 from sheetsync.llm import LLMSettings, MemoryCache, run, run_calls
+from sheetsync.llm.transport import ShardedTransport, shard_plan
 
 LATENCY, WAVES, ROUNDS = 0.2, 8, 3
 TARGETS = {16: 1.10, 64: 1.20, 128: 1.20}
@@ -88,6 +92,24 @@ def sheetsync_run(base_url: str, n: int, concurrency: int, prefix: str) -> float
     summary = run(calls(n, prefix=prefix), settings, cache=MemoryCache(), progress=False, keep_results=False)
     assert summary.errors == 0 and summary.calls_made == n
     return summary.wall_time
+
+
+def sheetsync_sharded(base_url: str, n: int, concurrency: int, prefix: str) -> float:
+    """sheetsync's https path over this http server: the SDK on httpx with the sharded pool (``transport``)."""
+    settings = LLMSettings(base_url=base_url, api_key="sk-bench", concurrency=concurrency)
+
+    async def go() -> float:
+        http = httpx2.AsyncClient(transport=ShardedTransport(*shard_plan(concurrency)), timeout=60)
+        client = openai.AsyncOpenAI(base_url=base_url, api_key="sk-bench", max_retries=0, timeout=60,
+                                    http_client=http)
+        started = time.perf_counter()
+        results = await run_calls(calls(n, prefix=prefix), settings, cache=MemoryCache(), client=client)
+        elapsed = time.perf_counter() - started
+        await client.close()
+        assert len(results) == n and all(r.ok for r in results)
+        return elapsed
+
+    return asyncio.run(go())
 
 
 def sheetsync_one_pool(base_url: str, n: int, concurrency: int, prefix: str) -> float:
@@ -188,8 +210,8 @@ def floor_client(base_url: str, n: int, concurrency: int, prefix: str) -> float:
 
 
 SIDES: dict[str, Callable[[str, int, int, str], float]] = {
-    "sheetsync": sheetsync_run, "one pool": sheetsync_one_pool, "plain loop": plain_loop, "httpx": httpx_loop,
-    "floor": floor_client}
+    "sheetsync": sheetsync_run, "sharded": sheetsync_sharded, "one pool": sheetsync_one_pool,
+    "plain loop": plain_loop, "httpx": httpx_loop, "floor": floor_client}
 
 
 # -- measurement and report ------------------------------------------------------------------------------

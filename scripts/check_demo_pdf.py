@@ -108,13 +108,19 @@ def to_png(pdf: Path, outdir: Path, dpi: int = 70) -> None:
 
 
 def summary_png(pdf: Path, pages: list[int], target: Path, dpi: int = 72) -> None:
-    """The top of the Summary tab's first page (the headline pass rate and whether the judge can be trusted)."""
+    """The top of the Summary tab's first page, down to the judge's TNR row: the headline pass rate and whether
+    the judge can be trusted (cut below a whole line, wherever the layout puts it)."""
     first = pages[0] + 1
-    width, height = round(11.69 * dpi), round(8.27 * dpi)  # A4 landscape
+    width = round(11.69 * dpi * 0.82)  # A4 landscape, without the empty right margin
+    bbox = subprocess.run(["pdftotext", "-bbox", "-f", str(first), "-l", str(first), str(pdf), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    words = re.findall(r'<word xMin="[\d.]+" yMin="[\d.]+" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)</word>', bbox)
+    bottom = next((float(y) for (y, w), (_, nxt) in zip(words, words[1:], strict=False)
+                   if w == "TNR" and nxt == "(fail"), 8.27 * 72 * 0.68)  # points; the TNR row, else two thirds
+    height = round((bottom - 1.5) * dpi / 72)  # a word box holds the line gap, where the next line starts
     stem = target.with_suffix("")
     subprocess.run(["pdftoppm", "-r", str(dpi), "-png", "-singlefile", "-f", str(first), "-l", str(first),
-                    "-x", "0", "-y", "0", "-W", str(round(width * 0.82)), "-H", str(round(height * 0.68)), str(pdf), str(stem)],
-                   check=True)
+                    "-x", "0", "-y", "0", "-W", str(width), "-H", str(height), str(pdf), str(stem)], check=True)
 
 
 def demo_workbook(where: Path) -> Path:

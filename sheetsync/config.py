@@ -349,7 +349,11 @@ def _store_url(url: str) -> str | None:
         return None if url.startswith("sqlite:///") and len(url) > len("sqlite:///") else (
             "an SQLite URL is sqlite:///relative/path.db or sqlite:////absolute/path.db")
     if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
-        return None if url.split("://", 1)[1] else "names no server (postgresql://user:password@host:5432/dbname)"
+        if not url.split("://", 1)[1]:
+            return "names no server (postgresql://user:password@host:5432/dbname)"
+        from sheetsync.store.location import postgres_url_problem
+
+        return postgres_url_problem(url)
     return ("must be a PostgreSQL URL (postgresql://user:password@host:5432/dbname) or an SQLite one "
             "(sqlite:///path.db); leave it empty for the local file .sheetsync/state.db")
 

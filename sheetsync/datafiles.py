@@ -91,7 +91,7 @@ def _read_parquet(path: Path) -> list[dict[str, Any]]:
     try:
         frame = pd.read_parquet(path)
     except ImportError as exc:
-        raise UserInputError(f"{path}: reading Parquet needs pyarrow: pip install 'sheetsync[parquet]'.") from exc
+        raise UserInputError(f"{path}: reading Parquet needs pyarrow: pip install pyarrow (in sheetsync's source folder: pip install -e '.[parquet]').") from exc
     except Exception as exc:  # pyarrow raises many types for a bad file
         raise UserInputError(f"{path}: not a readable Parquet file ({exc}).") from exc
     return frame.to_dict(orient="records")

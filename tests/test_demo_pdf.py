@@ -8,12 +8,14 @@ CI's .ci/run installs both before the suite, so there the check always runs."""
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 TOOLS = ("soffice", "pdftotext")
 missing = [tool for tool in TOOLS if shutil.which(tool) is None]
 pytestmark = pytest.mark.skipif(bool(missing), reason=f"needs {', '.join(missing)} (LibreOffice, poppler): "
@@ -38,7 +40,10 @@ def test_the_demo_workbook_prints_readably(tmp_path, monkeypatch):
     import openpyxl
 
     assert set(by_tab) == set(openpyxl.load_workbook(workbook).sheetnames)
-    assert sum(len(p) for p in by_tab.values()) <= 70  # 212 portrait pages before page setup
+    total = sum(len(p) for p in by_tab.values())
+    assert total <= 70  # 212 portrait pages before page setup
+    said = int(re.search(r"The demo's workbook\s+prints in (\d+) pages", README).group(1))
+    assert abs(said - total) <= 5, f"README says {said} pages, the demo's workbook printed in {total}"
     for title in ("Summary", "Agreement", "Disagreements", "Root causes", "Error analysis", "Review", "Instructions"):
         assert len(by_tab[title]) <= 3, (title, len(by_tab[title]))  # the report tabs read on a page or two
 

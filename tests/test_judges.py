@@ -5,13 +5,15 @@ causes, Error analysis and Judges tabs show expert and LLM counts apart, the cla
 each judge's agreement and corrected failure-mode rate — every figure checked against scikit-learn or the
 formula it claims."""
 
+import importlib
+import sys
+
 import openpyxl
 import pytest
 from click.testing import CliRunner
 from sklearn.metrics import recall_score
 
 from sheetsync.cli import cli
-from sheetsync.judge import judge
 from sheetsync.metrics import corrected_success_rate
 from sheetsync.report import report
 from sheetsync.report.figures import METHOD
@@ -49,7 +51,7 @@ def fake(monkeypatch):
 def steps(tmp_path, monkeypatch, fake):
     """Everything up to the report, through the CLI as an engineer would type it."""
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "checks.py").write_text(CHECKS)
+    _write_checks(tmp_path, CHECKS)
     cfg = world.build(tmp_path, extra_toml=JUDGES_TOML)
     run = CliRunner()
 
@@ -178,13 +180,55 @@ def test_judge_errors_and_bad_judges_are_clear(steps, fake, tmp_path):
     cfg, _ = steps
     result = CliRunner().invoke(cli, ["judge", "--judge", "nope"])
     assert result.exit_code == 2 and "no such judge (known: dismissive tone, fee_check)" in result.output
-    (tmp_path / "checks.py").write_text("def no_fee_error(row):\n    return 'maybe'\n")
-    import importlib
-    import sys
-    sys.modules.pop("checks", None)
-    importlib.invalidate_caches()
-    out = judge(cfg, split="dev", judge_name="fee_check", progress=False)
-    assert out.failure and all("expected (passed, reason)" in e for e in out.errors)
     dry = CliRunner().invoke(cli, ["judge", "--judge", "dismissive tone", "--split", "dev", "--dry-run"])
     assert dry.exit_code == 0 and "0 calls needed" in dry.output
+
+
+BROKEN = {
+    "returns the wrong thing": ("def no_fee_error(row):\n    return 'maybe'\n",
+                                "returned 'maybe'; expected (passed, reason)"),
+    "raises": ("def no_fee_error(row):\n    x = 1\n    return row['no such field']\n",
+               "raised KeyError: 'no such field' (checks.py, line 3)"),
+    "raises on some rows": ("def no_fee_error(row):\n    if 'FEE-ERROR' in row['output']:\n        raise RuntimeError('boom')"
+                            "\n    return True, 'fine'\n", "RuntimeError: boom (checks.py, line 3)"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_a_broken_assertion_stops_with_its_line_and_records_nothing(steps, tmp_path, case):
+    cfg, _ = steps
+    code, message = BROKEN[case]
+    _write_checks(tmp_path, code)
+    store = Store.for_workspace(cfg.state_dir)
+    before = len(store.runs("fee_check"))
+    result = CliRunner().invoke(cli, ["judge", "--judge", "fee_check", "--split", "dev"])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "[judges.fee_check]" in result.output
+    assert "Nothing was recorded" in result.output and "Traceback" not in result.output
+    assert len(Store.for_workspace(cfg.state_dir).runs("fee_check")) == before
+
+
+@pytest.mark.parametrize(("assertion", "message"), [
+    ("no_such_module:f", "no module named 'no_such_module'"),
+    ("checks:missing", "checks has no attribute 'missing'"),
+    ("checks:VALUE", "VALUE is a int, not a function"),
+    ("checks.no_fee_error", "expected module:function"),
+    ("broken_import:f", "importing broken_import failed: ZeroDivisionError"),
+])
+def test_a_bad_module_function_is_a_clear_error(steps, tmp_path, assertion, message):
+    cfg, _ = steps
+    _write_checks(tmp_path, CHECKS + "VALUE = 3\n")
+    (tmp_path / "broken_import.py").write_text("1 / 0\n")
+    toml = tmp_path / "sheetsync.toml"
+    toml.write_text(toml.read_text().replace('assertion = "checks:no_fee_error"', f'assertion = "{assertion}"'))
+    for args in (["judge", "--judge", "fee_check", "--split", "dev"], ["judge", "--judge", "fee_check", "--dry-run"]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output, result.output
+    sys.modules.pop("broken_import", None)
+
+
+def _write_checks(folder, code):
+    """A new checks.py, imported afresh by the next command (as a new process would)."""
+    (folder / "checks.py").write_text(code)
     sys.modules.pop("checks", None)
+    importlib.invalidate_caches()

@@ -1,6 +1,6 @@
-"""The sharded connection pool (``sheetsync.llm.transport``) under the real openai client and the runner,
-against the fake server over HTTP: requests spread over the shards, connections are reused, and the cache,
-retries and the outage pause behave as with one pool. Nothing here is timed."""
+"""The sharded connection pool (``sheetsync.llm.transport``, used for https servers) under the real openai
+client and the runner, against the fake server over HTTP: requests spread over the shards, connections are
+reused, and the cache, retries and the outage pause behave as with one pool. Nothing here is timed."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import httpx2
 import openai
 import pytest
 
-from sheetsync.llm import MemoryCache, make_client, run_calls
+from sheetsync.llm import LLMSettings, MemoryCache, make_client, run_calls
 from sheetsync.llm.transport import ShardedTransport, make_http_client, shard_plan
+from sheetsync.llm.wire import LeanTransport
 from sheetsync.testing.fake_openai import FakeOpenAI
 from tests.test_llm import SECRET, Sleeps, make_calls, settings_for
 
@@ -78,18 +79,25 @@ def test_requests_spread_over_shards_and_connections_are_reused() -> None:
         assert all(r.cached for r in again) and fake.call_count == 160 and sum(transport.sent) == 0
 
 
-def test_make_client_shards_the_pool_for_its_concurrency(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
+                 "no_proxy"):
         monkeypatch.delenv(name, raising=False)
+
+
+def test_make_client_shards_https_and_puts_http_on_the_lean_wire(monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_proxy(monkeypatch)
+    remote = make_client(LLMSettings(base_url="https://llm.example.com/v1", api_key=SECRET, concurrency=24))
+    transport = remote._client._transport  # the httpx client the SDK was handed (httpx keeps it private)
+    assert isinstance(transport, ShardedTransport) and (len(transport.pools), transport.per_shard) == (2, 12)
     with FakeOpenAI(latency=0.2) as fake:
         settings = settings_for(fake, concurrency=24)
         client = make_client(settings)
-        transport = client._client._transport  # the httpx client the SDK was handed (httpx keeps it private)
-        assert isinstance(transport, ShardedTransport)
-        assert (len(transport.pools), transport.per_shard) == (2, 12)
+        wire = client._client._transport
+        assert isinstance(wire, LeanTransport)
         results = go(make_calls(72), settings, client)
-        assert all(r.ok for r in results) and sum(transport.sent) == 72
-        assert fake.connections_opened <= 24 and transport.in_flight == [0, 0]
+        assert all(r.ok for r in results) and fake.call_count == 72
+        assert wire.connections_opened == fake.connections_opened <= 24  # kept alive and reused
 
 
 def test_retries_and_failures_release_their_shard() -> None:
@@ -148,9 +156,7 @@ def test_outage_pause_works_across_shards() -> None:
 
 
 def test_behind_a_proxy_the_sdk_client_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
-                 "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
+    _no_proxy(monkeypatch)
     assert make_http_client("https://api.openai.com/v1", 64, 60.0) is not None
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     assert make_http_client("https://api.openai.com/v1", 64, 60.0) is None  # httpx's own proxy handling applies

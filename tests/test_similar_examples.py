@@ -96,6 +96,11 @@ def test_each_row_sees_its_nearest_train_rows_and_embeddings_are_cached(workspac
     dry = judge(workspace, split="test", examples="similar", dry_run=True)
     assert dry.embeddings["needed"] == dry.n_rows and dry.embeddings["estimated_tokens"] > 0
     assert "texts to embed" in dry.token_method and fake.embedding_calls == 0
+    judge(workspace, split="test", examples="fixed", progress=False)  # the fixed set's calls are cached now
+    dry = judge(workspace, split="test", examples="similar", dry_run=True)
+    assert dry.calls_needed == dry.n_rows > 0  # a row not embedded yet was never judged with its neighbours
+    assert dry.estimated_cost is not None and dry.estimated_cost > 0
+    assert judge(workspace, split="dev", examples="similar", dry_run=True).calls_needed == 0
 
 
 def test_similar_is_measured_against_the_fixed_set_on_dev(workspace, fake):

@@ -27,9 +27,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sheetsync import llm
-from sheetsync.batch import BATCH_DISCOUNT, run_batch
+from sheetsync.batch import run_batch
 from sheetsync.config import EXAMPLE_MODES, Config
 from sheetsync.errors import UserInputError
+from sheetsync.judge.estimate import estimate_run
 from sheetsync.judge.prompt import ANSWER_SCHEMA, Item, JudgePrompt, build_examples, cut_to_fit
 from sheetsync.judge.specs import FAILURE_MODE_TEMPLATE, JudgeSpec, judge_spec
 from sheetsync.judge.splits import split_of
@@ -316,23 +317,8 @@ def judge(
     store = store or _require_store(cfg, "nothing to judge")
     spec = judge_spec(cfg, judge_name)
     batch = batch or bool(resume_batch)
-    if spec.kind == "code" and batch:
-        raise UserInputError(f"--judge {spec.name} is a code assertion: it runs here, not through the Batch API.")
-    if spec.kind == "code" and repeat > 1:
-        raise UserInputError(f"--judge {spec.name} is a code assertion: it gives the same answer every time, so "
-                             "--repeat has nothing to measure.")
-    if repeat > 1 and (examples or cfg.judge.examples) == "similar":
-        raise UserInputError("--repeat reorders the fixed few-shot set; with similar examples (chosen per row) it "
-                             "has none to reorder: use --examples fixed with --repeat.")
-    open_key = BATCH_OPEN_KEY + (f":{spec.name}" if spec.name else "")
-    open_batch = store.get_meta(open_key) if batch and not resume_batch and not dry_run else None
-    if open_batch:
-        flag = f" --judge {spec.name}" if spec.name else ""
-        raise UserInputError(
-            f"an earlier --batch run left batch {open_batch} unfinished; collect it with `sheetsync judge{flag} --batch "
-            f"--resume-batch {open_batch}` (rows it does not cover are sent in a new batch). Starting another "
-            "batch would pay for the same rows twice."
-        )
+    open_key = _refuse(cfg, store, spec, batch=batch, resume_batch=resume_batch, dry_run=dry_run, repeat=repeat,
+                       examples=examples)
     clock = _Clock()
     ws = _load(cfg, store, spec)
     if spec.kind == "code":
@@ -360,43 +346,14 @@ def judge(
             prompt, train, [ws.items[rid] for rid in targets], settings, cfg.judge.embedding_model, store,
             max_examples=cfg.judge.max_examples, max_chars=cfg.judge.max_example_chars, dry_run=dry_run,
             prices=cfg.prices)
-    if ws.stale:
-        outcome.warnings.append(f"{len(ws.stale)} label(s) are stale (the row changed after labelling) and are "
-                                "left out until the expert re-checks them.")
-    thin = thin_examples(ws, prompt.examples, cfg.judge.train)
-    if thin:
-        outcome.warnings.append(thin)
-    if ws.guidance and "guidance" not in prompt.template_text:
-        outcome.warnings.append(
-            f"[review] guidance is on and {len(ws.guidance)} resolution(s) qualify, but the judge prompt never uses "
-            "`guidance`: add the guidance block of the default template (`sheetsync init` in an empty folder "
-            "writes it). Those rows count as train all the same.")
+    outcome.warnings += _prompt_warnings(cfg, ws, prompt)
     if not targets:
         outcome.warnings.append(f"--limit {limit}: no rows to judge.")
         return outcome
     calls = judge_calls(prompt, ws, targets, settings, cfg.judge.fit_context)
 
     if dry_run:
-        start = 0 if settings.structured_output == "auto" else llm.LEVEL_NAMES.index(settings.structured_output)
-        for call in calls:
-            if store.get(llm.cache_key(settings, call)) is None:
-                outcome.calls_needed += 1
-                outcome.estimated_prompt_tokens += llm.estimate_call_tokens(settings, call, start)
-        outcome.token_method = llm.token_method(settings.model)
-        outcome.estimated_cost = llm.estimate_cost(
-            outcome.estimated_prompt_tokens, 120 * outcome.calls_needed, settings.model, llm.price_table(cfg.prices)
-        )
-        if batch and outcome.estimated_cost is not None:
-            outcome.estimated_cost *= BATCH_DISCOUNT
-        if outcome.embeddings and outcome.estimated_cost is not None:
-            extra = outcome.embeddings.get("estimated_cost")
-            outcome.estimated_cost = None if extra is None and outcome.embeddings["needed"] else (
-                outcome.estimated_cost + (extra or 0.0))
-        if outcome.embeddings and outcome.embeddings["needed"]:
-            outcome.token_method += (f"; similar examples: {outcome.embeddings['needed']} texts to embed "
-                                     f"(~{outcome.embeddings['estimated_tokens']:,} tokens), prompts estimated "
-                                     "with the fixed set")
-        return outcome
+        return estimate_run(outcome, calls, targets, prompt, settings, store, cfg.prices, batch=batch)
 
     run_id = f"{llm_time_id()}-{uuid.uuid4().hex[:6]}"
     outcome.run_id = run_id
@@ -457,6 +414,46 @@ def judge(
     if spec.name:  # a specialized judge's figures are in the report's Judges tab
         return outcome
     return _write_judge_tab(cfg, store, ws, outcome, spreadsheet, clock)
+
+
+def _prompt_warnings(cfg: Config, ws: _Workspace, prompt: JudgePrompt) -> list[str]:
+    """What the engineer should know about the labels and examples the prompt was built from."""
+    out: list[str] = []
+    if ws.stale:
+        out.append(f"{len(ws.stale)} label(s) are stale (the row changed after labelling) and are "
+                   "left out until the expert re-checks them.")
+    thin = thin_examples(ws, prompt.examples, cfg.judge.train)
+    if thin:
+        out.append(thin)
+    if ws.guidance and "guidance" not in prompt.template_text:
+        out.append(
+            f"[review] guidance is on and {len(ws.guidance)} resolution(s) qualify, but the judge prompt never uses "
+            "`guidance`: add the guidance block of the default template (`sheetsync init` in an empty folder "
+            "writes it). Those rows count as train all the same.")
+    return out
+
+
+def _refuse(cfg: Config, store: Store, spec: JudgeSpec, *, batch: bool, resume_batch: str | None, dry_run: bool,
+            repeat: int, examples: str | None) -> str:
+    """Stop a run that cannot make sense (or would pay twice) before anything is loaded; the open-batch key."""
+    if spec.kind == "code" and batch:
+        raise UserInputError(f"--judge {spec.name} is a code assertion: it runs here, not through the Batch API.")
+    if spec.kind == "code" and repeat > 1:
+        raise UserInputError(f"--judge {spec.name} is a code assertion: it gives the same answer every time, so "
+                             "--repeat has nothing to measure.")
+    if repeat > 1 and (examples or cfg.judge.examples) == "similar":
+        raise UserInputError("--repeat reorders the fixed few-shot set; with similar examples (chosen per row) it "
+                             "has none to reorder: use --examples fixed with --repeat.")
+    open_key = BATCH_OPEN_KEY + (f":{spec.name}" if spec.name else "")
+    open_batch = store.get_meta(open_key) if batch and not resume_batch and not dry_run else None
+    if open_batch:
+        flag = f" --judge {spec.name}" if spec.name else ""
+        raise UserInputError(
+            f"an earlier --batch run left batch {open_batch} unfinished; collect it with `sheetsync judge{flag} --batch "
+            f"--resume-batch {open_batch}` (rows it does not cover are sent in a new batch). Starting another "
+            "batch would pay for the same rows twice."
+        )
+    return open_key
 
 
 def _finish(cfg: Config, store: Store, ws: _Workspace, outcome: JudgeOutcome, summary: llm.RunSummary,

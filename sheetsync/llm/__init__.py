@@ -11,8 +11,9 @@ Why it does its own work instead of leaning on the SDK:
   Refusals and context overflows are recognised by what the server says, not its status (``failures``).
 * **Timeouts** default to 60 s per request, not the SDK's 600 s; replies are bounded by ``max_tokens``.
 * **Concurrency** is a pool of ``settings.concurrency`` workers pulling from the calls iterator, so memory
-  stays flat however many rows there are (no coroutine per row is built up front). Their connections are
-  spread over pools of at most 16 (``transport``), because one pool's bookkeeping grows with its size.
+  stays flat however many rows there are (no coroutine per row is built up front). At 64+ in flight the
+  client's CPU per request is the limit, so ``http://`` servers get a lean HTTP/1.1 wire under the SDK
+  (``wire``) and ``https://`` ones httpx with its pool split in pools of at most 16 (``transport``).
 * **Structured output degrades gracefully** (``levels``): strict ``json_schema`` first, then ``json_object``,
   then the schema described in the system instruction; the level a server supports is learned once per
   run, or pinned with ``structured_output``.
@@ -22,7 +23,7 @@ Why it does its own work instead of leaning on the SDK:
 
 Modules: ``calls`` (settings, calls, results, cache keys), ``levels`` (request bodies and reply parsing),
 ``failures`` (what an error means), ``outage``, ``costs`` (token estimates and prices), ``transport`` (the
-sharded connection pool), ``runner``.
+HTTP client the SDK is handed; the sharded pool), ``wire`` (the lean HTTP/1.1 transport), ``runner``.
 """
 
 from sheetsync.llm.calls import (

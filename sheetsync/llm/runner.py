@@ -287,8 +287,8 @@ class _Interrupted(Exception):
 
 
 def make_client(settings: LLMSettings) -> openai.AsyncOpenAI:
-    """An ``AsyncOpenAI`` with our timeout, the SDK's retries off (ours are in the runner) and a sharded
-    connection pool sized for ``settings.concurrency`` (``transport``).
+    """An ``AsyncOpenAI`` with our timeout, the SDK's retries off (ours are in the runner) and an HTTP client
+    sized for ``settings.concurrency`` (``transport``: the lean wire for http://, a sharded pool for https://).
 
     No key and no base URL is a configuration error; a base URL without a key gets a placeholder,
     because local servers (Ollama, vLLM, llama.cpp, LM Studio) ignore it but the SDK requires one.

@@ -1,4 +1,6 @@
-"""A sharded HTTP transport: requests spread over several small connection pools instead of one big one.
+"""The HTTP client the SDK is handed: the lean wire for ``http://`` servers (``wire``), else a sharded pool.
+
+A sharded HTTP transport spreads requests over several small connection pools instead of one big one.
 
 Why: httpcore's connection pool re-scans every connection it holds each time a request enters or a
 response is closed (``AsyncConnectionPool._assign_requests_to_connections``, which also probes each idle
@@ -9,9 +11,10 @@ pools of at most 16 connections and sends each request to the pool with the fewe
 every scan is O(16) and the pools stay evenly filled (a pool never queues while another has room).
 
 Everything above the transport is unchanged: the ``openai`` SDK still builds, authenticates and parses every
-request, and our runner's cache, retries and outage pause never see the shards. Behind an HTTP(S) proxy
-configured in the environment, ``make_http_client`` returns None and the SDK's own client (which honours the
-proxy variables) is used instead.
+request, and our runner's cache, retries and outage pause never see the shards. ``https://`` servers (OpenAI,
+Azure, hosted endpoints) use it; ``http://`` ones use the lean wire, which costs less CPU still. Behind an
+HTTP(S) proxy configured in the environment, ``make_http_client`` returns None and the SDK's own client
+(which honours the proxy variables) is used instead.
 """
 
 from __future__ import annotations
@@ -118,10 +121,15 @@ def _proxied(base_url: str) -> bool:
 def make_http_client(base_url: str, concurrency: int, timeout: float) -> httpx2.AsyncClient | None:
     """The ``http_client`` for an ``AsyncOpenAI`` running ``concurrency`` requests at once, or None behind a proxy.
 
-    Same defaults as the SDK's own client (redirects followed, environment honoured for certificates), but
-    with the connection pool sharded (see module docstring).
+    Same defaults as the SDK's own client (redirects followed, environment honoured for certificates), on
+    the lean HTTP/1.1 wire for ``http://`` servers (``wire``) and the sharded httpx pool for ``https://``.
     """
     if _proxied(base_url):
         return None
+    if urlsplit(base_url).scheme == "http":
+        from sheetsync.llm.wire import LeanTransport
+
+        return httpx2.AsyncClient(transport=LeanTransport(max_idle=concurrency), timeout=timeout,
+                                  follow_redirects=True)
     shards, per_shard = shard_plan(concurrency)
     return httpx2.AsyncClient(transport=ShardedTransport(shards, per_shard), timeout=timeout, follow_redirects=True)

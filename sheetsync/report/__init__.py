@@ -42,6 +42,7 @@ from sheetsync.report.tabs.grid import NOTE_TEXT
 from sheetsync.report.tabs.judges import judges_tab
 from sheetsync.report.tabs.meanings import MEANINGS
 from sheetsync.store import Store
+from sheetsync.store.location import nothing_to_report
 from sheetsync.workspace import existing_store, open_workspace_workbook
 
 __all__ = [
@@ -55,7 +56,7 @@ def report(cfg: Config, *, spreadsheet: str | None = None, store: Store | None =
     """Build the report and (``write``) put every report tab in the workbook with one write."""
     store = store or existing_store(cfg)
     if store is None:
-        raise UserInputError("nothing to report: no rows in the local store. Run `sheetsync push DATA` first.")
+        raise UserInputError(nothing_to_report(cfg))
     rep = build_report(cfg, store)
     if write:
         from sheetsync.review.jobs import answer_jobs

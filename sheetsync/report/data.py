@@ -16,6 +16,7 @@ from sheetsync.judge.splits import split_of
 from sheetsync.review.guidance import guidance_rows
 from sheetsync.sampling import PROBABILITY_COLUMN
 from sheetsync.store import Store
+from sheetsync.store.location import nothing_to_report
 from sheetsync.taxonomy import load_taxonomy
 from sheetsync.triage.measure import current_classifications
 
@@ -96,7 +97,7 @@ def load(cfg: Config, store: Store) -> Data:
     """One record per pushed row still in the dataset, with its fresh label, split and latest verdict."""
     rows = store.rows()
     if not rows:
-        raise UserInputError("nothing to report: no rows in the local store. Run `sheetsync push DATA` first.")
+        raise UserInputError(nothing_to_report(cfg))
     layout = json.loads(store.get_meta("annotate_layout") or "{}")
     dims = list(layout.get("dimensions") or cfg.columns.dimensions)
     (labels, stale), latest = store.fresh_labels(), store.latest_verdicts()

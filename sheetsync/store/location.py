@@ -64,6 +64,43 @@ def locate(cfg: Config) -> Location:
     return Location("postgresql", url=url, workspace=workspace_name(cfg), shown=shown_url(url))
 
 
+def nothing_to_report(cfg: Config) -> str:
+    """Why a report has nothing to read, naming the store it looked in: with no store URL set, that may be a
+    CI job or a new clone whose SHEETSYNC_STORE_URL is missing (the history is in the team's store)."""
+    try:
+        where = locate(cfg).shown
+    except ConfigError:
+        where = "the store"
+    text = f"nothing to report: {where} holds no rows for this workspace. Run `sheetsync push DATA` first"
+    if not cfg.store.url:
+        text += (" — or, if this workspace's history is in a team store (a CI job, a new clone), set "
+                 "SHEETSYNC_STORE_URL (or [store] url) to it")
+    return text + "."
+
+
+def postgres_url_problem(url: str) -> str | None:
+    """Why a PostgreSQL URL cannot be read as one (None: it can). What looks like its password is registered
+    as a secret first — also one whose unencoded ``/`` or ``#`` hides it from the URL's parser, and so from
+    ``redact``'s URL rule — so the message that shows the value (the config loader's) masks it."""
+    rest = url.split("://", 1)[1] if "://" in url else url
+    if "@" in rest:
+        userinfo = rest[: rest.rfind("@")]
+        if ":" in userinfo:
+            password = userinfo.split(":", 1)[1]
+            register(password)
+            register(unquote(password))
+    encode = ("percent-encode / @ : ? # in the user or password (%2F %40 %3A %3F %23), or leave the password out "
+              "of the URL and set PGPASSWORD")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError:
+        return f"the URL parser cannot read it (a port that is not a number, or unmatched [ ] around an address): {encode}"
+    if "@" in rest.split("?", 1)[0] and "@" not in parts.netloc:
+        return f"has an @ after the host, so the password is not where a URL's parser looks for it: {encode}"
+    return None
+
+
 def shown_url(url: str) -> str:
     """The URL without its credentials or secret-looking query parameters."""
     parts = urlsplit(url)

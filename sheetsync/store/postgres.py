@@ -3,7 +3,7 @@
 Why psycopg 3 directly: it is PostgreSQL's maintained driver (psycopg2 is in maintenance), its binary wheel
 ships libpq (no compiler, no system library), and the store needs nothing a query builder would add — the
 SQL is the subset both engines share (``sheetsync.store.conn``). It is imported only when a store URL names
-PostgreSQL, so the SQLite user pays nothing for it (``pip install 'sheetsync[postgres]'`` brings it).
+PostgreSQL, so the SQLite user pays nothing for it (the ``[postgres]`` extra brings it).
 
 **Workspaces.** Several workspaces (spreadsheets) share one database, each in a PostgreSQL schema of its
 own, ``ss_<name>_<hash>``, named from the workspace's name (``[store] workspace``, else the spreadsheet's
@@ -30,7 +30,8 @@ from sheetsync.store.conn import Conn, quote
 
 CONNECT_TIMEOUT = 10  # seconds: an unreachable store is reported, not waited on for minutes
 LOCK_TIMEOUT = "60s"
-_INSTALL = "pip install 'sheetsync[postgres]'"
+# the driver by its own name: "sheetsync" on PyPI is another project (sheetsync installs from its source)
+_INSTALL = "pip install 'psycopg[binary]>=3.1' (or, in sheetsync's source folder, pip install -e '.[postgres]')"
 
 
 def schema_name(workspace: str) -> str:

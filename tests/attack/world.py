@@ -15,6 +15,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import traceback
@@ -112,9 +113,23 @@ FILL_LABELS: dict[str, dict[str, str]] = {
 }
 
 
-def judge_answer(request: dict[str, Any]) -> dict[str, str]:
-    """The fake judge: disagrees with the expert on most rows (so Disagreements is long), with long critiques."""
+#: What the fake answers ``sheetsync triage`` (the Root-cause proposals attacks): three categories sharing
+#: the critiques it was sent.
+PROPOSAL_NAMES = ("Invented fee", "Ignored the tier", "Text mangled")
+
+
+def triage_answer(user: str) -> dict[str, Any]:
+    refs = re.findall(r"^(C\d+):$", user, re.M)
+    return {"categories": [{"name": name, "definition": f"Failures where the answer shows: {name.lower()}.",
+                            "critique_ids": refs[i::3] or refs[:1]} for i, name in enumerate(PROPOSAL_NAMES)]}
+
+
+def judge_answer(request: dict[str, Any]) -> dict[str, Any]:
+    """The fake judge: disagrees with the expert on most rows (so Disagreements is long), with long critiques.
+    It answers ``sheetsync triage`` too (:func:`triage_answer`)."""
     user = request["messages"][-1]["content"]
+    if "axial coding" in request["messages"][0]["content"]:
+        return triage_answer(user)
     verdict = "pass" if "[in1]" in user or "[in6]" in user else "fail"
     return {"critique": text("judge:" + hashlib.sha256(user.encode()).hexdigest()[:8], JUDGE_CRITIQUE_CHARS),
             "verdict": verdict}

@@ -56,27 +56,33 @@ def ok(result):
     return result
 
 
+def expert_labels() -> dict[str, tuple[str, str, str]]:
+    """What the expert types for each of the 40 rows: verdict, critique, root cause (BAD outputs fail)."""
+    labels = {}
+    for r in rows():
+        bad = r["output"].startswith("BAD")
+        labels[r["id"]] = ("Fail" if bad else "Pass", f"Expert critique for {r['id']}: the answer is "
+                           f"{'wrong on the fee' if bad else 'right'} because policy says so clearly.",
+                           "policy misapplied" if bad else "")
+    return labels
+
+
 def labelled(root: Path, monkeypatch, gspread_client) -> dict[str, str]:
     """Engineer A pushes 40 rows, the expert labels them all in Google Sheets (BAD outputs fail), A pulls."""
     write_csv(root / "data.csv", rows())
     ok(cli_in(root, monkeypatch, "push", "data.csv"))
-    verdicts = {}
-    labels = {}
-    for r in rows():
-        bad = r["output"].startswith("BAD")
-        verdicts[r["id"]] = "fail" if bad else "pass"
-        labels[r["id"]] = ("Fail" if bad else "Pass", f"Expert critique for {r['id']}: the answer is "
-                           f"{'wrong on the fee' if bad else 'right'} because policy says so clearly.",
-                           "policy misapplied" if bad else "")
+    labels = expert_labels()
     GoogleExpert(gspread_client, TITLE).label(labels)
     ok(cli_in(root, monkeypatch, "pull"))
-    return verdicts
+    return {rid: verdict.lower() for rid, (verdict, _critique, _cause) in labels.items()}
 
 
 @pytest.fixture
-def team(monkeypatch, sheets_emulator, postgres_url):
+def team(monkeypatch, sheets_emulator, store_url):
+    """The team's store (either engine: a PostgreSQL database, or one SQLite file both clones name), Google
+    through the emulator, the LLM through the real openai client against the fake."""
     monkeypatch.setenv("SHEETS_EMULATOR_HOST", sheets_emulator.address)
-    monkeypatch.setenv("SHEETSYNC_STORE_URL", postgres_url)
+    monkeypatch.setenv("SHEETSYNC_STORE_URL", store_url)
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     with FakeOpenAI(responder=perfect_judge) as fake:
         monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
@@ -86,13 +92,23 @@ def team(monkeypatch, sheets_emulator, postgres_url):
 def test_a_second_clone_sees_the_first_engineers_history(team, tmp_path, monkeypatch, gspread_client):
     a = make_clone(tmp_path / "alice")
     labelled(a, monkeypatch, gspread_client)
-    first = json.loads(ok(cli_in(a, monkeypatch, "judge", "--split", "dev", "--json")).output)
+    first = json.loads(ok(cli_in(a, monkeypatch, "judge", "--split", "dev", "--json")).stdout)
     assert first["calls_made"] == first["n_rows"] > 0 and team.call_count == first["n_rows"]
+    looked = json.loads(ok(cli_in(a, monkeypatch, "judge", "--split", "test", "--json")).stdout)
+    assert looked["test_runs"] == 1 and looked["calls_made"] == looked["n_rows"] > 0
+    paid = first["n_rows"] + looked["n_rows"]
 
     b = git_clone(a, tmp_path / "bob")
-    again = json.loads(ok(cli_in(b, monkeypatch, "judge", "--split", "dev", "--json")).output)
+    bob = open_store(load_config(b / "sheetsync.toml"))  # Alice's labels, as the expert wrote them
+    assert {rid: (lb.raw_verdict, lb.critique, lb.root_cause) for rid, lb in bob.labels().items()} == expert_labels()
+    assert bob.test_looks() == 1
+    bob.close()
+    again = json.loads(ok(cli_in(b, monkeypatch, "judge", "--split", "dev", "--json")).stdout)
     assert (again["calls_made"], again["cache_hits"]) == (0, first["n_rows"])  # paid for once, by Alice
-    assert team.call_count == first["n_rows"] and again["agreement"] == first["agreement"]
+    assert team.call_count == paid and again["agreement"] == first["agreement"]
+    peek = json.loads(ok(cli_in(b, monkeypatch, "judge", "--split", "test", "--json")).stdout)
+    assert (peek["calls_made"], peek["test_runs"]) == (0, 2)  # Bob's look is the second, not a first
+    assert team.call_count == paid
 
     # Alice changes a labelled row and pushes: Bob sees the stale flag her push recorded
     changed = rows()
@@ -102,13 +118,15 @@ def test_a_second_clone_sees_the_first_engineers_history(team, tmp_path, monkeyp
     bob = open_store(load_config(b / "sheetsync.toml"))
     fresh, stale = bob.fresh_labels()
     assert stale == [changed[5]["id"]] and len(fresh) == 39 and bob.label_states()[changed[5]["id"]].flagged_for
-    assert [r["run_id"] for r in bob.runs()] == [first["run_id"], again["run_id"]] and bob.pull_count() == 1
+    assert [r["run_id"] for r in bob.runs()] == [first["run_id"], looked["run_id"], again["run_id"], peek["run_id"]]
+    assert bob.pull_count() == 1
     bob.close()
-    pulled = json.loads(ok(cli_in(b, monkeypatch, "pull", "--json")).output)
+    pulled = json.loads(ok(cli_in(b, monkeypatch, "pull", "--json")).stdout)
     assert pulled["pull_id"] == 2 and pulled["stale"] == [changed[5]["id"]]
     assert not (b / ".sheetsync" / "state.db").exists() and not (a / ".sheetsync" / "state.db").exists()
 
 
+@pytest.mark.parametrize("engine", ["postgresql"])  # the gate's store is the team's server
 def test_the_ci_gate_runs_from_a_fresh_checkout_and_never_passes_without_the_store(
         team, tmp_path, monkeypatch, gspread_client, postgres_server):
     a = make_clone(tmp_path / "alice")
@@ -141,6 +159,13 @@ def test_the_ci_gate_runs_from_a_fresh_checkout_and_never_passes_without_the_sto
                            env={**env, "SHEETSYNC_STORE_WORKSPACE": "a-workspace-with-no-history"},
                            capture_output=True, text=True, timeout=300)
     assert other.returncode == 2 and "nothing to report" in other.stderr
+
+    # a job whose secret is missing (a fork's pull request) finds only an empty local store: exit 2, and why
+    unset = {k: v for k, v in env.items() if k != "SHEETSYNC_STORE_URL"}
+    bare = subprocess.run([sys.executable, "-m", "sheetsync", "report", "--fail-under", "0.8", "--no-tabs"], cwd=ci,
+                          env=unset, capture_output=True, text=True, timeout=300)
+    assert bare.returncode == 2 and "nothing to report" in bare.stderr and "SHEETSYNC_STORE_URL" in bare.stderr
+    assert not (ci / ".sheetsync").exists()  # and it left nothing behind in the checkout
 
 
 def postgres_url_db(url: str) -> str:
@@ -204,10 +229,12 @@ def test_two_processes_pull_and_judge_one_workspace_at_once(engine, store_url, t
     for pull_id in (1, 2, 3):
         got = store.labels(pull_id)
         assert {rid: lb.verdict for rid, lb in got.items()} == verdicts, pull_id
+    assert store.db.one("SELECT COUNT(*) FROM labels")[0] == 3 * len(verdicts)  # each pull's labels, once
     assert store.pull_count() == 3 and store.test_looks() == 2
     for j in judged:
         got = store.run_verdicts(j["run_id"])
         assert sorted(got) == test_ids and all(v["verdict"] == verdicts[rid] for rid, v in got.items())
+        assert store.db.one("SELECT COUNT(*) FROM verdicts WHERE run_id = ?", (j["run_id"],))[0] == len(test_ids)
     assert [r["status"] for r in store.runs()] == ["done", "done", "done"]
     judged_ids = [rid for rid in verdicts if split_of(rid, 0.2, 0.4) in ("dev", "test")]  # the setup judged dev
     assert store.db.one("SELECT COUNT(*) FROM cache")[0] == len(judged_ids)  # one entry per call, however paid

@@ -269,7 +269,7 @@ def run_side_by_side(kinds: list[str], work: Path) -> list[dict]:
 
 def label_half(work: Path, n: int) -> None:
     from sheetsync.config import load_config
-    from sheetsync.push import fill_expert_cells
+    from sheetsync.label_import import fill_expert_cells
     from sheetsync.workspace import open_store, open_workspace_workbook
 
     cfg = load_config(work / "sheetsync.toml")

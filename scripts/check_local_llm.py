@@ -120,7 +120,7 @@ def workspace(root: Path) -> tuple[Path, str, dict[str, Any]]:
 
 def play_expert(ws: Path, labels: dict[str, Any]) -> int:
     from sheetsync.config import load_config
-    from sheetsync.push import fill_expert_cells
+    from sheetsync.label_import import fill_expert_cells
     from sheetsync.workspace import open_store, open_workspace_workbook
 
     cfg = load_config(ws / "sheetsync.toml")

@@ -21,8 +21,9 @@ import pandas as pd
 from sheetsync.annotate import CRITIQUE, ROOT_CAUSE, VERDICT
 from sheetsync.config import load_config
 from sheetsync.demo_judge import JudgeRuns, llm_configured, run_judge
+from sheetsync.label_import import fill_expert_cells
 from sheetsync.pull import pull
-from sheetsync.push import fill_expert_cells, push
+from sheetsync.push import push
 from sheetsync.replay import REPLAY_MODEL, REPLAY_NOTE
 from sheetsync.workspace import init_workspace, open_store, open_workspace_workbook
 

@@ -199,6 +199,22 @@ class TabSpec:
     #: not writing into "free" columns, means a column the expert added (even without a header) is never
     #: overwritten.
     insert_columns: tuple[int, ...] = ()
+    #: Formatting, validation, protection, rules and filter are sent (``False``: they are right already, so
+    #: nothing addressed by a column position is sent; see sheetsync.backends.google_identity).
+    formats: bool = True
+    # ---- column identity (backends with ``column_identity``; sheetsync.backends.google_identity) ----------
+    #: Columns this write creates (the tab's, or inserted ones; col -> header, positions after the insert),
+    #: marked with developer metadata in the same atomic request, so later writes find them wherever they go.
+    column_marks: dict[int, str] = field(default_factory=dict)
+    #: Cells written by column identity after the write: header -> {row: value}; ``None`` clears the cell.
+    by_column: dict[str, dict[int, CellValue]] = field(default_factory=dict)
+    #: Write ``by_column`` only if every one of its columns is found (else nothing, and the backend says so).
+    all_or_nothing: bool = False
+    header_row: int = 0  # where the header row is (rows may have been inserted above it)
+    #: The column whose header must be in the header row before any mark is trusted or removed (the id).
+    identity_header: str = ""
+    #: Headers an earlier sheetsync wrote that name the same column (old header -> current).
+    header_aliases: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def table(cls, title: str, rows: list[list[CellValue]], **kw) -> TabSpec:

@@ -3,8 +3,12 @@
 A first push builds the Annotate tab whole. A re-push reads the tab's id, Status, key and expert columns
 (one request), writes only the rows whose sheetsync cells change and appends the new ones
 (:mod:`sheetsync.push_plan` says why each rule keeps labels attached to their ids), and never writes an
-expert cell. On Google, where a write may land while the expert sorts, inserts or deletes rows, the push
-then reads the id and key columns again and puts back any row whose text landed beside another id
+expert cell. On Google every cell is written by column identity (developer metadata that moves with its
+column; :mod:`sheetsync.backends.google_identity`), new rows are inserted blank and filled by row identity,
+and the formatting — addressed by column position — is re-sent only when the layout changed since the last
+push formatted it, so a column the expert inserts, moves or deletes meanwhile never receives sheetsync's
+text. Rows stay addressed by position: where a write may land while the expert sorts, inserts or deletes
+rows, the push then reads the id and key columns again and puts back any row whose text landed beside another id
 (bounded; each repair is itself a whole-row write). On .xlsx a write replaces the file only if nobody
 saved it since it was read, so nothing can land out of place.
 """
@@ -31,6 +35,7 @@ from sheetsync.annotate import (
     instructions_spec,
 )
 from sheetsync.annotate_sheet import HEADER_ROW, AnnotateSheet, SheetStructureError, read_annotate
+from sheetsync.attribution import LabelState
 from sheetsync.backends import Workbook
 from sheetsync.backends.base import WriteProgress
 from sheetsync.config import Config
@@ -135,15 +140,20 @@ def push(
     states, shown = store.label_states(), store.shown()
     specs = []
     plan: UpdatePlan | None = None
+    identity = bool(getattr(wb, "column_identity", False))
+    formatted = json.loads(store.get_meta(HINT_KEY) or "{}")  # the layout the last push left (and formatted)
     if sheet is None:
-        specs.append(_first_spec(cfg, cols, rows, fit))
+        specs.append(_first_spec(cfg, cols, rows, fit, identity=identity))
         result.added = list(rows)
     else:
         plan = plan_update(sheet, rows, states=states, shown=shown, cols=cols, rewrite_all=bool(inserts))
         _report(plan, result)
         dropdown_changed = (store.get_meta(CAUSES_KEY) or configured) != causes
         if plan.writes or plan.appends or inserts or dropdown_changed:
-            specs.append(_update_spec(cfg, cols, sheet, plan, inserts, fit))
+            # Formatting is addressed by column positions: sent only when it would change (google_identity)
+            formats = (_hint(cols, sheet) != formatted or dropdown_changed
+                       or [layout.get("widths"), layout.get("row_height")] != [fit[0], fit[1]])
+            specs.append(_update_spec(cfg, cols, sheet, plan, inserts, fit, identity=identity, formats=formats))
     instructions = instructions_spec(cfg, n_rows=len(in_sheet) + len(result.added), dimensions=ds.dimensions,
                                      questions=questions_text(store))
     instructions_hash = content_hash(json.dumps(instructions.blocks[0].values, ensure_ascii=False))
@@ -151,9 +161,11 @@ def push(
         specs.insert(0, instructions)
     if specs:
         _write(wb, specs, result)
+        if plan is not None:
+            _unwritten(wb, cfg, plan, result)
     shown_now = {rid: (pr.content, pr.display) for rid, pr in rows.items()}
-    if plan is not None and plan.writes and not getattr(wb, "atomic_writes", False):
-        plan = _verify(wb, cfg, id_header, ds, rows, plan, cols, result, sheet, fit)
+    if plan is not None and (plan.writes or (identity and plan.appends)) and not getattr(wb, "atomic_writes", False):
+        plan = _verify(wb, cfg, id_header, ds, rows, plan, cols, result, sheet, fit, identity=identity)
         shown_now = {rid: v for rid, v in shown_now.items() if rid not in plan.unsettled}
     remember_spreadsheet(store, wb)
     store.record_push(
@@ -335,24 +347,65 @@ def _fit(ds: Dataset, frame: pd.DataFrame, cols: AnnotateColumns) -> tuple[dict[
     return fit_to_data(cols, sample)
 
 
-def _first_spec(cfg: Config, cols: AnnotateColumns, rows: dict[str, PushRow], fit: tuple[dict[str, int], int]):
+def _first_spec(cfg: Config, cols: AnnotateColumns, rows: dict[str, PushRow], fit: tuple[dict[str, int], int], *,
+                identity: bool = False):
     values: list[list[CellValue]] = [list(cols.headers)]
     values += [append_values(pr, cols) for pr in rows.values()]
-    return annotate_spec(cfg, cols, [Block(0, 0, values)], len(values), replace=True, widths=fit[0],
+    spec = annotate_spec(cfg, cols, [Block(0, 0, values)], len(values), replace=True, widths=fit[0],
                          row_height=fit[1])
+    if identity:  # the tab is new: its columns are where this write puts them, so they are marked in it
+        spec.column_marks = dict(enumerate(cols.headers))
+    return spec
 
 
 def _update_spec(cfg: Config, cols: AnnotateColumns, sheet: AnnotateSheet, plan: UpdatePlan, inserts,
-                 fit: tuple[dict[str, int], int] | None = None):
-    blocks = write_blocks(plan.writes, cols)
+                 fit: tuple[dict[str, int], int] | None = None, *, identity: bool = False, formats: bool = True):
+    """The write that brings the tab up to date. With ``identity`` (Google) every cell goes by column
+    identity (google_identity), new rows are appended holding only their id, and the formatting —
+    addressed by column positions — is sent only when it would change (``formats``): a column the expert
+    moves while the push runs never has sheetsync's text put over it."""
     ours = [cols.index(h) for h in (*cols.data_headers, *EXPERT_HEADERS)]
-    header_cells = [Block(sheet.header_row, c, [[cols.headers[c]]]) for c in ours
-                    if c >= len(sheet.headers) or sheet.headers[c] != cols.headers[c] or inserts]
+    heads = [c for c in ours if c >= len(sheet.headers) or sheet.headers[c] != cols.headers[c] or inserts]
+    if identity:
+        return _identity_spec(cfg, cols, sheet, plan, inserts, heads, formats, fit)
+    blocks = write_blocks(plan.writes, cols)
+    header_cells = [Block(sheet.header_row, c, [[cols.headers[c]]]) for c in heads]
     appends = [append_values(pr, cols) for pr in plan.appends]
     n_rows = max(sheet.last_row + 1, sheet.header_row + 2) + len(appends)
     widths, height = fit or ({}, ROW_HEIGHT)
     return annotate_spec(cfg, cols, blocks + header_cells, n_rows, replace=False, top=sheet.header_row,
                          append_rows=appends, insert_columns=inserts, widths=widths, row_height=height)
+
+
+def _identity_spec(cfg: Config, cols: AnnotateColumns, sheet: AnnotateSheet, plan: UpdatePlan, inserts, heads,
+                   formats: bool, fit: tuple[dict[str, int], int] | None):
+    by_column: dict[str, dict[int, CellValue]] = {}
+    for w in sorted(plan.writes, key=lambda w: w.row):
+        for h, v in w.cells.items():
+            by_column.setdefault(h, {})[w.row] = v
+    for c in heads:
+        by_column.setdefault(cols.headers[c], {})[sheet.header_row] = cols.headers[c]
+    # New rows hold only their id when appended (the one cell placed by a column position: a row has no
+    # identity before it exists). Their other cells go by column identity at the rows appendCells uses when
+    # nothing moved (right below the last row read); if the expert typed or sorted meanwhile, they land
+    # like any row write that a sort overtook — never in an expert cell or an id cell — and the verify
+    # round puts them right (and clears sheetsync's text from a row without an id).
+    appends = [[pr.id if h == cols.id_header else None for h in cols.headers] for pr in plan.appends]
+    for k, pr in enumerate(plan.appends, start=sheet.last_row + 1):
+        for h, v in zip(cols.headers, append_values(pr, cols), strict=True):
+            if h != cols.id_header and h not in EXPERT_HEADERS:
+                by_column.setdefault(h, {})[k] = v
+    n_rows = max(sheet.last_row + 1, sheet.header_row + 2) + len(appends)
+    widths, height = fit or ({}, ROW_HEIGHT)
+    spec = annotate_spec(cfg, cols, [], n_rows, replace=False, top=sheet.header_row, append_rows=appends,
+                         insert_columns=inserts, widths=widths, row_height=height)
+    spec.formats = formats or bool(inserts)
+    spec.by_column = {h: by_column[h] for h in sorted(by_column, key=lambda h: h == KEY)}  # the key last
+    known = [KEY if h == LEGACY_KEY else h for h in sheet.headers]
+    spec.column_marks = {cols.index(h): h for h in cols.headers if h and h not in known} if inserts else {}
+    spec.identity_header, spec.header_row = cols.id_header, sheet.header_row
+    spec.header_aliases = {LEGACY_KEY: KEY}
+    return spec
 
 
 def _report(plan: UpdatePlan, result: PushResult) -> None:
@@ -373,17 +426,35 @@ def _write(wb: Workbook, specs, result: PushResult) -> None:
     result.bytes_sent += getattr(wb, "last_write_bytes", 0)
 
 
+def _unwritten(wb: Workbook, cfg: Config, plan: UpdatePlan, result: PushResult) -> None:
+    """A column the last write could not find by identity (its header cleared or renamed, or the column
+    deleted, while the push ran) got none of its cells. Without the Status column no stale flag was shown:
+    none is recorded as shown, or the next read would take the empty cell for the expert's re-check."""
+    gone = sorted(getattr(wb, "unwritten", {}).get(cfg.tabs.annotate, set()))
+    if not gone:
+        return
+    if STATUS in gone:
+        plan.states = {rid: LabelState(st.sig, st.given_for, "") if st is not None else None
+                       for rid, st in plan.states.items()}
+    note = (f"the {', '.join(f'“{h}”' for h in gone)} column(s) changed while sheetsync wrote (header cleared or "
+            "renamed, or the column deleted?), so their cells were not written; put the header back and run "
+            "`sheetsync push` again. Labels stay with their ids.")
+    if note not in result.warnings:
+        result.warnings.append(note)
+
+
 def _hint(cols: AnnotateColumns, sheet: AnnotateSheet | None) -> dict[str, int]:
     """Where the tab's header row and columns are after this push, for the next read."""
     return {**{h: cols.index(h) for h in cols.headers if h}, HEADER_ROW: sheet.header_row if sheet else 0}
 
 
-def _verify(wb, cfg, id_header, ds, rows, plan: UpdatePlan, cols, result, sheet_before, fit=None) -> UpdatePlan:
+def _verify(wb, cfg, id_header, ds, rows, plan: UpdatePlan, cols, result, sheet_before, fit=None, *,
+            identity: bool = False) -> UpdatePlan:
     """Read the id and key columns again and put back every row whose text landed beside another id
     (the expert sorted, inserted or deleted rows while the write was in flight). Bounded; each round is
     whole-row writes addressed by the positions just read. Returns the last round's plan: its label
     states are the latest, and ``unsettled`` names rows still not right."""
-    hint = _hint(cols, sheet_before)
+    hint = formatted = _hint(cols, sheet_before)
     for _ in range(REPAIR_ROUNDS):
         sheet = _read(wb, cfg, id_header, hint, ds)
         if sheet is None:
@@ -398,8 +469,14 @@ def _verify(wb, cfg, id_header, ds, rows, plan: UpdatePlan, cols, result, sheet_
         plan.states.update(check.states)
         if not check.writes and not check.appends:
             return plan
-        result.repaired += [w.id or f"row {w.row + 1}" for w in check.writes if w.id not in result.repaired]
-        _write(wb, [_update_spec(cfg, cols, sheet, check, (), fit)], result)
+        new = set(result.added)  # rows appended by this push are filled here (google_identity), not repaired
+        result.repaired += [w.id or f"row {w.row + 1}" for w in check.writes
+                            if w.id not in result.repaired and w.id not in new]
+        layout = _hint(cols, sheet)
+        _write(wb, [_update_spec(cfg, cols, sheet, check, (), fit, identity=identity, formats=layout != formatted)],
+               result)
+        formatted = layout
+        _unwritten(wb, cfg, plan, result)
     else:
         plan.unsettled = {w.id for w in check.writes} | {pr.id for pr in check.appends}
         result.warnings.append(
@@ -415,52 +492,13 @@ def _verify(wb, cfg, id_header, ds, rows, plan: UpdatePlan, cols, result, sheet_
     return plan
 
 
-def fill_expert_cells(
-    cfg: Config,
-    labels: dict[str, dict[str, str]],
-    *,
-    workbook: Workbook,
-    store: Store,
-) -> int:
-    """Write labels into the expert cells of rows the expert has not labelled (header -> text, by id), e.g.
-    to import an earlier annotation round or to let the demo play the expert. A row where the expert typed
-    anything keeps exactly what they typed: an import never adds, say, a root cause to the expert's label.
-
-    Returns the number of cells written. One read and one write.
-    """
-    tab = cfg.tabs.annotate
-    cfg = with_taxonomy(cfg, store)
-    layout = json.loads(store.get_meta(LAYOUT_KEY) or "{}")
-    id_header = layout.get("id", cfg.columns.id)
-    try:
-        sheet = read_annotate(workbook, tab, id_header=id_header, hint=json.loads(store.get_meta(HINT_KEY) or "{}"))
-    except SheetStructureError as exc:
-        raise UserInputError(f"{workbook.url}: {exc}") from exc
-    if sheet is None:
-        raise UserInputError(f"{workbook.url}: there is no “{tab}” tab. Run `sheetsync push DATA` first.")
-    if sheet.missing:  # the write re-applies the tab's formatting, which needs every sheetsync column
-        raise UserInputError(
-            f"{workbook.url}: the “{tab}” tab has no {' or '.join(f'“{m}”' for m in sheet.missing)} column "
-            "(renamed or deleted?). Run `sheetsync push DATA` to add it back, then run this again; nothing was "
-            "written."
-        )
-    cols = AnnotateColumns(
-        headers=[KEY if h == LEGACY_KEY else h for h in sheet.headers],
-        id_header=id_header,
-        data_headers=default_columns(id_header, layout["dimensions"], layout["context"], layout["input"],
-                                     layout["output"]).data_headers,
-        dimensions=layout["dimensions"],
-        input_header=layout["input"],
-        output_header=layout["output"],
-    )
-    blocks: list[Block] = []
-    for srow in sheet.rows:
-        if srow.labelled or any(srow.expert.values()):
-            continue
-        for header, text in labels.get(srow.id, {}).items():
-            if header in EXPERT_HEADERS and text:
-                blocks.append(Block(srow.row, cols.index(header), [[text]]))
-    if blocks:
-        workbook.write([annotate_spec(cfg, cols, blocks, sheet.last_row + 1, replace=False, top=sheet.header_row,
-                                      widths=layout.get("widths"), row_height=layout.get("row_height", ROW_HEIGHT))])
-    return len(blocks)
+def _judge_flagged(store: Store) -> set[str]:
+    """Ids the latest judgement failed, or disagreed with the expert on."""
+    labels = store.labels()
+    flagged = set()
+    for rid, v in store.latest_verdicts().items():
+        verdict = v["verdict"]
+        label = labels.get(rid)
+        if verdict == "fail" or (verdict and label is not None and label.verdict and label.verdict != verdict):
+            flagged.add(rid)
+    return flagged

@@ -121,7 +121,8 @@ def test_every_spelling_pull_accepts_is_coloured(word):
 
 def test_annotate_context_columns_are_as_wide_as_what_they_hold(tmp_path, monkeypatch):
     from sheetsync.config import load_config
-    from sheetsync.push import fill_expert_cells, push
+    from sheetsync.label_import import fill_expert_cells
+    from sheetsync.push import push
     from sheetsync.workspace import init_workspace, open_store, open_workspace_workbook
     from tests.test_roundtrip_xlsx import write_data
 

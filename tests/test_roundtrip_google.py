@@ -114,8 +114,9 @@ def test_each_step_moves_only_what_it_must(workspace, tmp_path, sheets_emulator,
     write_data(tmp_path / "data.csv", rows)
     sheets_emulator.clear_log()
     result = push(workspace, tmp_path / "data.csv")
-    # read, metadata, one write (one changed row, one new), and the check that every row landed by its id
-    assert counts(sheets_emulator) == (3, 1)
+    # reads: the tab, metadata, the header row with its column marks, and the check that every row landed by
+    # its id; writes: the new row appended holding its id, then every cell by column identity (google_identity)
+    assert counts(sheets_emulator) == (4, 2)
     assert (result.added, result.updated, result.stale) == (["r7"], 1, ["r3"])
     sheets_emulator.clear_log()
     pull(workspace)

@@ -380,8 +380,11 @@ def test_existing_keep_removes_only_sheetsyncs_own_and_never_shrinks():
     # No whole-grid clear: only the block is written.
     cells = of_kind(reqs, "updateCells")
     assert len(cells) == 1 and "start" in cells[0]
+    # The grid only grows, relative to its size when applied (an absolute size read earlier could cut off a
+    # column the expert inserted meanwhile): 500 rows stay, 12 columns get 18 more.
     grid = of_kind(reqs, "updateSheetProperties")[0]["properties"]["gridProperties"]
-    assert grid["rowCount"] == 500 and grid["columnCount"] == 30
+    assert "rowCount" not in grid and "columnCount" not in grid
+    assert of_kind(reqs, "appendDimension") == [{"sheetId": 42, "dimension": "COLUMNS", "length": 18}]
     assert "tabColorStyle" not in of_kind(reqs, "updateSheetProperties")[0]["fields"]
     # The expert's sort survives the filter's range update.
     f = of_kind(reqs, "setBasicFilter")[0]["filter"]

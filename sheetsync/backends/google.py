@@ -50,11 +50,14 @@ from sheetsync.backends.google_drive import (
 )
 from sheetsync.backends.google_errors import api_error
 from sheetsync.backends.google_http import EMULATOR_ENV, SheetsyncHTTPClient, log
+from sheetsync.backends.google_identity import write_by_identity
 from sheetsync.backends.google_pacing import Pacer, Pacing, shared_pacer
+from sheetsync.backends.google_progress import ProgressLog
 from sheetsync.backends.google_writes import DEFAULT_BODY_LIMIT, WRITE_MARK, Batch, WritePlan, plan_write
 from sheetsync.backends.sheets_requests import (
     METADATA_FIELDS,
     SheetMeta,
+    needed_size,
     parse_metadata,
     spreadsheet_locale,
 )
@@ -223,6 +226,8 @@ class GoogleWorkbook(Workbook):
     """One Google spreadsheet, addressed by key; see the module docstring for the request budget."""
 
     max_cell_chars = 50_000
+    #: Writes can address cells by column identity (TabSpec.by_column; google_identity).
+    column_identity = True
 
     def __init__(
         self,
@@ -252,6 +257,10 @@ class GoogleWorkbook(Workbook):
         self.last_request_bytes = 0
         self.last_write_requests = 0
         self.last_write_bytes = 0
+        #: Per tab, the columns the last write could not find by identity (their cells were not written).
+        self.unwritten: dict[str, set[str]] = {}
+        #: Per tab, header -> (column, metadataId) of the column marks checked by this command's writes.
+        self.column_ids: dict[str, dict[str, tuple[int, int]]] = {}
 
     def __repr__(self) -> str:
         return f"GoogleWorkbook({self.url!r}, as {self.principal.who!r})"
@@ -375,20 +384,31 @@ class GoogleWorkbook(Workbook):
         says "already exists"; or a protection someone deleted), the metadata is read again and the write
         planned again once. Google applies each batch all or nothing, so a refused batch wrote nothing.
         """
+        self.unwritten = {}
         if not specs:
+            return
+        self.last_write_requests, self.last_write_bytes = 0, 0
+        if all(_identity_only(s) for s in specs):  # cells of existing rows only: no batchUpdate, no metadata
+            for spec in specs:
+                self.unwritten[spec.title] = write_by_identity(self, spec)
             return
         meta = self._meta if self._meta is not None else self._fetch_metadata()
         self._meta = None  # whatever happens, the tabs change: never reuse this metadata
-        plan = self._plan(specs, meta)
-        try:
-            self._send(plan, first_refusal=True)
-        except _Refused as refused:
-            fresh = self._fetch_metadata()
-            self._meta = None
-            if fresh == meta:  # not a stale-metadata problem: report Google's answer
-                raise api_error(refused.error, self.principal, self.key) from None
-            self._send(self._plan(specs, fresh), first_refusal=False)
+        structural = [s for s in specs if _structural(s, meta.get(s.title))]
+        if structural:
+            plan = self._plan(structural, meta)
+            try:
+                self._send(plan, first_refusal=True)
+            except _Refused as refused:
+                fresh = self._fetch_metadata()
+                self._meta = None
+                if fresh == meta:  # not a stale-metadata problem: report Google's answer
+                    raise api_error(refused.error, self.principal, self.key) from None
+                self._send(self._plan(structural, fresh), first_refusal=False)
         self._created = False
+        for spec in specs:  # cells addressed by column identity (google_identity), after the structure
+            if spec.by_column:
+                self.unwritten[spec.title] = write_by_identity(self, spec)
 
     def _plan(self, specs: list[TabSpec], meta: Mapping[str, SheetMeta]) -> WritePlan:
         default_tab = None
@@ -484,37 +504,21 @@ class _MissingTab(Exception):
     """A ``values:batchGet`` named a tab that does not exist."""
 
 
-class ProgressLog:
-    """Reports a write of several requests as it goes: at most one line every ``every`` seconds, plus the
-    last, each with requests and bytes done and an estimate of the time left (from the bytes sent so far:
-    pacing and Google's speed both show in it)."""
-
-    def __init__(self, every: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.every, self.clock = every, clock
-        self._start = self._last = 0.0
-        self._first_bytes = 0
-
-    def __call__(self, p: WriteProgress) -> None:
-        if p.requests_total < 2:
-            return
-        now = self.clock()
-        if p.requests_done == 1:  # timed from the end of the first request on
-            self._start, self._last, self._first_bytes = now, now, p.bytes_done
-        if p.requests_done < p.requests_total and now - self._last < self.every:
-            return
-        self._last = now
-        rate = (p.bytes_done - self._first_bytes) / max(now - self._start, 1e-9)
-        left = (p.bytes_total - p.bytes_done) / rate if rate > 0 else 0.0
-        eta = "done" if p.requests_done == p.requests_total else f"about {_duration(left)} left"
-        log.info(
-            f"Writing: request {p.requests_done} of {p.requests_total} "
-            f"({p.bytes_done / 1e6:.1f} of {p.bytes_total / 1e6:.1f} MB), {eta}"
-        )
+def _identity_only(spec: TabSpec) -> bool:
+    """Only cells of existing rows, by column identity: nothing for a ``batchUpdate`` to do."""
+    return bool(spec.by_column) and not (spec.replace or spec.formats or spec.blocks or spec.append_rows
+                                         or spec.insert_columns or spec.column_marks)
 
 
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+def _structural(spec: TabSpec, meta: SheetMeta | None) -> bool:
+    """Whether the spec needs a ``batchUpdate`` at all (a re-push that only changes cells of existing rows
+    sends them by column identity alone)."""
+    if meta is None or spec.replace or spec.formats or spec.blocks or spec.append_rows:
+        return True
+    if spec.insert_columns or spec.column_marks or not meta.owned:
+        return True
+    rows, cols = needed_size(spec)
+    return rows > meta.row_count or cols > meta.col_count
 
 
 class _LostAnswer(Exception):

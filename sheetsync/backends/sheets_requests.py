@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sheetsync.backends.identity_requests import column_marks
 from sheetsync.errors import UserInputError
 from sheetsync.formulas import localize_formula
 from sheetsync.layout import (
@@ -553,10 +554,12 @@ def tab_requests(
         setup.append(_mark(sheet_id, OWNER_KEY, "1"))
         if staging_for is not None:
             setup.append(_mark(sheet_id, STAGING_KEY, staging_for))
+        setup += column_marks(sheet_id, spec.column_marks)
     else:
         sheet_id = meta.sheet_id
         keep_rules = _rules_in_place(spec, meta, locale)
-        setup += _reset_existing(spec, meta, keep_rules=keep_rules)
+        if spec.formats:
+            setup += _reset_existing(spec, meta, keep_rules=keep_rules)
         for c in sorted(set(spec.insert_columns), reverse=True):  # right to left: positions stay valid
             n = spec.insert_columns.count(c)
             setup.append({
@@ -565,10 +568,18 @@ def tab_requests(
                     "inheritFromBefore": c > 0,
                 }
             })
-        if not spec.replace:  # never shrink a tab that holds the expert's cells
-            rows = max(rows, meta.row_count)
-            cols = max(cols, meta.col_count + len(spec.insert_columns))
-        setup.append(_sheet_properties(spec, sheet_id, rows, cols, meta))
+        setup += column_marks(sheet_id, spec.column_marks, replace=True)  # inserted columns, where they now are
+        if spec.replace:
+            setup.append(_sheet_properties(spec, sheet_id, rows, cols, meta))
+        else:
+            # Never shrink a tab that holds the expert's cells, and never set its size from a count read
+            # earlier: an absolute columnCount sent after the expert inserted a column would cut off the
+            # last one. The grid only grows, by appendDimension ("Appends rows or columns to the end of a
+            # sheet", sheets.v4 discovery), relative to whatever size it has when the request applies.
+            setup.append(_sheet_properties(spec, sheet_id, None, None, meta))
+            for dim, more in (("ROWS", rows - meta.row_count), ("COLUMNS", cols - meta.col_count - len(spec.insert_columns))):
+                if more > 0:
+                    setup.append({"appendDimension": {"sheetId": sheet_id, "dimension": dim, "length": more}})
         if not meta.owned:
             setup.append(_mark(sheet_id, OWNER_KEY, "1"))
         if spec.replace:  # back to Google's defaults before the spec's own widths apply
@@ -583,6 +594,8 @@ def tab_requests(
                 )
             )
             setup.append(_dimension(sheet_id, "ROWS", 0, rows, {"pixelSize": DEFAULT_ROW_HEIGHT}, "pixelSize"))
+    if not spec.formats:  # nothing addressed by a column position read earlier (google_identity)
+        return TabRequests(sheet_id, setup, [])
     setup += _setup_layout(spec, sheet_id, used)  # row heights for the rows in use, not the empty grid
     taken_charts = set(meta.chart_ids) if meta is not None else set()
     chart_ids = [new_sheet_id(taken_charts, rng) for _ in spec.charts]
@@ -692,22 +705,14 @@ def move_index(current: int, target: int) -> int:
     return target + 1 if target > current else target
 
 
-def _sheet_properties(spec: TabSpec, sheet_id: int, rows: int, cols: int, meta: SheetMeta) -> Request:
-    props: dict[str, Any] = {
-        "sheetId": sheet_id,
-        "gridProperties": {
-            "rowCount": rows,
-            "columnCount": cols,
-            "frozenRowCount": spec.frozen_rows,
-            "frozenColumnCount": spec.frozen_cols,
-        },
-    }
-    fields = [
-        "gridProperties.rowCount",
-        "gridProperties.columnCount",
-        "gridProperties.frozenRowCount",
-        "gridProperties.frozenColumnCount",
-    ]
+def _sheet_properties(spec: TabSpec, sheet_id: int, rows: int | None, cols: int | None, meta: SheetMeta) -> Request:
+    """``rows``/``cols`` ``None``: the grid's size is not set (see tab_requests)."""
+    grid: dict[str, Any] = {"frozenRowCount": spec.frozen_rows, "frozenColumnCount": spec.frozen_cols}
+    fields = ["gridProperties.frozenRowCount", "gridProperties.frozenColumnCount"]
+    if rows is not None and cols is not None:
+        grid = {"rowCount": rows, "columnCount": cols, **grid}
+        fields = ["gridProperties.rowCount", "gridProperties.columnCount", *fields]
+    props: dict[str, Any] = {"sheetId": sheet_id, "gridProperties": grid}
     if spec.tab_color is not None:
         props["tabColorStyle"] = {"rgbColor": rgb(spec.tab_color)}
         fields.append("tabColorStyle")

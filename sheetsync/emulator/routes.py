@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from sheetsync.emulator import batch_update, drive, drive_permissions, spreadsheets, values
+from sheetsync.emulator import batch_update, drive, drive_permissions, spreadsheets, values, values_filter
 from sheetsync.emulator.drive_access import caller_cannot, sheets_access
 from sheetsync.emulator.errors import ApiError, invalid_argument, not_found
 from sheetsync.emulator.identity import ANONYMOUS_PRINCIPAL, Principal
@@ -90,6 +90,10 @@ def _sheets(st: State, call: Call, method: str, segs: list[str], params: Params,
                 return Reply(body=values.batch_clear(st, sid, body))
             if sub_verb == "batchGetByDataFilter" and method == "POST":
                 return Reply(body=spreadsheets.batch_get_by_data_filter(st, sid, body))
+            if sub_verb == "batchUpdateByDataFilter" and method == "POST":
+                return Reply(body=values_filter.batch_update_by_data_filter(st, sid, body))
+            if sub_verb == "batchClearByDataFilter" and method == "POST":
+                return Reply(body=values_filter.batch_clear_by_data_filter(st, sid, body))
             raise not_found()
         if len(segs) == 3:
             rng_raw, rverb = split_verb(segs[2], _VALUE_VERBS)

@@ -120,7 +120,7 @@ def batch_get(state: State, sid: str, params: Params) -> dict[str, Any]:
 # ---- writing -----------------------------------------------------------------------------------------
 
 
-def _check_values(values: Any, where: str = "values") -> list[list[Any]]:
+def check_values(values: Any, where: str = "values") -> list[list[Any]]:
     if values is None:
         return []
     for i, row in enumerate(values):
@@ -219,7 +219,7 @@ def _is_anchor(text: str) -> bool:
     )
 
 
-def _input_option(params_value: str | None) -> str:
+def input_option(params_value: str | None) -> str:
     if params_value is None:
         raise invalid_argument("'valueInputOption' is required but not specified")
     if params_value not in INPUT:
@@ -229,7 +229,7 @@ def _input_option(params_value: str | None) -> str:
     return params_value
 
 
-def _with_data(ss: Spreadsheet, resp: dict, include: bool, render: str, major: str) -> dict:
+def with_data(ss: Spreadsheet, resp: dict, include: bool, render: str, major: str) -> dict:
     if include and "updatedRange" in resp:
         resp["updatedData"] = value_range(ss, resp["updatedRange"], render, major)
     return resp
@@ -239,7 +239,7 @@ def update(state: State, sid: str, range_text: str, params: Params, body: dict |
     body = body or {}
     validate(body, "ValueRange", "data")
     ss = state.get(sid)
-    option = _input_option(params.get("valueInputOption"))
+    option = input_option(params.get("valueInputOption"))
     include = params.bool("includeValuesInResponse")
     render = params.enum("responseValueRenderOption", RENDER, "FORMATTED_VALUE") or "FORMATTED_VALUE"
     work = ss.clone()
@@ -257,17 +257,17 @@ def _update_one(ss: Spreadsheet, range_text: str, body: dict, option: str, inclu
                 f"Requested writing within range [{range_text}], but tried writing to [{body['range']}]"
             )
     major = body.get("majorDimension") or "ROWS"
-    values = _check_values(body.get("values"))
+    values = check_values(body.get("values"))
     bounds = ss.resolve_a1(range_text)
     resp = write_values(ss, bounds, _is_anchor(range_text), values, major, option, range_text)
-    return _with_data(ss, resp, include, render, major)
+    return with_data(ss, resp, include, render, major)
 
 
 def batch_update(state: State, sid: str, body: dict | None) -> dict[str, Any]:
     body = body or {}
     validate(body, "BatchUpdateValuesRequest")
     ss = state.get(sid)
-    option = _input_option(body.get("valueInputOption"))
+    option = input_option(body.get("valueInputOption"))
     include = bool(body.get("includeValuesInResponse"))
     render = body.get("responseValueRenderOption") or "FORMATTED_VALUE"
     work = ss.clone()
@@ -348,12 +348,12 @@ def append(state: State, sid: str, range_text: str, params: Params, body: dict |
     body = body or {}
     validate(body, "ValueRange", "data")
     ss = state.get(sid)
-    option = _input_option(params.get("valueInputOption"))
+    option = input_option(params.get("valueInputOption"))
     insert = params.enum("insertDataOption", ("OVERWRITE", "INSERT_ROWS"), "OVERWRITE")
     include = params.bool("includeValuesInResponse")
     render = params.enum("responseValueRenderOption", RENDER, "FORMATTED_VALUE") or "FORMATTED_VALUE"
     major = body.get("majorDimension") or "ROWS"
-    values = _check_values(body.get("values"))
+    values = check_values(body.get("values"))
     sheet, sr, sc, er, ec = clamp_read(ss.resolve_a1(range_text), range_text)
     work = ss.clone()
     wsheet = work.sheet(sheet.sheet_id)
@@ -373,7 +373,7 @@ def append(state: State, sid: str, range_text: str, params: Params, body: dict |
     bounds = (wsheet, at_row, at_col, None, None)
     resp = write_values(work, bounds, True, values, major, option, range_text)
     ss.replace_state(work)
-    out["updates"] = _with_data(ss, resp, include, render, major)
+    out["updates"] = with_data(ss, resp, include, render, major)
     return out
 
 

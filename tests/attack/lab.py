@@ -21,7 +21,7 @@ import pytest
 
 from sheetsync.config import load_config
 from sheetsync.emulator import Emulator
-from sheetsync.push import fill_expert_cells
+from sheetsync.label_import import fill_expert_cells
 from sheetsync.store import Store
 from sheetsync.testing.fake_openai import FakeOpenAI
 from sheetsync.workspace import open_store, open_workspace_workbook
@@ -125,31 +125,23 @@ class Plan:
 
 
 #: What the suite shows sheetsync cannot promise yet, because the Sheets API has no conditional write: a
-#: write is addressed by the row and column positions its command read a moment earlier. Each entry is run
-#: in ``test_known_limits.py`` as a strict xfail (it fails loudly once fixed), and left out of the main run.
-COLUMN_RACE = (
-    "a column inserted, moved or deleted by the expert between the command's read of the Annotate tab and its "
-    "write shifts the columns under the write: sheetsync's cells (and appended rows) land in the expert's "
-    "columns, overwriting labels and notes. Positions come from the read; the Sheets API offers no "
-    "conditional write. Needs writes addressed by column identity (e.g. column developer metadata and "
-    "values:batchUpdateByDataFilter), a design change in the Google write path."
-)
+#: write is addressed by the row positions its command read a moment earlier. Each entry is run in
+#: ``test_known_limits.py`` as a strict xfail (it fails loudly once fixed), and left out of the main run.
+#: (Columns inserted, moved or deleted mid-command were one: writes now go by column identity —
+#: sheetsync.backends.google_identity — and those scenarios run in the main suite.)
 FILL_RACE = (
     "fill_expert_cells writes expert cells at the row positions it read: rows sorted, inserted or deleted "
     "between its read and its write put the imported labels beside other ids (and over a label the expert "
-    "typed meanwhile). Unlike push, it cannot avoid writing expert cells of existing rows; needs writes "
-    "addressed by row identity (e.g. row developer metadata), a design change."
+    "typed meanwhile). Its cells are found by column identity, but a row of the expert's has no identity "
+    "but its id cell, and a cell cannot be addressed by row and column identity at once; unlike push "
+    "(which writes only its own cells, and whose keys let it repair a row), nothing can repair a label "
+    "put beside the wrong id. Needs row developer metadata on every row (created by push with the row) and "
+    "writes by row identity at column positions checked in the same request, a design change."
 )
 KNOWN_LIMITS: dict[tuple[str, str], str] = {
-    **{("re-push", a): COLUMN_RACE for a in (
-        "add a headerless column with data", "move the Critique column left", "move the input column right",
-        "delete the Status column")},
-    **{("fill_expert_cells", a): FILL_RACE for a in (
+    ("fill_expert_cells", a): FILL_RACE for a in (
         "sort by input, descending", "insert a blank row at the top", "insert a blank row in the middle",
-        "delete a labelled row", "delete an unlabelled row", "label an unlabelled row")},
-    **{("fill_expert_cells", a): COLUMN_RACE for a in (
-        "add a headerless column with data", "move the Critique column left", "move the input column right",
-        "delete the Status column")},
+        "delete a labelled row", "delete an unlabelled row", "label an unlabelled row")
 }
 
 

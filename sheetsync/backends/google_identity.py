@@ -1,0 +1,339 @@
+"""Writes into the Annotate tab addressed by column identity, so that a column the expert inserts, moves or
+deletes while a command runs can never put sheetsync's text over the expert's cells.
+
+The Sheets API has no conditional write: every ``batchUpdate`` request addresses cells by the positions
+sheetsync read a moment earlier. So, after the atomic structural write (new tabs, inserted columns and their
+marks, appended rows, formatting), the cells go through ``values:batchUpdateByDataFilter``:
+
+* **Existing rows, header cells** — one ``DataFilterValueRange`` per column, addressed by the column's
+  developer metadata (:data:`~sheetsync.backends.identity_requests.COLUMN_KEY`, by ``metadataId``), with
+  ``majorDimension=COLUMNS`` and JSON ``null`` for every row not written ("Null values will be skipped",
+  ValueRange). The metadata moves with its column and goes when it is deleted (DeveloperMetadata), so a
+  moved column is still written and a deleted one is written nowhere. Rows stay addressed by position:
+  the key column says which row's text a row shows, and push's verify round repairs rows sorted,
+  inserted or deleted meanwhile. ``valueInputOption=RAW``: text is never a formula. Idempotent, so the
+  transport may send it again after a lost answer. Each request carries whole rows (every column of
+  every row it covers; the key column last) and stays under ``max_request_bytes``. Far down a tall tab
+  (each column spends 5 bytes of ``null`` per row above the first one written: past ~57,000 rows with 7
+  columns at the default 2 MB) a request cannot carry every column of even one row; there it goes one
+  column at a time, the key column last, so a row whose write stops half-way keeps its old key and is
+  rewritten (what the key says the row shows is what a label is attributed to). Once checked, a column's
+  mark is kept for the rest of the command (it is the column's identity wherever it moves).
+* **Which metadata is trusted** — one read (``spreadsheets.get`` of the header row with each column's
+  metadata) shows headers and metadata together, as of one instant. A mark counts only where its
+  column's header is its value; any other mark is deleted by its id (nothing is written through it).
+  A sheetsync column without a mark (a tab from an earlier sheetsync) is marked where that read saw
+  its header, and the next such read checks the mark before anything is written through it.
+* **New rows** — appended (``appendCells``, placed below the last row with data when Google applies it,
+  so a row the expert typed meanwhile is neither overwritten nor paired) holding only their id; push's
+  verify round then finds them by id and writes their cells like any row's. Only the id cell is placed by
+  a column position: a row cannot be addressed by row and column identity at once, and a new row has no
+  row identity before it exists. If the id column itself moved in that instant, the ids land in the column
+  that took its place, in the new rows only (never over a cell the expert had filled).
+
+Formatting is positional too; it is sent only when the layout changed since the last push formatted the
+tab (push decides; :attr:`TabSpec.formats`), so a re-push over an unchanged layout sends none.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from gspread.exceptions import APIError
+from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL, SPREADSHEETS_API_V4_BASE_URL
+from gspread.utils import absolute_range_name
+
+from sheetsync.backends.base import WriteProgress
+from sheetsync.backends.identity_requests import COLUMN_KEY, column_marks, delete_metadata
+from sheetsync.errors import UserInputError
+from sheetsync.layout import CellValue, TabSpec
+
+if TYPE_CHECKING:
+    from sheetsync.backends.google import GoogleWorkbook
+
+VALUES_BY_FILTER_URL = SPREADSHEETS_API_V4_BASE_URL + "/%s/values:batchUpdateByDataFilter"
+SNAPSHOT_FIELDS = (
+    "sheets(properties(sheetId,title),data(startColumn,rowData(values(formattedValue)),"
+    "columnMetadata(developerMetadata(metadataId,metadataKey,metadataValue))))"
+)
+CHECK_ROUNDS = 3
+_NULL = len("null,")
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+@dataclass
+class Snapshot:
+    """The header row and the column marks of one tab, from one read (one instant)."""
+
+    sheet_id: int
+    headers: list[str]  # trimmed, aliases resolved
+    marks: list[tuple[int, int, str]]  # (column, metadataId, value)
+
+
+@dataclass
+class Columns:
+    """What a snapshot says: the trusted mark of each named column, and what must be fixed first."""
+
+    at: dict[str, tuple[int, int]]  # header -> (column, metadataId)
+    deletes: list[int]
+    tags: dict[int, str]
+    trusted: bool  # the header row was where it was expected (else nothing is trusted or removed)
+
+
+def snapshot(wb: GoogleWorkbook, spec: TabSpec) -> Snapshot | None:
+    """ONE ``spreadsheets.get`` of the header row (``top``) with each column's developer metadata."""
+    top = spec.header_row + 1
+    params = {"ranges": f"{absolute_range_name(spec.title)}!{top}:{top}", "fields": SNAPSHOT_FIELDS}
+    raw = wb._call(lambda: wb.client.http_client.fetch_sheet_metadata(wb.key, params=params))
+    for sheet in raw.get("sheets", []) or []:
+        props = sheet.get("properties") or {}
+        if props.get("title") != spec.title:
+            continue
+        data = (sheet.get("data") or [{}])[0]
+        start = int(data.get("startColumn", 0) or 0)
+        cells = ((data.get("rowData") or [{}])[0] or {}).get("values") or []
+        headers = [""] * start + [str((c or {}).get("formattedValue", "")).strip() for c in cells]
+        headers = [spec.header_aliases.get(h, h) for h in headers]
+        marks = []
+        for i, col in enumerate(data.get("columnMetadata") or []):
+            for md in (col or {}).get("developerMetadata") or []:
+                if md.get("metadataKey") == COLUMN_KEY:
+                    marks.append((start + i, int(md["metadataId"]), str(md.get("metadataValue", ""))))
+        return Snapshot(int(props.get("sheetId", 0)), headers, marks)
+    return None
+
+
+def columns(snap: Snapshot, names: list[str], identity_header: str, fresh: set[str] = frozenset()) -> Columns:
+    """``fresh``: columns the write just inserted and marked (their header is written by identity, so
+    until then it is empty)."""
+    header = lambda c: snap.headers[c] if c < len(snap.headers) else ""  # noqa: E731
+    trusted = not identity_header or identity_header in snap.headers
+    out = Columns({}, [], {}, trusted)
+    if not trusted:
+        return out
+    seen: dict[str, list[tuple[int, int]]] = {}
+    for c, mid, value in snap.marks:
+        if header(c) != value and not (header(c) == "" and value in fresh):
+            out.deletes.append(mid)  # landed on, or was moved to, a column that is not its own
+        else:
+            seen.setdefault(value, []).append((c, mid))
+    for name in names:
+        hits = seen.get(name, [])
+        cols = {c for c, _ in hits}
+        if len(cols) == 1:
+            out.at[name] = hits[0]
+        elif not hits and snap.headers.count(name) == 1:
+            out.tags[snap.headers.index(name)] = name
+    return out
+
+
+def write_by_identity(wb: GoogleWorkbook, spec: TabSpec) -> set[str]:
+    """Write ``spec.by_column`` (see the module docstring). Returns the headers of the columns that could not
+    be written (no trustworthy mark): their cells wait for the next write. With ``spec.all_or_nothing``
+    nothing is written unless every column is found."""
+    names = list(spec.by_column)
+    if not names:
+        return set()
+    sent = (0, 0)
+    known = wb.column_ids.get(spec.title, {})
+    for _ in range(CHECK_ROUNDS):
+        if all(n in known for n in names):  # checked earlier in this command: a mark is its column's identity
+            at = known
+        else:
+            found = _trusted_columns(wb, spec, names)
+            if found is None or not found.trusted:
+                return set(names)
+            at = found.at
+            wb.column_ids[spec.title] = {**known, **at}
+        missing = {n for n in names if n not in at}
+        if missing and spec.all_or_nothing:
+            return set(names)
+        matched: set[int] = set()
+        done = send_values(wb, list(_batches(spec, at, wb.max_request_bytes)), matched)
+        sent = (sent[0] + abs(done[0]), sent[1] + done[1])
+        if done[0] >= 0:
+            # A filter Google matched to no range (its column was deleted since the marks were checked)
+            # wrote nothing: those cells wait for the next write.
+            missing |= {n for n in names if n in at and at[n][1] not in matched}
+            break
+        known = {}  # refused: read the marks again
+    else:  # refused every time: the tab kept changing under the write; its cells wait for the next write
+        missing = set(names)
+    wb.last_write_requests += sent[0]
+    wb.last_write_bytes += sent[1]
+    return missing
+
+
+def _trusted_columns(wb: GoogleWorkbook, spec: TabSpec, names: list[str]) -> Columns | None:
+    """The trusted mark of each column, after removing wrong marks and marking unmarked columns (checked
+    by a second read before anything goes through a new mark)."""
+    for _ in range(2):
+        snap = snapshot(wb, spec)
+        if snap is None:
+            return None
+        found = columns(snap, names, spec.identity_header, set(spec.column_marks.values()))
+        fixes = delete_metadata(found.deletes) + column_marks(snap.sheet_id, found.tags)
+        if not fixes:
+            break
+        _post(wb, SPREADSHEET_BATCH_UPDATE_URL % wb.key, {"requests": fixes})
+    return found
+
+
+def send_values(wb: GoogleWorkbook, bodies: list[bytes], matched: set[int] | None = None) -> tuple[int, int]:
+    """Send the bodies in order; (requests, bytes) sent — requests negative when Google refused one (a 400:
+    e.g. the expert deleted a column or row the write reached, so it "exceeds" what the filter matches;
+    nothing of that request was applied)."""
+    done = 0
+    total = sum(len(b) for b in bodies)
+    for n, body in enumerate(bodies, start=1):
+        resp = _post(wb, VALUES_BY_FILTER_URL % wb.key, body, refusable=True)
+        if resp is None:
+            return -n, done
+        if matched is not None:
+            for r in (resp.json() or {}).get("responses", []) or []:
+                mid = (((r.get("dataFilter") or {}).get("developerMetadataLookup") or {}).get("metadataId"))
+                if mid is not None:
+                    matched.add(int(mid))
+        done += len(body)
+        if wb.progress is not None:
+            wb.progress(WriteProgress(n, len(bodies), done, total))
+    return len(bodies), done
+
+
+def _post(wb: GoogleWorkbook, url: str, body: bytes | dict, *, refusable: bool = False) -> Any:
+    """POST (safe to repeat: every request here is idempotent). ``refusable``: a 400 returns ``None``."""
+    data = body if isinstance(body, bytes) else dumps(body).encode()
+    wb.last_request_bytes = len(data)
+
+    def send() -> Any:
+        try:
+            return wb.client.http_client.request(
+                "post", url, data=data, headers={"Content-Type": "application/json; charset=utf-8"},
+                repeat_safe=True,
+            )
+        except APIError as e:
+            if refusable and e.code == 400:
+                return None
+            raise
+
+    return wb._call(send)
+
+
+# -------------------------------------------------------------------------------------- the request bodies
+
+
+def _text(value: CellValue) -> Any:
+    return "" if value is None else value
+
+
+def _column_range(mid: int, cells: list[Any]) -> str:
+    return dumps({"dataFilter": {"developerMetadataLookup": {"metadataId": mid}}, "majorDimension": "COLUMNS",
+                  "values": [cells]})
+
+
+def _body(parts: list[str]) -> bytes:
+    return ('{"valueInputOption":"RAW","data":[' + ",".join(parts) + "]}").encode()
+
+
+_FRAME = len(_body([]))
+_RANGE = len(_column_range(2**31, [])) + 1
+
+
+def _batches(spec: TabSpec, at: dict[str, tuple[int, int]], limit: int) -> Iterator[bytes]:
+    """Whole rows per request: each request covers a run of rows, every written column of each (the key
+    column, the last in ``spec.by_column``, last); each body under ``limit``."""
+    cols = [h for h in spec.by_column if h in at]
+    rows = sorted({r for h in cols for r in spec.by_column[h]})
+    run: list[int] = []
+    last: dict[str, int] = {}  # column -> last row already in the current request
+    size = _FRAME
+    for r in rows:
+        cells = {h: spec.by_column[h][r] for h in cols if r in spec.by_column[h]}
+
+        need = _need(cells, r, last)
+        if run and size + need > limit:
+            yield _body(_render(spec, cols, at, run))
+            run, last, size = [], {}, _FRAME
+            need = _need(cells, r, last)
+        if size + need > limit:  # the nulls above this row no longer fit beside every column: by column
+            yield from _by_column(spec, cols, at, [x for x in rows if x >= r], limit)
+            break
+        run.append(r)
+        last.update(dict.fromkeys(cells, r))
+        size += need
+    if run:
+        yield _body(_render(spec, cols, at, run))
+
+
+def _by_column(spec: TabSpec, cols: list[str], at: dict[str, tuple[int, int]], rows: list[int],
+               limit: int) -> Iterator[bytes]:
+    """Rows so far down a tall tab that one request cannot carry every column of even one of them (each
+    column spends 5 bytes per row above): one column at a time, the key column last, so a row whose write
+    stops half-way keeps its old key (push rewrites it: the key says the row still shows the old text)."""
+    parts: list[str] = []
+    size = _FRAME
+    for h in cols:
+        written = [r for r in rows if r in spec.by_column[h]]
+        while written:
+            cells: list[Any] = [None] * (written[0])
+            taken = 0
+            need = size + _RANGE + _NULL * written[0]
+            for r in written:
+                add = len(dumps(_text(spec.by_column[h][r])).encode()) + 1 + _NULL * (r - len(cells))
+                if taken and need + add > limit:
+                    break
+                cells += [None] * (r - len(cells)) + [_text(spec.by_column[h][r])]
+                need += add
+                taken += 1
+            if need > limit and parts:
+                yield _body(parts)
+                parts, size = [], _FRAME
+                continue
+            if need > limit:
+                raise UserInputError(_too_big(written[0], need, limit))
+            parts.append(_column_range(at[h][1], cells))
+            size = need
+            written = written[taken:]
+            if written:
+                yield _body(parts)
+                parts, size = [], _FRAME
+    if parts:
+        yield _body(parts)
+
+
+def _need(cells: dict[str, CellValue], r: int, last: dict[str, int]) -> int:
+    """Bytes row ``r`` adds to a request: its cells, and the nulls before them in each column."""
+    n = 0
+    for h, v in cells.items():
+        n += len(dumps(_text(v)).encode()) + 1
+        n += _NULL * (r - last[h] - 1) if h in last else _RANGE + _NULL * r
+    return n
+
+
+def _render(spec: TabSpec, cols: list[str], at: dict[str, tuple[int, int]], run: list[int]) -> list[str]:
+    parts = []
+    for h in cols:
+        written = [r for r in run if r in spec.by_column[h]]
+        if not written:
+            continue
+        cells: list[Any] = [None] * (written[-1] + 1)
+        for r in written:
+            cells[r] = _text(spec.by_column[h][r])
+        parts.append(_column_range(at[h][1], cells))
+    return parts
+
+
+def _too_big(row: int, need: int, limit: int) -> str:
+    what = f"row {row + 1}"
+    return (
+        f"{what} of the Annotate tab needs a request of {need:,} bytes, more than the {limit:,} allowed ([google] "
+        "max_request_bytes; a write addressed by column identity also spends 5 bytes on every row above it in "
+        "each column). Raise max_request_bytes (up to 10485760). Nothing more was written; labels stay with "
+        "their ids."
+    )

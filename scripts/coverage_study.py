@@ -8,7 +8,9 @@ For each scenario (judge TPR/TNR, true pass rate, labelled size, unlabelled size
 focused labelling) it simulates datasets with a known truth and counts how often each interval contains it:
 Wilson for TPR and TNR (weighted under focused sampling), the corrected pass rate by Lee et al.'s closed
 form (what the report shows), sheetsync's "full" bootstrap and judgy's labelled-only bootstrap, and a
-dimension cell's corrected rate. A cell is marked when it misses 95% by more than 2 points plus twice its
+dimension cell's corrected rate; and the paired intervals of "did it improve?": the change in corrected pass
+rate between two versions of the AI (`sheetsync compare A B`) and the change in TPR between two judge runs
+(`compare --runs`, the Agreement tab). A cell is marked when it misses 95% by more than 2 points plus twice its
 simulation error. The study's code is sheetsync/testing/coverage.py; tests/test_coverage.py runs a small grid
 of it in CI.
 """
@@ -23,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sheetsync.testing.coverage import METHODS, coverage, grid
+from sheetsync.testing.coverage_paired import paired_coverage, runs_grid, versions_grid
 
 NAMES = {"wilson_tpr": "TPR (Wilson)", "wilson_tnr": "TNR (Wilson)", "lee": "corrected, Lee (report)",
          "full": "corrected, full bootstrap", "judgy": "corrected, judgy", "cell_lee": "dimension cell, Lee"}
@@ -81,8 +84,31 @@ def main() -> None:
     for s, res in rows:
         lines.append(f"| {s.tpr:.2f} | {s.tnr:.2f} | {s.prevalence:.2f} | {s.n_labelled} | {s.n_unlabelled:,} | "
                      f"{s.sampling} | " + " | ".join(cell(res[m]) for m in METHODS) + " |")
+    lines += paired_lines(args.reps * 2, args.seed)
     Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {args.out}", file=sys.stderr)
+
+
+def paired_lines(reps: int, seed: int) -> list[str]:
+    """The two paired tables: B − A in corrected pass rate (compare A B), and B − A in TPR (judge runs)."""
+    lines = ["", "## Did it improve? The paired intervals", "",
+             f"{reps} simulated comparisons per scenario. *Versions* (`sheetsync compare A B`): two versions of the "
+             "AI answer the same m inputs (B keeps A's outcome on 60% of them), one judge scores both, its TPR/TNR "
+             "measured on n random expert labels; the truth is the change in true pass rate, and the interval "
+             "(MOVER: the paired Bonett–Price interval scaled by the judge, with J = TPR + TNR − 1's own interval) "
+             "must count the judge's error too. A dimension cell is a small m. *Runs* (`compare --runs`, the "
+             "Agreement tab): two judge runs on the same n expert passes; the truth is the change in TPR.", "",
+             "| TPR | TNR | A's pass rate | B's pass rate | m inputs | n labels | B − A corrected (MOVER) | "
+             "no interval |", "|---|---|---|---|---|---|---|---|"]
+    for i, s in enumerate(versions_grid()):
+        r = paired_coverage(s, reps, seed + 10_000 + i)
+        lines.append(f"| {s.tpr:.2f} | {s.tnr:.2f} | {s.pass_a:.2f} | {s.pass_b:.2f} | {s.n_inputs:,} | "
+                     f"{s.n_labelled} | {cell(r)} | {r['no_interval']} |")
+    lines += ["", "| TPR of run A | TPR of run B | n expert passes | B − A in TPR (Bonett–Price) |", "|---|---|---|---|"]
+    for i, s in enumerate(runs_grid()):
+        r = paired_coverage(s, reps, seed + 20_000 + i)
+        lines.append(f"| {s.tpr_a:.2f} | {s.tpr_b:.2f} | {s.n_passes} | {cell(r)} |")
+    return lines
 
 
 if __name__ == "__main__":

@@ -131,56 +131,12 @@ def annotate_spec(
     n_cols = len(h)
     at = {name: i for i, name in enumerate(h)}
     first = top + 1  # first data row
-    body = lambda c: Range(first, c, None, c + 1)  # noqa: E731 - a column below the header, to the end
-    verdict_col = column_letter(at[VERDICT])
-    critique_col = column_letter(at[CRITIQUE])
-    status_col = column_letter(at[STATUS])
-
     known = {*cols.data_headers, *EXPERT_HEADERS}
-    styles = [
-        Style(Range(top, 0, first, n_cols), bold=True, background=HEADER_GREY, wrap=True, valign="middle"),
-        Style(Range(first, 0, None, n_cols), wrap=True, valign="top"),
-    ]
-    for name in EXPERT_HEADERS:
-        styles.append(Style(body(at[name]), background=EXPERT_BLUE))
-        styles.append(Style(Range(top, at[name], first, at[name] + 1), background="#C9DAF8", bold=True))
-    styles.append(Style(body(at[STATUS]), italic=True, color="#7F6000"))
-    styles.append(Style(body(at[VERDICT]), halign="center", bold=True))
-
     protections = [Protection(Range(top, 0, first, n_cols), "sheetsync: header row (columns are matched by these names)")]
-    ref = first + 1  # A1 row number of the first data row, for the formulas
     for name in cols.data_headers:
         protections.append(
-            Protection(body(at[name]), f"sheetsync: {name} is written by sheetsync — edit the dataset instead")
+            Protection(_body(first, at[name]), f"sheetsync: {name} is written by sheetsync — edit the dataset instead")
         )
-
-    root_causes = tuple(cfg.labels.root_causes)
-    validations = [
-        Validation(
-            body(at[VERDICT]),
-            (cfg.labels.pass_label, cfg.labels.fail_label),
-            strict=True,
-            input_message="Did the AI achieve the outcome the user needed? Pass or Fail.",
-        ),
-    ]
-    if root_causes:
-        validations.append(
-            Validation(
-                body(at[ROOT_CAUSE]),
-                root_causes,
-                strict=False,
-                input_message="Pick one, or type a new root cause (several: separate with ;).",
-            )
-        )
-    cell = f"${verdict_col}{ref}"
-    is_pass = spelled(cell, cfg.labels.pass_label, PASS_WORDS)
-    is_fail = spelled(cell, cfg.labels.fail_label, FAIL_WORDS)
-    conditional = [
-        ConditionalFormat(body(at[VERDICT]), f"={is_pass}", PASS_GREEN),
-        ConditionalFormat(body(at[VERDICT]), f"={is_fail}", FAIL_RED),
-        ConditionalFormat(body(at[CRITIQUE]), f"=AND({is_fail},LEN(TRIM(${critique_col}{ref}))=0)", WARN_AMBER),
-        ConditionalFormat(Range(first, 0, None, n_cols), f'=LEFT(${status_col}{ref},5)="stale"', WARN_AMBER),
-    ]
     return TabSpec(
         title=cfg.tabs.annotate,
         blocks=blocks,
@@ -192,16 +148,74 @@ def annotate_spec(
         frozen_rows=first,
         frozen_cols=1,
         hidden_columns=(at[KEY],),
-        styles=styles,
-        validations=validations,
+        styles=_styles(at, top, n_cols),
+        validations=_validations(cfg, at, first),
         protections=protections,
-        conditional_formats=conditional,
+        conditional_formats=_conditional_formats(cfg, at, first, n_cols),
         basic_filter=Range(top, 0, None, n_cols),
         index=1,
         append_rows=append_rows or [],
         insert_columns=insert_columns,
         page=PageSetup(repeat=(top, first)),
     )
+
+
+def _body(first: int, col: int) -> Range:
+    """A column below the header, to the end of the tab (so rows appended later are covered too)."""
+    return Range(first, col, None, col + 1)
+
+
+def _styles(at: dict[str, int], top: int, n_cols: int) -> list[Style]:
+    """Grey bold headers, wrapped text, the expert's columns in blue, Status in brown italics."""
+    first = top + 1
+    styles = [
+        Style(Range(top, 0, first, n_cols), bold=True, background=HEADER_GREY, wrap=True, valign="middle"),
+        Style(Range(first, 0, None, n_cols), wrap=True, valign="top"),
+    ]
+    for name in EXPERT_HEADERS:
+        styles.append(Style(_body(first, at[name]), background=EXPERT_BLUE))
+        styles.append(Style(Range(top, at[name], first, at[name] + 1), background="#C9DAF8", bold=True))
+    styles.append(Style(_body(first, at[STATUS]), italic=True, color="#7F6000"))
+    styles.append(Style(_body(first, at[VERDICT]), halign="center", bold=True))
+    return styles
+
+
+def _validations(cfg: Config, at: dict[str, int], first: int) -> list[Validation]:
+    """The Pass/Fail dropdown (strict), and the root causes as suggestions the expert may type past."""
+    validations = [
+        Validation(
+            _body(first, at[VERDICT]),
+            (cfg.labels.pass_label, cfg.labels.fail_label),
+            strict=True,
+            input_message="Did the AI achieve the outcome the user needed? Pass or Fail.",
+        ),
+    ]
+    if cfg.labels.root_causes:
+        validations.append(
+            Validation(
+                _body(first, at[ROOT_CAUSE]),
+                tuple(cfg.labels.root_causes),
+                strict=False,
+                input_message="Pick one, or type a new root cause (several: separate with ;).",
+            )
+        )
+    return validations
+
+
+def _conditional_formats(cfg: Config, at: dict[str, int], first: int, n_cols: int) -> list[ConditionalFormat]:
+    """Every accepted spelling of a pass in green and of a fail in red, a fail without critique and a stale
+    row in amber (formulas relative to the first data row, written in the spreadsheet's locale later)."""
+    ref = first + 1  # A1 row number of the first data row
+    cell = f"${column_letter(at[VERDICT])}{ref}"
+    is_pass = spelled(cell, cfg.labels.pass_label, PASS_WORDS)
+    is_fail = spelled(cell, cfg.labels.fail_label, FAIL_WORDS)
+    critique, status = column_letter(at[CRITIQUE]), column_letter(at[STATUS])
+    return [
+        ConditionalFormat(_body(first, at[VERDICT]), f"={is_pass}", PASS_GREEN),
+        ConditionalFormat(_body(first, at[VERDICT]), f"={is_fail}", FAIL_RED),
+        ConditionalFormat(_body(first, at[CRITIQUE]), f"=AND({is_fail},LEN(TRIM(${critique}{ref}))=0)", WARN_AMBER),
+        ConditionalFormat(Range(first, 0, None, n_cols), f'=LEFT(${status}{ref},5)="stale"', WARN_AMBER),
+    ]
 
 
 def instructions_spec(cfg: Config, *, n_rows: int, dimensions: list[str], questions: list[str] | None = None) -> TabSpec:

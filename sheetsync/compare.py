@@ -42,6 +42,8 @@ class CompareResult:
     calls_made: int = 0
     cache_hits: int = 0
     worse: bool = False  # B's corrected pass rate is lower than A's beyond doubt (the interval is below 0)
+    n_pass: float = 0.0  # the (effective) expert passes and fails TPR and TNR rest on
+    n_fail: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         from sheetsync.report.records import json_safe
@@ -100,6 +102,8 @@ def compare(cfg: Config, a: str | Path, b: str | Path, *, progress: bool = True)
                                     head["tpr"], head["tnr"], n_pass, n_fail)
 
     overall = diff(usable)
+    if overall["caveat"]:
+        warnings.append(f"B − A: {overall['caveat']}.")
     by_dim = {}
     for d in ds_a.dimensions:
         values = ds_a.frame.set_index(ds_a.id)[d].to_dict()
@@ -108,7 +112,7 @@ def compare(cfg: Config, a: str | Path, b: str | Path, *, progress: bool = True)
             cells.setdefault(str(values.get(rid, "")), []).append(rid)
         by_dim[d] = [{"value": v, **diff(ids)} for v, ids in sorted(cells.items())]
     return CompareResult(str(a), str(b), len(usable), basis, head["tpr"], head["tnr"], overall, by_dim, warnings,
-                         made, hits, worse=overall["ci"][1] < 0)
+                         made, hits, worse=overall["ci"][1] < 0, n_pass=n_pass, n_fail=n_fail)
 
 
 def _items(ds) -> dict[str, Item]:
@@ -133,7 +137,7 @@ def _validated(store, model: str, template_hash: str) -> list[str]:
 
 def compare_runs(cfg: Config, a: str, b: str) -> dict[str, Any]:
     """Two judge runs (another prompt or model) on the labelled rows both judged: the change in TPR and TNR
-    with Newcombe's paired interval and McNemar's test. ``a``/``b`` are run ids, or "previous"/"latest" (the
+    with Bonett–Price's paired interval and McNemar's test. ``a``/``b`` are run ids, or "previous"/"latest" (the
     last two runs that judged labelled rows). ``worse``: TPR or TNR fell beyond doubt (interval below 0)."""
     from sheetsync.metrics import paired_difference
 

@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sheetsync.annotate import CRITIQUE, KEY, NOTES, ROOT_CAUSE, STALE, STATUS, VERDICT
-from sheetsync.annotate_sheet import SheetStructureError, read_annotate
+from sheetsync.annotate_sheet import AnnotateSheet, SheetRow, SheetStructureError, read_annotate
 from sheetsync.attribution import LabelState, observe, shown_content
 from sheetsync.backends import Workbook
-from sheetsync.config import Config
+from sheetsync.config import Config, Labels
 from sheetsync.dataset import write_records
 from sheetsync.errors import UserInputError
 from sheetsync.raters import pull_raters, rater_labels, registered
@@ -79,16 +79,7 @@ def pull(
         raise UserInputError(f"{out}: --out must end in .csv, .jsonl or .json.")
     store = store or existing_store(cfg)
     wb = workbook or open_workspace_workbook(cfg, store, spreadsheet, create=False)
-    tab = cfg.tabs.annotate
-    layout = json.loads(store.get_meta(LAYOUT_KEY) or "{}") if store else {}
-    hint = json.loads(store.get_meta(HINT_KEY) or "{}") if store else {}
-    id_header = layout.get("id", cfg.columns.id)
-    try:
-        sheet = read_annotate(wb, tab, id_header=id_header, hint=hint)
-    except SheetStructureError as exc:
-        raise UserInputError(f"{wb.url}: {exc}") from exc
-    if sheet is None:
-        raise UserInputError(f"{wb.url}: there is no “{tab}” tab. Run `sheetsync push DATA` first.")
+    sheet = _read_annotate(cfg, wb, store)
     decided = pull_decisions(cfg, wb, store)  # the Root-cause proposals tab, once triage wrote it (one read)
     store = store or open_store(cfg)  # the labels are kept from here on
 
@@ -107,39 +98,13 @@ def pull(
         )
     for srow in sheet.rows:
         cells = srow.expert
-        raw, critique, cause = cells[VERDICT], cells[CRITIQUE], cells[ROOT_CAUSE]
         where = f"row {srow.row + 1}"
         if not srow.id:
             if srow.labelled:
                 hint_id = f" (its hidden key names {srow.key.id!r})" if srow.key else ""
                 summary.labels_without_id.append(where + hint_id)
             continue
-        try:
-            verdict = normalize_verdict(raw, pass_label=lab.pass_label, fail_label=lab.fail_label)
-        except ValueError:
-            verdict = None
-            summary.unknown_verdicts.append(f"{srow.id} ({where}): {raw!r}")
-        summary.rows += 1
-        if verdict is None:
-            summary.unlabelled += 1 if not raw.strip() else 0
-        else:
-            summary.labelled += 1
-            if verdict == "pass":
-                summary.passes += 1
-            else:
-                summary.fails += 1
-                if not critique.strip():
-                    summary.fails_without_critique.append(srow.id)
-            if critique.strip() and len(critique.split()) < lab.min_critique_words:
-                summary.terse_critiques.append(srow.id)
-        for part in _split_causes(cause):
-            if fold(part) not in known_causes:
-                summary.unknown_root_causes.setdefault(part, []).append(srow.id)
-        if srow.status.startswith(STALE[:5]):
-            summary.stale.append(srow.id)
-        before = previous.get(srow.id)
-        if before is not None and before.verdict and verdict and before.verdict != verdict:
-            summary.changed_since_last_pull.append(f"{srow.id}: {before.verdict} → {verdict}")
+        verdict = _check(summary, srow, where, lab, known_causes, previous.get(srow.id))
         remembered = shown.get(srow.id, ("", ""))[0] or None
         state = observe(srow, states_before.get(srow.id), shown_content(srow, key_missing=key_missing,
                                                                          remembered=remembered),
@@ -149,7 +114,8 @@ def pull(
             summary.beside_other_text.append(srow.id)
         labels.append(
             Label(
-                id=srow.id, verdict=verdict, raw_verdict=raw, critique=critique, root_cause=cause,
+                id=srow.id, verdict=verdict, raw_verdict=cells[VERDICT], critique=cells[CRITIQUE],
+                root_cause=cells[ROOT_CAUSE],
                 notes=cells[NOTES], content_hash=state.given_for if state is not None else "",
             )
         )
@@ -170,6 +136,56 @@ def pull(
     if out is not None:
         summary.exported_to = str(export_labels(labels, Path(out)))
     return summary
+
+
+def _read_annotate(cfg: Config, wb: Workbook, store: Store | None) -> AnnotateSheet:
+    """The Annotate tab's id, Status, key and expert columns, found by the headers push last wrote (the
+    store's layout and column hint), or a message naming what is wrong: a pull never guesses a column."""
+    tab = cfg.tabs.annotate
+    layout = json.loads(store.get_meta(LAYOUT_KEY) or "{}") if store else {}
+    hint = json.loads(store.get_meta(HINT_KEY) or "{}") if store else {}
+    try:
+        sheet = read_annotate(wb, tab, id_header=layout.get("id", cfg.columns.id), hint=hint)
+    except SheetStructureError as exc:
+        raise UserInputError(f"{wb.url}: {exc}") from exc
+    if sheet is None:
+        raise UserInputError(f"{wb.url}: there is no “{tab}” tab. Run `sheetsync push DATA` first.")
+    return sheet
+
+
+def _check(summary: PullSummary, srow: SheetRow, where: str, lab: Labels, known_causes: set[str],
+           before: Label | None) -> str | None:
+    """The row's verdict ("pass", "fail" or None), counted into the summary with what the engineer should
+    know about it: an unknown verdict word or root cause, a fail without critique, a terse critique, a
+    stale flag, a verdict changed since the last pull."""
+    cells = srow.expert
+    raw, critique = cells[VERDICT], cells[CRITIQUE]
+    try:
+        verdict = normalize_verdict(raw, pass_label=lab.pass_label, fail_label=lab.fail_label)
+    except ValueError:
+        verdict = None
+        summary.unknown_verdicts.append(f"{srow.id} ({where}): {raw!r}")
+    summary.rows += 1
+    if verdict is None:
+        summary.unlabelled += 1 if not raw.strip() else 0
+    else:
+        summary.labelled += 1
+        if verdict == "pass":
+            summary.passes += 1
+        else:
+            summary.fails += 1
+            if not critique.strip():
+                summary.fails_without_critique.append(srow.id)
+        if critique.strip() and len(critique.split()) < lab.min_critique_words:
+            summary.terse_critiques.append(srow.id)
+    for part in _split_causes(cells[ROOT_CAUSE]):
+        if fold(part) not in known_causes:
+            summary.unknown_root_causes.setdefault(part, []).append(srow.id)
+    if srow.status.startswith(STALE[:5]):
+        summary.stale.append(srow.id)
+    if before is not None and before.verdict and verdict and before.verdict != verdict:
+        summary.changed_since_last_pull.append(f"{srow.id}: {before.verdict} → {verdict}")
+    return verdict
 
 
 def _split_causes(cell: str) -> list[str]:

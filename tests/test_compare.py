@@ -105,3 +105,31 @@ def test_compare_two_judge_runs(workspace):
     assert r["tpr"]["mcnemar"]["p_value"] == pytest.approx(min(1.0, 2 * 0.5 ** b))
     out = CliRunner().invoke(cli, ["compare", "previous", "latest", "--runs", "--fail-if-worse"])
     assert out.exit_code == 1 and "run B is worse" in out.output
+
+
+def test_compare_warns_when_the_judge_is_not_the_one_validated(workspace):
+    """Another model, or an edited prompt, than the run validated on test: its TPR/TNR were never measured."""
+    cfg, root = workspace
+    toml = root / "sheetsync.toml"
+    toml.write_text(toml.read_text().replace('model = "gpt-4.1-mini"', 'model = "gpt-4.1"', 1))
+    r = compare(load_config(toml), root / "a.csv", root / "b.csv", progress=False)
+    assert any(w.startswith("the model differ from the judge validated on test") for w in r.warnings), r.warnings
+    prompt = cfg.path(cfg.judge.prompt)
+    prompt.write_text(prompt.read_text() + "\nBe brief.\n")
+    out = CliRunner().invoke(cli, ["compare", "a.csv", "b.csv"])
+    assert out.exit_code == 0 and "the model and prompt differ from the judge validated on test" in out.stderr
+
+
+def test_compare_per_dimension_against_the_formula(workspace):
+    """Each dimension value's row is the same estimator on that value's inputs only."""
+    from sheetsync.metrics import corrected_difference
+
+    cfg, root = workspace
+    r = compare(cfg, root / "a.csv", root / "b.csv", progress=False)
+    for cell in r.by_dimension["tier"]:
+        ids = [i for i in range(N) if ("Gold" if i % 2 else "Basic") == cell["value"]]
+        a = [not (i % 3 == 0 or i % 7 == 0) for i in ids]
+        b = [not (i % 6 == 0 or i % 7 == 0) for i in ids]
+        assert cell["n"] == len(ids) and cell["difference"] == pytest.approx((sum(b) - sum(a)) / len(ids) / (r.tpr + r.tnr - 1))
+        ref = corrected_difference(a, b, r.tpr, r.tnr, r.n_pass, r.n_fail)
+        assert cell["ci"] == pytest.approx(ref["ci"]) and cell["ci"][1] - cell["ci"][0] > 0

@@ -72,3 +72,26 @@ def test_repeat_measures_flips_caches_reasks_and_marks_them(workspace):
     assert {r["id"] for r in fig["label_next"][: len(FLAKY)]} == {f"r{i:02d}" for i in FLAKY}
     gold = next(r for r in fig["consistency"]["by_dimension"]["tier"] if r["value"] == "Gold")
     assert gold["n_flipped"] == sum(1 for i in FLAKY if i % 2)
+
+
+def test_summary_tab_shows_the_flip_rates(workspace):
+    """The Summary tab's self-consistency table: overall and per dimension value, Wilson from statsmodels."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    from sheetsync.report import report
+
+    cfg, root, _ = workspace
+    judge(cfg, split="unlabeled", repeat=3, progress=False)
+    fig = report(cfg).to_dict()["consistency"]
+    ws = openpyxl.load_workbook(root / "labels.xlsx")["Summary"]
+    grid = [[c.value for c in row] for row in ws.iter_rows()]
+    at = next(n for n, r in enumerate(grid) if r[0] == "Does the judge agree with itself? (judge --repeat)")
+    header, overall = grid[at + 1], grid[at + 2]
+    assert header[1:7] == ["rows", "flipped", "flip rate", "95% low", "95% high", "two asks disagree"]
+    low, high = proportion_confint(len(FLAKY), N, method="wilson")
+    assert overall[:6] == ["all re-asked rows", N, len(FLAKY), pytest.approx(len(FLAKY) / N), pytest.approx(low),
+                           pytest.approx(high)]
+    gold = next(r for r in grid[at + 3: at + 5] if r[0] == "tier=Gold")
+    n_gold, f_gold = sum(1 for i in range(N) if i % 2), sum(1 for i in FLAKY if i % 2)
+    assert gold[1:4] == [n_gold, f_gold, pytest.approx(f_gold / n_gold)]
+    assert fig["flip_rate_ci"] == [pytest.approx(low), pytest.approx(high)]

@@ -111,3 +111,40 @@ def test_a_push_without_sampling_shows_rows_whole(workspace):
     push(cfg, root / "data.csv")
     prov = Store.for_workspace(root / ".sheetsync").provenance()
     assert len(prov) == N and all(p["method"] == "shown whole" and p["probability"] == 1.0 for p in prov.values())
+
+
+def test_focus_uncertain_draws_flipping_rows_and_judge_fails_with_their_probabilities(workspace, monkeypatch):
+    """push --focus uncertain: the focused share comes from rows whose verdict flips under judge --repeat and
+    from judge fails, the rest at random, and each row's probability is recorded for the weights."""
+    cfg, root = workspace
+    push(cfg, root / "data.csv", sample=30, seed=1)
+    store = Store.for_workspace(root / ".sheetsync")
+    first = set(store.provenance())
+    label_everything_shown(root, store)
+    pull(cfg)
+
+    def flaky(request):
+        i = int(re.search(r"answer number (\d+)", request["messages"][-1]["content"]).group(1))
+        if i % 11 == 1 and not bad(i) and i % 5:  # a good answer the judge is unsure of
+            return {"critique": "unsure", "verdict": "fail" if (request.get("seed") or 0) % 2 else "pass"}
+        return responder(request)
+
+    with FakeOpenAI(responder=flaky) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        judge(cfg, split="unlabeled", repeat=3, progress=False)
+    fresh = [i for i in range(N) if rid(i) not in first]
+    flipped = {rid(i) for i in fresh if i % 11 == 1 and not bad(i) and i % 5}
+    flagged = flipped | {rid(i) for i in fresh if bad(i) or i % 5 == 0}
+    assert flipped
+    fig = build_report(cfg, store).to_dict()
+    top = [r["id"] for r in fig["label_next"][: len(flipped)]]
+    assert set(top) == flipped  # flipping rows rank first
+    result = push(cfg, root / "data.csv", sample=20, focus="uncertain", random_share=0.3, seed=3)
+    assert result.focus == {"flagged": 14, "random": 6}
+    prov = {k: v for k, v in store.provenance().items() if k not in first}
+    p_rest = 6 / (len(fresh) - 14)
+    for r, p in prov.items():
+        assert p["method"] == "focused"
+        expected = 14 / len(flagged) + (1 - 14 / len(flagged)) * p_rest if r in flagged else p_rest
+        assert p["probability"] == pytest.approx(expected), r
+    assert sum(r in flagged for r in prov) >= 14

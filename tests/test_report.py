@@ -559,3 +559,125 @@ def test_stale_labels_are_left_out_and_reported(labelled, fake):
     assert d["counts"]["stale_labels"] == 1
     assert d["counts"]["labelled"] == N_LABELLED - 1 and d["counts"]["by_split"]["unlabeled"] == N - N_LABELLED + 1
     assert any("stale" in s for s in d["next_steps"])
+
+
+# ------------------------------------------------------------------------------------------ issue 15: what next
+
+
+def wilson_half(p, n, z=1.959963984540054):
+    """Half the width of Wilson's interval at rate p on n rows (written out; n need not be whole)."""
+    return z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5 / (1 + z * z / n)
+
+
+def test_how_many_more_labels_matches_the_formulas(judged):
+    """Summary tab and report --json: ± now, ± after k more, labels to the target, the best split, the stop rule."""
+    from click.testing import CliRunner
+
+    from sheetsync.cli import cli
+
+    rep = report(judged)
+    ref = reference(*expected(["test"]))
+    n1, n0 = ref["tp"] + ref["fn"], ref["tn"] + ref["fp"]
+    plan = rep.to_dict()["planning"]
+    for key, rate, n in (("tpr", ref["tpr"], n1), ("tnr", ref["tnr"], n0)):
+        lo, hi = proportion_confint(round(rate * n), n, method="wilson")
+        assert plan[key]["half_width"] == approx((hi - lo) / 2)
+        assert plan[key]["after"] == {"20": approx(wilson_half(rate, n + 20)), "100": approx(wilson_half(rate, n + 100))}
+        assert plan[key]["labels_needed"] == next(k for k in range(10_000) if wilson_half(rate, n + k) <= 0.05)
+    unl = ids_in("unlabeled")
+    p_obs = sum(careful(i) == "pass" for i in unl) / len(unl)
+    lee = lambda k0, k1: lee_reference(p_obs, ref["tnr"], ref["tpr"], len(unl), n0 + k0, n1 + k1)  # noqa: E731
+    half = lambda ci: (ci[1] - ci[0]) / 2  # noqa: E731
+    c = plan["corrected"]
+    assert c["half_width"] == approx(half(lee(0, 0)))
+    widths = {k1: half(lee(100 - k1, k1)) for k1 in range(101)}
+    best = min(widths, key=widths.get)
+    assert c["best_split"]["100"]["half_width"] == approx(widths[best])
+    assert c["best_split"]["100"]["half_width_even_split"] == approx(widths[50])
+    assert widths[c["best_split"]["100"]["passes"]] == approx(widths[best])
+    # 18 unlabelled rows alone keep it wider than ±5% whatever the expert labels: "cannot", not a number
+    assert c["labels_needed"] is None and half(lee(10**6, 10**6)) > 0.05
+    # 8 expert fails: the report does not promise Wilson's 95% there (docs/coverage.md measured 89–92% on 10)
+    assert "On 8 expert fails, Wilson's 95% interval can hold the true rate less often" in \
+        rep.to_dict()["trust"]["sentence"]
+    assert not plan["stop"] and plan["sentence"].startswith("Keep labelling:")
+    assert f"TPR needs about {plan['tpr']['labels_needed']} more expert passes" in plan["sentence"]
+    ws = book(judged)["Summary"]
+    row_of(ws, plan["sentence"])
+    header, rows = table_after(ws, plan["sentence"])
+    assert header[:5] == ["figure", "± now", "± after 20 more", "± after 100 more", "labels to reach the target"]
+    assert rows[0][:5] == ["TPR", approx(plan["tpr"]["half_width"]), approx(plan["tpr"]["after"]["20"]),
+                       approx(plan["tpr"]["after"]["100"]), f"{plan['tpr']['labels_needed']} more expert passes"]
+    assert rows[1][0] == "TNR" and rows[1][4] == f"{plan['tnr']['labels_needed']} more expert fails"
+    assert rows[2][:4] == ["Corrected pass rate", approx(c["half_width"]), approx(c["best_split"]["20"]["half_width"]),
+                           approx(c["best_split"]["100"]["half_width"])]
+    out = CliRunner().invoke(cli, ["report", "--json", "--no-tabs"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["planning"]["tpr"]["labels_needed"] == plan["tpr"]["labels_needed"]
+    # the stop rule follows [report] half_width
+    toml = judged.path("sheetsync.toml")
+    toml.write_text(toml.read_text().replace("half_width = 0.05", "half_width = 0.4"))
+    loose = report(load_config(toml)).to_dict()["planning"]
+    assert loose["stop"] and loose["sentence"].startswith("Stop labelling: every interval is under ±40%.")
+    assert loose["corrected"]["labels_needed"]["budget"] == 0
+
+
+def test_label_next_lists_unlabelled_judge_fails(judged):
+    rep = report(judged).to_dict()
+    fails = sorted(rid(i) for i in ids_in("unlabeled") if careful(i) == "fail")
+    assert [r["id"] for r in rep["label_next"]] == fails
+    assert all(r["reasons"] == ["the judge failed it"] for r in rep["label_next"])
+    header, rows = table_after(book(judged)["Summary"], "Label next")
+    assert header[:3] == ["id", "why", "dimensions"] and [r[0] for r in rows] == fails
+    i = int(fails[0][1:])
+    assert rows[0][2] == f"tier={tier(i)}, channel={channel(i)}"
+
+
+def strict(request):
+    """The careful judge, but it also fails the first four test passes: TPR falls, TNR stays."""
+    out = responder(request)
+    i = int(re.search(r"answer number (\d+)", request["messages"][-1]["content"]).group(1))
+    return {**out, "verdict": "fail"} if i in pick("test", "pass", 4) else out
+
+
+def test_latest_run_against_the_one_before_and_the_validation_warning(judged, monkeypatch):
+    """A new prompt judged on test: the paired change in TPR/TNR (Bonett–Price, McNemar from statsmodels) on
+    the Agreement tab; the unlabelled rows were judged with the old prompt, so every tab warns."""
+    from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
+
+    prompt = judged.path(judged.judge.prompt)
+    prompt.write_text(prompt.read_text() + "\nBe strict about fees.\n")
+    with FakeOpenAI(responder=strict) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+        judge(judged, split="test", progress=False)
+    rep = report(judged).to_dict()
+    rc = rep["run_comparison"]
+    pair = rc["pair"]
+    shared = [i for i in ids_in("test") if i != ERROR_ROW]
+    assert pair["n"] == len(shared) and pair["a"]["split"] == pair["b"]["split"] == "test"
+    passes = [i for i in shared if truth(i) == "pass"]
+    a_right = [careful(i) == "pass" for i in passes]
+    b_right = [careful(i) == "pass" and i not in pick("test", "pass", 4) for i in passes]
+    only_a = sum(x and not y for x, y in zip(a_right, b_right, strict=True))
+    only_b = sum(y and not x for x, y in zip(a_right, b_right, strict=True))
+    n, z = len(passes), 1.959963984540054
+    p12, p21 = (only_a + 1) / (n + 2), (only_b + 1) / (n + 2)
+    half = z * ((p12 + p21 - (p21 - p12) ** 2) / (n + 2)) ** 0.5
+    t = pair["tpr"]
+    assert (t["only_a"], t["only_b"]) == (only_a, only_b) and only_a > 0
+    assert t["difference"] == approx((sum(b_right) - sum(a_right)) / n)
+    assert t["ci"] == [approx(p21 - p12 - half), approx(p21 - p12 + half)]
+    both = sum(x and y for x, y in zip(a_right, b_right, strict=True))
+    table = [[both, only_a], [only_b, n - both - only_a - only_b]]
+    assert t["mcnemar"]["p_value"] == approx(sm_mcnemar(table, exact=True).pvalue)
+    assert pair["tnr"]["difference"] == 0 and pair["tnr"]["ci"][1] - pair["tnr"]["ci"][0] > 0.1
+    header, rows = table_after(book(judged)["Agreement"], "A = gpt-4.1-mini prompt")
+    assert header[:5] == ["figure", "rows", "A", "B", "B − A"]
+    assert rows[0][:7] == ["TPR", n, approx(t["rate_a"]), approx(t["rate_b"]), approx(t["difference"]),
+                           approx(t["ci"][0]), approx(t["ci"][1])]
+    assert rows[0][9] == approx(t["mcnemar"]["p_value"])
+    warning = rc["validation_warning"]
+    assert "another prompt" in warning and "sheetsync judge --split test" in warning
+    for tab in ("Summary", "Agreement"):
+        row_of(book(judged)[tab], f"Warning: {warning}")

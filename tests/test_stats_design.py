@@ -1,7 +1,7 @@
 """Issue 15's statistics against references: weighted rates (statsmodels), Lee et al.'s interval (the
-paper's formulas, written out here), McNemar (statsmodels), Newcombe's paired interval (from statsmodels'
-Wilson bounds), flip rates and label planning (hand-computed), and the bias focused sampling introduces
-without weights and its removal with them (simulated truth known, through sheetsync's own sampler)."""
+paper's formulas, written out here), McNemar (statsmodels), Bonett–Price's paired interval and the corrected
+difference's MOVER interval (by hand, Wilson bounds from statsmodels), flip rates and label planning
+(hand-computed), and the bias focused sampling introduces without weights and its removal with them (simulated truth known, through sheetsync's own sampler)."""
 
 from __future__ import annotations
 
@@ -92,33 +92,51 @@ def test_mcnemar_matches_statsmodels():
             assert ours["statistic"] == pytest.approx(ref.statistic, rel=1e-9)
 
 
-def test_newcombe_paired_interval_by_hand():
+def test_bonett_price_paired_interval_by_hand():
+    """Bonett and Price (2012), adjusted Wald for paired proportions, written out; McNemar from statsmodels."""
     a = [True] * 40 + [True] * 5 + [False] * 12 + [False] * 13  # right in A
     b = [True] * 40 + [False] * 5 + [True] * 12 + [False] * 13  # right in B
     r = paired_difference(a, b)
     n, both, oa, ob, nei = 70, 40, 5, 12, 13
-    p1, p2 = (both + oa) / n, (both + ob) / n
-    l1, u1 = proportion_confint(both + oa, n, method="wilson")
-    l2, u2 = proportion_confint(both + ob, n, method="wilson")
-    phi = (both * nei - oa * ob) / math.sqrt((both + oa) * (ob + nei) * (both + ob) * (oa + nei))
-    d = p2 - p1
-    low = d - math.sqrt((p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2)
-    high = d + math.sqrt((u2 - p2) ** 2 - 2 * phi * (u2 - p2) * (p1 - l1) + (p1 - l1) ** 2)
-    assert r["difference"] == pytest.approx(d) and r["ci"] == pytest.approx((low, high), abs=1e-12)
+    z = 1.959963984540054
+    p12, p21 = (oa + 1) / (n + 2), (ob + 1) / (n + 2)
+    centre = p21 - p12
+    half = z * math.sqrt((p12 + p21 - centre ** 2) / (n + 2))
+    assert r["difference"] == pytest.approx((ob - oa) / n) and r["ci"] == pytest.approx((centre - half, centre + half))
+    assert (r["rate_a"], r["rate_b"]) == pytest.approx(((both + oa) / n, (both + ob) / n))
     assert r["mcnemar"]["p_value"] == pytest.approx(sm_mcnemar([[both, oa], [ob, nei]], exact=True).pvalue)
-    same = paired_difference([True] * 30 + [False] * 10, [True] * 30 + [False] * 10)
-    assert same["difference"] == 0 and same["ci"][1] - same["ci"][0] > 0.05  # never zero width
+    for same in ([True] * 20 + [False] * 20, [True] * 30 + [False] * 10):  # no change on 40 rows
+        s = paired_difference(same, same)
+        assert s["difference"] == 0 and s["ci"][1] - s["ci"][0] > 0.1  # never zero width
 
 
 def test_corrected_difference_by_hand():
+    """(p_B − p_A)/J with MOVER: the paired interval scaled by 1/J, J's interval from statsmodels' Wilson."""
     a = [True] * 60 + [False] * 40
     b = [True] * 55 + [False] * 5 + [True] * 20 + [False] * 20  # 5 worse, 20 better
     r = corrected_difference(a, b, tpr=0.9, tnr=0.8, n_pass=50, n_fail=40)
-    j = 0.7
-    raw = (20 - 5) / 100
-    var = (0.25 - raw ** 2) / 100 / j ** 2 + (raw / j) ** 2 * (0.09 / 50 + 0.16 / 40) / j ** 2
-    assert r["difference"] == pytest.approx(raw / j)
-    assert r["ci"] == pytest.approx((raw / j - 1.959963984540054 * var ** 0.5, raw / j + 1.959963984540054 * var ** 0.5))
+    j, raw = 0.7, (20 - 5) / 100
+    lo_raw, hi_raw = paired_difference(a, b)["ci"]
+    l1, u1 = proportion_confint(45, 50, method="wilson")
+    l0, u0 = proportion_confint(32, 40, method="wilson")
+    j_low, j_high = j - math.hypot(0.9 - l1, 0.8 - l0), j + math.hypot(u1 - 0.9, u0 - 0.8)
+    d = raw / j
+    low = d - math.hypot((raw - lo_raw) / j, d * (1 - j / j_high))
+    high = d + math.hypot((hi_raw - raw) / j, d * (j / j_low - 1))
+    assert r["difference"] == pytest.approx(d) and r["ci"] == pytest.approx((low, high))
+    assert r["mcnemar"]["p_value"] == pytest.approx(sm_mcnemar([[55, 5], [20, 20]], exact=False).pvalue)
+    # B worse: the stretched side is the lower one
+    w = corrected_difference(b, a, tpr=0.9, tnr=0.8, n_pass=50, n_fail=40)
+    assert w["difference"] == pytest.approx(-d) and w["ci"] == pytest.approx((-high, -low))
+    # with a perfect judge known on many labels it is the paired interval itself
+    exact = corrected_difference(a, b, tpr=1.0, tnr=1.0, n_pass=10**9, n_fail=10**9)
+    assert exact["ci"] == pytest.approx((lo_raw, hi_raw), abs=1e-3)
+    # identical versions: no change, but never a zero-width interval
+    same = corrected_difference(a, a, tpr=0.9, tnr=0.8, n_pass=50, n_fail=40)
+    assert same["difference"] == 0 and same["ci"][1] - same["ci"][0] > 0.03
+    # a judge that may be no better than chance on so few labels: the far side is unbounded, and said so
+    shaky = corrected_difference(a, b, tpr=0.7, tnr=0.6, n_pass=6, n_fail=5)
+    assert shaky["ci"][1] == 1.0 and "chance" in shaky["caveat"]
 
 
 def test_flip_rates_by_hand():

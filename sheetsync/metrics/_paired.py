@@ -1,4 +1,4 @@
-"""Did it improve? Paired comparisons on the same rows: McNemar's test, paired intervals for a change in a
+"""Did it improve? Paired comparisons on the same rows: McNemar's test, a paired interval for a change in a
 rate, and the change in the corrected pass rate between two versions of the AI judged by one judge."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from ._agreement import wilson_interval
 from ._closed_form import z_value
+from ._design import wilson_at
 from ._labels import as_list
 
 
@@ -41,12 +41,14 @@ def _binom_half_cdf(k: int, n: int) -> float:
 
 def paired_difference(a_right: Iterable[Any], b_right: Iterable[Any], confidence: float = 0.95) -> dict[str, Any]:
     """The change B − A in a rate measured on the same rows (e.g. TPR of two judge runs on the expert's
-    passes), with Newcombe's hybrid score interval for paired proportions (his method 10, 1998) and
-    McNemar's test. ``a_right``/``b_right`` say, per row, whether each version got it right.
+    passes), with Bonett and Price's adjusted Wald interval for paired proportions (2012) and McNemar's test.
+    ``a_right``/``b_right`` say, per row, whether each version got it right.
 
-    Newcombe's interval combines the two Wilson intervals with the correlation of the pairs, so it stays
-    inside [−1, 1] and keeps its width when the versions agree on almost every row, where the plain Wald
-    interval collapses to nothing.
+    Only the rows where the versions differ move the difference: with b rows right only in A and c only in
+    B, the interval is d̃ ± z·√((p̃_b + p̃_c − d̃²)/(n + 2)) with p̃_b = (b + 1)/(n + 2), p̃_c = (c + 1)/(n + 2),
+    d̃ = p̃_c − p̃_b. The one added row each way keeps the interval from collapsing when the versions agree
+    on every row (where the plain Wald interval, and Newcombe's hybrid at a rate of ½, have no width): 40
+    rows with no change still leave room for a few points either way.
     """
     a, b = [bool(x) for x in as_list(a_right, "a")], [bool(x) for x in as_list(b_right, "b")]
     if len(a) != len(b):
@@ -55,22 +57,23 @@ def paired_difference(a_right: Iterable[Any], b_right: Iterable[Any], confidence
     both = sum(x and y for x, y in zip(a, b, strict=True))
     only_a = sum(x and not y for x, y in zip(a, b, strict=True))
     only_b = sum(y and not x for x, y in zip(a, b, strict=True))
-    neither = n - both - only_a - only_b
+    return paired_from_counts(both, only_a, only_b, n - both - only_a - only_b, confidence)
+
+
+def paired_from_counts(both: int, only_a: int, only_b: int, neither: int, confidence: float = 0.95
+                       ) -> dict[str, Any]:
+    """``paired_difference`` from the 2×2 table of the pairs (the simulation study calls it directly)."""
+    n = both + only_a + only_b + neither
     out: dict[str, Any] = {"n": n, "both": both, "only_a": only_a, "only_b": only_b, "neither": neither,
                            "rate_a": None, "rate_b": None, "difference": None, "ci": None,
                            "mcnemar": mcnemar(only_a, only_b)}
     if n == 0:
         return out
-    p1, p2 = (both + only_a) / n, (both + only_b) / n
-    l1, u1 = wilson_interval(both + only_a, n, confidence)
-    l2, u2 = wilson_interval(both + only_b, n, confidence)
-    margins = (both + only_a) * (only_b + neither) * (both + only_b) * (only_a + neither)
-    phi = (both * neither - only_a * only_b) / math.sqrt(margins) if margins else 0.0
-    d = p2 - p1
-    # B − A: the lower bound pairs B's lower error with A's upper error, and the reverse for the upper.
-    low = d - math.sqrt(max((p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2, 0.0))
-    high = d + math.sqrt(max((u2 - p2) ** 2 - 2 * phi * (u2 - p2) * (p1 - l1) + (p1 - l1) ** 2, 0.0))
-    out.update(rate_a=p1, rate_b=p2, difference=d, ci=(max(-1.0, low), min(1.0, high)))
+    pb, pc = (only_a + 1) / (n + 2), (only_b + 1) / (n + 2)
+    centre = pc - pb
+    half = z_value(confidence) * math.sqrt(max(pb + pc - centre * centre, 0.0) / (n + 2))
+    out.update(rate_a=(both + only_a) / n, rate_b=(both + only_b) / n, difference=(only_b - only_a) / n,
+               ci=(max(-1.0, centre - half), min(1.0, centre + half)))
     return out
 
 
@@ -79,27 +82,52 @@ def corrected_difference(a_pass: Iterable[Any], b_pass: Iterable[Any], tpr: floa
     """The change in the corrected pass rate from version A to version B of the AI, both judged by the same
     judge on the same inputs (``a_pass``/``b_pass``: the judge's verdict per input, True = pass).
 
-    θ_B − θ_A = (p_B − p_A) / (TPR + TNR − 1): the judge's errors shrink or stretch the raw difference, and
-    their uncertainty (TPR on n_pass, TNR on n_fail expert labels) widens the interval. Delta method:
-    var = var(p_B − p_A) / J² + D² (TPR(1−TPR)/n_pass + TNR(1−TNR)/n_fail) / J², with the paired variance
-    var(p_B − p_A) = (P(B pass, A fail) + P(A pass, B fail) − (p_B − p_A)²) / n. Assumes the judge errs as
-    often on B's answers as on the answers it was validated on.
+    θ_B − θ_A = (p_B − p_A) / J with J = TPR + TNR − 1: the judge's errors shrink the raw difference (the
+    TNR − 1 of the two Rogan–Gladen estimates cancels), and their uncertainty (TPR on n_pass, TNR on n_fail
+    expert labels, effective sizes when weighted) widens the interval. The interval combines the two sources
+    as the MOVER / delta method does: the raw difference's own paired interval (Bonett–Price, which keeps
+    its width when A and B agree on every input) scaled by 1/J, and the ratio's J-term, d²·var(J)/J², with
+    TPR and TNR nudged towards ½ by one pass and one fail (as in Lee et al.'s interval) so a judge right on
+    every label does not count as known exactly. Assumes the judge errs as often on B's answers as on the
+    answers it was validated on.
     """
     a, b = [bool(x) for x in as_list(a_pass, "a")], [bool(x) for x in as_list(b_pass, "b")]
     if len(a) != len(b) or not a:
         raise ValueError(f"need the same non-empty set of inputs for both versions, got {len(a)} and {len(b)}")
+    both = sum(x and y for x, y in zip(a, b, strict=True))
+    only_a = sum(x and not y for x, y in zip(a, b, strict=True))
+    only_b = sum(y and not x for x, y in zip(a, b, strict=True))
+    return corrected_from_counts(both, only_a, only_b, len(a) - both - only_a - only_b, tpr, tnr, n_pass, n_fail,
+                                 confidence)
+
+
+def corrected_from_counts(both: int, only_a: int, only_b: int, neither: int, tpr: float, tnr: float,
+                          n_pass: float, n_fail: float, confidence: float = 0.95) -> dict[str, Any]:
+    """``corrected_difference`` from the 2×2 table of the judge's verdicts on A and B (pass = True)."""
     j = tpr + tnr - 1
     if j <= 0:
         raise ValueError(f"the judge is no better than chance (TPR + TNR = {tpr + tnr:.3f} <= 1)")
-    n = len(a)
-    up = sum(y and not x for x, y in zip(a, b, strict=True)) / n
-    down = sum(x and not y for x, y in zip(a, b, strict=True)) / n
-    raw = up - down
-    d = raw / j
-    var = (up + down - raw * raw) / n / j ** 2
-    var += d * d * (tpr * (1 - tpr) / n_pass + tnr * (1 - tnr) / n_fail) / j ** 2
-    z = z_value(confidence)
-    half = z * math.sqrt(max(var, 0.0))
-    return {"n": n, "p_a": sum(a) / n, "p_b": sum(b) / n, "raw_difference": raw, "difference": d,
-            "ci": (max(-1.0, d - half), min(1.0, d + half)), "improved": up, "worsened": down,
-            "mcnemar": mcnemar(round(down * n), round(up * n))}
+    if not (n_pass > 0 and n_fail > 0):
+        raise ValueError("TPR and TNR must each rest on at least one expert label")
+    raw = paired_from_counts(both, only_a, only_b, neither, confidence)
+    n, d_raw = raw["n"], raw["difference"]
+    low_raw, high_raw = raw["ci"]
+    d = d_raw / j
+    # J's interval by MOVER from Wilson's for TPR and TNR: asymmetric, as a rate near 1 on few labels is.
+    (l1, u1), (l0, u0) = wilson_at(tpr, n_pass, confidence), wilson_at(tnr, n_fail, confidence)
+    j_low = j - math.hypot(tpr - l1, tnr - l0)
+    j_high = j + math.hypot(u1 - tpr, u0 - tnr)
+    # |d| grows as J shrinks: the J-term on the side away from 0 uses J's lower bound (unbounded if it may
+    # be chance), the side towards 0 its upper bound.
+    away = abs(d) * (j / j_low - 1) if j_low > 0 else (math.inf if d else 0.0)
+    towards = abs(d) * (1 - j / j_high)
+    up, down = (away, towards) if d >= 0 else (towards, away)
+    low = d - math.hypot((d_raw - low_raw) / j, down)
+    high = d + math.hypot((high_raw - d_raw) / j, up)
+    return {"n": n, "p_a": raw["rate_a"], "p_b": raw["rate_b"], "raw_difference": d_raw,
+            "raw_ci": (low_raw, high_raw), "difference": d, "ci": (max(-1.0, low), min(1.0, high)),
+            "improved": raw["only_b"] / n, "worsened": raw["only_a"] / n,
+            "mcnemar": raw["mcnemar"],
+            "caveat": "" if math.isfinite(away) else ("on so few labels the judge may be no better than chance, so the "
+                                            "difference could be any size: its far bound is the end of the scale; "
+                                            "label more rows of the rarer kind")}

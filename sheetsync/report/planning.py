@@ -129,7 +129,7 @@ def _label_next(data: Data) -> list[dict[str, Any]]:
 
 def _run_comparison(data: Data, ag: Any) -> dict[str, Any] | None:
     """The latest judge run against the one before it on the same labelled rows: the change in TPR and TNR
-    with Newcombe's paired interval and McNemar's test, and whether the model or prompt changed since the
+    with Bonett–Price's paired interval and McNemar's test, and whether the model or prompt changed since the
     run validated on test."""
     labelled = data.split(*LABELLED_SPLITS).set_index("id")["expert_verdict"].to_dict()
     judged = [r for r in data.runs if any(rid in labelled for rid in r["verdicts"])]

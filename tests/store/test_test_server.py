@@ -49,13 +49,18 @@ def test_a_machine_with_no_server_binaries_is_told_what_to_install(monkeypatch):
 
 
 def test_without_a_server_the_postgresql_tests_error_and_none_is_skipped(tmp_path):
-    """The whole pytest run fails (errors, a non-zero exit) with the reason in its output; nothing skips."""
+    """A pytest run whose PostgreSQL tests find no binaries fails (errors, a non-zero exit) with the reason in
+    its output; nothing skips. The child loads only the plugin (no conftest): a second or so."""
     empty = tmp_path / "no-binaries"
     empty.mkdir()
-    env = {**os.environ, "SHEETSYNC_PG_BINDIR": str(empty)}
-    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-q",
-                          "tests/store/test_store.py::test_meta_default_keeps_the_first_value"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    (tmp_path / "test_needs_a_server.py").write_text(
+        "def test_needs_a_server(postgres_url):\n    assert postgres_url\n\n\n"
+        "def test_needs_nothing():\n    assert True\n")
+    env = {**os.environ, "SHEETSYNC_PG_BINDIR": str(empty), "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "pytest", "--noconftest", "-p", "sheetsync.testing.postgres",
+                          "-p", "no:cacheprovider", "-p", "no:xdist", "-q", "--rootdir", str(tmp_path),
+                          "-c", os.devnull, str(tmp_path / "test_needs_a_server.py")],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 1, run.stdout + run.stderr
-    assert "1 passed, 1 error" in run.stdout and "skipped" not in run.stdout  # SQLite passes, PostgreSQL errors
+    assert "1 passed, 1 error" in run.stdout and "skipped" not in run.stdout
     assert "holds no initdb" in run.stdout

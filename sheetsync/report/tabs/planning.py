@@ -105,5 +105,5 @@ def run_comparison_section(g: Grid, fig: dict[str, Any]) -> None:
                      r["mcnemar"]["p_value"]])
     g.table(["figure", "rows", "A", "B", "B − A", "95% low", "95% high", "right only in A", "right only in B",
              "McNemar p"], rows, {2: RATE, 3: RATE, 4: RATE, 5: RATE, 6: RATE, 9: "0.000"})
-    g.note("Paired: both runs on the same rows (Newcombe's interval for paired proportions, McNemar's test on the "
+    g.note("Paired: both runs on the same rows (Bonett–Price's interval for paired proportions, McNemar's test on the "
            "rows where they differ). An interval that excludes 0 is a real change.")

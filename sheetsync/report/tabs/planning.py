@@ -16,7 +16,7 @@ def design_lines(g: Grid, fig: dict[str, Any]) -> None:
     d = fig["design"]
     if d["drawn_by"]:
         g.note("How the labels were chosen: " + ", ".join(f"{n} {m}" for m, n in sorted(d["drawn_by"].items()))
-               + (f". {d['note']}" if d["note"] else "."))
+               + (f". {d['note'][:1].upper()}{d['note'][1:]}" if d["note"] else "."))
     o = fig["summary"]["corrected_pass_rate"]
     for caveat in (o or {}).get("caveats") or []:
         g.line(f"Caution: {caveat}", italic=True, background=WARN_AMBER)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import importlib
 import inspect
 import json
 import os
@@ -32,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sheetsync.callables import load_callable
 from sheetsync.config import Config
 from sheetsync.dataset import INPUT_NAMES, as_text, content_ids, read_records, write_records
 from sheetsync.errors import UserInputError
@@ -184,26 +184,8 @@ def _call_runner(spec: str) -> Runner:
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name.strip() or not attr.strip():
         raise UserInputError(f"--call {spec!r}: expected module:function, e.g. my_app.bot:answer.")
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
-            raise UserInputError(f"--call {spec}: no module named {module_name!r} (looked in {cwd} and the Python "
-                                 "path). Run from the folder containing it, or install your package.") from exc
-        raise UserInputError(f"--call {spec}: importing {module_name} failed: {exc}") from exc
-    except Exception as exc:
-        raise UserInputError(f"--call {spec}: importing {module_name} failed: {type(exc).__name__}: {exc}") from exc
-    target: Any = module
-    for part in attr.split("."):
-        if not hasattr(target, part):
-            raise UserInputError(f"--call {spec}: {module_name} has no attribute {attr!r}.")
-        target = getattr(target, part)
-    if not callable(target):
-        raise UserInputError(f"--call {spec}: {attr} is a {type(target).__name__}, not a function.")
-    fn = target
+    fn = load_callable(spec, os.getcwd(), f"--call {spec}",
+                       hint="Run from the folder containing it, or install your package.")
     with_row = _takes_two_args(fn)
     is_async = inspect.iscoroutinefunction(fn)
 

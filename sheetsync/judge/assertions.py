@@ -12,8 +12,6 @@ cached (they cost nothing to recompute), but every run is recorded like an LLM j
 
 from __future__ import annotations
 
-import importlib
-import sys
 import time
 import traceback
 import uuid
@@ -22,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sheetsync import llm
+from sheetsync.callables import load_callable
 from sheetsync.config import Config
 from sheetsync.errors import UserInputError
 from sheetsync.judge.prompt import Item
@@ -33,27 +32,7 @@ Assertion = Callable[[dict[str, Any]], Any]
 
 def load_assertion(spec: str, root: Path, where: str) -> Assertion:
     """Import ``module:function`` with the workspace folder first on ``sys.path``."""
-    module_name, _, attr = spec.partition(":")
-    folder = str(root)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
-            raise UserInputError(f"{where} = {spec!r}: no module named {module_name!r} (looked in {folder} and the "
-                                 "Python path).") from exc
-        raise UserInputError(f"{where} = {spec!r}: importing {module_name} failed: {exc}") from exc
-    except Exception as exc:
-        raise UserInputError(f"{where} = {spec!r}: importing {module_name} failed: {type(exc).__name__}: {exc}") from exc
-    target: Any = module
-    for part in attr.split("."):
-        if not hasattr(target, part):
-            raise UserInputError(f"{where} = {spec!r}: {module_name} has no attribute {attr!r}.")
-        target = getattr(target, part)
-    if not callable(target):
-        raise UserInputError(f"{where} = {spec!r}: {attr} is a {type(target).__name__}, not a function.")
-    return target
+    return load_callable(spec, str(root), f"{where} = {spec!r}")
 
 
 def verdict_of(value: Any) -> tuple[str, str]:

@@ -40,6 +40,7 @@ class RawServer:
 
     def __init__(self, reply: Reply) -> None:
         self.reply, self.requests, self.connections = reply, 0, 0
+        self.heads: list[bytes] = []  # each request's head, in arrival order
         self.lock = threading.Lock()
         outer = self
 
@@ -59,6 +60,7 @@ class RawServer:
                     self.rfile.read(length)
                     with outer.lock:
                         outer.requests += 1
+                        outer.heads.append(head)
                         number = outer.requests
                     raw, close = outer.reply(number)
                     self.wfile.write(raw)

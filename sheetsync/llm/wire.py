@@ -66,22 +66,36 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         url = request.url
         if url.scheme != "http":
             raise httpx2.UnsupportedProtocol(f"LeanTransport speaks plain http only, not {url.scheme}://")
-        timeouts = request.extensions.get("timeout") or {}
-        origin = (url.host, url.port or 80)
         body = await request.aread()
+        head = head_prefix(request) + _length_line(request.method, len(body))
+        status, reason, headers, data = await self.exchange(
+            (url.host, url.port or 80), head + body, request.method, request.extensions.get("timeout") or {})
+        return httpx2.Response(status, headers=headers, stream=httpx2.ByteStream(data),
+                               extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason})
+
+    async def exchange(self, origin: tuple[str, int], message: bytes, method: str,
+                       timeouts: dict[str, float | None]) -> tuple[int, bytes, list[tuple[bytes, bytes]], bytes]:
+        """Send one whole request (head and body, already encoded) and read its reply whole: (status, reason,
+        headers, raw body). ``timeouts`` are httpx's (``connect``/``write``/``read``). Also called directly
+        with a request head prepared once (``sheetsync.llm.client``), which skips building a Request."""
         connection = await self._connection(origin, timeouts.get("connect"))
         try:
-            write_timeout = timeouts.get("write")
-            with _deadline(write_timeout, httpx2.WriteTimeout, "write"):
-                async with asyncio.timeout(write_timeout):
-                    connection.writer.write(_head(request, len(body)) + body)
-                    await connection.writer.drain()
+            writer = connection.writer
+            writer.write(message)
+            if writer.transport.get_write_buffer_size():  # the kernel did not take it all: wait, bounded
+                write_timeout = timeouts.get("write")
+                with _deadline(write_timeout, httpx2.WriteTimeout, "write"):
+                    async with asyncio.timeout(write_timeout):
+                        await writer.drain()
+            else:
+                await writer.drain()  # returns at once; raises if the connection was lost
             read_timeout = timeouts.get("read")
             with _deadline(read_timeout, httpx2.ReadTimeout, "read"):
-                async with asyncio.timeout(read_timeout):
+                async with asyncio.timeout(read_timeout) as deadline:
                     status, reason, headers, keep = await self._read_head(connection.reader)
-                async with asyncio.timeout(read_timeout):
-                    data, framed = await self._read_body(connection.reader, request.method, status, headers)
+                    if read_timeout is not None:  # the body gets a read timeout of its own, as before
+                        deadline.reschedule(asyncio.get_running_loop().time() + read_timeout)
+                    data, framed = await self._read_body(connection.reader, method, status, headers)
         except BaseException as e:
             connection.close()
             if isinstance(e, (ConnectionError, OSError)) and not isinstance(e, TimeoutError):
@@ -92,8 +106,7 @@ class LeanTransport(httpx2.AsyncBaseTransport):
             self._idle.setdefault(origin, []).append(connection)
         else:
             connection.close()
-        return httpx2.Response(status, headers=headers, stream=httpx2.ByteStream(data),
-                               extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason})
+        return status, reason, headers, data
 
     async def _connection(self, origin: tuple[str, int], connect_timeout: float | None) -> _Connection:
         idle, now = self._idle.get(origin), time.monotonic()
@@ -171,20 +184,21 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         self._idle.clear()
 
 
-def _head(request: httpx2.Request, length: int) -> bytes:
-    """Request line and headers; a streamed body was read whole, so it is sent with its length."""
+def head_prefix(request: httpx2.Request) -> bytes:
+    """Request line and headers, without the body's framing (``Content-Length``/``Transfer-Encoding``) and
+    without the blank line that ends the head: the body, read whole, is always sent with its length."""
     lines = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), request.url.raw_path)]
-    framed = False
     for name, value in request.headers.raw:
-        lower = name.lower()
-        if lower == b"transfer-encoding":
-            continue
-        framed = framed or lower == b"content-length"
-        lines.append(b"%s: %s\r\n" % (name, value))
-    if not framed and (length or request.method in ("POST", "PUT", "PATCH")):
-        lines.append(b"Content-Length: %d\r\n" % length)
-    lines.append(b"\r\n")
+        if name.lower() not in (b"content-length", b"transfer-encoding"):
+            lines.append(b"%s: %s\r\n" % (name, value))
     return b"".join(lines)
+
+
+def _length_line(method: str, length: int) -> bytes:
+    """The end of the head: ``Content-Length`` for any body (and for an empty POST/PUT/PATCH), then CRLF."""
+    if length or method in ("POST", "PUT", "PATCH"):
+        return b"Content-Length: %d\r\n\r\n" % length
+    return b"\r\n"
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:

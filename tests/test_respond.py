@@ -253,13 +253,12 @@ def test_endpoint_through_the_fake_server(cfg, inputs, tmp_path, monkeypatch):
 
 def test_endpoint_client_is_the_judges(cfg, inputs, tmp_path, monkeypatch):
     """respond --endpoint builds its client with the judge's factory (sheetsync.llm.make_client): the same
-    requests on the wire, the lean HTTP/1.1 wire with the judge's prepared request for http://, the sharded
-    pool sized by --concurrency for https://, our timeout and no SDK retries."""
+    requests on the wire, the lean HTTP/1.1 wire (sized by --concurrency) with the judge's prepared request,
+    our timeout and no SDK retries."""
     import asyncio
 
     from sheetsync.llm import LLMSettings, chat_completion, make_client
     from sheetsync.llm.client import _replays
-    from sheetsync.llm.transport import ShardedTransport
     from sheetsync.llm.wire import LeanTransport
     from sheetsync.respond import _endpoint_runner
 
@@ -299,8 +298,7 @@ def test_endpoint_client_is_the_judges(cfg, inputs, tmp_path, monkeypatch):
     assert isinstance(wire, LeanTransport) and wire.connections_opened == 1  # one row after another: kept alive
     assert _replays[client] is not None  # the judge's prepared request, not the SDK's per-call path
     _, remote = _endpoint_runner("https://llm.example.com/v1", "m", None, 7.0, 24)
-    sharded = remote._client._transport
-    assert isinstance(sharded, ShardedTransport) and (len(sharded.pools), sharded.per_shard) == (2, 12)
+    assert isinstance(remote._client._transport, LeanTransport) and remote._client._transport.max_idle == 24
 
 
 def test_endpoint_needs_a_model_and_an_existing_system_prompt(cfg, inputs, tmp_path):

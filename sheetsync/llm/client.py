@@ -33,7 +33,7 @@ import openai
 from sheetsync.errors import ConfigError
 from sheetsync.llm.calls import DEFAULT_BASE_URL, PLACEHOLDER_API_KEY, LLMSettings
 from sheetsync.llm.transport import make_http_client
-from sheetsync.llm.wire import LeanTransport, head_prefix
+from sheetsync.llm.wire import DEFAULT_PORTS, LeanTransport, head_prefix, origin_of
 from sheetsync.redact import register
 
 CHAT_PATH = "/chat/completions"
@@ -48,7 +48,7 @@ class _Replay:
     def __init__(self, request: httpx2.Request, transport: LeanTransport) -> None:
         self.request = request  # what the SDK's errors carry as their ``request``
         self.transport = transport
-        self.origin = (request.url.host, request.url.port or 80)
+        self.origin = origin_of(request.url)
         self.prefix = head_prefix(request)
         self.timeouts = request.extensions.get("timeout") or {}
 
@@ -116,7 +116,7 @@ def _prepare(client: openai.AsyncOpenAI) -> _Replay | None:
     from openai._models import FinalRequestOptions
 
     request = client._build_request(FinalRequestOptions.construct(method="post", url=CHAT_PATH, json_data={}))
-    if request.url.scheme != "http" or request.url.userinfo or http.auth is not None:
+    if request.url.scheme not in DEFAULT_PORTS or request.url.userinfo or http.auth is not None:
         return None  # httpx adds auth from the URL or its own config when it sends
     return _Replay(request, transport)
 

@@ -12,8 +12,8 @@ Why it does its own work instead of leaning on the SDK:
 * **Timeouts** default to 60 s per request, not the SDK's 600 s; replies are bounded by ``max_tokens``.
 * **Concurrency** is a pool of ``settings.concurrency`` workers pulling from the calls iterator, so memory
   stays flat however many rows there are (no coroutine per row is built up front). At 64+ in flight the
-  client's CPU per request is the limit, so ``http://`` servers get a lean HTTP/1.1 wire under the SDK
-  (``wire``) and ``https://`` ones httpx with its pool split in pools of at most 16 (``transport``).
+  client's CPU per request is the limit, so the SDK's chat request is built once per client and replayed
+  with each body (``client``) on a lean HTTP/1.1 wire that speaks TLS too (``wire``).
 * **Structured output degrades gracefully** (``levels``): strict ``json_schema`` first, then ``json_object``,
   then the schema described in the system instruction; the level a server supports is learned once per
   run, or pinned with ``structured_output``.
@@ -23,8 +23,8 @@ Why it does its own work instead of leaning on the SDK:
 
 Modules: ``calls`` (settings, calls, results, cache keys), ``levels`` (request bodies and reply parsing),
 ``failures`` (what an error means), ``outage``, ``costs`` (token estimates and prices), ``client`` (the one
-client factory and chat call, shared with ``respond``), ``transport`` (the HTTP client the SDK is handed; the
-sharded pool), ``wire`` (the lean HTTP/1.1 transport), ``runner``.
+client factory and chat call, shared with ``respond``), ``transport`` (the HTTP client the SDK is handed),
+``wire`` (the lean HTTP/1.1 transport), ``runner``.
 """
 
 from sheetsync.llm.calls import (

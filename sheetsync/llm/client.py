@@ -3,14 +3,14 @@
 Why one factory: the judge, ``generate``, ``triage`` and ``respond --endpoint`` must reach a server the same
 way — the same key and base-URL rules, our timeout instead of the SDK's 600 s, the SDK's retries off (the
 runner's are the ones that count; ``respond`` records a failure as the row's error) and an HTTP client sized
-for the run's concurrency (``transport``: the lean wire for ``http://``, the sharded httpx pool for
-``https://``, the SDK's own client behind a proxy).
+for the run's concurrency (``transport``: the lean wire for ``http://`` and ``https://``, the SDK's own
+client behind a proxy).
 
 Why ``chat_completion`` does not always go through ``chat.completions.create``: at 64-128 requests in
 flight the client's CPU per request is what holds a run back (``scripts/bench_concurrency.py``), and most of
 it is spent above the wire, rebuilding the same request: the SDK's options model, URL merging and header
-building, httpx's request, auth and redirect layers. So on the lean wire (plain ``http://``, no proxy) a
-client from ``make_client`` has the SDK build its POST /chat/completions request once — URL, auth, every
+building, httpx's request, auth and redirect layers. So on the lean wire (no proxy) a client from
+``make_client`` has the SDK build its POST /chat/completions request once — URL, auth, every
 header, timeouts: all the SDK's — and then sends that head again with each new body (``_Replay``). What
 comes back is handled as the SDK would: a 2xx body is decoded (``Content-Encoding``) and parsed as JSON (a
 broken body raises ``json.JSONDecodeError``, as in the SDK), an error status raises the SDK's own
@@ -123,7 +123,7 @@ def _prepare(client: openai.AsyncOpenAI) -> _Replay | None:
 
 def make_client(settings: LLMSettings) -> openai.AsyncOpenAI:
     """A client with our timeout, the SDK's retries off (ours are in the runner) and an HTTP client sized
-    for ``settings.concurrency`` (``transport``: the lean wire for http://, a sharded pool for https://).
+    for ``settings.concurrency`` (``transport``: the lean wire, or the SDK's own client behind a proxy).
 
     No key and no base URL is a configuration error; a base URL without a key gets a placeholder,
     because local servers (Ollama, vLLM, llama.cpp, LM Studio) ignore it but the SDK requires one.

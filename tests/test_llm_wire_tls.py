@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import socket
 import ssl
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -166,3 +167,16 @@ def test_connection_close_and_read_to_close_bodies_over_https(tls_server: Any, t
     results, wire = run_raw(server, 4)
     assert [r.value for r in results] == [ANSWER] * 4 and all(r.attempts == 1 for r in results)
     assert server.requests == 4 and server.connections == wire.connections_opened == 4
+
+
+def test_a_server_that_never_finishes_the_handshake_is_a_connect_timeout(trusted: None) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()  # the kernel accepts the TCP connection; nobody ever answers the ClientHello
+    try:
+        url = f"https://127.0.0.1:{listener.getsockname()[1]}/v1"
+        client = make_client(LLMSettings(base_url=url, api_key=SECRET, timeout=0.3))
+        error = asyncio.run(outcome(client))
+    finally:
+        listener.close()
+    assert type(error) is openai.APITimeoutError and isinstance(error.__cause__, httpx2.ConnectTimeout)

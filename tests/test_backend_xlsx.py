@@ -7,7 +7,9 @@ import os
 import re
 import stat
 import sys
+import threading
 import zipfile
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 
@@ -718,16 +720,66 @@ def test_a_read_only_workbook_is_never_replaced(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o444
 
 
-def test_a_cell_too_long_found_mid_stream_leaves_no_file_and_no_thread(tmp_path: Path) -> None:
-    import threading
+def _threads_started_during(action: Callable[[], object]) -> list[threading.Thread]:
+    """The threads ``action`` starts, seen from inside each new thread (threading.setprofile runs there
+    first). Counting all the process's threads would not do: under xdist, threads of earlier tests
+    (emulator servers, executors) end at any moment."""
+    started: list[threading.Thread] = []
 
+    def note(*_: object) -> None:
+        started.append(threading.current_thread())
+        sys.setprofile(None)
+
+    threading.setprofile(note)
+    try:
+        action()
+    finally:
+        threading.setprofile(None)  # type: ignore[arg-type]
+    return started
+
+
+def test_a_cell_too_long_found_mid_stream_leaves_no_file_and_no_thread(tmp_path: Path) -> None:
     path = tmp_path / "late.xlsx"
     XlsxWorkbook(path).write([TabSpec.table("T", [["v1"]])])
     before = path.read_bytes()
-    threads = threading.active_count()
     rows = [[f"r{i}", "x" * 2000] for i in range(3000)] + [["last", "y" * 32768]]
-    with pytest.raises(BackendError, match=r"T!B3001 holds 32,768 characters"):
-        XlsxWorkbook(path).write([TabSpec.table("T", rows)])
+
+    def write() -> None:
+        with pytest.raises(BackendError, match=r"T!B3001 holds 32,768 characters"):
+            XlsxWorkbook(path).write([TabSpec.table("T", rows)])
+
+    started = _threads_started_during(write)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["late.xlsx"]
-    assert threading.active_count() == threads
+    ours = [t for t in started if t.name == "sheetsync-deflate"]
+    assert ours, "the rows should have been deflated in a thread of their own"
+    assert [t for t in ours if t.is_alive()] == []
+
+
+class _FullDisk:
+    """A file that takes ``room`` bytes, then fails as a full disk does."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+
+    def write(self, data: bytes) -> int:
+        if len(data) > self.room:
+            raise OSError(28, "No space left on device")
+        self.room -= len(data)
+        return len(data)
+
+
+def test_a_disk_that_fills_while_a_part_is_deflated_stops_the_deflate_thread() -> None:
+    from sheetsync.backends.xlsx_zip import ZipOut
+
+    def write() -> None:
+        writer = ZipOut(_FullDisk(1 << 16), level=1).stream("xl/worksheets/sheet1.xml")  # type: ignore[arg-type]
+        with pytest.raises(OSError, match="No space left"):
+            for _ in range(40):
+                writer.write(os.urandom(1 << 16))  # random bytes: deflate cannot shrink them below the room
+            writer.close()
+
+    started = _threads_started_during(write)
+    ours = [t for t in started if t.name == "sheetsync-deflate"]
+    assert ours, "the part should have been deflated in a thread of its own"
+    assert [t for t in ours if t.is_alive()] == []

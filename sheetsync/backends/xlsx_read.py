@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from sheetsync.backends.xlsx_package import Package
 from sheetsync.backends.xlsx_scan import Tags, attributes, column_index, iter_cells, open_sheet
 from sheetsync.backends.xlsx_text import cell_text, escape_text, unescape_text
+from sheetsync.layout import column_letter
 
 __all__ = ["Tags", "attributes", "cell_text", "column_index", "escape_text", "iter_cells", "open_sheet",
            "read_tab", "unescape_text"]
@@ -58,7 +59,7 @@ class CellDecoder:
         tags = self.tags
         kind = attrs.get(b"t", b"n")
         if tags.f_open in content:
-            formula = self._formula(content, f"{_letters(col)}{row + 1}")
+            formula = self._formula(content, f"{column_letter(col)}{row + 1}")
             if formula is not None:
                 return formula
         if kind == b"inlineStr":
@@ -71,7 +72,7 @@ class CellDecoder:
             try:
                 return self.strings()[int(raw)]
             except (ValueError, IndexError) as exc:
-                ref = f"{_letters(col)}{row + 1}"
+                ref = f"{column_letter(col)}{row + 1}"
                 raise ValueError(f"cell {ref} points at shared string {raw!r}, which does not exist") from exc
         if kind in (b"str", b"e"):
             return unescape_text(raw)
@@ -352,12 +353,3 @@ def _put_row(grid: list[list[str]], r: int, cells: list[str]) -> None:
             if v != "":
                 merged[k] = v
         grid[r] = merged
-
-
-def _letters(col: int) -> str:
-    letters = ""
-    col += 1
-    while col:
-        col, rem = divmod(col - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters

@@ -33,6 +33,7 @@ from sheetsync.layout import (
     TabSpec,
     Validation,
 )
+from tests.xlsx_parts import package
 
 TRICKY = ["=IMPORTXML(\"http://x\", \"//a\")", "+1", "-1", "@x", "007", "TRUE", "1/2", "#N/A", "=1+1", "'quoted"]
 HEADER = ["id", "input", "output", "Pass/Fail", "Critique", "Root cause"]
@@ -596,49 +597,13 @@ def excel_style_file(path: Path) -> None:
     """A workbook written the way Excel writes one: shared strings (one with rich-text runs), a run of
     columns in one <col>, a typed formula with its cached value, and a <dimension> that understates the
     data (as some writers leave it)."""
-    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-    parts = {
-        "[Content_Types].xml": (
-            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.'
-            'spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-'
-            'officedocument.spreadsheetml.worksheet+xml"/>'
-            '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-'
-            'officedocument.spreadsheetml.sharedStrings+xml"/></Types>'
-        ),
-        "_rels/.rels": (
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
-        ),
-        "xl/workbook.xml": (
-            f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
-            '<sheet name="Annotate" sheetId="1" r:id="rId1"/></sheets></workbook>'
-        ),
-        "xl/_rels/workbook.xml.rels": (
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
-            f'<Relationship Id="rId2" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/></Relationships>'
-        ),
-        "xl/sharedStrings.xml": (
-            f'<sst xmlns="{main}" count="4" uniqueCount="4"><si><t>id</t></si><si><t>input</t></si>'
-            '<si><r><t>Fa</t></r><r><rPr><b/></rPr><t>il</t></r></si><si><t xml:space="preserve">r0 </t></si></sst>'
-        ),
-        "xl/worksheets/sheet1.xml": (
-            f'<worksheet xmlns="{main}"><dimension ref="A1"/>'
-            '<cols><col min="1" max="8" width="30" customWidth="1"/></cols><sheetData>'
-            '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>'
-            '<row r="2"><c r="A2" t="s"><v>3</v></c><c r="D2" t="s"><v>2</v></c>'
-            '<c r="G2"><f>SUM(1,2)</f><v>3</v></c><c r="H2" t="b"><v>1</v></c></row>'
-            "</sheetData></worksheet>"
-        ),
-    }
-    with zipfile.ZipFile(path, "w") as z:
-        for name, xml in parts.items():
-            z.writestr(name, '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + xml)
+    shared = ["<si><t>id</t></si>", "<si><t>input</t></si>", "<si><r><t>Fa</t></r><r><rPr><b/></rPr><t>il</t></r></si>",
+              '<si><t xml:space="preserve">r0 </t></si>']
+    sheet = ('<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>'
+             '<row r="2"><c r="A2" t="s"><v>3</v></c><c r="D2" t="s"><v>2</v></c>'
+             '<c r="G2"><f>SUM(1,2)</f><v>3</v></c><c r="H2" t="b"><v>1</v></c></row>')
+    package(path, sheet, shared=shared,
+            before_data='<dimension ref="A1"/><cols><col min="1" max="8" width="30" customWidth="1"/></cols>')
 
 
 def test_a_file_saved_by_excel_is_read_and_edited_without_losing_anything(tmp_path: Path) -> None:

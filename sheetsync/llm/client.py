@@ -23,6 +23,7 @@ with credentials) sends the call through the SDK instead.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import weakref
 from typing import Any
@@ -37,6 +38,7 @@ from sheetsync.llm.wire import DEFAULT_PORTS, LeanTransport, head_prefix, origin
 from sheetsync.redact import register
 
 CHAT_PATH = "/chat/completions"
+log = logging.getLogger("sheetsync.llm")
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
 
 
@@ -88,6 +90,9 @@ async def _replayed(client: openai.AsyncOpenAI, replay: _Replay, body: dict[str,
         raise openai.APITimeoutError(request=replay.request) from e
     except httpx2.RequestError as e:
         raise openai.APIConnectionError(request=replay.request) from e
+    if log.isEnabledFor(logging.DEBUG):  # what the SDK logs for each response it gets
+        request_id = next((v for k, v in headers if k.lower() == b"x-request-id"), b"").decode("latin-1")
+        log.debug("HTTP Response: POST %s %i (replayed; request_id: %s)", replay.request.url.path, status, request_id)
     if 200 <= status < 300 and not any(name.lower() in (b"content-encoding", b"set-cookie") for name, _ in headers):
         return json.loads(content)
     response = httpx2.Response(status, headers=headers, content=content, request=replay.request)

@@ -147,7 +147,8 @@ def prefix_cache_saving(ws: Path, base_url: str, n: int = 4) -> dict[str, Any]:
     """Per-call latency of the judge's prompts as sent, against the same prompts defeated by a per-row prefix."""
     from sheetsync import llm
     from sheetsync.config import load_config
-    from sheetsync.judge.runner import _load, _prompt, _targets, judge_calls, settings_for
+    from sheetsync.judge.inputs import _load, _prompt, _targets
+    from sheetsync.judge.runner import judge_calls, settings_for
     from sheetsync.workspace import open_store
 
     cfg = load_config(ws / "sheetsync.toml")

@@ -378,41 +378,14 @@ def run_batch(
     if client is None:
         client = make_sync_client(settings)
     run = _BatchRun(settings, client, cache, on_result, progress)
-    rows: list[tuple[str, str]] = []  # per input row, in order: (row key, cache key)
-    served: dict[int, llm.Result] = {}  # input index -> cache hit
-    results: dict[str, llm.Result] = {}  # cache key -> result (identical calls share one)
     spool = _Spool(max_requests, max_bytes)
+    intake = _Intake()
     batch_ids: list[str] = []
+    statuses: dict[str, str] = {}
     try:
         # Resumed batches are read first, so that the lines they already hold are never written or sent again.
-        resumed: list[tuple[str, str, set[str] | None]] = []  # (batch id, status, custom ids it was sent)
-        for batch_id in split_ids(resume_batch_id):
-            batch, ids = run.covered_ids(batch_id)
-            resumed.append((batch_id, batch["status"], ids))
-            run.covered[batch_id] = set()
-        to_send = 0
-        # The one pass over `calls`: each Call is dropped as soon as its line is on disk.
-        for index, call in enumerate(calls):
-            key = llm.cache_key(settings, call)
-            rows.append((call.key, key))
-            if key in run.pending:
-                continue  # identical to an earlier call: that call's line answers this row too
-            hit = cache.get(key) if cache is not None else None
-            if hit is not None:
-                served[index] = llm.cached_result(call, key, hit)
-                run.deliver(served[index])
-                continue
-            run.pending[key] = _Pending(call.key, run.schema_id(call.schema))
-            holders = [batch_id for batch_id, _, ids in resumed if ids is None or key in ids]
-            for batch_id in holders:
-                run.covered[batch_id].add(key)
-            if holders:
-                continue
-            to_send += 1
-            if not spool.add(key, request_line(settings, call, key)):
-                results[key] = run.failure(
-                    call.key, key, f"request larger than a batch file may be ({max_bytes} bytes)"
-                )
+        resumed = _read_resumed(run, resume_batch_id)
+        _spool_calls(run, calls, resumed, spool, intake, max_bytes)
         for batch_id, status, _ in resumed:
             batch_ids.append(batch_id)
             run.say(
@@ -422,23 +395,11 @@ def run_batch(
         del resumed  # the resumed input files' id sets are not needed any more
         if batch_ids:
             store_batch_id(",".join(batch_ids))
-        chunks = spool.chunks
-        if len(chunks) > 1:
-            run.say(
-                f"{to_send} requests exceed one batch file (at most {max_requests:,} requests and "
-                f"{max_bytes / 1e6:g} MB each): sending {len(chunks)} batches."
-            )
-        for number, (chunk, lines) in enumerate(zip(chunks, spool.files, strict=True), 1):
-            batch_id = run.submit(chunk, lines, number, len(chunks))
-            lines.close()  # uploaded: give its disk space back now rather than after hours of polling
-            run.covered[batch_id] = set(chunk)
-            batch_ids.append(batch_id)
-            store_batch_id(",".join(batch_ids))
-        statuses: dict[str, str] = {}
+        _submit_spooled(run, spool, batch_ids, store_batch_id, intake.to_send, max_requests, max_bytes)
         if batch_ids:
             for batch_id, batch in run.poll(batch_ids, poll_interval, sleep).items():
                 statuses[batch_id] = batch["status"]
-                run.collect(batch, results)
+                run.collect(batch, intake.results)
     except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
         raise ConfigError(redact(
             f"{run.where()} refused the API key (HTTP {e.status_code}): check OPENAI_API_KEY (in the environment "
@@ -451,15 +412,86 @@ def run_batch(
         spool.close()
         if own_client:
             client.close()
+    return _summary(run, intake, batch_ids, statuses, started)
 
+
+@dataclass
+class _Intake:
+    """What the one pass over the calls leaves: every input row in order, the cache hits, and the results
+    known before any batch ends (a request too large to send)."""
+
+    rows: list[tuple[str, str]] = field(default_factory=list)  # per input row, in order: (row key, cache key)
+    served: dict[int, llm.Result] = field(default_factory=dict)  # input index -> cache hit
+    results: dict[str, llm.Result] = field(default_factory=dict)  # cache key -> result (identical calls share one)
+    to_send: int = 0
+
+
+def _read_resumed(run: _BatchRun, resume_batch_id: str | None) -> list[tuple[str, str, set[str] | None]]:
+    """(batch id, status, custom ids it was sent) for each batch resumed; each starts covering no call."""
+    resumed: list[tuple[str, str, set[str] | None]] = []
+    for batch_id in split_ids(resume_batch_id):
+        batch, ids = run.covered_ids(batch_id)
+        resumed.append((batch_id, batch["status"], ids))
+        run.covered[batch_id] = set()
+    return resumed
+
+
+def _spool_calls(run: _BatchRun, calls: Iterable[llm.Call], resumed: list[tuple[str, str, set[str] | None]],
+                 spool: _Spool, intake: _Intake, max_bytes: int) -> None:
+    """The one pass over ``calls``: each is served from the cache, left to a resumed batch that holds it, or
+    written to the spool, and dropped as soon as its line is on disk."""
+    settings, cache = run.settings, run.cache
+    for index, call in enumerate(calls):
+        key = llm.cache_key(settings, call)
+        intake.rows.append((call.key, key))
+        if key in run.pending:
+            continue  # identical to an earlier call: that call's line answers this row too
+        hit = cache.get(key) if cache is not None else None
+        if hit is not None:
+            intake.served[index] = llm.cached_result(call, key, hit)
+            run.deliver(intake.served[index])
+            continue
+        run.pending[key] = _Pending(call.key, run.schema_id(call.schema))
+        holders = [batch_id for batch_id, _, ids in resumed if ids is None or key in ids]
+        for batch_id in holders:
+            run.covered[batch_id].add(key)
+        if holders:
+            continue
+        intake.to_send += 1
+        if not spool.add(key, request_line(settings, call, key)):
+            intake.results[key] = run.failure(
+                call.key, key, f"request larger than a batch file may be ({max_bytes} bytes)"
+            )
+
+
+def _submit_spooled(run: _BatchRun, spool: _Spool, batch_ids: list[str], store_batch_id: Callable[[str], None],
+                    to_send: int, max_requests: int, max_bytes: int) -> None:
+    """Upload each spooled file and create its batch; every id is stored the moment it exists."""
+    chunks = spool.chunks
+    if len(chunks) > 1:
+        run.say(
+            f"{to_send} requests exceed one batch file (at most {max_requests:,} requests and "
+            f"{max_bytes / 1e6:g} MB each): sending {len(chunks)} batches."
+        )
+    for number, (chunk, lines) in enumerate(zip(chunks, spool.files, strict=True), 1):
+        batch_id = run.submit(chunk, lines, number, len(chunks))
+        lines.close()  # uploaded: give its disk space back now rather than after hours of polling
+        run.covered[batch_id] = set(chunk)
+        batch_ids.append(batch_id)
+        store_batch_id(",".join(batch_ids))
+
+
+def _summary(run: _BatchRun, intake: _Intake, batch_ids: list[str], statuses: dict[str, str],
+             started: float) -> BatchSummary:
+    """Every input row's result, in input order (each delivered once), and the run's totals."""
     requests = sum(len(run.covered.get(b, ())) for b in batch_ids)
     errors = prompt_tokens = completion_tokens = 0
     ordered: list[llm.Result] = []
-    for index, (row_key, key) in enumerate(rows):
-        if index in served:
-            ordered.append(served[index])
+    for index, (row_key, key) in enumerate(intake.rows):
+        if index in intake.served:
+            ordered.append(intake.served[index])
             continue
-        result = results.get(key) or run.failure(
+        result = intake.results.get(key) or run.failure(
             row_key, key, "no readable result for this request in the batch output"
         )
         if result.key != row_key:  # an identical call, answered by the line sent for another row
@@ -470,16 +502,8 @@ def run_batch(
         prompt_tokens += result.prompt_tokens
         completion_tokens += result.completion_tokens
     return BatchSummary(
-        results=ordered,
-        total=len(rows),
-        calls_made=len(rows) - len(served),
-        requests=requests,
-        cache_hits=len(served),
-        errors=errors,
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
-        wall_time=time.perf_counter() - started,
-        format_level=llm.LEVEL_NAMES[llm.LEVEL_JSON_SCHEMA],
-        batch_ids=batch_ids,
-        statuses=statuses,
+        results=ordered, total=len(intake.rows), calls_made=len(intake.rows) - len(intake.served),
+        requests=requests, cache_hits=len(intake.served), errors=errors, prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens, wall_time=time.perf_counter() - started,
+        format_level=llm.LEVEL_NAMES[llm.LEVEL_JSON_SCHEMA], batch_ids=batch_ids, statuses=statuses,
     )

@@ -155,3 +155,15 @@ def cost_text(usd: float | None) -> str:
 
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def warned_or_json(out: Any, json_: bool) -> bool:
+    """A run's warnings to stderr; with ``--json`` its outcome (``to_dict``) to stdout, exiting 1 if the run
+    failed. True when that was all there is to print."""
+    for message in out.warnings:
+        warn(message)
+    if not json_:
+        return False
+    print_json(out.to_dict())
+    fail_run(out.failure, out.errors_by_cause)
+    return True

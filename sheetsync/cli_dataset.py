@@ -14,6 +14,7 @@ from sheetsync.cli_base import (
     levels_text,
     print_json,
     warn,
+    warned_or_json,
 )
 from sheetsync.redact import redact
 
@@ -40,11 +41,7 @@ def generate(cfg, dims_path, per_tuple, tuples, model, out, dry_run, seed, json_
 
     r = do_generate(cfg, dims_path, per_tuple=per_tuple, tuples=tuples, model=model, out=out, dry_run=dry_run,
                     seed=seed, progress=not json_)
-    for message in r.warnings:
-        warn(message)
-    if json_:
-        print_json(r.to_dict())
-        fail_run(r.failure, r.errors_by_cause)
+    if warned_or_json(r, json_):
         return
     cost = cost_text(r.estimated_cost)
     if r.dry_run:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from sheetsync.cli_base import cost_text, fail_run, levels_text, print_json, warn
+from sheetsync.cli_base import cost_text, fail_run, levels_text, print_json, warn, warned_or_json
 from sheetsync.redact import redact
 
 
@@ -98,11 +98,7 @@ def _print_review(review: dict) -> None:
 
 def print_judge(out: Any, split: str, json_: bool) -> None:
     """A judge run's outcome: what it cost, its agreement with the expert, its consistency, the tabs it wrote."""
-    for message in out.warnings:
-        warn(message)
-    if json_:
-        print_json(out.to_dict())
-        fail_run(out.failure, out.errors_by_cause)
+    if warned_or_json(out, json_):
         return
     cost = cost_text(out.estimated_cost)
     if out.dry_run:

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import click
 
-from sheetsync.cli_base import config_option, cost_text, fail_run, print_json, spreadsheet_option, warn
+from sheetsync.cli_base import (
+    config_option,
+    cost_text,
+    fail_run,
+    print_json,
+    spreadsheet_option,
+    warn,
+    warned_or_json,
+)
 from sheetsync.redact import redact
 
 
@@ -62,11 +70,7 @@ def classify(cfg, model, concurrency, limit, dry_run, batch, resume_batch, poll_
 
     out = do_classify(cfg, model=model, concurrency=concurrency, limit=limit, dry_run=dry_run, batch=batch,
                       resume_batch=resume_batch, poll_interval=poll_interval, progress=not json_)
-    for message in out.warnings:
-        warn(message)
-    if json_:
-        print_json(out.to_dict())
-        fail_run(out.failure, out.errors_by_cause)
+    if warned_or_json(out, json_):
         return
     if out.dry_run:
         click.echo(f"Dry run: {out.n_unlabelled} judge-failed unlabelled rows + {out.n_measured} labelled fails to "

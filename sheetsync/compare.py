@@ -22,8 +22,9 @@ from sheetsync import llm
 from sheetsync.config import Config
 from sheetsync.dataset import load_dataset
 from sheetsync.errors import UserInputError
+from sheetsync.judge.inputs import _load, _prompt, _require_store
 from sheetsync.judge.prompt import Item
-from sheetsync.judge.runner import _load, _prompt, _require_store, judge_calls, settings_for
+from sheetsync.judge.runner import judge_calls, settings_for
 from sheetsync.metrics import corrected_difference
 from sheetsync.report import build_report
 

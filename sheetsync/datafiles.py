@@ -190,19 +190,25 @@ def _read_jsonl(path: Path, fh: Iterable[str]) -> tuple[list[dict[str, Any]], li
     for n, line in enumerate(_lf_lines(fh), start=1):
         if not line.strip():
             continue
-        marked = decoder.non_finite
-        try:
-            obj = decoder.decode(line)
-        except json.JSONDecodeError as exc:
-            raise UserInputError(f"{path}: line {n}: not valid JSON ({exc.msg}).") from exc
-        except _Refused as exc:
-            raise UserInputError(f"{path}: line {n}: {exc}") from exc
-        if not isinstance(obj, dict):
-            raise UserInputError(f"{path}: line {n}: expected a JSON object, got {type(obj).__name__}.")
-        _check_record(path, f"line {n}", obj, line, decoder.non_finite != marked)
-        records.append(obj)
+        records.append(_decoded(path, f"line {n}", decoder, line, n))
         lines.append(n)
     return records, lines
+
+
+def _decoded(path: Path, where: str, decoder: _Decoder, text: str, line: int) -> dict[str, Any]:
+    """One JSON object decoded from ``text`` (which starts at ``line`` of the file) and checked as every record
+    is; ``where`` names it in messages."""
+    marked = decoder.non_finite
+    try:
+        obj = decoder.decode(text)
+    except json.JSONDecodeError as exc:
+        raise UserInputError(f"{path}: line {line + exc.lineno - 1}: not valid JSON ({exc.msg}).") from exc
+    except _Refused as exc:
+        raise UserInputError(f"{path}: {where}: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise UserInputError(f"{path}: {where}: expected a JSON object, got {type(obj).__name__}.")
+    _check_record(path, where, obj, text, decoder.non_finite != marked)
+    return obj
 
 
 def _lf_lines(fh: Iterable[str]) -> Iterator[str]:

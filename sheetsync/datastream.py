@@ -17,6 +17,7 @@ from sheetsync.datafiles import (
     FORMATS,
     MAX_DEPTH,
     _check_record,
+    _decoded,
     _Decoder,
     _lf_lines,
     _raise_not_utf8,
@@ -50,20 +51,6 @@ def iter_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
             yield from _iter_json(path, fh, decoder)
     except UnicodeDecodeError:
         _raise_not_utf8(path, path.read_bytes())
-
-
-def _decoded(path: Path, where: str, decoder: _Decoder, text: str, line: int) -> dict[str, Any]:
-    marked = decoder.non_finite
-    try:
-        obj = decoder.decode(text)
-    except json.JSONDecodeError as exc:
-        raise UserInputError(f"{path}: line {line + exc.lineno - 1}: not valid JSON ({exc.msg}).") from exc
-    except _Refused as exc:
-        raise UserInputError(f"{path}: {where}: {exc}") from exc
-    if not isinstance(obj, dict):
-        raise UserInputError(f"{path}: {where}: expected a JSON object, got {type(obj).__name__}.")
-    _check_record(path, where, obj, text, decoder.non_finite != marked)
-    return obj
 
 
 def _iter_json(path: Path, fh: Any, decoder: _Decoder) -> Iterator[tuple[str, dict[str, Any]]]:

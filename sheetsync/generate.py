@@ -165,18 +165,7 @@ def generate(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CoverageWarning)
         choices = enumerate_tuples(dims, tuples=tuples, seed=seed)
-    settings = llm.LLMSettings(
-        model=model or cfg.judge.model,
-        timeout=cfg.judge.timeout,
-        max_retries=cfg.judge.max_retries,
-        concurrency=cfg.judge.concurrency,
-        temperature=GENERATE_TEMPERATURE,
-        seed=seed,
-        max_tokens=cfg.generate.max_tokens or None,
-        structured_output=cfg.generate.structured_output,
-        outage_wait=cfg.judge.outage_wait,
-        probe_interval=cfg.judge.probe_interval,
-    )
+    settings = _settings(cfg, model, seed)
     result = GenerateResult(out=str(out_path), model=settings.model, dimensions=dims.names, n_tuples=len(choices),
                             per_tuple=per_tuple, dry_run=dry_run, template=prompt.source)
     result.warnings.extend(str(w.message) for w in caught if issubclass(w.category, CoverageWarning))
@@ -189,17 +178,7 @@ def generate(
     prices = llm.price_table(cfg.prices)
 
     if dry_run:
-        start = 0 if settings.structured_output == "auto" else llm.LEVEL_NAMES.index(settings.structured_output)
-        for call in calls:
-            if store.get(llm.cache_key(settings, call)) is None:
-                result.calls_needed += 1
-                result.estimated_prompt_tokens += llm.estimate_call_tokens(settings, call, start)
-        result.token_method = llm.token_method(settings.model)
-        result.estimated_completion_tokens = result.calls_needed * per_tuple * EST_TOKENS_PER_INPUT
-        result.estimated_cost = llm.estimate_cost(
-            result.estimated_prompt_tokens, result.estimated_completion_tokens, settings.model, prices
-        )
-        return result
+        return _estimate(result, calls, settings, store, prices)
 
     summary = llm.run(calls, settings, cache=store, progress=progress, label="Generating inputs")
     result.calls_made, result.cache_hits = summary.calls_made, summary.cache_hits
@@ -209,9 +188,62 @@ def generate(
     result.format_level, result.cached_tokens = summary.format_level, summary.cached_tokens
     result.errors_by_cause = dict(summary.errors_by_cause)
 
+    rows = _new_inputs(choices, summary.results, per_tuple, result)
+    result.rows = len(rows)
+    for d in dims.dimensions:
+        present = {r[d.name] for r in rows}
+        missing = [v.name for v in d.values if v.name not in present]
+        if missing:
+            result.uncovered[d.name] = missing
+    from sheetsync.judge.runner import failure_summary
+
+    result.failure = failure_summary(len(calls), len(result.errors), result.errors_by_cause, cfg.judge.max_error_share)
+    if not rows:
+        result.failure = result.failure or "no input was written (every reply was empty or a duplicate)."
+        return result  # an empty file would only hide the failure from the next step
+    write_records(out_path, ["id", *dims.names, "input"], rows)
+    return result
+
+
+def _settings(cfg: Config, model: str | None, seed: int) -> llm.LLMSettings:
+    """The judge's connection settings, with generation's own temperature, seed, reply size and output level."""
+    return llm.LLMSettings(
+        model=model or cfg.judge.model,
+        timeout=cfg.judge.timeout,
+        max_retries=cfg.judge.max_retries,
+        concurrency=cfg.judge.concurrency,
+        temperature=GENERATE_TEMPERATURE,
+        seed=seed,
+        max_tokens=cfg.generate.max_tokens or None,
+        structured_output=cfg.generate.structured_output,
+        outage_wait=cfg.judge.outage_wait,
+        probe_interval=cfg.judge.probe_interval,
+    )
+
+
+def _estimate(result: GenerateResult, calls: list[llm.Call], settings: llm.LLMSettings, store: Store,
+              prices: Any) -> GenerateResult:
+    """A dry run: the calls not in the cache, their tokens and what they would cost."""
+    start = 0 if settings.structured_output == "auto" else llm.LEVEL_NAMES.index(settings.structured_output)
+    for call in calls:
+        if store.get(llm.cache_key(settings, call)) is None:
+            result.calls_needed += 1
+            result.estimated_prompt_tokens += llm.estimate_call_tokens(settings, call, start)
+    result.token_method = llm.token_method(settings.model)
+    result.estimated_completion_tokens = result.calls_needed * result.per_tuple * EST_TOKENS_PER_INPUT
+    result.estimated_cost = llm.estimate_cost(
+        result.estimated_prompt_tokens, result.estimated_completion_tokens, settings.model, prices
+    )
+    return result
+
+
+def _new_inputs(choices: list[dict[str, str]], replies: list[llm.Result], per_tuple: int,
+                result: GenerateResult) -> list[dict[str, str]]:
+    """The rows to write: at most ``per_tuple`` inputs per tuple, empty ones and duplicates (exact or near, of
+    any earlier input) dropped and counted in ``result``, failed tuples listed in its errors."""
     dedupe = Deduper()
     rows: list[dict[str, str]] = []
-    for choice, res in zip(choices, summary.results, strict=True):
+    for choice, res in zip(choices, replies, strict=True):
         if not res.ok:
             result.errors.append(f"{_label(choice)}: {res.error}")
             continue
@@ -231,19 +263,4 @@ def generate(
         if kept == 0:
             result.warnings.append(f"no new input for {_label(choice)} (all empty or duplicates of earlier ones).")
     result.duplicates_dropped = result.exact_duplicates + result.near_duplicates
-    result.rows = len(rows)
-    for d in dims.dimensions:
-        present = {r[d.name] for r in rows}
-        missing = [v.name for v in d.values if v.name not in present]
-        if missing:
-            result.uncovered[d.name] = missing
-    from sheetsync.judge.runner import failure_summary
-
-    result.failure = failure_summary(len(calls), len(result.errors), result.errors_by_cause, cfg.judge.max_error_share)
-    if not rows:
-        result.failure = result.failure or "no input was written (every reply was empty or a duplicate)."
-        return result  # an empty file would only hide the failure from the next step
-    write_records(out_path, ["id", *dims.names, "input"], rows)
-    return result
-
-
+    return rows

@@ -31,7 +31,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
      "[private key redacted]"),
     (re.compile(r"(?<=://)[^/\s:@'\"]*(?::[^/\s@'\"]*)?@"), MASK + "@"),  # URL userinfo
-    (re.compile(r"(?i)([?&;](?:[\w.-]*(?:key|token|secret|sig|signature|password|passwd|auth)[\w.-]*)=)[^&#\s'\"]+"),
+    # a query value ends at & # a quote or a space; punctuation just before a space or the end (``…=pw: cannot
+    # reach``, ``…=pw.``) belongs to the sentence, so it stays (and masking an already masked text changes nothing)
+    (re.compile(r"(?i)([?&;](?:[\w.-]*(?:key|token|secret|sig|signature|password|passwd|auth)[\w.-]*)=)"
+                r"[^&#\s'\"]+?(?=[:;,.)\]]*(?:[&#\s'\"]|$))"),
      r"\1" + MASK),
     (re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1" + MASK),
     (re.compile(r"\bsk-(?!no-key-required)[A-Za-z0-9_-]{16,}"), "sk-" + MASK),

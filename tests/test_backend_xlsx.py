@@ -7,7 +7,9 @@ import os
 import re
 import stat
 import sys
+import threading
 import zipfile
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 
@@ -31,6 +33,7 @@ from sheetsync.layout import (
     TabSpec,
     Validation,
 )
+from tests.xlsx_parts import package
 
 TRICKY = ["=IMPORTXML(\"http://x\", \"//a\")", "+1", "-1", "@x", "007", "TRUE", "1/2", "#N/A", "=1+1", "'quoted"]
 HEADER = ["id", "input", "output", "Pass/Fail", "Critique", "Root cause"]
@@ -594,49 +597,13 @@ def excel_style_file(path: Path) -> None:
     """A workbook written the way Excel writes one: shared strings (one with rich-text runs), a run of
     columns in one <col>, a typed formula with its cached value, and a <dimension> that understates the
     data (as some writers leave it)."""
-    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-    parts = {
-        "[Content_Types].xml": (
-            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.'
-            'spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-'
-            'officedocument.spreadsheetml.worksheet+xml"/>'
-            '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-'
-            'officedocument.spreadsheetml.sharedStrings+xml"/></Types>'
-        ),
-        "_rels/.rels": (
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
-        ),
-        "xl/workbook.xml": (
-            f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
-            '<sheet name="Annotate" sheetId="1" r:id="rId1"/></sheets></workbook>'
-        ),
-        "xl/_rels/workbook.xml.rels": (
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
-            f'<Relationship Id="rId2" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/></Relationships>'
-        ),
-        "xl/sharedStrings.xml": (
-            f'<sst xmlns="{main}" count="4" uniqueCount="4"><si><t>id</t></si><si><t>input</t></si>'
-            '<si><r><t>Fa</t></r><r><rPr><b/></rPr><t>il</t></r></si><si><t xml:space="preserve">r0 </t></si></sst>'
-        ),
-        "xl/worksheets/sheet1.xml": (
-            f'<worksheet xmlns="{main}"><dimension ref="A1"/>'
-            '<cols><col min="1" max="8" width="30" customWidth="1"/></cols><sheetData>'
-            '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>'
-            '<row r="2"><c r="A2" t="s"><v>3</v></c><c r="D2" t="s"><v>2</v></c>'
-            '<c r="G2"><f>SUM(1,2)</f><v>3</v></c><c r="H2" t="b"><v>1</v></c></row>'
-            "</sheetData></worksheet>"
-        ),
-    }
-    with zipfile.ZipFile(path, "w") as z:
-        for name, xml in parts.items():
-            z.writestr(name, '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + xml)
+    shared = ["<si><t>id</t></si>", "<si><t>input</t></si>", "<si><r><t>Fa</t></r><r><rPr><b/></rPr><t>il</t></r></si>",
+              '<si><t xml:space="preserve">r0 </t></si>']
+    sheet = ('<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>'
+             '<row r="2"><c r="A2" t="s"><v>3</v></c><c r="D2" t="s"><v>2</v></c>'
+             '<c r="G2"><f>SUM(1,2)</f><v>3</v></c><c r="H2" t="b"><v>1</v></c></row>')
+    package(path, sheet, shared=shared,
+            before_data='<dimension ref="A1"/><cols><col min="1" max="8" width="30" customWidth="1"/></cols>')
 
 
 def test_a_file_saved_by_excel_is_read_and_edited_without_losing_anything(tmp_path: Path) -> None:
@@ -718,16 +685,66 @@ def test_a_read_only_workbook_is_never_replaced(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o444
 
 
-def test_a_cell_too_long_found_mid_stream_leaves_no_file_and_no_thread(tmp_path: Path) -> None:
-    import threading
+def _threads_started_during(action: Callable[[], object]) -> list[threading.Thread]:
+    """The threads ``action`` starts, seen from inside each new thread (threading.setprofile runs there
+    first). Counting all the process's threads would not do: under xdist, threads of earlier tests
+    (emulator servers, executors) end at any moment."""
+    started: list[threading.Thread] = []
 
+    def note(*_: object) -> None:
+        started.append(threading.current_thread())
+        sys.setprofile(None)
+
+    threading.setprofile(note)
+    try:
+        action()
+    finally:
+        threading.setprofile(None)  # type: ignore[arg-type]
+    return started
+
+
+def test_a_cell_too_long_found_mid_stream_leaves_no_file_and_no_thread(tmp_path: Path) -> None:
     path = tmp_path / "late.xlsx"
     XlsxWorkbook(path).write([TabSpec.table("T", [["v1"]])])
     before = path.read_bytes()
-    threads = threading.active_count()
     rows = [[f"r{i}", "x" * 2000] for i in range(3000)] + [["last", "y" * 32768]]
-    with pytest.raises(BackendError, match=r"T!B3001 holds 32,768 characters"):
-        XlsxWorkbook(path).write([TabSpec.table("T", rows)])
+
+    def write() -> None:
+        with pytest.raises(BackendError, match=r"T!B3001 holds 32,768 characters"):
+            XlsxWorkbook(path).write([TabSpec.table("T", rows)])
+
+    started = _threads_started_during(write)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["late.xlsx"]
-    assert threading.active_count() == threads
+    ours = [t for t in started if t.name == "sheetsync-deflate"]
+    assert ours, "the rows should have been deflated in a thread of their own"
+    assert [t for t in ours if t.is_alive()] == []
+
+
+class _FullDisk:
+    """A file that takes ``room`` bytes, then fails as a full disk does."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+
+    def write(self, data: bytes) -> int:
+        if len(data) > self.room:
+            raise OSError(28, "No space left on device")
+        self.room -= len(data)
+        return len(data)
+
+
+def test_a_disk_that_fills_while_a_part_is_deflated_stops_the_deflate_thread() -> None:
+    from sheetsync.backends.xlsx_zip import ZipOut
+
+    def write() -> None:
+        writer = ZipOut(_FullDisk(1 << 16), level=1).stream("xl/worksheets/sheet1.xml")  # type: ignore[arg-type]
+        with pytest.raises(OSError, match="No space left"):
+            for _ in range(40):
+                writer.write(os.urandom(1 << 16))  # random bytes: deflate cannot shrink them below the room
+            writer.close()
+
+    started = _threads_started_during(write)
+    ours = [t for t in started if t.name == "sheetsync-deflate"]
+    assert ours, "the part should have been deflated in a thread of its own"
+    assert [t for t in ours if t.is_alive()] == []

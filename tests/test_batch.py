@@ -19,7 +19,8 @@ from sheetsync.judge.prompt import ANSWER_SCHEMA
 from sheetsync.judge.runner import BATCH_OPEN_KEY
 from sheetsync.push import push
 from sheetsync.store import Store
-from sheetsync.testing.fake_openai import FakeOpenAI, messages_text
+from sheetsync.testing.fake_openai import messages_text
+from tests.fake_llm import fake_llm
 from tests.test_judge import N, labelled_workspace, perfect_judge, rows, write_csv
 
 UNLABELED = 6  # rows pushed after the expert labelled the first N
@@ -37,9 +38,7 @@ def workspace(tmp_path, monkeypatch):
 
 @pytest.fixture
 def fake(monkeypatch):
-    with FakeOpenAI(responder=perfect_judge, batch_polls_to_complete=2) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    with fake_llm(monkeypatch, responder=perfect_judge, batch_polls_to_complete=2) as server:
         yield server
 
 

@@ -14,10 +14,10 @@ from sheetsync.judge import judge
 from sheetsync.pull import pull
 from sheetsync.store import Store
 from sheetsync.taxonomy import load_taxonomy
-from sheetsync.testing.fake_openai import FakeOpenAI
 from sheetsync.triage.classify import classify
 from sheetsync.triage.propose import triage
 from tests import triage_world as world
+from tests.fake_llm import fake_llm
 from tests.test_triage import decide
 
 DECISIONS = {"Wrong fee quoted": ("Merge into policy misapplied", None),
@@ -27,9 +27,7 @@ DECISIONS = {"Wrong fee quoted": ("Merge into policy misapplied", None),
 
 @pytest.fixture
 def fake(monkeypatch):
-    with FakeOpenAI(responder=world.responder) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    with fake_llm(monkeypatch, responder=world.responder) as server:
         yield server
 
 

@@ -21,6 +21,7 @@ from sheetsync.push import push
 from sheetsync.testing.fake_openai import FakeOpenAI
 from sheetsync.workspace import init_workspace
 from tests.expert import Expert
+from tests.fake_llm import fake_llm
 
 N = 80
 
@@ -42,8 +43,6 @@ def write(path, bad):
 
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
-    for var in [v for v in os.environ if v.startswith(("SHEETSYNC_", "OPENAI_"))]:
-        monkeypatch.delenv(var)
     init_workspace(tmp_path, spreadsheet="labels.xlsx")
     toml = tmp_path / "sheetsync.toml"
     toml.write_text(toml.read_text().replace("dimensions = []", 'dimensions = ["tier"]'))
@@ -56,9 +55,7 @@ def workspace(tmp_path, monkeypatch):
                                                           "Judged on the policy, clearly and with reasons.", "")
                                             for i in range(N)})
     pull(cfg)
-    with FakeOpenAI(responder=responder) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    with fake_llm(monkeypatch, responder=responder):
         judge(cfg, split="test", progress=False)
         yield cfg, tmp_path
 

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from sheetsync.cli import cli
 from sheetsync.config import Judge, Labels, Tabs, load_config
 from sheetsync.errors import ConfigError
+from tests.test_strict_input import assert_refused
 
 
 @pytest.fixture
@@ -34,16 +35,6 @@ def set_in_toml(workspace, section: str, assignments: str) -> None:
         if line.strip() == f"[{section}]":
             out.extend(assignments.splitlines())
     toml.write_text("\n".join(out) + "\n")
-
-
-def assert_refused(workspace, result, *messages):
-    output = result.output + result.stderr
-    assert result.exit_code == 2, output
-    assert "Traceback" not in output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    for message in messages:
-        assert message in result.stderr, result.stderr
-    assert not (workspace / "labels.xlsx").exists() and not (workspace / ".sheetsync").exists()
 
 
 @pytest.mark.parametrize(

@@ -28,11 +28,11 @@ from sheetsync.report import report
 from sheetsync.report.figures import METHOD
 from sheetsync.store import Store
 from sheetsync.taxonomy import load_taxonomy
-from sheetsync.testing.fake_openai import FakeOpenAI
 from sheetsync.triage.tab import CATEGORY, DECISION, EDITED, PROPOSAL, STATUS
 from sheetsync.workspace import init_workspace
 from tests import triage_world as world
 from tests.expert import Expert
+from tests.fake_llm import fake_llm
 from tests.proposals_expert import TAB, GoogleSheet, XlsxSheet
 from tests.test_judges import CHECKS, JUDGES_TOML, _write_checks
 from tests.test_roundtrip_google import GoogleExpert
@@ -52,9 +52,7 @@ def backend(request):
 
 @pytest.fixture
 def fake(monkeypatch):
-    with FakeOpenAI(responder=world.responder) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    with fake_llm(monkeypatch, responder=world.responder) as server:
         yield server
 
 

@@ -29,9 +29,9 @@ from sheetsync.generate import (
     normalise,
     parse_tuples,
 )
-from sheetsync.testing.fake_openai import FakeOpenAI
 from sheetsync.testing.fake_profiles import PROFILES
 from sheetsync.workspace import template_text
+from tests.fake_llm import fake_llm
 
 DIMS_TOML = """
 about = "A support assistant for a train-ticket app."
@@ -74,9 +74,7 @@ def noisy_generator(request: dict) -> dict:
 @pytest.fixture(params=PROFILES)
 def fake(monkeypatch, request):
     """The fake server in each profile of the servers people run (sheetsync.testing.fake_profiles)."""
-    with FakeOpenAI(responder=noisy_generator, profile=request.param) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    with fake_llm(monkeypatch, responder=noisy_generator, profile=request.param) as server:
         yield server
 
 

@@ -15,8 +15,8 @@ from sheetsync.judge import judge, split_of
 from sheetsync.pull import pull
 from sheetsync.push import push
 from sheetsync.store import Store
-from sheetsync.testing.fake_openai import FakeOpenAI
 from sheetsync.workspace import init_workspace
+from tests.fake_llm import fake_llm
 from tests.test_roundtrip_google import GoogleExpert
 
 FIXTURES = Path(__file__).parent / "fixtures" / "traces"
@@ -80,9 +80,7 @@ def answer(request):
 
 @pytest.fixture
 def fake(monkeypatch):
-    with FakeOpenAI(responder=answer) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    with fake_llm(monkeypatch, responder=answer) as server:
         yield server
 
 

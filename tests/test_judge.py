@@ -20,6 +20,7 @@ from sheetsync.testing.fake_openai import FakeOpenAI, messages_text
 from sheetsync.testing.fake_profiles import PROFILES
 from sheetsync.workspace import init_workspace, template_text
 from tests.expert import Expert
+from tests.fake_llm import fake_llm
 
 N = 40
 
@@ -75,9 +76,7 @@ def workspace(tmp_path, monkeypatch):
 @pytest.fixture(params=PROFILES)
 def fake(monkeypatch, request):
     """The fake server in each profile of the servers people run (sheetsync.testing.fake_profiles)."""
-    with FakeOpenAI(responder=perfect_judge, profile=request.param) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    with fake_llm(monkeypatch, responder=perfect_judge, profile=request.param) as server:
         yield server
 
 

@@ -5,7 +5,6 @@ report carries the flip rates and puts flipped rows first under "Label next"."""
 from __future__ import annotations
 
 import csv
-import os
 import re
 
 import openpyxl
@@ -16,8 +15,8 @@ from sheetsync.judge import judge
 from sheetsync.push import push
 from sheetsync.report import build_report
 from sheetsync.store import Store
-from sheetsync.testing.fake_openai import FakeOpenAI
 from sheetsync.workspace import init_workspace
+from tests.fake_llm import fake_llm
 
 N = 30
 FLAKY = {3, 7, 11, 20}  # the judge's verdict on these depends on the sampling seed it is given
@@ -32,8 +31,6 @@ def responder(request):
 
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
-    for var in [v for v in os.environ if v.startswith(("SHEETSYNC_", "OPENAI_"))]:
-        monkeypatch.delenv(var)
     init_workspace(tmp_path, spreadsheet="labels.xlsx")
     toml = tmp_path / "sheetsync.toml"
     toml.write_text(toml.read_text().replace("dimensions = []", 'dimensions = ["tier"]'))
@@ -45,9 +42,7 @@ def workspace(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = load_config(toml)
     push(cfg, tmp_path / "data.csv")
-    with FakeOpenAI(responder=responder) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    with fake_llm(monkeypatch, responder=responder) as server:
         yield cfg, tmp_path, server
 
 

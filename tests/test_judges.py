@@ -18,8 +18,8 @@ from sheetsync.metrics import corrected_success_rate
 from sheetsync.report import report
 from sheetsync.report.figures import METHOD
 from sheetsync.store import Store
-from sheetsync.testing.fake_openai import FakeOpenAI
 from tests import triage_world as world
+from tests.fake_llm import fake_llm
 from tests.test_classify import DECISIONS
 from tests.test_triage import decide
 
@@ -41,9 +41,7 @@ def no_fee_error(row):
 
 @pytest.fixture
 def fake(monkeypatch):
-    with FakeOpenAI(responder=world.responder) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    with fake_llm(monkeypatch, responder=world.responder) as server:
         yield server
 
 

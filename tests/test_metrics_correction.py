@@ -7,7 +7,6 @@ judgy draws its bootstrap indices from numpy's global RandomState, so `np.random
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import judgy
 import numpy as np
@@ -22,20 +21,10 @@ from sheetsync.metrics import (
     corrected_success_rate_by,
     normalize_label,
 )
+from tests.test_metrics import tofueval
 
-FIXTURE = Path(__file__).parent / "fixtures" / "tofueval_mediasum_sample.csv"
-NAN = float("nan")
 FAST = 2000  # bootstrap iterations where the exact count does not matter
-
-
-def tofueval(flip: float = 0.15, seed: int = 20240318) -> pd.DataFrame:
-    """The TofuEval slice with expert = sent_label (yes = pass) and a judge that flips a seeded fraction."""
-    df = pd.read_csv(FIXTURE)
-    df["expert_verdict"] = df["sent_label"].map({"yes": "pass", "no": "fail"})
-    flipped = np.random.default_rng(seed).random(len(df)) < flip
-    df["judge_verdict"] = np.where(flipped, df["expert_verdict"].map({"pass": "fail", "fail": "pass"}),
-                                   df["expert_verdict"])
-    return df
+NAN = float("nan")
 
 
 def judgy_with_seed(seed, labels, preds, unlabeled, **kw):

@@ -5,7 +5,6 @@ Through the real openai client against the fake server, on an .xlsx workbook."""
 from __future__ import annotations
 
 import csv
-import os
 import re
 
 import pytest
@@ -19,6 +18,7 @@ from sheetsync.store import Store
 from sheetsync.testing.fake_openai import FakeOpenAI
 from sheetsync.workspace import init_workspace
 from tests.expert import Expert
+from tests.fake_llm import fake_llm
 
 N = 90
 
@@ -39,8 +39,6 @@ def responder(request):
 
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
-    for var in [v for v in os.environ if v.startswith(("SHEETSYNC_", "OPENAI_"))]:
-        monkeypatch.delenv(var)
     init_workspace(tmp_path, spreadsheet="labels.xlsx")
     with (tmp_path / "data.csv").open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=["id", "input", "output"])
@@ -48,9 +46,7 @@ def workspace(tmp_path, monkeypatch):
         w.writerows({"id": rid(i), "input": f"Q{i}?", "output": f"{'BAD' if bad(i) else 'ok'}: answer number {i}"}
                     for i in range(N))
     monkeypatch.chdir(tmp_path)
-    with FakeOpenAI(responder=responder) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    with fake_llm(monkeypatch, responder=responder):
         yield load_config(tmp_path / "sheetsync.toml"), tmp_path
 
 

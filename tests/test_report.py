@@ -5,7 +5,6 @@ Every expected figure is computed here from the scenario itself and checked agai
 statsmodels and the Rogan–Gladen formula, never taken from the code under test.
 """
 
-import csv
 import json
 import os
 import re
@@ -26,6 +25,8 @@ from sheetsync.store import Store
 from sheetsync.testing.fake_openai import FakeOpenAI
 from sheetsync.workspace import SPREADSHEET_KEY, init_workspace
 from tests.expert import Expert
+from tests.fake_llm import fake_llm
+from tests.test_judge import write_csv
 
 N = 72
 N_LABELLED = 54  # rows 0..53 are labelled by the expert; the rest are unlabeled
@@ -79,13 +80,6 @@ def responder(request):
     if "careful evaluator" not in system:
         return {"critique": "Looks fine to me.", "verdict": "pass"}
     return {"critique": f"Judge critique of {rid(i)}.", "verdict": careful(i)}
-
-
-def write_csv(path, data):
-    with path.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(data[0]))
-        w.writeheader()
-        w.writerows(data)
 
 
 def dataset():
@@ -175,9 +169,7 @@ def judged(templates, tmp_path, monkeypatch):
 
 @pytest.fixture
 def fake(monkeypatch):
-    with FakeOpenAI(responder=responder) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    with fake_llm(monkeypatch, responder=responder) as server:
         yield server
 
 
@@ -647,9 +639,7 @@ def test_latest_run_against_the_one_before_and_the_validation_warning(judged, mo
 
     prompt = judged.path(judged.judge.prompt)
     prompt.write_text(prompt.read_text() + "\nBe strict about fees.\n")
-    with FakeOpenAI(responder=strict) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    with fake_llm(monkeypatch, responder=strict):
         judge(judged, split="test", progress=False)
     rep = report(judged).to_dict()
     rc = rep["run_comparison"]

@@ -18,9 +18,9 @@ from sheetsync.pull import pull
 from sheetsync.push import push
 from sheetsync.report import report
 from sheetsync.store import Store
-from sheetsync.testing.fake_openai import FakeOpenAI
 from sheetsync.workspace import init_workspace
 from tests.expert import Expert
+from tests.fake_llm import fake_llm
 from tests.review_expert import GoogleTabExpert, XlsxTabExpert
 from tests.test_judge import rows, write_csv
 from tests.test_roundtrip_google import GoogleExpert
@@ -114,9 +114,7 @@ def world(request, tmp_path, monkeypatch, sheets_emulator, gspread_client):
 def judge_server(monkeypatch):
     """The fake OpenAI-compatible server answering as :class:`Judge` (``server.judge`` switches versions)."""
     responder = Judge()
-    with FakeOpenAI(responder=responder) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    with fake_llm(monkeypatch, responder=responder) as server:
         server.judge = responder
         yield server
 

@@ -16,9 +16,9 @@ from sheetsync.judge.compare import compare_examples, mcnemar_exact
 from sheetsync.pull import pull
 from sheetsync.push import push
 from sheetsync.store import Store
-from sheetsync.testing.fake_openai import FakeOpenAI
 from sheetsync.workspace import init_workspace
 from tests.expert import Expert
+from tests.fake_llm import fake_llm
 
 TOPICS = ["baggage", "refund", "seat", "meal", "pet", "visa", "lounge", "wifi", "upgrade", "delay"]
 STRICT = {"pet", "visa", "meal", "baggage"}  # the policy refuses these whatever the answer says: an "OK" answer fails
@@ -50,9 +50,7 @@ def follower(request):
 
 @pytest.fixture
 def fake(monkeypatch):
-    with FakeOpenAI(responder=follower) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    with fake_llm(monkeypatch, responder=follower) as server:
         yield server
 
 
@@ -130,9 +128,7 @@ def test_mcnemar_exact_matches_statsmodels():
 
 
 def test_a_server_without_embeddings_is_a_clear_error(workspace, monkeypatch):
-    with FakeOpenAI(responder=follower, embeddings=False) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    with fake_llm(monkeypatch, responder=follower, embeddings=False):
         result = CliRunner().invoke(cli, ["judge", "--split", "dev", "--examples", "similar"])
     assert result.exit_code == 2 and "does not offer /v1/embeddings" in result.output
     assert 'examples = "fixed"' in result.output

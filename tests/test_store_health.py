@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from sheetsync.cli import cli
 from sheetsync.state_file import QUICK_CHECK_MAX_BYTES
+from tests.test_strict_input import assert_stopped
 
 
 @contextmanager
@@ -58,12 +59,7 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 
 def assert_refused(result, before, root, *messages):
-    output = result.output + result.stderr
-    assert result.exit_code == 2, output
-    assert "Traceback" not in output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    for message in messages:
-        assert message in result.stderr, result.stderr
+    assert_stopped(result, *messages)
     assert snapshot(root) == before, "something was written"
 
 

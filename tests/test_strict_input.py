@@ -28,13 +28,19 @@ def push(workspace, name, content, *extra):
     return CliRunner().invoke(cli, ["push", name, *extra])
 
 
-def assert_refused(workspace, result, *messages):
+def assert_stopped(result, *messages):
+    """Bad input: exit 2 with each message on stderr, and no traceback."""
     output = result.output + result.stderr
     assert result.exit_code == 2, output
     assert "Traceback" not in output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     for message in messages:
         assert message in result.stderr, result.stderr
+
+
+def assert_refused(workspace, result, *messages):
+    """Stopped (``assert_stopped``) before the workbook or the store was written."""
+    assert_stopped(result, *messages)
     assert not (workspace / "labels.xlsx").exists(), "the workbook was written"
     assert not (workspace / ".sheetsync").exists(), "the store was written"
 

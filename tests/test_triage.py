@@ -12,17 +12,15 @@ from sheetsync.pull import pull
 from sheetsync.push import push
 from sheetsync.store import Store
 from sheetsync.taxonomy import build_taxonomy, load_taxonomy, parse_decision
-from sheetsync.testing.fake_openai import FakeOpenAI
 from sheetsync.triage.propose import proposal_id, triage
 from sheetsync.triage.tab import DECISION, EDITED
 from tests import triage_world as world
+from tests.fake_llm import fake_llm
 
 
 @pytest.fixture
 def fake(monkeypatch):
-    with FakeOpenAI(responder=world.responder) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    with fake_llm(monkeypatch, responder=world.responder) as server:
         yield server
 
 

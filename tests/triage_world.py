@@ -2,7 +2,6 @@
 judge (perfect), the triage (a scripted taxonomy), the classifier and a specialized judge (each wrong on
 known rows, so their measured figures are worth checking). Shared by the triage, classify and judges tests."""
 
-import csv
 import re
 
 from sheetsync.config import load_config
@@ -11,6 +10,7 @@ from sheetsync.pull import pull
 from sheetsync.push import push
 from sheetsync.workspace import init_workspace
 from tests.expert import Expert
+from tests.test_judge import write_csv
 
 N, LABELLED = 96, 72
 MODES = {0: "FEE-ERROR", 1: "INVENTED", 2: "RUDE"}
@@ -45,13 +45,6 @@ def dataset():
         out.append({"id": rid(i), "tier": tier(i), "input": f"Question {i}: can I change my flight to Friday?",
                     "output": f"{m + ': ' if m else ''}Answer {i} about the change."})
     return out
-
-
-def write_csv(path, data):
-    with path.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(data[0]))
-        w.writeheader()
-        w.writerows(data)
 
 
 def build(root, *, extra_toml=""):

@@ -19,12 +19,12 @@ that does not compute has no result to show.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sheetsync.backends.xlsx_package import Package
 from sheetsync.backends.xlsx_scan import Tags, attributes, column_index, iter_cells, open_sheet
 from sheetsync.backends.xlsx_text import cell_text, escape_text, unescape_text
+from sheetsync.layout import column_letter
 
 __all__ = ["Tags", "attributes", "cell_text", "column_index", "escape_text", "iter_cells", "open_sheet",
            "read_tab", "unescape_text"]
@@ -59,7 +59,7 @@ class CellDecoder:
         tags = self.tags
         kind = attrs.get(b"t", b"n")
         if tags.f_open in content:
-            formula = self._formula(content, f"{_letters(col)}{row + 1}")
+            formula = self._formula(content, f"{column_letter(col)}{row + 1}")
             if formula is not None:
                 return formula
         if kind == b"inlineStr":
@@ -72,7 +72,7 @@ class CellDecoder:
             try:
                 return self.strings()[int(raw)]
             except (ValueError, IndexError) as exc:
-                ref = f"{_letters(col)}{row + 1}"
+                ref = f"{column_letter(col)}{row + 1}"
                 raise ValueError(f"cell {ref} points at shared string {raw!r}, which does not exist") from exc
         if kind in (b"str", b"e"):
             return unescape_text(raw)
@@ -242,66 +242,17 @@ def read_tab(
     ``head_rows`` rows in full and ``columns`` the chosen columns from row 0 down."""
     with package.open(part) as stream:
         sheet, rows = open_sheet(stream)
-        decoder = CellDecoder(package, sheet.tags)
+        cells = _RowCells(CellDecoder(package, sheet.tags), sheet.tags, None if columns is None else columns)
         grid: list[list[str]] = []
         cols: dict[int, list[str]] = {c: [] for c in columns or ()}
-        wanted: Callable[[int], bool] | None = None if columns is None else columns.__contains__
         last_value_row = -1
         max_col = -1
         r = -1
-        tags = sheet.tags
-        fast = tags.fast_cell.match
-        f_open = tags.f_open
-        cell_tag, cell_end = tags.cell, tags.cell_end
-        n_tag, n_end = len(cell_tag), len(cell_end)
         for start, inner in rows:
             mr = _ROW_R.search(start)
             r = int(mr.group(1)) - 1 if mr else r + 1
-            full = wanted is None or (head_rows is not None and r < head_rows)
-            c = -1
-            line: dict[int, str] = {}
-            any_value = False
-            pos = 0
-            while True:  # the cells, cut with byte searches (one regex match per usual start tag)
-                at = inner.find(cell_tag, pos)
-                if at == -1:
-                    break
-                m = fast(inner, at)
-                if m is not None:
-                    letters = m.group(1)
-                    c = _COLUMNS.get(letters)
-                    if c is None:
-                        c = _COLUMNS[letters] = column_index(letters.decode())
-                    tag_end = m.end()
-                else:
-                    if inner[at + n_tag : at + n_tag + 1] not in _AFTER_NAME:
-                        pos = at + n_tag  # another element whose name starts with "c"
-                        continue
-                    tag_end = inner.find(b">", at) + 1
-                    attrs = attributes(inner[at:tag_end])
-                    ref = attrs.get(b"r")
-                    mr = _COORD.match(ref.decode()) if ref is not None else None
-                    c = column_index(mr.group(1)) if mr else c + 1
-                if inner[tag_end - 2 : tag_end - 1] == b"/":
-                    pos = tag_end  # <c …/>: no value
-                    continue
-                stop = inner.find(cell_end, tag_end)
-                if stop == -1:
-                    raise ValueError(f"a cell of row {r + 1} is not closed")
-                pos = stop + n_end
-                keep = full or wanted(c)  # type: ignore[misc]
-                # Other cells are decoded only until the row is known to hold a value, and for formulas
-                # (a shared formula's text lives in its first cell, wherever that is).
-                if keep or not any_value or inner.find(f_open, tag_end, stop) != -1:
-                    if m is not None:
-                        attrs = {b"t": m.group(4) or b"n"}
-                        if m.group(3) is not None:
-                            attrs[b"s"] = m.group(3)
-                    text = decoder.text(attrs, inner[tag_end:stop], r, c)
-                    if text != "":
-                        any_value = True
-                        if keep:
-                            line[c] = text
+            full = columns is None or (head_rows is not None and r < head_rows)
+            line, any_value, c = cells.read(inner, r, full)
             if c > max_col:
                 max_col = c
             if any_value:
@@ -312,18 +263,83 @@ def read_tab(
                 for k, v in line.items():
                     row_cells[k] = v
                 _put_row(grid, r, row_cells)
-            if wanted is not None:
-                for k, v in line.items():
-                    if k in cols:
-                        col = cols[k]
-                        if len(col) < r:
-                            col.extend([""] * (r - len(col)))
-                        col.append(v)
+            if columns is not None:
+                _extend_columns(cols, r, line)
     while grid and not grid[-1]:
         grid.pop()
     if head_rows is not None:  # the head as a full read would give it: empty rows inside it included
         grid.extend([] for _ in range(min(head_rows, last_value_row + 1) - len(grid)))
     return TabRead(grid, cols, last_value_row, r, max_col, sheet.head, rows.tail)
+
+
+class _RowCells:
+    """The cells of one row element, cut with byte searches (one regex match per usual start tag)."""
+
+    def __init__(self, decoder: CellDecoder, tags: Tags, wanted: set[int] | None) -> None:
+        self.decoder, self.wanted = decoder, wanted
+        self.fast, self.f_open = tags.fast_cell.match, tags.f_open
+        self.cell_tag, self.cell_end = tags.cell, tags.cell_end
+
+    def read(self, inner: bytes, r: int, full: bool) -> tuple[dict[int, str], bool, int]:
+        """(column -> text of the cells kept, whether any cell holds a value, the last cell's column). With
+        ``full`` every cell is kept, else only the wanted columns."""
+        fast, f_open, decoder, wanted = self.fast, self.f_open, self.decoder, self.wanted
+        cell_tag, cell_end = self.cell_tag, self.cell_end
+        n_tag, n_end = len(cell_tag), len(cell_end)
+        c = -1
+        line: dict[int, str] = {}
+        any_value = False
+        pos = 0
+        while True:
+            at = inner.find(cell_tag, pos)
+            if at == -1:
+                return line, any_value, c
+            m = fast(inner, at)
+            if m is not None:
+                letters = m.group(1)
+                c = _COLUMNS.get(letters)
+                if c is None:
+                    c = _COLUMNS[letters] = column_index(letters.decode())
+                tag_end = m.end()
+            else:
+                if inner[at + n_tag : at + n_tag + 1] not in _AFTER_NAME:
+                    pos = at + n_tag  # another element whose name starts with "c"
+                    continue
+                tag_end = inner.find(b">", at) + 1
+                attrs = attributes(inner[at:tag_end])
+                ref = attrs.get(b"r")
+                mr = _COORD.match(ref.decode()) if ref is not None else None
+                c = column_index(mr.group(1)) if mr else c + 1
+            if inner[tag_end - 2 : tag_end - 1] == b"/":
+                pos = tag_end  # <c …/>: no value
+                continue
+            stop = inner.find(cell_end, tag_end)
+            if stop == -1:
+                raise ValueError(f"a cell of row {r + 1} is not closed")
+            pos = stop + n_end
+            keep = full or c in wanted  # type: ignore[operator]
+            # Other cells are decoded only until the row is known to hold a value, and for formulas
+            # (a shared formula's text lives in its first cell, wherever that is).
+            if keep or not any_value or inner.find(f_open, tag_end, stop) != -1:
+                if m is not None:
+                    attrs = {b"t": m.group(4) or b"n"}
+                    if m.group(3) is not None:
+                        attrs[b"s"] = m.group(3)
+                text = decoder.text(attrs, inner[tag_end:stop], r, c)
+                if text != "":
+                    any_value = True
+                    if keep:
+                        line[c] = text
+
+
+def _extend_columns(cols: dict[int, list[str]], r: int, line: dict[int, str]) -> None:
+    """Row ``r``'s cells of the chosen columns, each column padded with "" down to the row."""
+    for k, v in line.items():
+        if k in cols:
+            col = cols[k]
+            if len(col) < r:
+                col.extend([""] * (r - len(col)))
+            col.append(v)
 
 
 def _put_row(grid: list[list[str]], r: int, cells: list[str]) -> None:
@@ -337,12 +353,3 @@ def _put_row(grid: list[list[str]], r: int, cells: list[str]) -> None:
             if v != "":
                 merged[k] = v
         grid[r] = merged
-
-
-def _letters(col: int) -> str:
-    letters = ""
-    col += 1
-    while col:
-        col, rem = divmod(col - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters

@@ -403,13 +403,17 @@ class PackageWriter:
 
         def stream_it(out: ZipOut) -> None:
             writer = out.stream(part)
-            with self.pkg.open(part) as src:
-                sheet, rows = open_sheet(src)
-                writer.write(re.sub(rb"""tabSelected=["'](1|true)["']""", b'tabSelected="0"', sheet.head))
-                for start, inner in rows:
-                    closed = start.endswith(b"/>")
-                    writer.write(start + inner + (b"" if closed else sheet.tags.row_end))
-                writer.write(rows.tail)
+            try:
+                with self.pkg.open(part) as src:
+                    sheet, rows = open_sheet(src)
+                    writer.write(re.sub(rb"""tabSelected=["'](1|true)["']""", b'tabSelected="0"', sheet.head))
+                    for start, inner in rows:
+                        closed = start.endswith(b"/>")
+                        writer.write(start + inner + (b"" if closed else sheet.tags.row_end))
+                    writer.write(rows.tail)
+            except BaseException:
+                writer.abort()  # e.g. a damaged part found mid-stream: the deflate thread is not left waiting
+                raise
             writer.close()
 
         self.streams[part] = stream_it

@@ -125,7 +125,9 @@ class _MemberWriter:
             self._worker.start()
         self._queue.put(data)
         if self._error is not None:
-            raise self._error
+            error = self._error
+            self.abort()  # the thread failed (e.g. disk full): it is stopped before the error goes up
+            raise error
 
     def _drain(self) -> None:
         """Deflate and write in a thread of its own: zlib releases the GIL, so compressing one piece
@@ -163,9 +165,11 @@ class _MemberWriter:
             self._pending.clear()
             self._deflate(data)
         else:
+            worker = self._worker
             self._flush_pending()
             self._queue.put(None)
-            self._worker.join()
+            worker.join()
+            self._worker = None
             if self._error is not None:
                 raise self._error
         tail = self.compressor.flush()

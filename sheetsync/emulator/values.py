@@ -277,19 +277,23 @@ def batch_update(state: State, sid: str, body: dict | None) -> dict[str, Any]:
             raise invalid_argument(f"Invalid data[{i}]: No range specified.")
         responses.append(_update_one(work, vr["range"], vr, option, include, render))
     ss.replace_state(work)
-    written = [r for r in responses if "updatedCells" in r]
-    out: dict[str, Any] = {"spreadsheetId": sid}
-    if written:
-        out.update(
-            {
-                "totalUpdatedRows": sum(r["updatedRows"] for r in written),
-                "totalUpdatedColumns": sum(r["updatedColumns"] for r in written),
-                "totalUpdatedCells": sum(r["updatedCells"] for r in written),
-                "totalUpdatedSheets": len({r["updatedRange"].rsplit("!", 1)[0] for r in written}),
-            }
-        )
+    out: dict[str, Any] = {"spreadsheetId": sid, **batch_totals(responses)}
     out["responses"] = responses
     return out
+
+
+def batch_totals(responses: list[dict[str, Any]]) -> dict[str, int]:
+    """The totals block of a values batch reply (batchUpdate and batchUpdateByDataFilter alike), summed over
+    the responses that wrote cells; none when nothing was written (the reply then carries no totals)."""
+    written = [r for r in responses if "updatedCells" in r]
+    if not written:
+        return {}
+    return {
+        "totalUpdatedRows": sum(r["updatedRows"] for r in written),
+        "totalUpdatedColumns": sum(r["updatedColumns"] for r in written),
+        "totalUpdatedCells": sum(r["updatedCells"] for r in written),
+        "totalUpdatedSheets": len({r["updatedRange"].rsplit("!", 1)[0] for r in written}),
+    }
 
 
 # ---- append (Google's table detection) -----------------------------------------------------------------

@@ -61,17 +61,7 @@ def batch_update_by_data_filter(state: State, sid: str, body: dict | None) -> di
             resp = values.with_data(work, resp, include, render, major)
             responses.append({**resp, "dataFilter": df})
     ss.replace_state(work)
-    written = [r for r in responses if "updatedCells" in r]
-    out: dict[str, Any] = {"spreadsheetId": sid}
-    if written:
-        out.update(
-            {
-                "totalUpdatedRows": sum(r["updatedRows"] for r in written),
-                "totalUpdatedColumns": sum(r["updatedColumns"] for r in written),
-                "totalUpdatedCells": sum(r["updatedCells"] for r in written),
-                "totalUpdatedSheets": len({r["updatedRange"].rsplit("!", 1)[0] for r in written}),
-            }
-        )
+    out: dict[str, Any] = {"spreadsheetId": sid, **values.batch_totals(responses)}
     if responses:
         out["responses"] = responses
     return out

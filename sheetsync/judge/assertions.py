@@ -103,12 +103,8 @@ def broken_rows(spec: JudgeSpec, summary: llm.RunSummary) -> UserInputError | No
 def judge_with_code(cfg: Config, store: Store, ws: Any, spec: JudgeSpec, *, split: str, limit: int | None,
                      dry_run: bool) -> Any:
     """A code assertion over the split's rows: recorded and measured exactly like an LLM judge's run."""
-    from sheetsync.judge.runner import (  # runner imports this module
-        JudgeOutcome,
-        _finish,
-        _targets,
-        llm_time_id,
-    )
+    from sheetsync.judge.inputs import _targets
+    from sheetsync.judge.runner import JudgeOutcome, _finish, llm_time_id  # runner imports this module
 
     targets = _targets(ws, split)
     if limit is not None:

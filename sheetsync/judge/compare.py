@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sheetsync.config import Config
-from sheetsync.judge.runner import JudgeOutcome, _load, _require_store, judge
+from sheetsync.judge.inputs import _load, _require_store
+from sheetsync.judge.runner import JudgeOutcome, judge
 from sheetsync.judge.specs import judge_spec
 
 

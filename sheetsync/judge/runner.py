@@ -1,7 +1,8 @@
 """``sheetsync judge``: run the judge over a split, keep every verdict, write the Judge tab, report TPR/TNR.
 
 Every call is cached by everything that determines its answer, so an unchanged re-run makes no calls and
-an interrupted run resumes where it stopped. Few-shot examples come only from train, which is never scored.
+an interrupted run resumes where it stopped. What a run works on (rows, ground truth, prompt, targets) is
+loaded by ``sheetsync.judge.inputs``; few-shot examples come only from train, which is never scored.
 
 ``judge_name`` runs a ``[judges.NAME]`` instead (``sheetsync.judge.specs``): the same runner, splits, cache,
 Batch API and metrics with the judge's own prompt, criterion and ground truth, its runs recorded under its
@@ -17,9 +18,6 @@ again for the same rows) until that batch is collected with ``resume_batch``.
 
 from __future__ import annotations
 
-import json
-import math
-import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,18 +29,22 @@ from sheetsync.batch import run_batch
 from sheetsync.config import EXAMPLE_MODES, Config
 from sheetsync.errors import UserInputError
 from sheetsync.judge.estimate import estimate_run
-from sheetsync.judge.prompt import ANSWER_SCHEMA, Item, JudgePrompt, build_examples, cut_to_fit
-from sheetsync.judge.specs import FAILURE_MODE_TEMPLATE, JudgeSpec, judge_spec
-from sheetsync.judge.splits import split_of
+from sheetsync.judge.inputs import (
+    _load,
+    _prompt,
+    _prompt_warnings,
+    _require_store,
+    _targets,
+    _Workspace,
+    nothing_to_judge,
+)
+from sheetsync.judge.prompt import ANSWER_SCHEMA, Item, JudgePrompt, cut_to_fit
+from sheetsync.judge.specs import JudgeSpec, judge_spec
 from sheetsync.judge.tab import judge_tab
-from sheetsync.metrics import agreement, split_root_causes
-from sheetsync.review.guidance import Guidance, guidance_rows
+from sheetsync.metrics import agreement
 from sheetsync.store import Store
-from sheetsync.taxonomy import load_taxonomy
-from sheetsync.workspace import existing_store, open_workspace_workbook, resolve_spreadsheet, template_text
+from sheetsync.workspace import open_workspace_workbook, resolve_spreadsheet
 
-CHOICES = ("dev", "test", "unlabeled", "all")
-SALT_KEY = "marker_salt"
 BATCH_OPEN_KEY = "judge_batch:open"  # ids of a batch run that has not been collected yet ("" once it has)
 
 
@@ -86,138 +88,6 @@ class JudgeOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass
-class _Workspace:
-    items: dict[str, Item]  # every pushed row still in the dataset, with its ground truth for this judge (if any)
-    splits: dict[str, str]  # labelled id -> split (a labelled row may have no ground truth for a specialized judge)
-    stale: list[str]
-    guidance: list[Guidance] = field(default_factory=list)  # resolutions that teach (their rows count as train)
-
-
-def _require_store(cfg: Config, what: str) -> Store:
-    store = existing_store(cfg)
-    if store is None:
-        raise UserInputError(f"{what}: no rows in the local store. Run `sheetsync push DATA` first.")
-    return store
-
-
-def _load(cfg: Config, store: Store, spec: JudgeSpec | None = None) -> _Workspace:
-    """The rows with their fresh labels, each label read as ``spec``'s ground truth (the expert's verdict for
-    the judge; for a specialized judge, fail only for its root cause)."""
-    spec = spec or JudgeSpec()
-    tax = load_taxonomy(cfg, store) if spec.name else None
-    rows = store.rows()
-    if not rows:
-        raise UserInputError("nothing to judge: no rows in the local store. Run `sheetsync push DATA` first.")
-    layout = json.loads(store.get_meta("annotate_layout") or "{}")
-    context_cols = layout.get("context", [])
-    labels, stale = store.fresh_labels()
-    items: dict[str, Item] = {}
-    splits: dict[str, str] = {}
-    for rid, row in rows.items():
-        if not row["in_dataset"]:
-            continue
-        label = labels.get(rid)
-        verdict = critique = ""
-        if label is not None:
-            verdict, critique = label.verdict or "", label.critique
-            if tax is not None:
-                verdict = spec.truth(verdict, tuple(split_root_causes(label.root_cause)), tax)
-            splits[rid] = split_of(rid, cfg.judge.train, cfg.judge.dev)
-        context = {c: row["fields"].get(c, "") for c in context_cols}
-        items[rid] = Item(rid, row["input"], row["output"], context, verdict, critique)
-    # the expert's resolutions guide the judge itself; a specialized judge has its own criterion and ground truth
-    taught = guidance_rows(cfg, store, labels, context_cols) if not spec.name else {}
-    for rid in taught:
-        if rid in splits:
-            splits[rid] = "train"  # in the prompt as guidance: never scored again
-    return _Workspace(items, splits, stale, list(taught.values()))
-
-
-def _prompt(cfg: Config, store: Store, ws: _Workspace, prompt_file: str | None,
-            spec: JudgeSpec | None = None) -> JudgePrompt:
-    spec = spec or JudgeSpec(prompt=cfg.judge.prompt, criterion=cfg.labels.criteria)
-    if spec.name and not (prompt_file or spec.prompt):  # a specialized judge's built-in template
-        text, path = template_text(FAILURE_MODE_TEMPLATE), f"built-in {FAILURE_MODE_TEMPLATE}"
-        return _make_prompt(cfg, store, ws, text, path, spec)
-    path = cfg.path(prompt_file or spec.prompt)
-    if spec.name and not path.is_file():
-        raise UserInputError(f"{path}: the prompt of [judges.{spec.name}] is missing (--prompt, or prompt in the "
-                             "table). Set prompt = \"\" for the built-in failure-mode template.")
-    if not path.is_file():
-        if prompt_file:
-            raise UserInputError(f"{path}: prompt file not found (--prompt).")
-        raise UserInputError(
-            f"{path}: the judge prompt ([judge] prompt in {cfg.source or 'the config'}) is missing. Run "
-            "`sheetsync init` to write the default one (it never overwrites your files), or point [judge] prompt "
-            "at your template."
-        )
-    return _make_prompt(cfg, store, ws, path.read_text(encoding="utf-8"), str(path), spec)
-
-
-def _make_prompt(cfg: Config, store: Store, ws: _Workspace, text: str, source: str, spec: JudgeSpec) -> JudgePrompt:
-    salt = store.get_meta(SALT_KEY) or store.meta_default(SALT_KEY, secrets.token_hex(16))  # one salt for all
-    train = [it for rid, it in ws.items.items() if ws.splits.get(rid) == "train"]
-    examples = build_examples(train, max_examples=cfg.judge.max_examples, max_chars=cfg.judge.max_example_chars)
-    return JudgePrompt(text, criteria=spec.criterion, examples=examples, salt=salt, source=source,
-                       guidance=ws.guidance)
-
-
-MIN_EXAMPLES_PER_VERDICT = 2
-
-
-def thin_examples(ws: _Workspace, examples: list[Item], train_share: float) -> str | None:
-    """A warning when the few-shot examples cannot show the judge both verdicts (at least
-    ``MIN_EXAMPLES_PER_VERDICT`` of each), naming how many labels would give enough; None when they can."""
-    have = {v: sum(1 for e in examples if e.verdict == v) for v in ("pass", "fail")}
-    if min(have.values()) >= MIN_EXAMPLES_PER_VERDICT:
-        return None
-    labelled = [it.verdict for rid, it in ws.items.items() if rid in ws.splits]
-    n_train = sum(1 for v in ws.splits.values() if v == "train")
-    head = (f"the judge is taught by {len(examples)} example(s) ({have['pass']} pass, {have['fail']} fail) from "
-            f"{n_train} train label(s): too few to show it what both a pass and a fail look like.")
-    missing = [v for v in ("pass", "fail") if v not in labelled]
-    if missing:
-        return f"{head} The expert has labelled no {missing[0]} yet: label some, then `sheetsync pull`."
-    minority = min(labelled.count("pass"), labelled.count("fail")) / len(labelled)
-    needed = math.ceil(MIN_EXAMPLES_PER_VERDICT / (max(train_share, 1e-9) * minority))
-    return (f"{head} Train gets {train_share:.0%} of the labels (from each id's hash); with this pass/fail mix "
-            f"about {needed} labels (you have {len(labelled)}) give at least {MIN_EXAMPLES_PER_VERDICT} of each "
-            "verdict with a critique. Label more rows (or raise [judge] train), then `sheetsync pull`.")
-
-
-def nothing_to_judge(split: str, ws: _Workspace, pulls: int) -> str:
-    """Why ``split`` has no rows, and the command that changes that (a run of nothing is never recorded)."""
-    if split == "unlabeled":
-        return (f"nothing to judge in --split unlabeled: every one of the {len(ws.items)} rows in the dataset is "
-                "labelled. Push more rows (`sheetsync push DATA`), or measure the judge with --split dev / test.")
-    if not ws.splits:
-        if not pulls:
-            return (f"nothing labelled yet: {len(ws.items)} rows were pushed, but no labels have been pulled. When "
-                    "the expert has labelled rows in the Annotate tab, run `sheetsync pull` first, then "
-                    f"`sheetsync judge --split {split}`.")
-        return (f"nothing labelled yet: the last pull found no labels among the {len(ws.items)} rows. Label rows "
-                "in the Annotate tab (Pass/Fail, Critique), run `sheetsync pull` first, then judge again.")
-    counts = {s: sum(1 for v in ws.splits.values() if v == s) for s in ("train", "dev", "test")}
-    shown = ", ".join(f"{n} {s}" for s, n in counts.items())
-    return (f"no labelled rows in the {split} split yet ({len(ws.splits)} labels: {shown}; the split of each row "
-            "comes from its id). Label more rows in the Annotate tab, then run `sheetsync pull` first.")
-
-
-def _targets(ws: _Workspace, split: str) -> list[str]:
-    if split not in CHOICES:
-        raise UserInputError(
-            f"--split {split}: choose one of {', '.join(CHOICES)} (train rows are the judge's examples and are "
-            "never scored)."
-        )
-    labelled = {"dev": ["dev"], "test": ["test"], "unlabeled": [], "all": ["dev", "test"]}[split]
-    out = []
-    for rid, it in ws.items.items():
-        if (ws.splits.get(rid) in labelled and it.verdict) or (split in ("unlabeled", "all") and rid not in ws.splits):
-            out.append(rid)
-    return out
 
 
 class LazyCalls:
@@ -336,16 +206,7 @@ def judge(
     outcome = JudgeOutcome(split=split, model=settings.model, n_rows=len(targets), dry_run=dry_run,
                            n_examples=len(prompt.examples), template_hash=prompt.template_hash, judge=spec.name,
                            examples=examples or cfg.judge.examples)
-    if outcome.examples not in EXAMPLE_MODES:
-        raise UserInputError(f"--examples {outcome.examples}: choose one of {', '.join(EXAMPLE_MODES)}.")
-    if outcome.examples == "similar" and targets:
-        from sheetsync.judge.similar import similar_prompt
-
-        train = [it for rid, it in ws.items.items() if ws.splits.get(rid) == "train"]
-        prompt, outcome.embeddings = similar_prompt(  # type: ignore[assignment]
-            prompt, train, [ws.items[rid] for rid in targets], settings, cfg.judge.embedding_model, store,
-            max_examples=cfg.judge.max_examples, max_chars=cfg.judge.max_example_chars, dry_run=dry_run,
-            prices=cfg.prices)
+    prompt = _examples_for(cfg, store, ws, prompt, targets, settings, outcome)
     outcome.warnings += _prompt_warnings(cfg, ws, prompt)
     if not targets:
         outcome.warnings.append(f"--limit {limit}: no rows to judge.")
@@ -355,54 +216,10 @@ def judge(
     if dry_run:
         return estimate_run(outcome, calls, targets, prompt, settings, store, cfg.prices, batch=batch)
 
-    run_id = f"{llm_time_id()}-{uuid.uuid4().hex[:6]}"
-    outcome.run_id = run_id
-    params = {"temperature": settings.temperature, "max_tokens": settings.max_tokens, "split": split,
-              "examples": [e.id for e in prompt.examples] if outcome.examples == "fixed" else "similar",
-              "embedding_model": cfg.judge.embedding_model if outcome.examples == "similar" else None,
-              "limit": limit, "structured_output": settings.structured_output, "pull_id": store.latest_pull_id(),
-              "guidance": [g.id for g in ws.guidance]}
-    llm.make_client(settings)  # no key and no server: say so before a run is recorded or a bar drawn
-    store.start_run(run_id, model=settings.model, params=params, template=prompt.template_text,
-                    template_hash=prompt.template_hash, split=split, n_rows=len(targets), judge=spec.name)
-    if split in ("test", "all"):
-        outcome.test_runs = store.test_looks(run_id)  # every look at this judge's test split, by anyone
-        if outcome.test_runs > 1:
-            outcome.warnings.append(
-                f"the test split has now been judged {outcome.test_runs} times: every look at it while you change "
-                "the prompt makes its numbers more optimistic. Iterate on dev; keep test for the final check."
-            )
-
+    run_id = _start_run(cfg, store, ws, spec, prompt, settings, outcome, targets, limit)
     hint = "" if cfg.judge.fit_context else " (set [judge] fit_context = true to cut the row's longest field to fit)"
-
-    def record(result: llm.Result) -> None:
-        value = result.value or {}
-        verdict = value.get("verdict") if result.ok else None
-        error = result.error + hint if result.cause == "context" and result.error else result.error
-        store.save_verdict(
-            run_id, result.key, verdict=verdict, critique=value.get("critique") if result.ok else None,
-            error=error, latency=result.latency, prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens, cached=result.cached, level=result.level,
-            note=result.note, cached_tokens=result.cached_tokens,
-        )
-
-    def remember_batch(batch_ids: str) -> None:
-        store.set_meta(f"judge_batch:{run_id}", batch_ids)
-        store.set_meta(open_key, batch_ids)
-
-    try:
-        if batch:
-            summary = run_batch(calls, settings, cache=store, on_result=record, progress=progress,
-                                store_batch_id=remember_batch, resume_batch_id=resume_batch,
-                                poll_interval=poll_interval)
-            store.set_meta(open_key, "")  # every batch ended and was collected
-        else:
-            summary = llm.run(calls, settings, cache=store, on_result=record, progress=progress,
-                              label=f"Judging {split}")
-    except BaseException as exc:  # every finished verdict is already stored; the run says how it ended
-        interrupted = isinstance(exc, KeyboardInterrupt | llm.ServerUnavailable)
-        store.finish_run(run_id, "interrupted" if interrupted else "failed")
-        raise
+    summary = _ask(store, calls, settings, run_id, hint, progress=progress, label=f"Judging {split}", batch=batch,
+                   open_key=open_key, resume_batch=resume_batch, poll_interval=poll_interval)
     clock.lap("calls")
     _finish(cfg, store, ws, outcome, summary, targets, run_id, hint)
     if repeat > 1:
@@ -416,21 +233,80 @@ def judge(
     return _write_judge_tab(cfg, store, ws, outcome, spreadsheet, clock)
 
 
-def _prompt_warnings(cfg: Config, ws: _Workspace, prompt: JudgePrompt) -> list[str]:
-    """What the engineer should know about the labels and examples the prompt was built from."""
-    out: list[str] = []
-    if ws.stale:
-        out.append(f"{len(ws.stale)} label(s) are stale (the row changed after labelling) and are "
-                   "left out until the expert re-checks them.")
-    thin = thin_examples(ws, prompt.examples, cfg.judge.train)
-    if thin:
-        out.append(thin)
-    if ws.guidance and "guidance" not in prompt.template_text:
-        out.append(
-            f"[review] guidance is on and {len(ws.guidance)} resolution(s) qualify, but the judge prompt never uses "
-            "`guidance`: add the guidance block of the default template (`sheetsync init` in an empty folder "
-            "writes it). Those rows count as train all the same.")
-    return out
+def _examples_for(cfg: Config, store: Store, ws: _Workspace, prompt: JudgePrompt, targets: list[str],
+                  settings: llm.LLMSettings, outcome: JudgeOutcome) -> JudgePrompt:
+    """The prompt with the run's few-shot examples: the fixed set, or (``similar``) the train rows most like each
+    target, found by embeddings (their cost and counts go to ``outcome.embeddings``)."""
+    if outcome.examples not in EXAMPLE_MODES:
+        raise UserInputError(f"--examples {outcome.examples}: choose one of {', '.join(EXAMPLE_MODES)}.")
+    if outcome.examples != "similar" or not targets:
+        return prompt
+    from sheetsync.judge.similar import similar_prompt
+
+    train = [it for rid, it in ws.items.items() if ws.splits.get(rid) == "train"]
+    similar, outcome.embeddings = similar_prompt(
+        prompt, train, [ws.items[rid] for rid in targets], settings, cfg.judge.embedding_model, store,
+        max_examples=cfg.judge.max_examples, max_chars=cfg.judge.max_example_chars, dry_run=outcome.dry_run,
+        prices=cfg.prices)
+    return similar  # type: ignore[return-value]
+
+
+def _start_run(cfg: Config, store: Store, ws: _Workspace, spec: JudgeSpec, prompt: JudgePrompt,
+               settings: llm.LLMSettings, outcome: JudgeOutcome, targets: list[str], limit: int | None) -> str:
+    """Record the run (its params say what decides its answers) and warn on a test split looked at again."""
+    run_id = f"{llm_time_id()}-{uuid.uuid4().hex[:6]}"
+    outcome.run_id = run_id
+    similar = outcome.examples == "similar"
+    params = {"temperature": settings.temperature, "max_tokens": settings.max_tokens, "split": outcome.split,
+              "examples": "similar" if similar else [e.id for e in prompt.examples],
+              "embedding_model": cfg.judge.embedding_model if similar else None,
+              "limit": limit, "structured_output": settings.structured_output, "pull_id": store.latest_pull_id(),
+              "guidance": [g.id for g in ws.guidance]}
+    llm.make_client(settings)  # no key and no server: say so before a run is recorded or a bar drawn
+    store.start_run(run_id, model=settings.model, params=params, template=prompt.template_text,
+                    template_hash=prompt.template_hash, split=outcome.split, n_rows=len(targets), judge=spec.name)
+    if outcome.split in ("test", "all"):
+        outcome.test_runs = store.test_looks(run_id)  # every look at this judge's test split, by anyone
+        if outcome.test_runs > 1:
+            outcome.warnings.append(
+                f"the test split has now been judged {outcome.test_runs} times: every look at it while you change "
+                "the prompt makes its numbers more optimistic. Iterate on dev; keep test for the final check."
+            )
+    return run_id
+
+
+def _ask(store: Store, calls: LazyCalls, settings: llm.LLMSettings, run_id: str, hint: str, *, progress: bool,
+         label: str, batch: bool, open_key: str, resume_batch: str | None, poll_interval: float) -> llm.RunSummary:
+    """The calls, live or (``batch``) through the Batch API, each verdict stored as it arrives (and the batch
+    ids under ``open_key`` until collected); a run that stops is marked interrupted or failed."""
+
+    def record(result: llm.Result) -> None:
+        value = result.value or {}
+        verdict = value.get("verdict") if result.ok else None
+        error = result.error + hint if result.cause == "context" and result.error else result.error
+        store.save_verdict(
+            run_id, result.key, verdict=verdict, critique=value.get("critique") if result.ok else None,
+            error=error, latency=result.latency, prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens, cached=result.cached, level=result.level,
+            note=result.note, cached_tokens=result.cached_tokens,
+        )
+
+    try:
+        if not batch:
+            return llm.run(calls, settings, cache=store, on_result=record, progress=progress, label=label)
+
+        def remember_batch(batch_ids: str) -> None:
+            store.set_meta(f"judge_batch:{run_id}", batch_ids)
+            store.set_meta(open_key, batch_ids)
+
+        summary = run_batch(calls, settings, cache=store, on_result=record, progress=progress,
+                            store_batch_id=remember_batch, resume_batch_id=resume_batch, poll_interval=poll_interval)
+        store.set_meta(open_key, "")  # every batch ended and was collected
+        return summary
+    except BaseException as exc:  # every finished verdict is already stored; the run says how it ended
+        interrupted = isinstance(exc, KeyboardInterrupt | llm.ServerUnavailable)
+        store.finish_run(run_id, "interrupted" if interrupted else "failed")
+        raise
 
 
 def _refuse(cfg: Config, store: Store, spec: JudgeSpec, *, batch: bool, resume_batch: str | None, dry_run: bool,

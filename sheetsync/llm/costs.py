@@ -1,9 +1,10 @@
 """Token estimates and cost: what a run would send, and what it cost at the model's prices.
 
-Token counts: exact for OpenAI models when the optional ``bpe-openai`` package is installed
-(``pip install 'sheetsync[tokens]'``: a tiktoken-compatible tokenizer that ships its vocabularies inside
-the wheel). tiktoken itself is not used: it downloads its vocabulary files from the internet on first use,
-so it fails on an offline machine. Everything else gets an approximation (about 4 characters per token)
+Token counts: exact for OpenAI models when the optional ``bpe-openai`` package is installed (a
+tiktoken-compatible tokenizer that ships its vocabularies inside the wheel). Install it from sheetsync's
+source folder with ``pip install -e '.[tokens]'`` (README, Install): the PyPI name "sheetsync" is an
+unrelated project's. tiktoken itself is not used: it downloads its vocabulary files from the internet on
+first use, so it fails on an offline machine. Everything else gets an approximation (about 4 characters per token)
 that says so: local models' tokenizers often count 30–50% more tokens for the same text.
 """
 

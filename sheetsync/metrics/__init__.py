@@ -8,6 +8,7 @@ from ._agreement import Agreement, agreement, agreement_by, wilson_interval
 from ._closed_form import lee_interval
 from ._consistency import flip_rates
 from ._correction import (
+    WILSON_FEW,
     CorrectedRate,
     JudgeNoBetterThanChance,
     NoValidBootstrapSamples,
@@ -31,6 +32,7 @@ from ._root_causes import NONE_GIVEN, root_cause_tally, split_root_causes
 
 __all__ = [
     "NONE_GIVEN",
+    "WILSON_FEW",
     "Agreement",
     "CorrectedRate",
     "Design",

@@ -12,6 +12,7 @@ import pandas as pd
 
 from sheetsync.config import Config
 from sheetsync.metrics import (
+    WILSON_FEW,
     Agreement,
     JudgeNoBetterThanChance,
     agreement,
@@ -150,11 +151,6 @@ def _history(data: Data) -> list[dict[str, Any]]:
             "format_level": _params(run).get("format_level", ""),
         })
     return out
-
-
-# Under this many expert passes (or fails), Wilson's interval for TPR (TNR) covered 88.8–92.2% in the
-# simulation study's balanced n=20 cells (10 of each): the report says so rather than promise 95%.
-WILSON_FEW = 15
 
 
 def _trust(a: Agreement | None, basis: str | None, reason: str, cfg: Config) -> dict[str, Any]:

@@ -174,12 +174,7 @@ def classify(cfg: Config, *, model: str | None = None, concurrency: int | None =
     if not judge_failed:
         out.warnings.append("no unlabelled row has a judge fail yet: run `sheetsync judge --split unlabeled` to "
                             "have failures to classify (the measured rows are classified anyway).")
-    text, source = template(cfg, "classify_prompt", "classify.md")
-    examples = pick_examples(list(rows.values()), tax, cfg.triage.max_examples, cfg.judge.max_example_chars)
-    out.n_examples = len(examples)
-    if not examples:
-        out.warnings.append("no examples: no failed train row has a root cause in the taxonomy yet.")
-    prompt = ClassifyPrompt(text, source, tax, examples, marker_salt(store))
+    prompt = _prompt(cfg, store, tax, rows, out)
     targets = sorted(measured) + sorted(judge_failed)
     if limit is not None:
         targets = targets[: max(limit, 0)]
@@ -204,7 +199,29 @@ def classify(cfg: Config, *, model: str | None = None, concurrency: int | None =
     llm.make_client(settings)
     store.start_run(out.run_id, model=settings.model, judge=CLASSIFIER, template=prompt.chat.text,
                     template_hash=prompt.chat.hash, split="classify", n_rows=len(targets),
-                    params={"taxonomy": tax.digest(), "examples": [r.id for r in examples], "limit": limit})
+                    params={"taxonomy": tax.digest(), "examples": [r.id for r in prompt.examples], "limit": limit})
+    summary = _ask(store, tax, calls, settings, out, progress=progress, batch=batch, resume_batch=resume_batch,
+                   poll_interval=poll_interval)
+    _finish(cfg, store, tax, rows, out, summary, len(targets), settings.model)
+    return out
+
+
+def _prompt(cfg: Config, store: Store, tax: Taxonomy, rows: dict[str, Row], out: ClassifyOutcome) -> ClassifyPrompt:
+    """The classifier's prompt: the workspace's template (else the built-in one) with train fails as examples."""
+    text, source = template(cfg, "classify_prompt", "classify.md")
+    examples = pick_examples(list(rows.values()), tax, cfg.triage.max_examples, cfg.judge.max_example_chars)
+    out.n_examples = len(examples)
+    if not examples:
+        out.warnings.append("no examples: no failed train row has a root cause in the taxonomy yet.")
+    return ClassifyPrompt(text, source, tax, examples, marker_salt(store))
+
+
+def _ask(store: Store, tax: Taxonomy, calls: LazyCalls, settings: llm.LLMSettings, out: ClassifyOutcome, *,
+         progress: bool, batch: bool, resume_batch: str | None, poll_interval: float) -> llm.RunSummary:
+    """The calls, live or (``batch``) through the Batch API, each answer stored
+    as it arrives with its causes mapped onto the taxonomy; a run that stops is marked interrupted or failed."""
+    run_id = out.run_id
+    assert run_id is not None
 
     def record(result: llm.Result) -> None:
         causes = None
@@ -212,30 +229,36 @@ def classify(cfg: Config, *, model: str | None = None, concurrency: int | None =
             answered = [str(c) for c in (result.value or {}).get("root_causes") or []]
             causes = sorted({n for c in answered if (n := tax.canonical(c)) is not None})
             out.dropped_causes += len({c for c in answered if tax.canonical(c) is None})
-        store.save_classification(out.run_id, result.key, causes=causes, error=result.error,
+        store.save_classification(run_id, result.key, causes=causes, error=result.error,
                                   reason=(result.value or {}).get("reason") if result.ok else None)
 
     try:
-        if batch:
-            summary = run_batch(calls, settings, cache=store, on_result=record, progress=progress,
-                                store_batch_id=lambda ids: store.set_meta(BATCH_OPEN_KEY, ids),
-                                resume_batch_id=resume_batch, poll_interval=poll_interval)
-            store.set_meta(BATCH_OPEN_KEY, "")
-        else:
-            summary = llm.run(calls, settings, cache=store, on_result=record, progress=progress, label="Classifying")
+        if not batch:
+            return llm.run(calls, settings, cache=store, on_result=record, progress=progress, label="Classifying")
+        summary = run_batch(calls, settings, cache=store, on_result=record, progress=progress,
+                            store_batch_id=lambda ids: store.set_meta(BATCH_OPEN_KEY, ids),
+                            resume_batch_id=resume_batch, poll_interval=poll_interval)
+        store.set_meta(BATCH_OPEN_KEY, "")
+        return summary
     except BaseException as exc:  # every finished answer is stored; the run says how it ended
         interrupted = isinstance(exc, KeyboardInterrupt | llm.ServerUnavailable)
-        store.finish_run(out.run_id, "interrupted" if interrupted else "failed")
+        store.finish_run(run_id, "interrupted" if interrupted else "failed")
         raise
+
+
+def _finish(cfg: Config, store: Store, tax: Taxonomy, rows: dict[str, Row], out: ClassifyOutcome,
+            summary: llm.RunSummary, n_targets: int, model: str) -> None:
+    """A finished run's totals and errors into ``out``, its status into the store, and the classifier measured
+    against the expert's root causes."""
+    assert out.run_id is not None
     out.calls_made, out.cache_hits = summary.calls_made, summary.cache_hits
     out.prompt_tokens, out.completion_tokens = summary.prompt_tokens, summary.completion_tokens
-    out.estimated_cost = summary.estimated_cost(settings.model, llm.price_table(cfg.prices))
+    out.estimated_cost = summary.estimated_cost(model, llm.price_table(cfg.prices))
     out.errors = [f"{r.key}: {r.error}" for r in summary.results if r.error]
     out.errors_by_cause = dict(summary.errors_by_cause)
-    out.failure = failure_summary(len(targets), len(out.errors), out.errors_by_cause, cfg.judge.max_error_share)
+    out.failure = failure_summary(n_targets, len(out.errors), out.errors_by_cause, cfg.judge.max_error_share)
     store.finish_run(out.run_id, "failed" if out.failure else "done", {"errors": len(out.errors)})
     if out.dropped_causes:
         out.warnings.append(f"{out.dropped_causes} answered cause(s) were not in the taxonomy and were left out.")
     labelled = {rid: (r.verdict, r.split, r.root_causes) for rid, r in rows.items() if r.verdict}
     out.measurement = measure(cfg, tax, labelled, current_classifications(store, tax))
-    return out

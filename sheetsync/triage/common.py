@@ -12,8 +12,9 @@ from typing import Any
 from sheetsync import llm
 from sheetsync.config import Config
 from sheetsync.errors import UserInputError
+from sheetsync.judge.inputs import SALT_KEY
 from sheetsync.judge.prompt import _fencer
-from sheetsync.judge.runner import SALT_KEY, settings_for
+from sheetsync.judge.runner import settings_for
 from sheetsync.judge.splits import split_of
 from sheetsync.metrics import split_root_causes
 from sheetsync.store import Store

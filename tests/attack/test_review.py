@@ -4,18 +4,14 @@ every request (tests/attack/review_attack.py)."""
 
 import pytest
 
-from tests.attack.review_attack import ACTIONS, COMMANDS, attack, learn, windows
+from tests.attack.review_attack import REVIEW
+from tests.attack.tab_attack import problems_in_every_window, problems_under_faults
 
 
-@pytest.mark.parametrize("action", list(ACTIONS))
-@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize("action", list(REVIEW.actions))
+@pytest.mark.parametrize("command", list(REVIEW.commands))
 def test_the_expert_works_on_the_review_tab_in_every_window(lab, command, action):
-    problems, ran = [], 0
-    for window in windows(learn(lab, command)):
-        found = attack(lab, command, action, window)
-        if found is not None:
-            ran += 1
-            problems += found.problems
+    ran, problems = problems_in_every_window(lab, REVIEW, command, action)
     assert ran, f"{action} never found anything to act on during {command}"
     assert not problems, "\n\n".join(problems)
 
@@ -23,8 +19,5 @@ def test_the_expert_works_on_the_review_tab_in_every_window(lab, command, action
 @pytest.mark.parametrize("fault", ["500", "drop_after", "persistent"])
 @pytest.mark.parametrize("command", ["report", "judge"])
 def test_faults_on_every_request_lose_no_answer(lab, command, fault):
-    problems = []
-    for window in windows(learn(lab, command))[:-1]:
-        found = attack(lab, command, None, window, fault=fault)
-        problems += found.problems if found else []
+    problems = problems_under_faults(lab, REVIEW, command, fault)
     assert not problems, "\n\n".join(problems)

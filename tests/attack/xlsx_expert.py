@@ -4,7 +4,6 @@ returns what the expert now expects to find beside each id, so the suite can che
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import openpyxl
 from openpyxl.formatting.rule import FormulaRule
@@ -13,6 +12,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from sheetsync.annotate import CRITIQUE, NOTES, ROOT_CAUSE, VERDICT
 from tests.attack.expert import EDITED_CRITIQUE, TYPED_BELOW, TYPED_LABEL
+from tests.expert import Expert
 
 FIELDS = (VERDICT, CRITIQUE, ROOT_CAUSE, NOTES)
 OWN_RULE = 'ISNUMBER(SEARCH("refund",$D2))'
@@ -25,13 +25,8 @@ def _text(cell, value: str | None) -> None:
         cell.data_type = "s"
 
 
-class XlsxExpert:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def _open(self):
-        wb = openpyxl.load_workbook(self.path)
-        return wb, wb["Annotate"]
+class XlsxExpert(Expert):
+    """The expert of the round-trip tests (tests/expert.py), typing text as text and checking what it typed."""
 
     @staticmethod
     def header(ws) -> list[str]:
@@ -77,20 +72,6 @@ class XlsxExpert:
                     _text(ws.cell(r, c), v)
                 else:
                     ws.cell(r, c).value = v
-        wb.save(self.path)
-
-    def insert_blank_row(self) -> None:
-        wb, ws = self._open()
-        ws.insert_rows(4)
-        wb.save(self.path)
-
-    def delete_row(self, rid: str) -> None:
-        wb, ws = self._open()
-        h = self.header(ws)
-        for row in ws.iter_rows(min_row=2):
-            if row[h.index("id")].value == rid:
-                ws.delete_rows(row[0].row)
-                break
         wb.save(self.path)
 
     def type_below_the_data(self) -> None:
@@ -157,13 +138,13 @@ def _label(x: XlsxExpert, want: dict[str, dict[str, str]]) -> None:
 
 def _delete(x: XlsxExpert, want: dict[str, dict[str, str]]) -> None:
     want.pop("r04", None)
-    x.delete_row("r04")
+    x.delete_row_with("r04")
 
 
 #: name -> action(expert, the labels the expert expects to find afterwards (updated in place)).
 XLSX_ACTIONS: dict[str, Callable[[XlsxExpert, dict[str, dict[str, str]]], None]] = {
     "sort by Critique": lambda x, want: x.sort_by_critique(),
-    "insert a blank row": lambda x, want: x.insert_blank_row(),
+    "insert a blank row": lambda x, want: x.insert_blank_row(4),
     "delete a labelled row": _delete,
     "type a label below the data": lambda x, want: x.type_below_the_data(),
     "edit a critique": _edit,

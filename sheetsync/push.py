@@ -510,15 +510,3 @@ def _verify(wb, cfg, id_header, ds, rows, plan: UpdatePlan, cols, result, sheet_
         "add it back. Labels stay with their ids."
     )
     return plan
-
-
-def _judge_flagged(store: Store) -> set[str]:
-    """Ids the latest judgement failed, or disagreed with the expert on."""
-    labels = store.labels()
-    flagged = set()
-    for rid, v in store.latest_verdicts().items():
-        verdict = v["verdict"]
-        label = labels.get(rid)
-        if verdict == "fail" or (verdict and label is not None and label.verdict and label.verdict != verdict):
-            flagged.add(rid)
-    return flagged

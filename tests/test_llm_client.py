@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx2
@@ -20,7 +19,7 @@ from sheetsync.llm.transport import make_http_client
 from sheetsync.llm.wire import LeanTransport
 from sheetsync.testing.fake_openai import FakeOpenAI
 from tests.test_llm import SECRET
-from tests.test_llm_wire import RawServer, Reply, completion, response
+from tests.test_llm_wire import completion, raw_server, response  # noqa: F401 (raw_server: a fixture)
 
 BODY = {"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": "Grade this: ünïcode ✓"}],
         "temperature": 0}
@@ -34,19 +33,6 @@ def sdk_client(base_url: str, timeout: float = 5.0) -> openai.AsyncOpenAI:
 
 def judge_client(base_url: str, timeout: float = 5.0) -> openai.AsyncOpenAI:
     return make_client(LLMSettings(base_url=base_url, api_key=SECRET, timeout=timeout, concurrency=4))
-
-
-@pytest.fixture
-def raw_server() -> Iterator[Callable[[Reply], RawServer]]:
-    servers: list[RawServer] = []
-
-    def start(reply: Reply) -> RawServer:
-        servers.append(RawServer(reply))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
 
 
 class PostCounter:
@@ -127,7 +113,7 @@ def test_a_hung_server_is_the_sdks_timeout_error() -> None:
     assert isinstance(ours.__cause__, httpx2.ReadTimeout)
 
 
-def test_a_redirect_is_followed_by_the_sdk(raw_server: Any) -> None:
+def test_a_redirect_is_followed_by_the_sdk(raw_server: Any) -> None:  # noqa: F811
     body = completion()
     moved = response(b"", "Location: /v2/chat/completions", "Content-Length: 0", status="307 Temporary Redirect")
 
@@ -143,7 +129,7 @@ def test_a_redirect_is_followed_by_the_sdk(raw_server: Any) -> None:
         [b"POST", b"/v1/chat/completions"], [b"POST", b"/v1/chat/completions"], [b"POST", b"/v2/chat/completions"]]
 
 
-def test_a_cookie_from_the_server_is_kept_and_sent_back(raw_server: Any) -> None:
+def test_a_cookie_from_the_server_is_kept_and_sent_back(raw_server: Any) -> None:  # noqa: F811
     body = completion()
     server = raw_server(lambda n: (response(body, f"Content-Length: {len(body)}",
                                             *(["Set-Cookie: route=r7; Path=/"] if n == 1 else [])), False))

@@ -18,12 +18,14 @@ marks, appended rows, formatting), the cells go through ``values:batchUpdateByDa
   Idempotent, so the transport may send it again after a lost answer. Each request carries whole rows
   (every column written of every row it covers), so a row's new text never shows under its old key, and
   stays under ``max_request_bytes``. Each column of a request spends 3 bytes on every row above the first
-  one it writes, so far down a tall tab (past ~95,000 rows with 7 columns at the default 2 MB) a request
-  cannot carry every column of even one row; there the write goes column after column, the key column
-  last, so a row whose write stops half-way keeps its old key and is rewritten (what the key says the row
-  shows is what a label is attributed to). Push writes only the cells that change (push_plan), so a
-  re-push of changed outputs sends outputs and keys, not whole rows of text. Once checked, a column's
-  mark is kept for the rest of the command (it is the column's identity wherever it moves).
+  one it writes, so far down a tall tab (where that would be more than :data:`DEEP` of a request: past
+  ~9,500 rows for a new row's 7 cells at the default 2 MB, ~33,000 for an output and its key) a row goes
+  in two steps: its other cells column after column, then its last cell with its key. Meanwhile it shows
+  text of neither version under its old key (what the key says the row shows is what a label is
+  attributed to, so a label given then counts only once re-checked). Push writes only the cells that
+  change (push_plan), so a re-push of changed outputs sends outputs and keys, not whole rows of text.
+  Once checked, a column's mark is kept for the rest of the command (it is the column's identity
+  wherever it moves).
 * **Which metadata is trusted** — one read (``spreadsheets.get`` of the header row with each column's
   metadata) shows headers and metadata together, as of one instant. A mark counts only where its
   column's header is its value; any other mark is deleted by its id (nothing is written through it).
@@ -273,7 +275,9 @@ _RANGE = len(_slice(2**31, [(0, "")])) + 1  # a slice's frame, its comma include
 
 class _Requests:
     """Request bodies being filled, in order: parts go into the open body until the next would pass the
-    limit. The steps of one write share it, so a step never ends with a half-empty request of its own."""
+    limit. The steps of one write share it, so a step never ends with a half-empty request of its own.
+    Each step is a generator that yields when it closed a body, so the body is sent before the next is
+    built (one body at a time in memory)."""
 
     def __init__(self, at: dict[str, tuple[int, int]], limit: int) -> None:
         self.at, self.limit = at, limit
@@ -305,7 +309,7 @@ def _batches(spec: TabSpec, at: dict[str, tuple[int, int]], limit: int) -> Itera
     on every row above its first one, so a row far down a tall tab (where a request of its own would spend
     more than :data:`DEEP` of ``limit`` skipping rows) is written in two steps instead: first its cells but the
     last, column after column; then its last cell with its key, as whole rows. Meanwhile the row shows text
-    of neither version under its old key (a label given then is flagged for a re-check). With
+    of neither version under its old key (a label given then counts only once re-checked). With
     ``spec.whole_rows_only`` (an import of labels: nothing could repair a half-written row) a row is never
     split, and one too far down for any request is refused."""
     cols = [h for h in spec.by_column if h in at]  # the key column last

@@ -16,6 +16,7 @@ import requests
 from google.auth.credentials import AnonymousCredentials
 
 from sheetsync.backends.base import Identity
+from sheetsync.backends.format_requests import PROTECTION_PREFIX, rgb
 from sheetsync.backends.google import (
     GoogleWorkbook,
     connect,
@@ -26,7 +27,6 @@ from sheetsync.backends.google import (
 )
 from sheetsync.backends.google_auth import Principal, resolve_credentials
 from sheetsync.backends.google_http import SheetsyncHTTPClient
-from sheetsync.backends.sheets_requests import PROTECTION_PREFIX, rgb
 from sheetsync.errors import BackendError, ConfigError
 from sheetsync.layout import (
     EXPERT_BLUE,

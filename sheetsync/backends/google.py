@@ -54,13 +54,8 @@ from sheetsync.backends.google_identity import write_by_identity
 from sheetsync.backends.google_pacing import Pacer, Pacing, shared_pacer
 from sheetsync.backends.google_progress import ProgressLog
 from sheetsync.backends.google_writes import DEFAULT_BODY_LIMIT, WRITE_MARK, Batch, WritePlan, plan_write
-from sheetsync.backends.sheets_requests import (
-    METADATA_FIELDS,
-    SheetMeta,
-    needed_size,
-    parse_metadata,
-    spreadsheet_locale,
-)
+from sheetsync.backends.sheet_meta import METADATA_FIELDS, SheetMeta, parse_metadata, spreadsheet_locale
+from sheetsync.backends.sheet_size import needed_size
 from sheetsync.errors import BackendError, SheetsyncError
 from sheetsync.layout import TabSpec, column_letter
 

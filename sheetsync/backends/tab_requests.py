@@ -1,7 +1,7 @@
 """Translate ``TabSpec``s into Sheets ``spreadsheets.batchUpdate`` requests: each tab's creation or reset,
 size, marks and moves, around its values (cell_requests) and formatting (format_requests). Pure: no I/O.
 
-Kept apart from ``google.py`` so the exact wire payload can be unit-tested without a server.
+Kept apart from the backend (``google_workbook``) so the exact wire payload can be unit-tested without a server.
 :func:`build_requests` gives every tab's creation, clearing, formatting, values, validation, protection,
 conditional formats and charts as one list (one atomic batch); :func:`tab_requests` gives the same parts
 separately, for :mod:`sheetsync.backends.google_writes`, which splits a write that is too large for one

@@ -8,16 +8,17 @@ would. Each concurrency C judges 8·C rows (8 waves), so the ideal is ``8 × 0.2
 side gets a warm-up of C rows first (connections, lazy imports). Rounds rotate which side goes first;
 figures are medians. "Not slower than the plain loop" allows 2% of run-to-run noise.
 
-The six sides:
+The seven sides (two fake servers: one plain ``http://``, one ``https://`` with a certificate from a throwaway
+CA that the client trusts through ``SSL_CERT_FILE``, as a user would point it at a private CA):
 
-* **sheetsync** — ``sheetsync.llm.run`` as the judge uses it (cache, retries, validation); for this
-  ``http://`` server that is the SDK on sheetsync's lean HTTP/1.1 wire (``sheetsync/llm/wire.py``);
-* **sharded** — the same runner and SDK on httpx with the sharded pool (``sheetsync/llm/transport.py``):
-  what an ``https://`` server (OpenAI) gets, minus TLS;
-* **one pool** — the same runner on the SDK's default client (one httpx pool for all C connections),
-  i.e. sheetsync before either;
+* **sheetsync** — ``sheetsync.llm.run`` as the judge uses it (cache, retries, validation): the SDK's request
+  prepared once and replayed on sheetsync's lean HTTP/1.1 wire (``sheetsync/llm/client.py``, ``wire.py``);
+* **https** — the same, against the ``https://`` server: the lean wire speaking TLS (what OpenAI gets);
+* **one pool** — the same runner on the SDK's default client (httpx, one pool for all C connections)
+  through the SDK for every call, i.e. sheetsync before the wire (and behind a proxy, today);
 * **plain loop** — what a user would write: ``client.chat.completions.create`` under a semaphore,
   ``json.loads`` of the content, no cache, no retries, no validation;
+* **plain https** — the plain loop against the ``https://`` server (httpx's TLS);
 * **httpx** — the same requests through bare ``httpx2`` (the SDK's HTTP library) without the SDK: one pool of
   C keep-alive connections, ``client.post(json=...)``, ``response.json()``; what the HTTP stack alone costs;
 * **floor** — the least a Python client can do: C keep-alive sockets (``asyncio`` streams), a pre-encoded
@@ -39,6 +40,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -52,7 +54,6 @@ import openai
 from bench_llm import calls, server_calls
 
 from sheetsync.llm import LLMSettings, MemoryCache, run, run_calls
-from sheetsync.llm.transport import ShardedTransport, shard_plan
 
 LATENCY, WAVES, ROUNDS = 0.2, 8, 3
 TARGETS = {16: 1.10, 64: 1.20, 128: 1.20}
@@ -61,9 +62,12 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
-def fake_server(latency: float) -> Iterator[tuple[str, int]]:
-    """``python -m sheetsync.testing.fake_openai`` in a child process; yields (base URL, pid)."""
+def fake_server(latency: float, tls: tuple[str, str] | None = None) -> Iterator[tuple[str, int]]:
+    """``python -m sheetsync.testing.fake_openai`` in a child process (https with ``tls`` = (cert, key) files);
+    yields (base URL, pid)."""
     command = [sys.executable, "-m", "sheetsync.testing.fake_openai", "--latency", str(latency)]
+    if tls:
+        command += ["--tls-cert", tls[0], "--tls-key", tls[1]]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     try:
@@ -94,26 +98,8 @@ def sheetsync_run(base_url: str, n: int, concurrency: int, prefix: str) -> float
     return summary.wall_time
 
 
-def sheetsync_sharded(base_url: str, n: int, concurrency: int, prefix: str) -> float:
-    """sheetsync's https path over this http server: the SDK on httpx with the sharded pool (``transport``)."""
-    settings = LLMSettings(base_url=base_url, api_key="sk-bench", concurrency=concurrency)
-
-    async def go() -> float:
-        http = httpx2.AsyncClient(transport=ShardedTransport(*shard_plan(concurrency)), timeout=60)
-        client = openai.AsyncOpenAI(base_url=base_url, api_key="sk-bench", max_retries=0, timeout=60,
-                                    http_client=http)
-        started = time.perf_counter()
-        results = await run_calls(calls(n, prefix=prefix), settings, cache=MemoryCache(), client=client)
-        elapsed = time.perf_counter() - started
-        await client.close()
-        assert len(results) == n and all(r.ok for r in results)
-        return elapsed
-
-    return asyncio.run(go())
-
-
 def sheetsync_one_pool(base_url: str, n: int, concurrency: int, prefix: str) -> float:
-    """sheetsync before the sharded pool: the SDK's default client, one pool for every connection."""
+    """sheetsync before the wire: the SDK's default client (one httpx pool), the SDK for every call."""
     settings = LLMSettings(base_url=base_url, api_key="sk-bench", concurrency=concurrency)
 
     async def go() -> float:
@@ -209,30 +195,67 @@ def floor_client(base_url: str, n: int, concurrency: int, prefix: str) -> float:
     return asyncio.run(_floor(base_url, n, concurrency, prefix))
 
 
-SIDES: dict[str, Callable[[str, int, int, str], float]] = {
-    "sheetsync": sheetsync_run, "sharded": sheetsync_sharded, "one pool": sheetsync_one_pool,
-    "plain loop": plain_loop, "httpx": httpx_loop, "floor": floor_client}
+#: name -> (the side, whether it runs against the https server)
+SIDES: dict[str, tuple[Callable[[str, int, int, str], float], bool]] = {
+    "sheetsync": (sheetsync_run, False), "https": (sheetsync_run, True), "one pool": (sheetsync_one_pool, False),
+    "plain loop": (plain_loop, False), "plain https": (plain_loop, True), "httpx": (httpx_loop, False),
+    "floor": (floor_client, False)}
 
 
 # -- measurement and report ------------------------------------------------------------------------------
 
 
-def measure(base_url: str, pid: int, concurrency: int) -> dict[str, dict[str, float]]:
+def measure(servers: dict[bool, tuple[str, int]], concurrency: int) -> dict[str, dict[str, float]]:
     """Median wall time and CPU per request (client, server) of each side at one concurrency."""
     n = WAVES * concurrency
     names = list(SIDES)
-    for name in names:
-        SIDES[name](base_url, concurrency, concurrency, f"warm-{name}-{concurrency}")
+    for name, (side, tls) in SIDES.items():
+        side(servers[tls][0], concurrency, concurrency, f"warm-{name}-{concurrency}")
     samples: dict[str, dict[str, list[float]]] = {name: {"wall": [], "client": [], "server": []} for name in names}
-    before = server_calls(base_url)
+    before = {tls: server_calls(url) for tls, (url, _) in servers.items()}
     for r in range(ROUNDS):
         for name in names[r % len(names):] + names[:r % len(names)]:
+            side, tls = SIDES[name]
+            url, pid = servers[tls]
             client0, server0 = time.process_time(), cpu_of(pid)
-            samples[name]["wall"].append(SIDES[name](base_url, n, concurrency, f"{name}-{concurrency}-{r}"))
+            samples[name]["wall"].append(side(url, n, concurrency, f"{name}-{concurrency}-{r}"))
             samples[name]["client"].append((time.process_time() - client0) / n)
             samples[name]["server"].append((cpu_of(pid) - server0) / n)
-    assert server_calls(base_url) - before == len(names) * ROUNDS * n  # every side really made every call
+    for tls, (url, _) in servers.items():  # every side really made every call
+        assert server_calls(url) - before[tls] == sum(t == tls for _, t in SIDES.values()) * ROUNDS * n
     return {name: {k: statistics.median(v) for k, v in s.items()} for name, s in samples.items()}
+
+
+def throwaway_ca(folder: Path) -> tuple[str, str]:
+    """A CA made for this run, trusted by this process (``SSL_CERT_FILE``); its certificate for 127.0.0.1."""
+    import trustme
+
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1")
+    bundle, cert, key = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    leaf.private_key_pem.write_to_path(str(key))
+    cert.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+    os.environ["SSL_CERT_FILE"] = str(bundle)
+    return str(cert), str(key)
+
+
+def verdict_of(figures: dict[str, dict[str, float]], ratio: dict[str, float], side: str, plain: str,
+               target: float) -> str:
+    """Target met or not, and never slower than the plain loop on the same server (2% noise allowed)."""
+    verdict = "met" if ratio[side] <= target else "NOT met"
+    if figures[side]["wall"] <= figures[plain]["wall"] * 1.02:
+        verdict += f", not slower than the {plain}"
+    else:
+        verdict += f", SLOWER than the {plain}"
+    if ratio[side] > target:
+        verdict += " (" + ", ".join(f"{other} {'meets' if ratio[other] <= target else 'misses'} it"
+                                    for other in ("httpx", "floor")) + ")"
+    return verdict
+
+
+def short(ratio: float, target: float) -> str:
+    return "met" if ratio <= target else "not met"
 
 
 def main() -> None:
@@ -249,24 +272,21 @@ def main() -> None:
     cpu_lines: list[str] = []
     rows: list[str] = []
     started_load = load()
-    with fake_server(LATENCY) as (base_url, pid):
+    with tempfile.TemporaryDirectory() as folder, fake_server(LATENCY) as plain, \
+            fake_server(LATENCY, throwaway_ca(Path(folder))) as secure:
         for concurrency, target in TARGETS.items():
             ideal = WAVES * LATENCY
-            figures = measure(base_url, pid, concurrency)
+            figures = measure({False: plain, True: secure}, concurrency)
             ratio = {name: f["wall"] / ideal for name, f in figures.items()}
             cells = "  ".join(f"{figures[name]['wall']:>5.2f}s ({ratio[name]:.3f}x)" for name in SIDES)
-            met = ratio["sheetsync"] <= target
-            not_slower = figures["sheetsync"]["wall"] <= figures["plain loop"]["wall"] * 1.02
-            verdict = "met" if met else "NOT met"
-            verdict += ", not slower than the plain loop" if not_slower else ", SLOWER than the plain loop"
-            if not met:
-                verdict += "; " + ", ".join(f"{side} {'meets' if ratio[side] <= target else 'misses'} it"
-                                            for side in ("httpx", "floor"))
+            verdicts = {side: verdict_of(figures, ratio, side, plain, target)
+                        for side, plain in (("sheetsync", "plain loop"), ("https", "plain https"))}
+            verdict = f"{verdicts['sheetsync']}; https {verdicts['https']}"
             print(f"{concurrency:>4} {WAVES * concurrency:>5} {ideal:>4.2f}s  {cells}  {target:>5.2f}x  {verdict}",
                   flush=True)
             rows.append(f"| {concurrency} | {WAVES * concurrency:,} | " + " | ".join(
                 f"{figures[name]['wall']:.2f} s ({ratio[name]:.3f}×)" for name in SIDES)
-                + f" | ≤ {target:.2f}× — {'met' if met else 'not met'} |")
+                + f" | ≤ {target:.2f}× — {short(ratio['sheetsync'], target)} (https {short(ratio['https'], target)}) |")
             rows.append("| | CPU ms/request (client / server) | " + " | ".join(
                 f"{figures[name]['client'] * 1e3:.2f} / {figures[name]['server'] * 1e3:.2f}" for name in SIDES) + " | |")
             cpu_lines.append(f"{concurrency:>4}  " + "  ".join(

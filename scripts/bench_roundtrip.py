@@ -87,7 +87,7 @@ class Wire:
     def reset(self) -> None:
         self.sent = self.received = self.largest = 0
         self.text_sent = self.cells_sent = self.text_received = self.cells_received = 0
-        self.nulls_sent = self.identity_cells = 0
+        self.nulls_sent = self.identity_cells = self.skip_bytes = self.identity_bytes = self.empty_bytes = 0
 
     def floor_sent(self, body: bytes) -> None:
         """The cell text a batch carries, and how many cells: what any atomic write must send."""
@@ -96,16 +96,25 @@ class Wire:
             uc = r.get("updateCells") or r.get("appendCells")
             for row in (uc or {}).get("rows", []):
                 for cell in row.get("values", []):
+                    if not cell.get("userEnteredValue"):  # {} : a cell an appended row leaves empty
+                        self.empty_bytes += 3
+                        continue
                     self.cells_sent += 1
                     self.text_sent += len(str((cell.get("userEnteredValue") or {}).get("stringValue", "")).encode())
         for d in obj.get("data", []):  # values:batchUpdateByDataFilter: cells by column identity
+            rows = d.get("majorDimension") != "COLUMNS"
             for line in d.get("values", []):
+                if rows and not line:  # [] : a row left as it is
+                    self.nulls_sent += 1
+                    self.skip_bytes += 3
                 for v in line:
                     if v is None:
                         self.nulls_sent += 1
+                        self.skip_bytes += 5
                         continue
                     self.cells_sent += 1
                     self.identity_cells += 1
+                    self.identity_bytes += 5 if rows else 3  # ["…"], or "…",
                     self.text_sent += len(str(v).encode())
 
     def floor_received(self, content: bytes) -> None:
@@ -156,7 +165,7 @@ def run(url: str, wire: Wire, op: str, fn) -> Figure:
     fig.reads, fig.writes = kinds.count("read"), kinds.count("write")
     fig.sent, fig.received, fig.largest = wire.sent, wire.received, wire.largest
     fig.extra["floor"] = (wire.text_sent, wire.cells_sent, wire.text_received, wire.cells_received)
-    fig.extra["identity"] = (wire.identity_cells, wire.nulls_sent)
+    fig.extra["identity"] = (wire.identity_cells, wire.nulls_sent, wire.identity_bytes, wire.skip_bytes + wire.empty_bytes)
     return fig
 
 
@@ -329,12 +338,13 @@ def targets(n: int, ours: list[Figure], data_mb: float) -> list[str]:
           f"re-push sent {re.extra['bytes']:,} B = {ratio:.2f}x the {re.extra['changed bytes']:,} B of the changed rows "
           "(target <= 1.2x + a constant)")
     text, cells, _, _ = re.extra["floor"]
-    by_id, nulls = re.extra.get("identity", (0, 0))
+    by_id, skipped, id_bytes, skip_bytes = re.extra.get("identity", (0, 0, 0, 0))
     per_cell = len('{"userEnteredValue":{"stringValue":""}},')
-    floor = text + per_cell * (cells - by_id) + 3 * by_id + 5 * nulls
+    floor = text + per_cell * (cells - by_id) + id_bytes + skip_bytes
     lines.append(f"        why: {text:,} B of cell text in {cells:,} cells, {by_id:,} of them written by column identity "
-                 f"(values:batchUpdateByDataFilter: 3 B a cell, plus 5 B of null for each of the {nulls:,} rows skipped "
-                 f"in a column), the rest by updateCells ({per_cell} B a cell): {floor:,} B is the floor, sent = "
+                 f"(values:batchUpdateByDataFilter: {id_bytes:,} B of quotes and brackets, and {skip_bytes:,} B of [] or "
+                 f"null for the {skipped:,} rows skipped above or between them, since a column's filter starts at row 1, "
+                 f"and {{}} for empty cells), the rest by updateCells ({per_cell} B a cell): {floor:,} B is the floor of that encoding, sent = "
                  f"{re.sent / floor:.2f}x that floor (the rest: the write mark, request framing)")
     peak = max((f.peak_mb for f in ours if not math.isnan(f.peak_mb)), default=float("nan"))
     if n >= 20_000:  # below that the interpreter's own fixed costs dominate any ratio

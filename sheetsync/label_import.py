@@ -77,7 +77,7 @@ def fill_expert_cells(
         for b in blocks:
             spec.by_column.setdefault(cols.headers[b.col], {})[b.row] = b.values[0][0]
         spec.identity_header, spec.header_row, spec.header_aliases = id_header, sheet.header_row, {LEGACY_KEY: KEY}
-        spec.all_or_nothing = True
+        spec.all_or_nothing = spec.whole_rows_only = True
         workbook.write([spec])
         gone = sorted(getattr(workbook, "unwritten", {}).get(tab, set()))
         if gone:

@@ -210,6 +210,9 @@ class TabSpec:
     by_column: dict[str, dict[int, CellValue]] = field(default_factory=dict)
     #: Write ``by_column`` only if every one of its columns is found (else nothing, and the backend says so).
     all_or_nothing: bool = False
+    #: Never split a row of ``by_column`` across requests, even far down a tall tab (refuse instead): cells
+    #: nothing could repair if a row were written half-way (an import of the expert's labels).
+    whole_rows_only: bool = False
     header_row: int = 0  # where the header row is (rows may have been inserted above it)
     #: The column whose header must be in the header row before any mark is trusted or removed (the id).
     identity_header: str = ""

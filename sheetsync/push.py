@@ -146,7 +146,9 @@ def push(
         specs.append(_first_spec(cfg, cols, rows, fit, identity=identity))
         result.added = list(rows)
     else:
-        plan = plan_update(sheet, rows, states=states, shown=shown, cols=cols, rewrite_all=bool(inserts))
+        pushed = {} if inserts else _pushed_before(ds, store, sheet, rows, wb.max_cell_chars)
+        plan = plan_update(sheet, rows, states=states, shown=shown, cols=cols, rewrite_all=bool(inserts),
+                           pushed=pushed)
         _report(plan, result)
         dropdown_changed = (store.get_meta(CAUSES_KEY) or configured) != causes
         if plan.writes or plan.appends or inserts or dropdown_changed:
@@ -283,16 +285,34 @@ def _records(frame: pd.DataFrame):
 def _push_rows(ds: Dataset, frame: pd.DataFrame, limit: int, result: PushResult) -> dict[str, PushRow]:
     rows: dict[str, PushRow] = {}
     for rec in _records(frame):
-        rid = rec[ds.id]
-        cells: dict[str, CellValue] = {}
-        for header in ds.shown_columns:
-            text, cut = cell_text(rec[header], limit)  # conversations folded, as every tab shows them
-            if cut:
-                result.truncated.append(f"{rid}: {header} ({len(rec[header]):,} characters)")
-            cells[header] = text
-        display = content_hash(*(f"{h}\x1e{v}" for h, v in cells.items()))[:8]
-        rows[rid] = PushRow(rid, cells, _content(ds, rec), display)
+        rows[rec[ds.id]] = _push_row(ds, rec, limit, result.truncated)
     return rows
+
+
+def _push_row(ds: Dataset, rec: dict, limit: int, truncated: list[str]) -> PushRow:
+    rid = rec[ds.id]
+    cells: dict[str, CellValue] = {}
+    for header in ds.shown_columns:
+        text, cut = cell_text(rec[header], limit)  # conversations folded, as every tab shows them
+        if cut:
+            truncated.append(f"{rid}: {header} ({len(rec[header]):,} characters)")
+        cells[header] = text
+    display = content_hash(*(f"{h}\x1e{v}" for h, v in cells.items()))[:8]
+    return PushRow(rid, cells, _content(ds, rec), display)
+
+
+def _pushed_before(ds: Dataset, store: Store, sheet: AnnotateSheet, rows: dict[str, PushRow],
+                   limit: int) -> dict[str, PushRow]:
+    """The rows to rewrite as an earlier push showed them, rebuilt from the store, so that only their cells
+    that change are sent. ``plan_update`` uses one only where the row's key says the tab shows exactly it
+    (the same display hash): a row the store remembers otherwise is rewritten whole."""
+    ids = [r.id for r in sheet.rows if r.id in rows and r.key_text != rows[r.id].key and not r.misplaced]
+    out = {}
+    for rid, old in store.rows(ids).items():
+        rec = {**old["fields"], ds.input: old["input"], ds.output: old["output"], ds.id: rid}
+        if all(h in rec for h in ds.shown_columns):
+            out[rid] = _push_row(ds, rec, limit, [])
+    return out
 
 
 def _content(ds: Dataset, rec: dict) -> str:

@@ -17,6 +17,7 @@ The rules, each the answer to a way labels could be lost or misattached:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sheetsync.annotate import EXPERT_HEADERS, KEY, REMOVED, STALE, STATUS, AnnotateColumns
@@ -70,9 +71,13 @@ def plan_update(
     shown: dict[str, tuple[str, str]],
     cols: AnnotateColumns,
     rewrite_all: bool = False,
+    pushed: Mapping[str, PushRow] | None = None,
 ) -> UpdatePlan:
     """The writes that bring the tab up to date with ``rows``: every dataset row the tab shows or will show
-    (an id in the tab but not in ``rows`` has left the dataset)."""
+    (an id in the tab but not in ``rows`` has left the dataset).
+
+    ``pushed``: rows as an earlier push showed them (from the store). Where a row's key says it shows
+    exactly that (same id, same display hash), only the cells that differ are written, with the key."""
     plan = UpdatePlan()
     key_missing = KEY in sheet.missing
     ours = [h for h in cols.data_headers if h != cols.id_header]
@@ -114,12 +119,25 @@ def plan_update(
                 plan.updated.append(srow.id)
             cells = {h: pr.cells.get(h) for h in ours if h not in (STATUS, KEY)}
             cells[STATUS], cells[KEY] = status or None, pr.key
+            old = (pushed or {}).get(srow.id)
+            if old is not None and not rewrite_all and not srow.misplaced and srow.key.display == old.display:
+                cells = _changed(cells, old, srow.status)
             plan.writes.append(RowWrite(srow.row, srow.id, cells))
     for rid, pr in rows.items():
         if rid not in in_sheet:
             plan.appends.append(pr)
             plan.expected[rid] = pr.key
     return plan
+
+
+def _changed(cells: dict[str, CellValue], old: PushRow, status: str) -> dict[str, CellValue]:
+    """The cells of a row that shows ``old`` (its key says so) that must change, and the key: a re-push
+    moves only what changed ("move only the bytes a step needs"). The key goes with them, in the same
+    request (google_identity writes whole rows), so no moment shows the new text under the old key."""
+    keep = {h: v for h, v in cells.items() if h != STATUS and (h == KEY or (old.cells.get(h) or None) != (v or None))}
+    if (cells[STATUS] or "") != status:
+        keep[STATUS] = cells[STATUS]
+    return keep
 
 
 def _without_id(srow: SheetRow) -> str:

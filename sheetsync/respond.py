@@ -40,7 +40,6 @@ from sheetsync.redact import redact
 RESULT_COLUMNS = ("output", "latency_s", "error")
 OUT_FORMATS = (".csv", ".jsonl")
 STDERR_TAIL = 500
-PLACEHOLDER_API_KEY = "sk-no-key-required"
 
 #: An adapter for one system: (input text, row, row id) -> output text. Raising means the row failed.
 Runner = Callable[[str, dict[str, str], str], Awaitable[str]]
@@ -289,12 +288,15 @@ def _command_runner(command: str) -> Runner:
     return run
 
 
-def _endpoint_runner(url: str, model: str | None, system_prompt: str | None, timeout: float) -> tuple[Runner, Any]:
+def _endpoint_runner(url: str, model: str | None, system_prompt: str | None, timeout: float,
+                     concurrency: int) -> tuple[Runner, Any]:
     """An OpenAI-compatible chat endpoint: one user message (after the optional system prompt) per row.
 
+    The client is the judge's (``sheetsync.llm.make_client``): the same key rules, transport and timeout.
     No retries: a failure is recorded as the row's error, and the next run retries exactly those rows.
     """
-    import openai
+    from sheetsync.llm import LLMSettings, chat_completion, make_client
+    from sheetsync.llm.failures import FinalFailure, RetryableFailure, reply_content
 
     if not model:
         raise UserInputError("--endpoint needs --model (the model name the endpoint serves).")
@@ -304,18 +306,17 @@ def _endpoint_runner(url: str, model: str | None, system_prompt: str | None, tim
         if not path.is_file():
             raise UserInputError(f"--system-prompt {system_prompt}: file not found.")
         system_text = path.read_text(encoding="utf-8")
-    client = openai.AsyncOpenAI(base_url=url, api_key=os.environ.get("OPENAI_API_KEY") or PLACEHOLDER_API_KEY,
-                                timeout=timeout, max_retries=0)
+    settings = LLMSettings(model=model, base_url=url, timeout=timeout, max_retries=0, concurrency=concurrency)
+    client = make_client(settings)
 
     async def run(text: str, row: dict[str, str], row_id: str) -> str:
         messages = [{"role": "system", "content": system_text}] if system_text else []
         messages.append({"role": "user", "content": text})
-        response = await client.chat.completions.create(model=model, messages=messages)
-        choices = getattr(response, "choices", None)
-        content = choices[0].message.content if choices else None
-        if content is None:
-            raise SystemFailure("the endpoint returned no message content")
-        return content
+        reply = await chat_completion(client, {"model": model, "messages": messages})
+        try:
+            return reply_content(reply)[0]
+        except (RetryableFailure, FinalFailure) as exc:
+            raise SystemFailure(f"the endpoint returned no message content ({exc.reason})") from None
 
     return run, client
 
@@ -372,7 +373,7 @@ def respond(
     elif kind == "command":
         runner = _command_runner(spec)
     else:
-        runner, client = _endpoint_runner(spec, model, system_prompt, timeout)
+        runner, client = _endpoint_runner(spec, model, system_prompt, timeout, concurrency)
 
     partial = partial_path(out_path)
     finished = _previous(out_path, partial, inputs, result.system)

@@ -1,6 +1,6 @@
 """Writes by column identity (sheetsync/backends/google_identity.py): which column marks are trusted, the
-request bodies (whole rows, nulls for rows not written, under the size limit), and — through gspread
-against the emulator — a push onto a tab whose columns carry no marks yet, and a column moved between a
+request bodies (whole rows, the cheaper of [] and null for a row skipped, under the size limit),
+and — through gspread against the emulator — a push onto a tab whose columns carry no marks yet, and a column moved between a
 push's read and its write."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import pytest
 
 from sheetsync.backends.google_identity import Snapshot, _batches, columns
 from sheetsync.backends.identity_requests import COLUMN_KEY
+from sheetsync.errors import UserInputError
 from sheetsync.layout import TabSpec
 from sheetsync.pull import pull
 from sheetsync.push import push
@@ -51,21 +52,38 @@ def _bodies(spec, at, limit):
     return [json.loads(b) for b in _batches(spec, at, limit)]
 
 
-def test_whole_rows_per_request_with_nulls_for_rows_not_written_and_the_key_last():
-    spec = _spec({"input": {2: "a", 5: "=1+1"}, "Status": {5: None}, "sheetsync key": {2: "k2", 5: "k5"}})
+def _written(bodies):
+    """metadataId -> {row: value} as Google applies the bodies (``[]`` and ``null`` leave a row as it is)."""
+    out: dict[int, dict[int, str]] = {}
+    for body in bodies:
+        for d in body["data"]:
+            mid = d["dataFilter"]["developerMetadataLookup"]["metadataId"]
+            cells = d["values"][0] if d["majorDimension"] == "COLUMNS" else [(row or [None])[0] for row in d["values"]]
+            for r, v in enumerate(cells):
+                if v is not None:
+                    assert r not in out.get(mid, {}), "a cell written twice"
+                    out.setdefault(mid, {})[r] = v
+    return out
+
+
+def test_whole_rows_the_key_last_skipping_rows_the_cheaper_way():
+    spec = _spec({"input": {2: "a", 5: "=1+1"}, "Status": {5: None}, "sheetsync key": {0: "key", 1: "k1", 2: "k2"}})
     at = {"input": (1, 101), "Status": (2, 102), "sheetsync key": (3, 103)}
     (body,) = _bodies(spec, at, 10_000)
     assert body["valueInputOption"] == "RAW"  # text is never a formula
     data = body["data"]
-    assert [d["dataFilter"]["developerMetadataLookup"] for d in data[:3]] == [
+    assert [d["dataFilter"]["developerMetadataLookup"] for d in data] == [
         {"metadataId": 101}, {"metadataId": 102}, {"metadataId": 103}]
-    assert data[0] == {"dataFilter": {"developerMetadataLookup": {"metadataId": 101}}, "majorDimension": "COLUMNS",
-                       "values": [[None, None, "a", None, None, "=1+1"]]}
-    assert data[1]["values"] == [[None] * 5 + [""]]  # cleared: "", not skipped
-    assert data[2]["values"] == [[None, None, "k2", None, None, "k5"]] and len(data) == 3
+    # few cells far apart: ROWS-major, [] for a row left as it is
+    assert data[0] == {"dataFilter": {"developerMetadataLookup": {"metadataId": 101}}, "majorDimension": "ROWS",
+                       "values": [[], [], ["a"], [], [], ["=1+1"]]}
+    assert data[1]["values"] == [[]] * 5 + [[""]]  # cleared: "", not skipped
+    # a dense column: COLUMNS-major, where a written cell costs 2 bytes less
+    assert data[2] == {"dataFilter": {"developerMetadataLookup": {"metadataId": 103}}, "majorDimension": "COLUMNS",
+                       "values": [["key", "k1", "k2"]]}
 
 
-def test_requests_stay_under_the_limit_and_a_tall_tab_goes_column_by_column():
+def test_requests_stay_under_the_limit_and_no_row_shows_its_new_text_under_its_old_key():
     rows = {r: f"text {r}" for r in range(0, 40_000, 10)}
     spec = _spec({"input": dict(rows), "output": dict(rows), "sheetsync key": dict(rows)})
     at = {"input": (1, 1), "output": (2, 2), "sheetsync key": (3, 3)}
@@ -73,22 +91,37 @@ def test_requests_stay_under_the_limit_and_a_tall_tab_goes_column_by_column():
     raw = list(_batches(spec, at, limit))
     assert all(len(b) <= limit for b in raw)
     bodies = [json.loads(b) for b in raw]
-    written: dict[int, dict[int, str]] = {}
-    order = []
-    for body in bodies:
-        for d in body["data"]:
-            mid = d["dataFilter"]["developerMetadataLookup"]["metadataId"]
-            order.append(mid)
-            for r, v in enumerate(d["values"][0]):
-                if v is not None:
-                    written.setdefault(mid, {})[r] = v
-    assert written == {1: rows, 2: rows, 3: rows}  # every cell once, at its row
+    assert _written(bodies) == {1: rows, 2: rows, 3: rows}  # every cell once, at its row
+    when = {}  # (column, row) -> the request that writes it
+    for n, body in enumerate(bodies):
+        for mid, cells in _written([body]).items():
+            when.update({(mid, r): n for r in cells})
+    for r in rows:  # a row's key goes in the request of its last text cell, never before any of them
+        assert when[3, r] == when[2, r] >= when[1, r]
+    # near the top, whole rows; far down (3 bytes a row above, per column), the input column first, on its
+    # own, then the outputs with their keys
+    assert when[1, 0] == when[2, 0] == when[3, 0]
+    assert when[1, 39_990] < when[2, 39_990] == when[3, 39_990]
+    assert len(bodies) <= 2 + sum(map(len, raw)) // limit  # the steps share requests
+
+
+def test_an_import_of_labels_goes_in_whole_rows_so_no_row_is_half_written():
+    rows = {r: f"critique {r} " + "x" * 200 for r in range(1, 3_000, 3)}
+    spec = _spec({"Pass/Fail": {r: "Fail" for r in rows}, "Critique": dict(rows)})
+    spec.whole_rows_only = True
+    at = {"Pass/Fail": (5, 5), "Critique": (6, 6)}
+    bodies = _bodies(spec, at, 60_000)
     assert len(bodies) > 3
-    # near the top a request carries every column of its rows; far down (5 bytes of null per row above, per
-    # column) one column at a time, the key column after the others
-    assert {d["dataFilter"]["developerMetadataLookup"]["metadataId"] for d in bodies[0]["data"]} == {1, 2, 3}
-    tail = order[order.index(3):]
-    assert set(order[len(order) - len(tail):]) >= {3} and order[-1] == 3
+    for body in bodies:  # each request: both columns of the same rows
+        got = _written([body])
+        assert set(got) == {5, 6} and set(got[5]) == set(got[6])
+    assert _written(bodies) == {5: {r: "Fail" for r in rows}, 6: rows}
+
+
+def test_a_cell_too_far_down_for_one_request_is_refused_naming_its_row():
+    spec = _spec({"input": {50_000: "x"}})
+    with pytest.raises(UserInputError, match=r"row 50001 .* max_request_bytes"):
+        list(_batches(spec, {"input": (1, 1)}, 100_000))
 
 
 @pytest.fixture
@@ -139,3 +172,60 @@ def test_a_tab_without_marks_gets_them_and_a_moved_column_is_written_where_it_we
         assert (got[rid]["Pass/Fail"], got[rid]["Critique"], got[rid]["Root cause"]) == (verdict, critique, cause)
     assert got["r7"]["Critique"] == "" and got["r7"]["input"] == "question 7"
     assert pull(workspace).labels_without_id == []  # no sheetsync text sits in a row without an id
+
+
+def _values_writes(sheets_emulator, run):
+    """The cells ``run()`` writes by column identity: metadataId -> {row: value}."""
+    bodies = []
+    hook = sheets_emulator.on_request(lambda info: bodies.append(info.body), path_contains="batchUpdateByDataFilter")
+    try:
+        run()
+    finally:
+        hook.remove()
+    return _written(bodies)
+
+
+def test_a_re_push_writes_only_the_cells_that_change_and_the_key_with_them(
+        workspace, tmp_path, sheets_emulator, gspread_client, expert):  # noqa: F811
+    push(workspace, tmp_path / "data.csv")
+    expert().label(LABELS)
+    rows = default_rows(6)
+    rows[2]["output"] = "a better answer 3"  # r3 (labelled): only its output changes
+    write_data(tmp_path / "data.csv", rows)
+    key_before = expert().rows()["r3"]["sheetsync key"]
+    marks = {m: h for h, m in _mark_ids(gspread_client).items()}
+    wrote = _values_writes(sheets_emulator, lambda: push(workspace, tmp_path / "data.csv"))
+    by_header = {marks[mid]: cells for mid, cells in wrote.items()}
+    r3 = next(r for r, line in enumerate(expert().grid()) if line[0] == "r3")
+    # its output, its stale flag and its key: not its input, dimensions or context, nor any other row
+    assert set(by_header) == {"output", "Status", "sheetsync key"}
+    assert {r for cells in by_header.values() for r in cells} == {r3}
+    got = expert().rows()["r3"]
+    assert got["output"] == "a better answer 3" and got["input"] == "question 3" and got["Status"].startswith("stale")
+    assert got["sheetsync key"] != key_before and got["Critique"] == LABELS["r3"][1]
+
+
+def test_a_row_whose_key_names_a_display_the_store_does_not_know_is_rewritten_whole(
+        workspace, tmp_path, sheets_emulator, gspread_client, expert):  # noqa: F811
+    push(workspace, tmp_path / "data.csv")
+    x = expert()
+    grid = x.grid()
+    key_col = grid[0].index("sheetsync key")
+    r2 = next(r for r, line in enumerate(grid) if line[0] == "r2")
+    content, _, rid = grid[r2][key_col].partition(".")
+    x.ws.update_cell(r2 + 1, key_col + 1, f"{content}.00000000{rid[rid.index(':'):]}")  # unknown display
+    x.ws.update_cell(r2 + 1, grid[0].index("input") + 1, "the expert typed over the input")
+    marks = {m: h for h, m in _mark_ids(gspread_client).items()}
+    wrote = _values_writes(sheets_emulator, lambda: push(workspace, tmp_path / "data.csv"))
+    by_header = {marks[mid]: cells for mid, cells in wrote.items()}
+    assert {"input", "output", "sheetsync key"} <= set(by_header) and set(by_header["input"]) == {r2}
+    assert expert().rows()["r2"]["input"] == "question 2"
+
+
+def _mark_ids(gspread_client):
+    sh = gspread_client.open(TITLE)
+    found = sh.client.request(
+        "post", f"https://sheets.googleapis.com/v4/spreadsheets/{sh.id}/developerMetadata:search",
+        json={"dataFilters": [{"developerMetadataLookup": {"metadataKey": COLUMN_KEY}}]}).json()
+    return {m["developerMetadata"]["metadataValue"]: m["developerMetadata"]["metadataId"]
+            for m in found.get("matchedDeveloperMetadata", [])}

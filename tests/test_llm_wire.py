@@ -12,6 +12,7 @@ import gzip
 import json
 import socket
 import socketserver
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -38,12 +39,19 @@ def completion(content: dict[str, Any] = ANSWER) -> bytes:
 class RawServer:
     """HTTP/1.1 on a socket, one thread per connection; ``reply`` writes the bytes of each answer."""
 
-    def __init__(self, reply: Reply) -> None:
+    def __init__(self, reply: Reply, tls: ssl.SSLContext | None = None) -> None:
         self.reply, self.requests, self.connections = reply, 0, 0
+        self.tls = tls  # a server-side context: https (tests/test_llm_wire_tls.py)
+        self.heads: list[bytes] = []  # each request's head, in arrival order
         self.lock = threading.Lock()
         outer = self
 
         class Handler(socketserver.StreamRequestHandler):
+            def setup(self) -> None:
+                if outer.tls is not None:
+                    self.request = outer.tls.wrap_socket(self.request, server_side=True)
+                super().setup()
+
             def handle(self) -> None:
                 with outer.lock:
                     outer.connections += 1
@@ -59,6 +67,7 @@ class RawServer:
                     self.rfile.read(length)
                     with outer.lock:
                         outer.requests += 1
+                        outer.heads.append(head)
                         number = outer.requests
                     raw, close = outer.reply(number)
                     self.wfile.write(raw)
@@ -73,7 +82,7 @@ class RawServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.server.server_address[1]}/v1"
 
     def close(self) -> None:
         self.server.shutdown()

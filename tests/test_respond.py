@@ -251,6 +251,56 @@ def test_endpoint_through_the_fake_server(cfg, inputs, tmp_path, monkeypatch):
         assert read_csv(tmp_path / "t.csv")[2]["output"] == "bot: seat change, please"
 
 
+def test_endpoint_client_is_the_judges(cfg, inputs, tmp_path, monkeypatch):
+    """respond --endpoint builds its client with the judge's factory (sheetsync.llm.make_client): the same
+    requests on the wire, the lean HTTP/1.1 wire (sized by --concurrency) with the judge's prepared request,
+    our timeout and no SDK retries."""
+    import asyncio
+
+    from sheetsync.llm import LLMSettings, chat_completion, make_client
+    from sheetsync.llm.client import _replays
+    from sheetsync.llm.wire import LeanTransport
+    from sheetsync.respond import _endpoint_runner
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    with FakeOpenAI(responder=echo_bot) as fake:
+        respond(cfg, inputs, out=tmp_path / "t.csv", endpoint=fake.base_url, model="my-bot-v2", concurrency=2,
+                timeout=7, progress=False)
+        assert fake.connections_opened <= 2  # six rows over two kept-alive connections
+        judge = make_client(LLMSettings(base_url=fake.base_url, model="my-bot-v2", timeout=7, concurrency=2))
+        body = {"model": "my-bot-v2", "messages": [{"role": "user", "content": "refund my ticket"}]}
+
+        async def judge_once() -> None:
+            try:
+                await chat_completion(judge, body)
+            finally:
+                await judge.close()
+
+        asyncio.run(judge_once())
+        run, client = _endpoint_runner(fake.base_url, "my-bot-v2", None, 7.0, 3)
+
+        async def rows() -> list[str]:
+            try:
+                return [await run(f"q{i}", {}, f"r{i}") for i in range(3)]
+            finally:
+                await client.close()
+
+        assert asyncio.run(rows()) == [f"bot: q{i}" for i in range(3)]
+        wire = client._client._transport
+        requests = fake.requests
+    from_respond = next(r for r in requests[:len(ROWS)] if r["body"] == body)  # respond's request for r1
+    assert from_respond == requests[len(ROWS)]  # byte for byte the judge's: URL, body, every header
+    assert from_respond["headers"]["authorization"] == "Bearer sk-test-not-a-real-key"
+    assert from_respond["headers"]["x-stainless-read-timeout"] == "7"
+    assert client.max_retries == 0 and client.timeout == 7.0
+    assert isinstance(wire, LeanTransport) and wire.connections_opened == 1  # one row after another: kept alive
+    assert _replays[client] is not None  # the judge's prepared request, not the SDK's per-call path
+    _, remote = _endpoint_runner("https://llm.example.com/v1", "m", None, 7.0, 24)
+    assert isinstance(remote._client._transport, LeanTransport) and remote._client._transport.max_idle == 24
+
+
 def test_endpoint_needs_a_model_and_an_existing_system_prompt(cfg, inputs, tmp_path):
     with pytest.raises(UserInputError, match="--endpoint needs --model"):
         respond(cfg, inputs, out=tmp_path / "t.csv", endpoint="http://127.0.0.1:9/v1", progress=False)

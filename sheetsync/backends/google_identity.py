@@ -5,19 +5,24 @@ The Sheets API has no conditional write: every ``batchUpdate`` request addresses
 sheetsync read a moment earlier. So, after the atomic structural write (new tabs, inserted columns and their
 marks, appended rows, formatting), the cells go through ``values:batchUpdateByDataFilter``:
 
-* **Existing rows, header cells** — one ``DataFilterValueRange`` per column, addressed by the column's
-  developer metadata (:data:`~sheetsync.backends.identity_requests.COLUMN_KEY`, by ``metadataId``), with
-  ``majorDimension=COLUMNS`` and JSON ``null`` for every row not written ("Null values will be skipped",
-  ValueRange). The metadata moves with its column and goes when it is deleted (DeveloperMetadata), so a
-  moved column is still written and a deleted one is written nowhere. Rows stay addressed by position:
-  the key column says which row's text a row shows, and push's verify round repairs rows sorted,
-  inserted or deleted meanwhile. ``valueInputOption=RAW``: text is never a formula. Idempotent, so the
-  transport may send it again after a lost answer. Each request carries whole rows (every column of
-  every row it covers; the key column last) and stays under ``max_request_bytes``. Far down a tall tab
-  (each column spends 5 bytes of ``null`` per row above the first one written: past ~57,000 rows with 7
-  columns at the default 2 MB) a request cannot carry every column of even one row; there it goes one
-  column at a time, the key column last, so a row whose write stops half-way keeps its old key and is
-  rewritten (what the key says the row shows is what a label is attributed to). Once checked, a column's
+* **Existing rows, header cells** — one ``DataFilterValueRange`` per column (or per slice of a column, where
+  a request fills up), addressed by the column's developer metadata
+  (:data:`~sheetsync.backends.identity_requests.COLUMN_KEY`, by ``metadataId``). The metadata moves with
+  its column and goes when it is deleted (DeveloperMetadata), so a moved column is still written and a
+  deleted one is written nowhere. A filter matches the whole column, so a slice starts at row 0 and says
+  "leave this row" for each row it skips: ``[]`` ROWS-major (3 bytes with its comma; "If the provided
+  values are less than the matched ranges only the specified values are written", DataFilterValueRange)
+  or ``null`` COLUMNS-major ("Null values will be skipped", ValueRange), whichever is smaller. Rows stay
+  addressed by position: the key column says which row's text a row shows, and push's verify round
+  repairs rows sorted, inserted or deleted meanwhile. ``valueInputOption=RAW``: text is never a formula.
+  Idempotent, so the transport may send it again after a lost answer. Each request carries whole rows
+  (every column written of every row it covers), so a row's new text never shows under its old key, and
+  stays under ``max_request_bytes``. Each column of a request spends 3 bytes on every row above the first
+  one it writes, so far down a tall tab (past ~95,000 rows with 7 columns at the default 2 MB) a request
+  cannot carry every column of even one row; there the write goes column after column, the key column
+  last, so a row whose write stops half-way keeps its old key and is rewritten (what the key says the row
+  shows is what a label is attributed to). Push writes only the cells that change (push_plan), so a
+  re-push of changed outputs sends outputs and keys, not whole rows of text. Once checked, a column's
   mark is kept for the rest of the command (it is the column's identity wherever it moves).
 * **Which metadata is trusted** — one read (``spreadsheets.get`` of the header row with each column's
   metadata) shows headers and metadata together, as of one instant. A mark counts only where its
@@ -60,7 +65,9 @@ SNAPSHOT_FIELDS = (
     "columnMetadata(developerMetadata(metadataId,metadataKey,metadataValue))))"
 )
 CHECK_ROUNDS = 3
-_NULL = len("null,")
+#: A row whose request of its own would spend more than this share of the limit on skipping rows above is
+#: written in two steps (see :func:`_batches`).
+DEEP = 0.1
 
 
 def dumps(obj: Any) -> str:
@@ -232,9 +239,28 @@ def _text(value: CellValue) -> Any:
     return "" if value is None else value
 
 
-def _column_range(mid: int, cells: list[Any]) -> str:
-    return dumps({"dataFilter": {"developerMetadataLookup": {"metadataId": mid}}, "majorDimension": "COLUMNS",
-                  "values": [cells]})
+_SKIP = len("[],")  # a row a ROWS-major slice leaves as it is
+_CELL = len("[],")  # what a written cell costs beside its JSON in a ROWS-major slice
+
+
+def _slice(mid: int, cells: list[tuple[int, str]]) -> str:
+    """One column's cells from row 0 to its last row written (``cells``: row, JSON text, in order).
+
+    "If the provided values are less than the matched ranges only the specified values are written, existing
+    values in the matched ranges remain unaffected" (DataFilterValueRange), so a row left out costs ``[]``
+    (3 bytes with its comma) ROWS-major, and ``null`` (5 bytes: "Null values will be skipped", ValueRange)
+    COLUMNS-major, where a written cell costs 2 bytes less. The cheaper of the two is sent."""
+    gaps = cells[-1][0] + 1 - len(cells)
+    columns = len(cells) > gaps
+    skip, out, prev = ("null" if columns else "[]"), [], -1
+    for r, text in cells:
+        out.extend([skip] * (r - prev - 1))
+        out.append(text if columns else "[" + text + "]")
+        prev = r
+    values = "[[" + ",".join(out) + "]]" if columns else "[" + ",".join(out) + "]"
+    major = "COLUMNS" if columns else "ROWS"
+    return ('{"dataFilter":{"developerMetadataLookup":{"metadataId":' + str(mid) + '}},"majorDimension":"'
+            + major + '","values":' + values + "}")
 
 
 def _body(parts: list[str]) -> bytes:
@@ -242,98 +268,149 @@ def _body(parts: list[str]) -> bytes:
 
 
 _FRAME = len(_body([]))
-_RANGE = len(_column_range(2**31, [])) + 1
+_RANGE = len(_slice(2**31, [(0, "")])) + 1  # a slice's frame, its comma included
+
+
+class _Requests:
+    """Request bodies being filled, in order: parts go into the open body until the next would pass the
+    limit. The steps of one write share it, so a step never ends with a half-empty request of its own."""
+
+    def __init__(self, at: dict[str, tuple[int, int]], limit: int) -> None:
+        self.at, self.limit = at, limit
+        self.parts: list[str] = []
+        self.size = _FRAME
+        self.done: list[bytes] = []
+
+    def room(self) -> int:
+        return self.limit - self.size
+
+    def add(self, h: str, cells: list[tuple[int, str]], need: int) -> None:
+        self.parts.append(_slice(self.at[h][1], cells))
+        self.size += need
+
+    def close(self) -> None:
+        if self.parts:
+            self.done.append(_body(self.parts))
+            self.parts, self.size = [], _FRAME
+
+    def drain(self) -> Iterator[bytes]:
+        yield from self.done
+        self.done.clear()
 
 
 def _batches(spec: TabSpec, at: dict[str, tuple[int, int]], limit: int) -> Iterator[bytes]:
-    """Whole rows per request: each request covers a run of rows, every written column of each (the key
-    column, the last in ``spec.by_column``, last); each body under ``limit``."""
-    cols = [h for h in spec.by_column if h in at]
-    rows = sorted({r for h in cols for r in spec.by_column[h]})
-    run: list[int] = []
-    last: dict[str, int] = {}  # column -> last row already in the current request
-    size = _FRAME
-    for r in rows:
-        cells = {h: spec.by_column[h][r] for h in cols if r in spec.by_column[h]}
+    """The request bodies, each under ``limit``, so that no moment shows a row's new text under its old key.
 
-        need = _need(cells, r, last)
-        if run and size + need > limit:
-            yield _body(_render(spec, cols, at, run))
-            run, last, size = [], {}, _FRAME
-            need = _need(cells, r, last)
-        if size + need > limit:  # the nulls above this row no longer fit beside every column: by column
-            yield from _by_column(spec, cols, at, [x for x in rows if x >= r], limit)
-            break
-        run.append(r)
-        last.update(dict.fromkeys(cells, r))
-        size += need
-    if run:
-        yield _body(_render(spec, cols, at, run))
-
-
-def _by_column(spec: TabSpec, cols: list[str], at: dict[str, tuple[int, int]], rows: list[int],
-               limit: int) -> Iterator[bytes]:
-    """Rows so far down a tall tab that one request cannot carry every column of even one of them (each
-    column spends 5 bytes per row above): one column at a time, the key column last, so a row whose write
-    stops half-way keeps its old key (push rewrites it: the key says the row still shows the old text)."""
-    parts: list[str] = []
-    size = _FRAME
+    Whole rows per request: a row is wholly written or not at all. Each column of a request spends 3 bytes
+    on every row above its first one, so a row far down a tall tab (where a request of its own would spend
+    more than :data:`DEEP` of ``limit`` skipping rows) is written in two steps instead: first its cells but the
+    last, column after column; then its last cell with its key, as whole rows. Meanwhile the row shows text
+    of neither version under its old key (a label given then is flagged for a re-check). With
+    ``spec.whole_rows_only`` (an import of labels: nothing could repair a half-written row) a row is never
+    split, and one too far down for any request is refused."""
+    cols = [h for h in spec.by_column if h in at]  # the key column last
+    rows: dict[int, dict[str, str]] = {}
     for h in cols:
-        written = [r for r in rows if r in spec.by_column[h]]
-        while written:
-            cells: list[Any] = [None] * (written[0])
-            taken = 0
-            need = size + _RANGE + _NULL * written[0]
-            for r in written:
-                add = len(dumps(_text(spec.by_column[h][r])).encode()) + 1 + _NULL * (r - len(cells))
-                if taken and need + add > limit:
-                    break
-                cells += [None] * (r - len(cells)) + [_text(spec.by_column[h][r])]
-                need += add
-                taken += 1
-            if need > limit and parts:
-                yield _body(parts)
-                parts, size = [], _FRAME
-                continue
-            if need > limit:
-                raise UserInputError(_too_big(written[0], need, limit))
-            parts.append(_column_range(at[h][1], cells))
-            size = need
-            written = written[taken:]
-            if written:
-                yield _body(parts)
-                parts, size = [], _FRAME
-    if parts:
-        yield _body(parts)
+        for r, v in spec.by_column[h].items():
+            rows.setdefault(r, {})[h] = dumps(_text(v))
+    out = _Requests(at, limit)
+    deep = set() if spec.whole_rows_only else {r for r, row in rows.items() if len(row) * _SKIP * r > DEEP * limit}
+    first: dict[int, dict[str, str]] = {}
+    last: dict[int, dict[str, str]] = {}
+    for r in deep:
+        hs = [h for h in cols if h in rows[r]]
+        ends = hs[-2:] if hs[-1] == cols[-1] else hs[-1:]
+        for h in hs:
+            (last if h in ends else first).setdefault(r, {})[h] = rows[r][h]
+    for step in (_whole_rows(out, {r: row for r, row in rows.items() if r not in deep}, cols,
+                             strict=spec.whole_rows_only),
+                 _by_column(out, _columns(first, cols)),
+                 _whole_rows(out, last, cols, strict=False)):
+        for _ in step:
+            yield from out.drain()
+    out.close()
+    yield from out.drain()
 
 
-def _need(cells: dict[str, CellValue], r: int, last: dict[str, int]) -> int:
-    """Bytes row ``r`` adds to a request: its cells, and the nulls before them in each column."""
+def _columns(rows: dict[int, dict[str, str]], cols: list[str]) -> dict[str, list[tuple[int, str]]]:
+    return {h: [(r, rows[r][h]) for r in sorted(rows) if h in rows[r]] for h in cols}
+
+
+def _whole_rows(out: _Requests, rows: dict[int, dict[str, str]], cols: list[str], *, strict: bool) -> Iterator[None]:
+    """Runs of rows, every column of each, per request. A row that fits no request is refused (``strict``),
+    or it and the rows after it go column after column, the key column last."""
+    run: dict[str, list[tuple[int, str]]] = {}
+    need_run = 0
+    order = sorted(rows)
+    for i, r in enumerate(order):
+        need = _row_need(rows[r], r, run)
+        if run and need_run + need > out.room():
+            _add_run(out, run, cols, need_run)
+            out.close()
+            yield
+            run, need_run = {}, 0
+            need = _row_need(rows[r], r, run)
+        if need > out.room() and not run and out.parts:
+            out.close()
+            yield
+        if need > out.room():
+            if strict:
+                raise UserInputError(_too_big(r, _FRAME + need, out.limit))
+            yield from _by_column(out, _columns({x: rows[x] for x in order[i:]}, cols))
+            return
+        for h, text in rows[r].items():
+            run.setdefault(h, []).append((r, text))
+        need_run += need
+    if run:
+        _add_run(out, run, cols, need_run)
+
+
+def _add_run(out: _Requests, run: dict[str, list[tuple[int, str]]], cols: list[str], need: int) -> None:
+    for h in cols:
+        if h in run:
+            out.add(h, run[h], 0)
+    out.size += need
+
+
+def _row_need(row: dict[str, str], r: int, run: dict[str, list[tuple[int, str]]]) -> int:
+    """Bytes row ``r`` adds to a request: its cells, and the rows skipped before them in each column."""
     n = 0
-    for h, v in cells.items():
-        n += len(dumps(_text(v)).encode()) + 1
-        n += _NULL * (r - last[h] - 1) if h in last else _RANGE + _NULL * r
+    for h, text in row.items():
+        above = run[h][-1][0] if h in run else -1
+        n += len(text.encode()) + _CELL + _SKIP * (r - above - 1) + (0 if h in run else _RANGE)
     return n
 
 
-def _render(spec: TabSpec, cols: list[str], at: dict[str, tuple[int, int]], run: list[int]) -> list[str]:
-    parts = []
-    for h in cols:
-        written = [r for r in run if r in spec.by_column[h]]
-        if not written:
-            continue
-        cells: list[Any] = [None] * (written[-1] + 1)
-        for r in written:
-            cells[r] = _text(spec.by_column[h][r])
-        parts.append(_column_range(at[h][1], cells))
-    return parts
+def _by_column(out: _Requests, cells: dict[str, list[tuple[int, str]]]) -> Iterator[None]:
+    """Column after column (one slice per column, one more wherever a request fills up), the key column
+    last, so a row whose write stops half-way keeps its old key (push rewrites it: the key says the row
+    still shows the old text)."""
+    for h, left in cells.items():
+        while left:
+            taken, need, prev, add = 0, _RANGE, -1, 0
+            for r, text in left:
+                add = len(text.encode()) + _CELL + _SKIP * (r - prev - 1)
+                if need + add > out.room():
+                    break
+                need, prev, taken = need + add, r, taken + 1
+            if not taken:
+                if out.parts:  # the next cell fits in a request of its own
+                    out.close()
+                    yield
+                    continue
+                raise UserInputError(_too_big(left[0][0], _FRAME + need + add, out.limit))
+            out.add(h, left[:taken], need)
+            left = left[taken:]
+            if left:
+                out.close()
+                yield
 
 
 def _too_big(row: int, need: int, limit: int) -> str:
     what = f"row {row + 1}"
     return (
         f"{what} of the Annotate tab needs a request of {need:,} bytes, more than the {limit:,} allowed ([google] "
-        "max_request_bytes; a write addressed by column identity also spends 5 bytes on every row above it in "
-        "each column). Raise max_request_bytes (up to 10485760). Nothing more was written; labels stay with "
+        "max_request_bytes; a write addressed by column identity also spends 3 bytes on every row above it in "
+        "its column). Raise max_request_bytes (up to 10485760). Nothing more was written; labels stay with "
         "their ids."
     )

@@ -12,8 +12,8 @@ Why it does its own work instead of leaning on the SDK:
 * **Timeouts** default to 60 s per request, not the SDK's 600 s; replies are bounded by ``max_tokens``.
 * **Concurrency** is a pool of ``settings.concurrency`` workers pulling from the calls iterator, so memory
   stays flat however many rows there are (no coroutine per row is built up front). At 64+ in flight the
-  client's CPU per request is the limit, so ``http://`` servers get a lean HTTP/1.1 wire under the SDK
-  (``wire``) and ``https://`` ones httpx with its pool split in pools of at most 16 (``transport``).
+  client's CPU per request is the limit, so the SDK's chat request is built once per client and replayed
+  with each body (``client``) on a lean HTTP/1.1 wire that speaks TLS too (``wire``).
 * **Structured output degrades gracefully** (``levels``): strict ``json_schema`` first, then ``json_object``,
   then the schema described in the system instruction; the level a server supports is learned once per
   run, or pinned with ``structured_output``.
@@ -22,8 +22,9 @@ Why it does its own work instead of leaning on the SDK:
   ``on_result`` sees each result as soon as it exists, so Ctrl-C loses nothing already finished.
 
 Modules: ``calls`` (settings, calls, results, cache keys), ``levels`` (request bodies and reply parsing),
-``failures`` (what an error means), ``outage``, ``costs`` (token estimates and prices), ``transport`` (the
-HTTP client the SDK is handed; the sharded pool), ``wire`` (the lean HTTP/1.1 transport), ``runner``.
+``failures`` (what an error means), ``outage``, ``costs`` (token estimates and prices), ``client`` (the one
+client factory and chat call, shared with ``respond``), ``transport`` (the HTTP client the SDK is handed),
+``wire`` (the lean HTTP/1.1 transport), ``runner``.
 """
 
 from sheetsync.llm.calls import (
@@ -46,6 +47,7 @@ from sheetsync.llm.calls import (
     normalise_base_url,
     resolve_base_url,
 )
+from sheetsync.llm.client import chat_completion, make_client
 from sheetsync.llm.costs import (
     DEFAULT_PRICES,
     estimate_call_tokens,
@@ -64,13 +66,13 @@ from sheetsync.llm.levels import (
     schema_instruction,
 )
 from sheetsync.llm.outage import ServerUnavailable
-from sheetsync.llm.runner import RunSummary, make_client, run, run_calls
+from sheetsync.llm.runner import RunSummary, run, run_calls
 
 __all__ = [
     "CAUSES", "DEFAULT_BASE_URL", "DEFAULT_PRICES", "LEVEL_INSTRUCTIONS", "LEVEL_JSON_OBJECT", "LEVEL_JSON_SCHEMA",
     "LEVEL_NAMES", "PLACEHOLDER_API_KEY", "STRUCTURED_OUTPUT_CHOICES", "Cache", "Call", "FinalFailure", "LLMSettings",
     "MemoryCache", "ReplyParseError", "Result", "RetryableFailure", "RunSummary", "ServerUnavailable",
-    "cache_entry", "cache_key", "cached_result", "estimate_call_tokens", "estimate_cost", "estimate_tokens",
+    "cache_entry", "cache_key", "cached_result", "chat_completion", "estimate_call_tokens", "estimate_cost", "estimate_tokens",
     "is_openai", "make_client", "model_price", "normalise_base_url", "parse_json_reply", "price_table",
     "request_body", "resolve_base_url", "run", "run_calls", "schema_errors", "schema_instruction", "token_method",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -150,6 +151,7 @@ def resolve_base_url(settings: LLMSettings) -> str:
 _SECRET_PARAM = re.compile(r"key|token|secret|sig|pass|auth", re.I)
 
 
+@functools.lru_cache(maxsize=32)  # computed for every cache key: once per URL is enough
 def normalise_base_url(url: str) -> str:
     """Lower-case scheme and host, drop credentials, secret-looking query params and the trailing slash."""
     parts = urlsplit(url.strip())

@@ -23,10 +23,8 @@ import openai
 
 from sheetsync.errors import ConfigError
 from sheetsync.llm.calls import (
-    DEFAULT_BASE_URL,
     LEVEL_INSTRUCTIONS,
     LEVEL_NAMES,
-    PLACEHOLDER_API_KEY,
     STRUCTURED_OUTPUT_CHOICES,
     Cache,
     Call,
@@ -36,6 +34,7 @@ from sheetsync.llm.calls import (
     cache_key,
     cached_result,
 )
+from sheetsync.llm.client import chat_completion, make_client
 from sheetsync.llm.costs import estimate_cost
 from sheetsync.llm.failures import (
     FinalFailure,
@@ -55,8 +54,7 @@ from sheetsync.llm.levels import (
     schema_errors,
 )
 from sheetsync.llm.outage import Outage
-from sheetsync.llm.transport import make_http_client
-from sheetsync.redact import redact, register
+from sheetsync.redact import redact
 
 log = logging.getLogger("sheetsync.llm")
 
@@ -112,22 +110,6 @@ class _RunState:
             self.level = to_level
 
 
-async def _create(client: Any, body: dict[str, Any]) -> Any:
-    """POST /chat/completions; the reply as plain JSON (a real client) or a ``ChatCompletion`` (a duck-typed one).
-
-    For a real ``AsyncOpenAI`` (or Azure) client this uses the SDK's documented generic ``client.post``
-    rather than ``chat.completions.create``: ``create`` first runs a TypedDict transform over every
-    message and the schema, and building the ``ChatCompletion`` model afterwards costs as much again; both
-    do nothing for the four fields the runner reads. Auth, base URL, Azure deployment routing, timeout and
-    error handling (``APIStatusError`` and friends) are the SDK's. A body that is not JSON raises
-    ``json.JSONDecodeError``, as the SDK's own parsing would. Any other (injected, duck-typed) client is
-    called through ``chat.completions.create``.
-    """
-    if isinstance(client, openai.AsyncOpenAI):
-        return json.loads(await client.post("/chat/completions", cast_to=bytes, body=body))
-    return await client.chat.completions.create(**body)
-
-
 class _Runner:
     def __init__(self, settings: LLMSettings, client: Any, cache: Cache | None, on_result: OnResult | None,
                  sleep: Callable[[float], Awaitable[Any]], rng: Any, notify: Callable[[str], None]) -> None:
@@ -178,7 +160,7 @@ class _Runner:
             attempts += 1
             outcome: RetryableFailure | FinalFailure
             try:
-                response = await _create(self.client, request_body(settings, call, level, state.max_tokens_key))
+                response = await chat_completion(self.client, request_body(settings, call, level, state.max_tokens_key))
                 content, finish_reason, p_tok, c_tok, cached_tok = reply_content(response)
                 tokens[0] += p_tok
                 tokens[1] += c_tok
@@ -284,30 +266,6 @@ class _Runner:
 
 class _Interrupted(Exception):
     """Ctrl-C raised inside ``on_result``, carried out of the event loop as an ordinary exception."""
-
-
-def make_client(settings: LLMSettings) -> openai.AsyncOpenAI:
-    """An ``AsyncOpenAI`` with our timeout, the SDK's retries off (ours are in the runner) and an HTTP client
-    sized for ``settings.concurrency`` (``transport``: the lean wire for http://, a sharded pool for https://).
-
-    No key and no base URL is a configuration error; a base URL without a key gets a placeholder,
-    because local servers (Ollama, vLLM, llama.cpp, LM Studio) ignore it but the SDK requires one.
-    """
-    import os
-
-    base_url = settings.base_url or os.environ.get("OPENAI_BASE_URL") or None
-    api_key = settings.api_key or os.environ.get("OPENAI_API_KEY") or None
-    if api_key is None:
-        if base_url is None:
-            raise ConfigError(
-                "No API key for the LLM: set OPENAI_API_KEY (for OpenAI) or OPENAI_BASE_URL "
-                "(for a local OpenAI-compatible server such as Ollama or vLLM)."
-            )
-        api_key = PLACEHOLDER_API_KEY
-    register(api_key)  # a server may echo it back in an error body: it is masked wherever it would show
-    http_client = make_http_client(base_url or DEFAULT_BASE_URL, settings.concurrency, settings.timeout)
-    return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=settings.timeout, max_retries=0,
-                              http_client=http_client)
 
 
 def _say(message: str) -> None:

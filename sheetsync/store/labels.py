@@ -4,7 +4,7 @@ was given for and what each row shows (``sheetsync.attribution``). No label ever
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,16 +95,23 @@ class LabelsStore(StoreBase):
         gone = [r[0] for r in db.execute("SELECT id FROM rows WHERE in_dataset = 1") if r[0] not in present_ids]
         db.executemany("UPDATE rows SET in_dataset = 0 WHERE id = ?", ((i,) for i in gone))
 
-    def rows(self) -> dict[str, dict[str, Any]]:
-        out = {}
-        for rid, inp, outp, flds, chash, in_ds in self.db.execute(
-            "SELECT id, input, output, fields, content_hash, in_dataset FROM rows"
-        ):
-            out[rid] = {
-                "id": rid, "input": inp, "output": outp, "fields": json.loads(flds),
-                "content_hash": chash, "in_dataset": bool(in_ds),
-            }
+    def rows(self, ids: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Every row the store holds, or only those with these ids (read in chunks: what a re-push needs of
+        its changed rows is a small part of the store)."""
+        sql = "SELECT id, input, output, fields, content_hash, in_dataset FROM rows"
+        if ids is None:
+            return dict(self._rows(self.db.execute(sql)))
+        wanted, out = list(dict.fromkeys(ids)), {}
+        for i in range(0, len(wanted), 500):
+            part = wanted[i:i + 500]
+            out.update(self._rows(self.db.execute(f"{sql} WHERE id IN ({', '.join('?' for _ in part)})", part)))
         return out
+
+    @staticmethod
+    def _rows(cursor: Iterable[tuple]) -> Iterator[tuple[str, dict[str, Any]]]:
+        for rid, inp, outp, flds, chash, in_ds in cursor:
+            yield rid, {"id": rid, "input": inp, "output": outp, "fields": json.loads(flds),
+                        "content_hash": chash, "in_dataset": bool(in_ds)}
 
     # -- pulls -----------------------------------------------------------------------------------------
     def save_pull(

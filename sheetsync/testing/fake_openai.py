@@ -33,6 +33,7 @@ import itertools
 import json
 import re
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -65,6 +66,14 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False  # hung handlers must not block close()
     request_queue_size = 512  # the default backlog of 5 drops SYNs when 16+ clients connect at once
     fake: FakeOpenAI
+    tls: ssl.SSLContext | None = None
+
+    def get_request(self) -> tuple[Any, Any]:
+        """With ``tls``, each accepted socket speaks TLS; its handshake runs in the connection's own thread."""
+        sock, address = super().get_request()
+        if self.tls is not None:
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, address
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
@@ -109,6 +118,7 @@ class FakeOpenAI(Faults, BatchAPI):
     ``record=False`` stops keeping request bodies (for long benchmarks). ``profile`` makes it answer like
     a real server (``openai``, ``llama-cpp-python``, ``llama.cpp``, ``vllm``, ``ollama``; see
     ``fake_profiles``), with ``context``, ``slots`` and ``per_token_latency`` as ``profile_options``.
+    ``tls`` (a server-side ``ssl.SSLContext``) serves https.
     """
 
     def __init__(
@@ -124,9 +134,11 @@ class FakeOpenAI(Faults, BatchAPI):
         batch_polls_to_complete: int = 2,
         profile: str = "generic",
         embeddings: bool = True,
+        tls: ssl.SSLContext | None = None,
         **profile_options: Any,
     ) -> None:
         self.responder: Responder = responder or default_responder
+        self.tls = tls  # a server-side context: https:// on 127.0.0.1 (tests make it with a throwaway CA)
         self.profile = profiles.make_profile(profile, **profile_options)
         self._slots = threading.BoundedSemaphore(self.profile.slots) if self.profile.slots else None
         self._prefixes: list[str] = []  # recent prompts: the server's prefix cache
@@ -171,6 +183,7 @@ class FakeOpenAI(Faults, BatchAPI):
         """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
         server = _Server(("127.0.0.1", self._port), _Handler)
         server.fake = self
+        server.tls = self.tls
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, args=(0.05,), name="fake-openai", daemon=True
@@ -206,7 +219,7 @@ class FakeOpenAI(Faults, BatchAPI):
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/v1"
 
     # -- scripting ---------------------------------------------------------------------------------------
 
@@ -450,7 +463,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--refuse-json-object", action="store_true")
     parser.add_argument("--profile", default="generic", choices=profiles.PROFILES,
                         help="behave like this server (see sheetsync/testing/fake_profiles.py)")
+    parser.add_argument("--tls-cert", help="serve https with this certificate chain (PEM)")
+    parser.add_argument("--tls-key", help="the private key of --tls-cert (PEM)")
     args = parser.parse_args(argv)
+    tls = None
+    if args.tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
     fake = FakeOpenAI(
         latency=args.latency,
         refuse_json_schema=args.refuse_json_schema,
@@ -458,6 +477,7 @@ def main(argv: list[str] | None = None) -> None:
         record=False,
         port=args.port,
         profile=args.profile,
+        tls=tls,
     )
     with fake:
         print(fake.base_url, flush=True)

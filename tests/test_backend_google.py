@@ -16,8 +16,8 @@ import requests
 from google.auth.credentials import AnonymousCredentials
 
 from sheetsync.backends.base import Identity
+from sheetsync.backends.format_requests import PROTECTION_PREFIX, rgb
 from sheetsync.backends.google import (
-    GoogleWorkbook,
     connect,
     drive_quote,
     make_client,
@@ -26,7 +26,7 @@ from sheetsync.backends.google import (
 )
 from sheetsync.backends.google_auth import Principal, resolve_credentials
 from sheetsync.backends.google_http import SheetsyncHTTPClient
-from sheetsync.backends.sheets_requests import PROTECTION_PREFIX, rgb
+from sheetsync.backends.google_workbook import GoogleWorkbook
 from sheetsync.errors import BackendError, ConfigError
 from sheetsync.layout import (
     EXPERT_BLUE,

@@ -11,10 +11,11 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from sheetsync.backends.google import connect, make_client, open_google_workbook, spreadsheet_url
+from sheetsync.backends.google import connect, make_client, open_google_workbook
 from sheetsync.backends.google_auth import Principal, resolve_credentials
 from sheetsync.backends.google_drive import CREATE_TOKEN_KEY, folder_id
 from sheetsync.backends.google_http import client_for_emulator
+from sheetsync.backends.google_workbook import spreadsheet_url
 from sheetsync.cli import cli
 from sheetsync.errors import BackendError, ConfigError
 from tests.test_google_auth import service_account_info

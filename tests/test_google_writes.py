@@ -8,7 +8,7 @@ import random
 import pytest
 
 from sheetsync.backends.google_writes import STAGING_SUFFIX, plan_write
-from sheetsync.backends.sheets_requests import SheetMeta
+from sheetsync.backends.sheet_meta import SheetMeta
 from sheetsync.errors import UserInputError
 from sheetsync.layout import Block, Range, Style, TabSpec
 

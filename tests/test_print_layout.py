@@ -12,7 +12,7 @@ import pytest
 
 from sheetsync.annotate import spelled
 from sheetsync.backends.google import open_google_workbook
-from sheetsync.backends.sheets_requests import build_requests
+from sheetsync.backends.tab_requests import build_requests
 from sheetsync.backends.xlsx import XlsxWorkbook
 from sheetsync.layout import Chart, PageSetup, Range, Style, TabSpec
 from sheetsync.textfit import LINE_PX, MIN_ROW_PX, fit_rows, lines

@@ -261,7 +261,7 @@ def _delete_rows(world, ids):
 def test_a_refresh_writes_only_what_changed(world, fake_judge, monkeypatch):
     """The Instructions tab is rewritten when its open questions change, not on every report; the Review tab
     only where a row's cells change."""
-    from sheetsync.backends.google import GoogleWorkbook
+    from sheetsync.backends.google_workbook import GoogleWorkbook
     from sheetsync.backends.xlsx import XlsxWorkbook
 
     cls = XlsxWorkbook if world.backend == "xlsx" else GoogleWorkbook

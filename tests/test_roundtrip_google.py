@@ -210,7 +210,7 @@ def test_persistent_failure_is_a_clear_error_with_nothing_half_written(workspace
 def between_read_and_write(monkeypatch, action):
     """Run ``action`` (the expert, in the web UI) after the push has read the sheet and before it writes:
     the race window, made deterministic."""
-    from sheetsync.backends.google import GoogleWorkbook
+    from sheetsync.backends.google_workbook import GoogleWorkbook
 
     original = GoogleWorkbook.write
 

@@ -7,17 +7,11 @@ import random
 
 import pytest
 
-from sheetsync.backends.sheets_requests import (
-    METADATA_FIELDS,
-    MIN_ROWS,
-    PROTECTION_PREFIX,
-    SheetMeta,
-    build_requests,
-    cell_data,
-    grid_range,
-    parse_metadata,
-    rgb,
-)
+from sheetsync.backends.cell_requests import cell_data, grid_range
+from sheetsync.backends.format_requests import PROTECTION_PREFIX, rgb
+from sheetsync.backends.sheet_meta import METADATA_FIELDS, SheetMeta, parse_metadata
+from sheetsync.backends.sheet_size import MIN_ROWS
+from sheetsync.backends.tab_requests import build_requests
 from sheetsync.errors import UserInputError
 from sheetsync.layout import (
     Block,

@@ -9,13 +9,18 @@ reason decides the message, never the code alone ([I] iterative/PyDrive2#238).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
+import google.auth.exceptions
+import requests
 from gspread.exceptions import APIError
 
-from sheetsync.backends.google_auth import Principal
-from sheetsync.errors import BackendError
+from sheetsync.backends.google_auth import Principal, describe_refresh_failure
+from sheetsync.backends.google_http import EMULATOR_ENV
+from sheetsync.errors import BackendError, SheetsyncError
+
+T = TypeVar("T")
 
 SCOPES_HINT = "https://www.googleapis.com/auth/spreadsheets,https://www.googleapis.com/auth/drive"
 
@@ -134,3 +139,26 @@ def _wants_quota_project(why: set[str], message: str) -> bool:
     inferred from google-auth's own warning about it [inf])."""
     text = message.lower()
     return "quota project" in text or ("SERVICE_DISABLED" in why and "764086051850" in message)
+
+
+def guard(
+    principal: Principal, key: str | None, call: Callable[[], T], *, creating: str = "", folder: str = ""
+) -> T:
+    """Run one API call; turn every failure into an error that says what to do."""
+    try:
+        return call()
+    except SheetsyncError:
+        raise
+    except APIError as e:
+        raise api_error(e, principal, key, creating=creating, folder=folder) from None
+    except (google.auth.exceptions.RefreshError, google.auth.exceptions.TransportError) as e:
+        raise describe_refresh_failure(principal, e) from None
+    except google.auth.exceptions.GoogleAuthError as e:
+        raise BackendError(
+            f"Google authentication failed for {principal.who}: {type(e).__name__}: {e}"
+        ) from None
+    except requests.RequestException as e:
+        where = f"the Sheets emulator ({principal.who}; {EMULATOR_ENV})" if principal.kind == "emulator" else "Google Sheets"
+        raise BackendError(
+            f"could not reach {where} ({type(e).__name__}): {str(e)[:300]}. Check the network and retry."
+        ) from None

@@ -6,7 +6,7 @@ that fits is ONE batch, atomic as before. One that does not is split so that wha
 guaranteed still holds:
 
 * A tab that is rebuilt (``replace``: report tabs, the Judge tab, the first push of Annotate) is built
-  under another title, hidden and marked (:data:`~sheetsync.backends.sheets_requests.STAGING_KEY`), then
+  under another title, hidden and marked (:data:`~sheetsync.backends.sheet_meta.STAGING_KEY`), then
   swapped in by one small final request that deletes the old tab and renames the new one. Nobody sees a
   half-built tab; if the command dies half-way the old tab is intact and the next write removes the
   leftover.
@@ -29,19 +29,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sheetsync.backends.sheets_requests import (
-    STAGING_KEY,
-    Request,
-    SheetMeta,
-    append_requests,
-    cell_data,
-    check_row_lengths,
-    check_specs,
-    needed_size,
-    tab_requests,
-    unmark,
-    value_requests,
-)
+from sheetsync.backends.cell_requests import Request, append_requests, cell_data, value_requests
+from sheetsync.backends.sheet_meta import STAGING_KEY, SheetMeta
+from sheetsync.backends.sheet_size import check_row_lengths, needed_size
+from sheetsync.backends.tab_requests import check_specs, tab_requests, unmark
 from sheetsync.errors import UserInputError
 from sheetsync.layout import TabSpec
 

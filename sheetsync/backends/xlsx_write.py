@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from lxml import etree
 
+from sheetsync.backends.xlsx_lists import ChoiceLists
 from sheetsync.backends.xlsx_names import mark_owned, owned, set_tab_name
 from sheetsync.backends.xlsx_package import (
     BLANK,
@@ -50,7 +51,7 @@ from sheetsync.backends.xlsx_shift import ColumnShift, shift_dom
 from sheetsync.backends.xlsx_styles import StyleBook
 from sheetsync.backends.xlsx_zip import ZipOut
 from sheetsync.errors import BackendError
-from sheetsync.layout import Block, TabSpec, column_letter
+from sheetsync.layout import TabSpec, column_letter
 
 # workbook.xml's children that come before <definedNames> (the schema fixes their order)
 _BEFORE_NAMES = {"fileVersion", "fileSharing", "workbookPr", "workbookProtection", "bookViews", "sheets",
@@ -88,7 +89,7 @@ class PackageWriter:
         self.written: set[str] = set()  # parts of the tabs this write rewrites
         self._views: dict[str, Any] = {}
         self._doms: dict[str, tuple[SheetDom, RowPlan, bool]] = {}
-        self.lists = _Lists(self)
+        self.lists = ChoiceLists(self)
 
     # ------------------------------------------------------------------ tabs
 
@@ -494,44 +495,3 @@ class PackageWriter:
         else:
             out.copy(self.pkg.zip, self.pkg.names[self.styles_part])
         out.close()
-
-
-class _Lists:
-    """Choice lists kept on the hidden ``_lists`` tab, one per column. Content-addressed and append-only:
-    other tabs' dropdowns may point at any column, so an existing column is reused, never rewritten."""
-
-    def __init__(self, writer: PackageWriter) -> None:
-        self.writer = writer
-        self.columns: dict[tuple[str, ...], int] = {}
-        self.values: list[list[str]] = []
-        self.added = False
-        ref = writer.pkg.sheet(LISTS_SHEET)
-        if ref is not None and ref.kind == "worksheet":
-            grid = read_tab(writer.pkg, ref.part).grid
-            width = max((len(r) for r in grid), default=0)
-            for c in range(width):
-                values = [row[c] if c < len(row) else "" for row in grid]
-                while values and values[-1] == "":
-                    values.pop()
-                self.values.append(values)
-                self.columns.setdefault(tuple(values), c)
-
-    def reference(self, choices: tuple[str, ...]) -> str:
-        from sheetsync.layout import column_letter
-
-        index = self.columns.get(tuple(choices))
-        if index is None:
-            index = len(self.values)
-            self.values.append(list(choices))
-            self.columns[tuple(choices)] = index
-            self.added = True
-        letter = column_letter(index)
-        return f"'{LISTS_SHEET}'!${letter}$1:${letter}${len(choices)}"
-
-    def finish(self) -> None:
-        if not self.added:
-            return
-        height = max(len(v) for v in self.values)
-        rows = [[col[r] if r < len(col) else None for col in self.values] for r in range(height)]
-        self.writer.apply(TabSpec(title=LISTS_SHEET, blocks=[Block(0, 0, rows)], n_rows=height,
-                                  n_cols=len(self.values)))

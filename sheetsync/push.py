@@ -420,7 +420,8 @@ def _identity_spec(cfg: Config, cols: AnnotateColumns, sheet: AnnotateSheet, pla
     spec = annotate_spec(cfg, cols, [], n_rows, replace=False, top=sheet.header_row, append_rows=appends,
                          insert_columns=inserts, widths=widths, row_height=height)
     spec.formats = formats or bool(inserts)
-    spec.by_column = {h: by_column[h] for h in sorted(by_column, key=lambda h: h == KEY)}  # the key last
+    # the Status flag first and the key last: a row's last text cell goes with its key (google_identity)
+    spec.by_column = {h: by_column[h] for h in sorted(by_column, key=lambda h: (h != STATUS) + 2 * (h == KEY))}
     known = [KEY if h == LEGACY_KEY else h for h in sheet.headers]
     spec.column_marks = {cols.index(h): h for h in cols.headers if h and h not in known} if inserts else {}
     spec.identity_header, spec.header_row = cols.id_header, sheet.header_row

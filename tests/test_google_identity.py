@@ -11,6 +11,7 @@ import pytest
 
 from sheetsync.backends.google_identity import Snapshot, _batches, columns
 from sheetsync.backends.identity_requests import COLUMN_KEY
+from sheetsync.config import load_config
 from sheetsync.errors import UserInputError
 from sheetsync.layout import TabSpec
 from sheetsync.pull import pull
@@ -229,3 +230,50 @@ def _mark_ids(gspread_client):
         json={"dataFilters": [{"developerMetadataLookup": {"metadataKey": COLUMN_KEY}}]}).json()
     return {m["developerMetadata"]["metadataValue"]: m["developerMetadata"]["metadataId"]
             for m in found.get("matchedDeveloperMetadata", [])}
+
+
+def test_far_down_a_tall_tab_no_moment_shows_a_rows_new_text_under_its_old_key(
+        workspace, tmp_path, sheets_emulator, gspread_client, expert):  # noqa: F811
+    """At the smallest request size (64 KiB) rows past ~300 (a new row's 6 cells) or ~1,100 (an output and its
+    key) are deep enough for the two-step write. After every request, each row that changes shows either its
+    old text under its old key, its new text under its new key, or a mixture under its old key."""
+    from tests.attack.ledger import view
+
+    toml = tmp_path / "sheetsync.toml"
+    toml.write_text(toml.read_text().replace("timeout = 3", "timeout = 3\nmax_request_bytes = 65536"))
+    cfg = load_config(toml)
+    rows = default_rows(1_300)
+    write_data(tmp_path / "data.csv", rows)
+    push(cfg, tmp_path / "data.csv")
+    long = " and".join(["a longer answer"] * 120)  # ~2 KB: the writes take several requests
+    for r in rows[::50]:
+        r["output"] = f"{r['output']}, revised: {long}"
+    rows += [{**r, "id": f"n{i}", "output": f"{r['output']}: {long}"} for i, r in enumerate(default_rows(40))]
+    write_data(tmp_path / "data.csv", rows)
+    key = gspread_client.open(TITLE).id
+    snapshots = []
+    hook = sheets_emulator.on_request(lambda info: snapshots.append(view(sheets_emulator, key)),
+                                      path_contains="batchUpdateByDataFilter", when="after")
+    try:
+        push(cfg, tmp_path / "data.csv")
+    finally:
+        hook.remove()
+    final = expert().rows()
+    shown = ("feature", "tier", "input", "output")
+    moving = [r["id"] for r in rows[::50]] + [f"n{i}" for i in range(40)]
+    assert len(snapshots) > 3
+    partial = 0
+    for v in snapshots:
+        h = v.grid[0]
+        for line in v.grid[1:]:
+            line = line + [""] * (len(h) - len(line))
+            rid = line[h.index("id")]
+            if rid not in moving:
+                continue
+            new_text = all(line[h.index(c)] == final[rid][c] for c in shown)
+            new_key = line[h.index("sheetsync key")] == final[rid]["sheetsync key"]
+            assert new_text == new_key, f"{rid}: text {'new' if new_text else 'not new'}, key {'new' if new_key else 'old'}"
+            written = [c for c in shown if line[h.index(c)] == final[rid][c]]
+            partial += 0 < len(written) < len(shown)
+    assert partial, "no new row was ever half-written: the two-step write was not reached"
+    assert final["n39"]["output"] == f"answer 40: {long}" and final["r1251"]["output"].endswith(long)

@@ -307,8 +307,9 @@ def _batches(spec: TabSpec, at: dict[str, tuple[int, int]], limit: int) -> Itera
 
     Whole rows per request: a row is wholly written or not at all. Each column of a request spends 3 bytes
     on every row above its first one, so a row far down a tall tab (where a request of its own would spend
-    more than :data:`DEEP` of ``limit`` skipping rows) is written in two steps instead: first its cells but the
-    last, column after column; then its last cell with its key, as whole rows. Meanwhile the row shows text
+    more than :data:`DEEP` of ``limit`` skipping rows) is written in two steps instead: first its cells before
+    the last one that puts text in it, column after column; then that cell, the ones after it (clearing or
+    empty) and its key, as whole rows. Push puts the Status flag first, so the last is a text cell. Meanwhile the row shows text
     of neither version under its old key (a label given then counts only once re-checked). With
     ``spec.whole_rows_only`` (an import of labels: nothing could repair a half-written row) a row is never
     split, and one too far down for any request is refused."""
@@ -321,11 +322,12 @@ def _batches(spec: TabSpec, at: dict[str, tuple[int, int]], limit: int) -> Itera
     deep = set() if spec.whole_rows_only else {r for r, row in rows.items() if len(row) * _SKIP * r > DEEP * limit}
     first: dict[int, dict[str, str]] = {}
     last: dict[int, dict[str, str]] = {}
-    for r in deep:
+    for r in deep:  # the key column is the last of ``cols``
         hs = [h for h in cols if h in rows[r]]
-        ends = hs[-2:] if hs[-1] == cols[-1] else hs[-1:]
-        for h in hs:
-            (last if h in ends else first).setdefault(r, {})[h] = rows[r][h]
+        text = [i for i, h in enumerate(hs) if h != cols[-1] and rows[r][h] != '""']
+        j = text[-1] if text else 0  # the last cell that puts text in the row: it goes with the key
+        for i, h in enumerate(hs):
+            (last if i >= j else first).setdefault(r, {})[h] = rows[r][h]
     for step in (_whole_rows(out, {r: row for r, row in rows.items() if r not in deep}, cols,
                              strict=spec.whole_rows_only),
                  _by_column(out, _columns(first, cols)),

@@ -277,3 +277,89 @@ def test_far_down_a_tall_tab_no_moment_shows_a_rows_new_text_under_its_old_key(
             partial += 0 < len(written) < len(shown)
     assert partial, "no new row was ever half-written: the two-step write was not reached"
     assert final["n39"]["output"] == f"answer 40: {long}" and final["r1251"]["output"].endswith(long)
+
+
+def _label_half_written_rows(cfg, tmp_path, sheets_emulator, gspread_client, n_rows):
+    """Push ``n_rows``, then re-push with 40 new rows at 64 KiB requests while the expert labels every new row
+    the write has half written (some of its text there, not all), between two of its requests."""
+    from tests.attack.ledger import view
+
+    rows = default_rows(n_rows)
+    write_data(tmp_path / "data.csv", rows)
+    push(cfg, tmp_path / "data.csv")
+    long = " and".join(["a longer answer"] * 120)
+    rows += [{**r, "id": f"n{i}", "output": f"{r['output']}: {long}"} for i, r in enumerate(default_rows(40))]
+    write_data(tmp_path / "data.csv", rows)
+    key = gspread_client.open(TITLE).id
+    typed: dict[str, str] = {}
+
+    def label_half_written(info):
+        v = view(sheets_emulator, key)
+        h = v.grid[0]
+        for r, line in enumerate(v.grid[1:], start=1):
+            line = line + [""] * (len(h) - len(line))
+            rid = line[0]
+            filled = [bool(line[h.index(c)]) for c in ("feature", "tier", "input", "output")]
+            if rid.startswith("n") and rid not in typed and not all(filled):
+                typed[rid] = f"Labelled while its text was not all there ({rid})."
+                sheets_emulator.act(key, [{"updateCells": {
+                    "start": {"sheetId": v.sheet_id, "rowIndex": r, "columnIndex": h.index("Pass/Fail")},
+                    "rows": [{"values": [{"userEnteredValue": {"stringValue": "Fail"}},
+                                         {"userEnteredValue": {"stringValue": typed[rid]}}]}],
+                    "fields": "userEnteredValue"}}])
+
+    hook = sheets_emulator.on_request(label_half_written, path_contains="batchUpdateByDataFilter", when="after")
+    try:
+        push(cfg, tmp_path / "data.csv")
+    finally:
+        hook.remove()
+    assert typed, "no new row was ever half-written between two requests"
+    pull(cfg)
+    push(cfg, tmp_path / "data.csv")
+    pull(cfg)
+    return typed
+
+
+@pytest.fixture
+def small_requests(tmp_path, workspace):  # noqa: F811
+    toml = tmp_path / "sheetsync.toml"
+    toml.write_text(toml.read_text().replace("timeout = 3", "timeout = 3\nmax_request_bytes = 65536"))
+    return load_config(toml)
+
+
+@pytest.mark.parametrize("n_rows", [30, 1_300])  # whole rows; far down, the two-step write
+def test_a_label_given_on_a_half_written_row_is_kept(
+        small_requests, tmp_path, sheets_emulator, gspread_client, expert, n_rows):
+    from sheetsync.store import Store
+
+    typed = _label_half_written_rows(small_requests, tmp_path, sheets_emulator, gspread_client, n_rows)
+    got = expert().rows()
+    store = Store.for_workspace(tmp_path / ".sheetsync")
+    try:
+        labels = store.labels()
+        for rid, critique in typed.items():
+            assert got[rid]["Critique"] == critique and labels[rid].critique == critique  # in the sheet and the store
+            assert got[rid]["input"] and got[rid]["output"]  # its row was completed around the label
+    finally:
+        store.close()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "A label typed on a new row while push is still writing its cells (between two requests) is attributed, "
+    "at the next read, to the full text its key then names, so it counts for text the expert saw only part "
+    "of. The same holds in whole-row writes (the row is appended with its id before its cells are written). "
+    "Push cannot tell when between its requests a label was typed; a fix would flag for a re-check every "
+    "label first seen on a row this push wrote, without losing those given for the new text (which the "
+    "attack suite requires to count)."))
+@pytest.mark.parametrize("n_rows", [30, 1_300])
+def test_a_label_given_on_a_half_written_row_counts_only_once_re_checked(
+        small_requests, tmp_path, sheets_emulator, gspread_client, n_rows):
+    from sheetsync.store import Store
+
+    typed = _label_half_written_rows(small_requests, tmp_path, sheets_emulator, gspread_client, n_rows)
+    store = Store.for_workspace(tmp_path / ".sheetsync")
+    try:
+        fresh, stale = store.fresh_labels()
+        assert not set(typed) & set(fresh) and set(typed) <= set(stale)
+    finally:
+        store.close()

@@ -310,7 +310,7 @@ def _pushed_before(ds: Dataset, store: Store, sheet: AnnotateSheet, rows: dict[s
     out = {}
     for rid, old in store.rows(ids).items():
         rec = {**old["fields"], ds.input: old["input"], ds.output: old["output"], ds.id: rid}
-        if all(h in rec for h in ds.shown_columns):
+        if all(isinstance(rec.get(h), str) for h in ds.shown_columns):  # else: rewritten whole
             out[rid] = _push_row(ds, rec, limit, [])
     return out
 

@@ -363,3 +363,25 @@ def test_a_label_given_on_a_half_written_row_counts_only_once_re_checked(
         assert not set(typed) & set(fresh) and set(typed) <= set(stale)
     finally:
         store.close()
+
+
+def test_a_store_row_that_cannot_be_rebuilt_means_the_row_is_rewritten_whole(
+        workspace, tmp_path, sheets_emulator, gspread_client, expert):  # noqa: F811
+    """A store from elsewhere may hold a value that is not text (a number in a team's database): push then
+    cannot vouch for what the row shows, and rewrites it whole instead of failing."""
+    from sheetsync.store import Store
+
+    push(workspace, tmp_path / "data.csv")
+    store = Store.for_workspace(tmp_path / ".sheetsync")
+    try:
+        with store.db.write() as db:
+            db.execute("UPDATE rows SET fields = ? WHERE id = ?", ('{"feature": 7, "tier": "Gold"}', "r3"))
+    finally:
+        store.close()
+    rows = default_rows(6)
+    rows[2]["output"] = "a better answer 3"
+    write_data(tmp_path / "data.csv", rows)
+    marks = {m: h for h, m in _mark_ids(gspread_client).items()}
+    wrote = _values_writes(sheets_emulator, lambda: push(workspace, tmp_path / "data.csv"))
+    assert {"input", "output", "feature", "tier"} <= {marks[mid] for mid in wrote}
+    assert expert().rows()["r3"]["output"] == "a better answer 3"

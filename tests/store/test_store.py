@@ -35,6 +35,17 @@ def test_rows_kept_in_full_and_marked_when_they_leave_the_dataset(make_store):
     assert len(got) == 5  # rows no longer in the dataset are kept
 
 
+def test_rows_by_id_read_in_chunks_give_exactly_those_rows(make_store):
+    store = make_store()
+    many = [{**ROWS[i % 5], "id": f"x{i}", "content_hash": f"x{i}"} for i in range(1_203)]
+    store.save_rows(many, present_ids={r["id"] for r in many})
+    wanted = [f"x{i}" for i in range(0, 1_203, 2)] + ["absent", "x0"]  # 602 ids: two chunks and a bit
+    got = store.rows(wanted)
+    assert set(got) == {f"x{i}" for i in range(0, 1_203, 2)}
+    assert got["x1202"] == store.rows()["x1202"] and got["x4"]["fields"] == ROWS[4]["fields"]
+    assert store.rows([]) == {}
+
+
 def test_pulls_are_numbered_and_each_keeps_its_labels(make_store):
     store = make_store()
     store.save_rows(ROWS, present_ids={r["id"] for r in ROWS})
